@@ -1,0 +1,25 @@
+import API
+import Core
+import Foundation
+import Storage
+
+/// Implements the generated contract. Handlers translate between API types and `Core`; they throw `AppError`s,
+/// which `RequestScopeMiddleware` renders as problem documents.
+struct APIHandler: APIProtocol {
+    let accounts: Accounts
+    let database: any Database
+}
+
+/// API representations of Core models.
+extension Components.Schemas.User {
+    init(_ user: User) {
+        self.init(id: user.id.lowercased, email: user.email, name: user.name, tier: user.tier, createdAt: user.createdAt)
+    }
+}
+
+extension Components.Schemas.TokenResponse {
+    init(_ pair: TokenPair) {
+        self.init(accessToken: pair.accessToken, refreshToken: pair.refreshToken, tokenType: .bearer,
+                  expiresIn: pair.expiresIn, expiresAt: pair.expiresAt, user: .init(pair.user))
+    }
+}

@@ -1,0 +1,30 @@
+import Core
+import HTTPTypes
+import Hummingbird
+
+/// Resolves `Authorization: Bearer <token>` into the scope's identity. A rejected token is not an error here: public
+/// routes ignore it, and routes that need an identity report why it was rejected (`RequestScope.requireIdentity`).
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let accounts: Accounts
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], var scope = RequestScope.current else {
+            return try await next(request, context)
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        if parts.count == 2, parts[0].lowercased() == "bearer" {
+            let token = parts[1].trimmingCharacters(in: .whitespaces)
+            do {
+                scope.identity = try await accounts.authenticate(bearer: token)
+            } catch let error as AppError {
+                scope.authError = error
+            }
+        } else {
+            scope.authError = AppError.unauthorized("invalid_token", "Use the Authorization header as 'Bearer <access_token>'.")
+        }
+        return try await RequestScope.$current.withValue(scope) {
+            try await next(request, context)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Outermost of our middleware: gives the request its id (the client's `X-Request-ID` when well-formed), resolves
+/// the client address, publishes the `RequestScope`, renders any error as a problem document, echoes the id and
+/// writes one access-log line. Paths are logged without their query; headers and bodies never.
+struct RequestScopeMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let addresses: ClientAddressResolver
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID().uuidString.lowercased()
+        let client = ClientInfo(
+            address: addresses.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[.xForwardedFor]),
+            userAgent: request.headers[.userAgent]
+        )
+        let scope = RequestScope(requestID: requestID, client: client)
+        return await RequestScope.$current.withValue(scope) {
+            var response: Response
+            do {
+                response = try await next(request, context)
+            } catch {
+                response = Problem.response(for: Problem.appError(for: error, logger: logger), requestID: requestID)
+            }
+            response.headers[.requestID] = requestID
+            let elapsed = ContinuousClock.now - started
+            logger.info("request", metadata: [
+                "method": "\(request.method.rawValue)",
+                "path": "\(request.uri.path)",
+                "status": "\(response.status.code)",
+                "duration_ms": "\((elapsed / .microseconds(1)).rounded() / 1000)",
+                "client": "\(client.address)",
+            ])
+            return response
+        }
+    }
+
+    /// Up to 128 characters of `[A-Za-z0-9._:-]`: anything else is replaced, so logs cannot be forged through it.
+    static func acceptable(_ id: String) -> String? {
+        guard (1...128).contains(id.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._:-".contains($0)) }) else {
+            return nil
+        }
+        return id
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-ID")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+}

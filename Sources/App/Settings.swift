@@ -1,0 +1,110 @@
+import Configuration
+import Core
+import Foundation
+import Logging
+
+/// Every setting of the server, read once at start-up. Keys are dotted (`http.port`), read from command-line flags
+/// (`--http-port`), then the environment (`HTTP_PORT`), then `.env`, then the defaults here. README lists them all.
+public struct Settings: Sendable {
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 8080
+    public var corsOrigins: [String] = []
+    public var trustedProxies: [String] = []
+    public var maxBodyBytes = 1_048_576
+    public var databaseURL: String?
+    public var databaseMaxConnections = 20
+    public var dataDirectory = "./data"
+    public var jwtPrivateKey: String?
+    public var logLevel: Logger.Level = .info
+    public var accounts = AccountsSettings()
+
+    public init() {}
+
+    public var sqlitePath: String { dataDirectory + "/switchboard.sqlite" }
+    public var signingKeyPath: String { dataDirectory + "/jwt-signing-key" }
+
+    /// Reads and validates every key; the error names each bad key and what it should be.
+    public init(reader config: ConfigReader) throws {
+        var problems: [String] = []
+        func int(_ key: String, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
+            guard let text = config.string(forKey: ConfigKey(key)) else { return fallback }
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                problems.append("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+                return fallback
+            }
+            return value
+        }
+        func list(_ key: String) -> [String] {
+            (config.string(forKey: ConfigKey(key)) ?? "").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        func string(_ key: String, secret: Bool = false) -> String? {
+            config.string(forKey: ConfigKey(key), isSecret: secret).flatMap { $0.isEmpty ? nil : $0 }
+        }
+
+        httpHost = string("http.host") ?? httpHost
+        httpPort = int("http.port", httpPort, 0...65535)
+        corsOrigins = list("http.cors_origins")
+        trustedProxies = list("http.trusted_proxies")
+        maxBodyBytes = int("http.max_body_bytes", maxBodyBytes, 1024...(1 << 30))
+        databaseURL = string("database.url", secret: true)
+        databaseMaxConnections = int("database.max_connections", databaseMaxConnections, 1...1000)
+        dataDirectory = string("data.dir") ?? dataDirectory
+        jwtPrivateKey = string("auth.jwt_private_key", secret: true)
+        if let level = string("log.level") {
+            if let parsed = Logger.Level(rawValue: level.lowercased()) { logLevel = parsed }
+            else { problems.append("log.level must be one of trace, debug, info, notice, warning, error, critical") }
+        }
+
+        var accounts = AccountsSettings()
+        if let mode = string("auth.mode") {
+            if let parsed = AuthMode(rawValue: mode) { accounts.mode = parsed }
+            else { problems.append("auth.mode must be builtin or external, got '\(mode)'") }
+        }
+        accounts.bcryptCost = int("auth.bcrypt_cost", accounts.bcryptCost, 4...31)
+        accounts.issuer = string("auth.issuer") ?? accounts.issuer
+        accounts.audience = string("auth.audience") ?? accounts.audience
+        accounts.accessTokenSeconds = int("auth.access_token_ttl_seconds", accounts.accessTokenSeconds, 30...86_400)
+        accounts.sessionLifetimeSeconds = int("auth.session_lifetime_seconds", accounts.sessionLifetimeSeconds, 60...(400 * 86_400))
+        accounts.sessionInactivitySeconds = int("auth.session_inactivity_seconds", accounts.sessionInactivitySeconds, 60...(400 * 86_400))
+        accounts.maxFailures = int("auth.rate_limit.max_failures", accounts.maxFailures, 1...1_000_000)
+        accounts.maxSignups = int("auth.rate_limit.max_signups", accounts.maxSignups, 1...1_000_000)
+        accounts.throttleWindowSeconds = int("auth.rate_limit.window_seconds", accounts.throttleWindowSeconds, 1...86_400)
+        if accounts.mode == .external {
+            let jwksURL = string("auth.external.jwks_url")
+            let issuer = string("auth.external.issuer")
+            let audience = string("auth.external.audience")
+            if jwksURL == nil { problems.append("auth.external.jwks_url is required when auth.mode=external") }
+            if issuer == nil { problems.append("auth.external.issuer is required when auth.mode=external") }
+            if audience == nil { problems.append("auth.external.audience is required when auth.mode=external") }
+            let allowed: Set<String> = ["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA", "PS256", "PS384", "PS512"]
+            var algorithms = Set(list("auth.external.algorithms"))
+            if algorithms.isEmpty { algorithms = ["RS256", "ES256", "EdDSA"] }
+            if !algorithms.isSubset(of: allowed) {
+                problems.append("auth.external.algorithms may hold only \(allowed.sorted().joined(separator: ", ")) (never none or HS*)")
+            }
+            if let jwksURL, let issuer, let audience {
+                accounts.external = ExternalIdentitySettings(jwksURL: jwksURL, issuer: issuer, audience: audience, algorithms: algorithms)
+            }
+        }
+        self.accounts = accounts
+        if !problems.isEmpty { throw SettingsError(problems: problems) }
+    }
+
+    /// The providers in precedence order: flags, environment, `.env`. Defaults are the values above.
+    public static func reader(arguments: [String], environmentFile: String = ".env") async throws -> ConfigReader {
+        let secret: SecretsSpecifier<String, String> = .dynamic { key, _ in
+            ["KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL"].contains { key.uppercased().contains($0) }
+        }
+        return ConfigReader(providers: [
+            CommandLineArgumentsProvider(arguments: ["switchboard"] + arguments, secretsSpecifier: secret),
+            EnvironmentVariablesProvider(secretsSpecifier: secret),
+            try await EnvironmentVariablesProvider(environmentFilePath: .init(environmentFile), allowMissing: true, secretsSpecifier: secret),
+        ])
+    }
+}
+
+public struct SettingsError: Error, CustomStringConvertible {
+    public let problems: [String]
+    public var description: String { "invalid configuration:\n" + problems.map { "  - \($0)" }.joined(separator: "\n") }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Which address a request comes from: the socket's peer, unless that peer is a trusted proxy, in which case the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+struct ClientAddressResolver: Sendable {
+    private let trusted: [AddressRange]
+
+    init(trustedProxies: [String]) throws {
+        trusted = try trustedProxies.map { entry in
+            guard let range = AddressRange(entry) else { throw SettingsError(problems: ["http.trusted_proxies: '\(entry)' is not an IP address or CIDR range"]) }
+            return range
+        }
+    }
+
+    func resolve(peer: String?, forwardedFor: String?) -> String {
+        guard let peer else { return "unknown" }
+        guard isTrusted(peer), let forwardedFor else { return peer }
+        let hops = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for hop in hops.reversed() where !isTrusted(hop) {
+            return hop
+        }
+        return hops.first ?? peer
+    }
+
+    private func isTrusted(_ address: String) -> Bool {
+        guard let bytes = AddressRange.parse(address) else { return false }
+        return trusted.contains { $0.contains(bytes) }
+    }
+}
+
+/// An IPv4 or IPv6 address with a prefix length (`10.0.0.0/8`, `::1`, `192.168.1.5`).
+struct AddressRange: Sendable {
+    let network: [UInt8]
+    let prefix: Int
+
+    init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let network = Self.parse(String(parts[0])) else { return nil }
+        let prefix = parts.count == 2 ? Int(parts[1]) : network.count * 8
+        guard let prefix, (0...(network.count * 8)).contains(prefix) else { return nil }
+        self.network = network
+        self.prefix = prefix
+    }
+
+    func contains(_ address: [UInt8]) -> Bool {
+        guard address.count == network.count else { return false }
+        var remaining = prefix
+        for (a, n) in zip(address, network) where remaining > 0 {
+            let bits = min(8, remaining)
+            let mask: UInt8 = bits == 8 ? 0xFF : ~(0xFF >> UInt8(bits))
+            if a & mask != n & mask { return false }
+            remaining -= bits
+        }
+        return true
+    }
+
+    static func parse(_ text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+}

@@ -1,0 +1,108 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import OpenAPIRuntime
+
+/// Turns any error into the `AppError` a client sees. The one place where errors become responses: handlers,
+/// generated decoding, the router and middleware all end up here.
+enum Problem {
+    static func appError(for error: any Error, logger: Logger) -> AppError {
+        switch error {
+        case let error as AppError:
+            return error
+        case let error as ServerError:
+            if let decoding = error.underlyingError as? DecodingError { return appError(for: decoding) }
+            if error.underlyingError is AppError || error.underlyingError is HTTPError {
+                return appError(for: error.underlyingError, logger: logger)
+            }
+            switch error.httpStatus.code {
+            case 415:
+                return AppError(status: 415, code: "unsupported_media_type", title: "Unsupported media type",
+                                detail: "Send the body as the Content-Type this route documents (usually application/json).")
+            case 400..<500:
+                return AppError(status: error.httpStatus.code, code: "bad_request", title: "Bad request", detail: error.causeDescription)
+            default:
+                return internalError(error.underlyingError, logger: logger)
+            }
+        case let error as HTTPError:
+            switch error.status.code {
+            case 404: return AppError.notFound("route")
+            case 405: return AppError(status: 405, code: "method_not_allowed", title: "Method not allowed",
+                                      detail: "This route does not accept this method.")
+            case 413: return AppError(status: 413, code: "payload_too_large", title: "Payload too large",
+                                      detail: "The request body is larger than this server accepts.")
+            case 400..<500: return AppError(status: error.status.code, code: "bad_request", title: "Bad request", detail: error.body)
+            default: return internalError(error, logger: logger)
+            }
+        default:
+            return internalError(error, logger: logger)
+        }
+    }
+
+    /// Field errors from the generated decoders: missing, mistyped and unknown fields.
+    static func appError(for error: DecodingError) -> AppError {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return .validation([FieldError(field: path(context.codingPath + [key]), code: "required", message: "is required")])
+        case .valueNotFound(_, let context):
+            return .validation([FieldError(field: path(context.codingPath), code: "required", message: "must not be null")])
+        case .typeMismatch(let type, let context):
+            if context.codingPath.isEmpty { return .badRequest("The request body must be a JSON object.", code: "malformed_body") }
+            return .validation([FieldError(field: path(context.codingPath), code: "invalid_type", message: "must be \(describe(type))")])
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return .badRequest("The request body is not valid JSON.", code: "malformed_body") }
+            if context.debugDescription.contains("Additional properties") {
+                return .validation([FieldError(field: path(context.codingPath), code: "unknown_field", message: "is not an accepted field")])
+            }
+            return .validation([FieldError(field: path(context.codingPath), code: "invalid_value", message: "has a value that is not allowed")])
+        @unknown default:
+            return .badRequest("The request body could not be read.", code: "malformed_body")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
+        case is Bool.Type: "a boolean"
+        default: "of another type"
+        }
+    }
+
+    private static func internalError(_ error: any Error, logger: Logger) -> AppError {
+        logger.error("unhandled error", metadata: ["error_type": "\(type(of: error))", "error": "\(error)"])
+        return AppError(status: 500, code: "internal_error", title: "Internal server error",
+                        detail: "Something went wrong on our side. Quote the request id when reporting it.")
+    }
+
+    /// The problem document for `error`, as a response.
+    static func response(for error: AppError, requestID: String) -> Response {
+        var body: [String: Any] = [
+            "type": "urn:switchboard:problem:\(error.code)",
+            "title": error.title,
+            "status": error.status,
+            "code": error.code,
+            "request_id": requestID,
+        ]
+        if let detail = error.detail { body["detail"] = detail }
+        if !error.fieldErrors.isEmpty {
+            body["errors"] = error.fieldErrors.map { ["field": $0.field, "code": $0.code, "message": $0.message] }
+        }
+        for (key, value) in error.extensions where body[key] == nil { body[key] = value }
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if error.status == 401 {
+            headers[.wwwAuthenticate] = error.code == "unauthorized" || error.code == "invalid_credentials"
+                ? "Bearer realm=\"switchboard\"" : "Bearer realm=\"switchboard\", error=\"invalid_token\""
+        }
+        return Response(status: .init(code: error.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import JWTKit
+
+/// The claims of a Switchboard access token.
+struct AccessClaims: JWTPayload, Equatable {
+    let iss: String
+    let aud: String
+    let sub: String
+    /// The session the token was minted for: checked on every request, so logout takes effect at once.
+    let sid: String
+    let iat: Int64
+    let exp: Int64
+
+    // Expiry, issuer and audience are checked by `AccessTokens.verify` against the injected clock.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// Mints and verifies access tokens: short-lived EdDSA JWTs.
+public final class AccessTokens: Sendable {
+    private let keys: JWTKeyCollection
+    public let signingKey: SigningKey
+    let issuer: String
+    let audience: String
+    let ttlSeconds: Int
+    let clock: WallClock
+    private let cache = TokenCache<AccessClaims>()
+
+    public init(signingKey: SigningKey, issuer: String, audience: String, ttlSeconds: Int, clock: WallClock) async {
+        self.signingKey = signingKey
+        self.issuer = issuer
+        self.audience = audience
+        self.ttlSeconds = ttlSeconds
+        self.clock = clock
+        self.keys = JWTKeyCollection()
+        await keys.add(eddsa: EdDSA.PrivateKey(backing: signingKey.privateKey), kid: JWKIdentifier(string: signingKey.kid))
+    }
+
+    func issue(userID: UUID, sessionID: UUID) async throws -> (token: String, expiresAt: Date) {
+        let now = clock.now
+        let expiresAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + Double(ttlSeconds)).rounded(.down))
+        let claims = AccessClaims(iss: issuer, aud: audience, sub: userID.lowercased, sid: sessionID.lowercased,
+                                  iat: Int64(now.timeIntervalSince1970), exp: Int64(expiresAt.timeIntervalSince1970))
+        var header = JWTHeader()
+        header.typ = "at+jwt"
+        let token = try await keys.sign(claims, kid: JWKIdentifier(string: signingKey.kid), header: header)
+        return (token, expiresAt)
+    }
+
+    /// The verified claims, or 401 `invalid_token` / `token_expired`.
+    func verify(_ token: String) async throws -> AccessClaims {
+        let now = clock.now
+        let claims: AccessClaims
+        if let cached = cache.get(token, now: now) {
+            claims = cached
+        } else {
+            guard let header = JOSEHeader(token: token), header.alg == "EdDSA", header.kid == signingKey.kid else {
+                throw AppError.unauthorized("invalid_token", "The access token is malformed or not signed by this server.")
+            }
+            do {
+                claims = try await keys.verify(token, as: AccessClaims.self)
+            } catch {
+                throw AppError.unauthorized("invalid_token", "The access token's signature or claims are invalid.")
+            }
+            guard claims.iss == issuer, claims.aud == audience else {
+                throw AppError.unauthorized("invalid_token", "The access token was issued for another issuer or audience.")
+            }
+            if Double(claims.exp) > now.timeIntervalSince1970 {
+                cache.put(token, claims, expiresAt: Date(timeIntervalSince1970: Double(claims.exp)), now: now)
+            }
+        }
+        guard Double(claims.exp) > now.timeIntervalSince1970 else {
+            throw AppError.unauthorized("token_expired", "The access token has expired; refresh it.")
+        }
+        return claims
+    }
+
+    /// The public keys, as served at `/.well-known/jwks.json`.
+    public var jwks: [String: [[String: String]]] {
+        ["keys": [signingKey.publicJWK]]
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Rules for what users type: email addresses, passwords and names.
+enum Credentials {
+    static let passwordLength = 8...1024
+    static let maxNameLength = 200
+
+    /// Trimmed and lowercased; nil when it is not an address.
+    static func normalizedEmail(_ raw: String) -> String? {
+        let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard email.count <= 254 else { return nil }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+              !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              !email.contains(where: { $0.isWhitespace })
+        else { return nil }
+        return email
+    }
+
+    static func emailError(_ raw: String, field: String = "email") -> FieldError? {
+        normalizedEmail(raw) == nil ? FieldError(field: field, code: "invalid_email", message: "not a valid email address") : nil
+    }
+
+    static func passwordError(_ password: String, field: String = "password") -> FieldError? {
+        passwordLength.contains(password.count) ? nil
+            : FieldError(field: field, code: "invalid_length",
+                         message: "must be \(passwordLength.lowerBound) to \(passwordLength.upperBound) characters")
+    }
+
+    /// Trimmed; empty becomes nil.
+    static func normalizedName(_ raw: String?) throws -> String? {
+        guard let name = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else { return nil }
+        guard name.count <= maxNameLength else {
+            throw AppError.validation([FieldError(field: "name", code: "too_long", message: "at most \(maxNameLength) characters")])
+        }
+        return name
+    }
+}

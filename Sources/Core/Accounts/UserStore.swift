@@ -1,0 +1,88 @@
+import Foundation
+import SQLKit
+import Storage
+
+/// The `users` table.
+struct UserStore: Sendable {
+    let db: any Database
+
+    static let columns = "u.id, u.email, u.name, u.tier, u.created_at"
+
+    static func user(from row: any SQLRow) throws -> User {
+        User(
+            id: try uuid(row, "id"),
+            email: try row.decodeNil(column: "email") ? nil : row.decode(column: "email", as: String.self),
+            name: try row.decodeNil(column: "name") ? nil : row.decode(column: "name", as: String.self),
+            tier: try row.decode(column: "tier", as: String.self),
+            createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self))
+        )
+    }
+
+    /// Inserts a user; nil when the email is taken.
+    func create(email: String?, passwordHash: String?, name: String?, tier: String, externalSubject: String? = nil,
+                now: Date) async throws -> User? {
+        let id = UUID()
+        let row = try await db.first("""
+            INSERT INTO users (id, email, password_hash, name, tier, external_subject, created_at, updated_at)
+            VALUES (\(bind: id.uuidString.lowercased()), \(bind: email), \(bind: passwordHash), \(bind: name), \(bind: tier),
+                    \(bind: externalSubject), \(bind: now.millis), \(bind: now.millis))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """)
+        guard row != nil else { return nil }
+        return User(id: id, email: email, name: name, tier: tier, createdAt: now)
+    }
+
+    func find(id: UUID) async throws -> User? {
+        try await db.first("SELECT \(unsafeRaw: Self.columns) FROM users u WHERE u.id = \(bind: id.uuidString.lowercased())")
+            .map(Self.user(from:))
+    }
+
+    /// The user and their password hash, for login.
+    func findForLogin(email: String) async throws -> (User, String?)? {
+        guard let row = try await db.first("""
+            SELECT \(unsafeRaw: Self.columns), u.password_hash FROM users u WHERE u.email = \(bind: email)
+            """) else { return nil }
+        let hash = try row.decodeNil(column: "password_hash") ? nil : try row.decode(column: "password_hash", as: String.self)
+        return (try Self.user(from: row), hash)
+    }
+
+    func passwordHash(userID: UUID) async throws -> String? {
+        guard let row = try await db.first("SELECT password_hash FROM users WHERE id = \(bind: userID.uuidString.lowercased())"),
+              try !row.decodeNil(column: "password_hash") else { return nil }
+        return try row.decode(column: "password_hash", as: String.self)
+    }
+
+    func findExternal(subject: String) async throws -> User? {
+        try await db.first("SELECT \(unsafeRaw: Self.columns) FROM users u WHERE u.external_subject = \(bind: subject)")
+            .map(Self.user(from:))
+    }
+
+    func updateName(userID: UUID, name: String?, now: Date) async throws -> User? {
+        try await db.run("""
+            UPDATE users SET name = \(bind: name), updated_at = \(bind: now.millis) WHERE id = \(bind: userID.uuidString.lowercased())
+            """)
+        return try await find(id: userID)
+    }
+}
+
+func uuid(_ row: any SQLRow, _ column: String) throws -> UUID {
+    let text = try row.decode(column: column, as: String.self)
+    guard let id = UUID(uuidString: text) else {
+        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "column \(column) is not a UUID"))
+    }
+    return id
+}
+
+extension UUID {
+    /// How ids are stored and shown: lowercase.
+    public var lowercased: String { uuidString.lowercased() }
+}
+
+extension UserStore {
+    func setPassword(userID: UUID, hash: String, now: Date) async throws {
+        try await db.run("""
+            UPDATE users SET password_hash = \(bind: hash), updated_at = \(bind: now.millis) WHERE id = \(bind: userID.lowercased)
+            """)
+    }
+}

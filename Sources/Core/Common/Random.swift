@@ -1,0 +1,31 @@
+import Crypto
+import Foundation
+
+enum Random {
+    /// `count` bytes from the system's secure generator, base64url without padding.
+    static func token(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64URLEncoded()
+    }
+}
+
+extension Data {
+    public func base64URLEncoded() -> String {
+        base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public init?(base64URLEncoded string: some StringProtocol) {
+        var base64 = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        self.init(base64Encoded: base64)
+    }
+}
+
+/// SHA-256 as lowercase hex: how refresh tokens are stored, so a database dump cannot be replayed.
+func sha256Hex(_ string: String) -> String {
+    SHA256.hash(data: Data(string.utf8)).map { String(format: "%02x", $0) }.joined()
+}

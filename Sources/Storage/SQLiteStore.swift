@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import NIOCore
+import SQLKit
+import SQLiteKit
+
+/// SQLite: one serialized connection in WAL mode with foreign keys on.
+final class SQLiteStore: Database {
+    let engine = Engine.sqlite
+    let sql: any SQLDatabase
+    private let connection: SQLiteConnection
+    private let raw: any SQLDatabase
+    private let lock: AsyncLock
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+        self.raw = connection.sql(queryLogLevel: nil)
+        self.lock = AsyncLock()
+        self.sql = SerializedSQLDatabase(inner: raw, lock: lock)
+    }
+
+    static func open(path: String, logger: Logger) async throws -> SQLiteStore {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let store = SQLiteStore(connection: connection)
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA synchronous = NORMAL",
+            // Another process (e.g. `switchboard migrate`) may hold the write lock briefly: wait, do not fail.
+            "PRAGMA busy_timeout = 5000",
+        ] {
+            try await store.raw.raw(SQLQueryString(pragma)).run()
+        }
+        return store
+    }
+
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await lock.withLock {
+            // IMMEDIATE takes the write lock up front, so two writers cannot both read and then both write.
+            try await raw.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(raw)
+                try await raw.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await raw.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    func close() async throws {
+        try await connection.close()
+    }
+}
+
+/// Routes every statement through the lock that transactions hold.
+private struct SerializedSQLDatabase: SQLDatabase {
+    let inner: any SQLDatabase
+    let lock: AsyncLock
+
+    var logger: Logger { inner.logger }
+    var eventLoop: any EventLoop { inner.eventLoop }
+    var dialect: any SQLDialect { inner.dialect }
+    var queryLogLevel: Logger.Level? { nil }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        eventLoop.makeFutureWithTask { try await self.execute(sql: query, onRow) }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try await lock.withLock { try await inner.execute(sql: query, onRow) }
+    }
+}

@@ -1,0 +1,121 @@
+import API
+import App
+import ArgumentParser
+import Core
+import Foundation
+import Logging
+import Storage
+
+@main
+struct SwitchboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "Switchboard: the self-hosted backend for AI applications.",
+        discussion: """
+            Configuration keys (see README) can be given as flags after the subcommand, e.g.
+            `switchboard serve --http-port 9000 --auth-bcrypt-cost 10`, as environment variables (HTTP_PORT) or in .env.
+            """,
+        version: App.Switchboard.version,
+        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Configuration flags a subcommand does not declare itself are configuration keys.
+struct ConfigFlags: ParsableArguments {
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var arguments: [String] = []
+
+    func settings() async throws -> (Settings, Logger) {
+        let reader = try await Settings.reader(arguments: arguments)
+        let settings = try Settings(reader: reader)
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        return (settings, Logger(label: "switchboard"))
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the API server (migrates the database first).")
+    @OptionGroup var config: ConfigFlags
+
+    func run() async throws {
+        let (settings, logger) = try await reportingConfigErrors { try await config.settings() }
+        let server = try await App.Switchboard.build(settings: settings, logger: logger)
+        try await server.run()
+        logger.info("stopped")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+    @OptionGroup var config: ConfigFlags
+
+    func run() async throws {
+        let (settings, logger) = try await reportingConfigErrors { try await config.settings() }
+        let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
+        let migrator = Migrator(database: database, migrations: Schema.migrations, logger: logger)
+        do {
+            let applied = try await migrator.migrate()
+            let current = try await migrator.appliedVersions().last ?? 0
+            print(applied.isEmpty ? "schema is current (version \(current))" : "applied \(applied.map(String.init).joined(separator: ", ")); schema version \(current)")
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        try await database.close()
+    }
+}
+
+struct OpenAPI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "openapi", abstract: "Print the OpenAPI contract (YAML).")
+
+    func run() async throws {
+        print(try Contract.yaml(), terminator: "")
+    }
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a user (admin).",
+            discussion: "Without --password-stdin a random password is generated and printed once."
+        )
+        @Option(help: "The user's email.") var email: String
+        @Option(help: "The tier: \(Tiers.all.joined(separator: ", ")).") var tier: String = Tiers.default
+        @Option(help: "Display name.") var name: String?
+        @Flag(help: "Read the password from standard input (so it stays out of shell history).") var passwordStdin = false
+        @OptionGroup var config: ConfigFlags
+
+        func run() async throws {
+            let (settings, logger) = try await reportingConfigErrors { try await config.settings() }
+            let generated = passwordStdin ? nil : UUID().uuidString.lowercased()
+            guard let password = generated ?? readLine(strippingNewline: true) else {
+                throw ValidationError("no password on standard input")
+            }
+            let server = try await App.Switchboard.build(settings: settings, logger: logger)
+            do {
+                let user = try await server.accounts.createUser(email: email, password: password, name: name, tier: tier)
+                print("created user \(user.id.lowercased) <\(user.email ?? "")> on tier \(user.tier)")
+                if let generated { print("password: \(generated)") }
+            } catch let error as AppError {
+                try? await server.database.close()
+                let fields = error.fieldErrors.map { "\($0.field): \($0.message)" }.joined(separator: "; ")
+                throw ValidationError([error.detail ?? error.code, fields].filter { !$0.isEmpty }.joined(separator: " "))
+            }
+            try await server.database.close()
+        }
+    }
+}
+
+/// Configuration mistakes are the user's, not a crash: print them plainly and exit 2.
+func reportingConfigErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as SettingsError {
+        FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
