@@ -67,10 +67,14 @@ public struct Switchboard: Sendable {
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(accounts: accounts))
 
+        let document = try OpenAPIDocument()
         let handler = APIHandler(accounts: accounts, database: database)
-        try handler.registerHandlers(on: router)
+        try handler.registerHandlers(on: router, middlewares: [
+            RequireIdentityMiddleware(publicOperations: document.publicOperations),
+            EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
+        ])
 
-        let spec = try OpenAPIDocument.json()
+        let spec = try document.json()
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: spec)))
         }

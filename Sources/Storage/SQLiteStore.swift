@@ -1,8 +1,10 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import SQLKit
 import SQLiteKit
+import Synchronization
 
 /// SQLite: one serialized connection in WAL mode with foreign keys on.
 final class SQLiteStore: Database {
@@ -11,9 +13,14 @@ final class SQLiteStore: Database {
     private let connection: SQLiteConnection
     private let raw: any SQLDatabase
     private let lock: AsyncLock
+    private let closed = Atomic(false)
+    /// The connection's own thread: SQLite calls block, and must not wait behind (or stall) other work on the shared
+    /// pool, such as bcrypt hashing.
+    private let threadPool: NIOThreadPool
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, threadPool: NIOThreadPool) {
         self.connection = connection
+        self.threadPool = threadPool
         self.raw = connection.sql(queryLogLevel: nil)
         self.lock = AsyncLock()
         self.sql = SerializedSQLDatabase(inner: raw, lock: lock)
@@ -22,14 +29,23 @@ final class SQLiteStore: Database {
     static func open(path: String, logger: Logger) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let store = SQLiteStore(connection: connection)
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger,
+                                                         on: MultiThreadedEventLoopGroup.singleton.any())
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
+        let store = SQLiteStore(connection: connection, threadPool: threadPool)
         for pragma in [
+            // First: another process (e.g. `switchboard migrate`) may hold a lock briefly; wait, do not fail.
+            "PRAGMA busy_timeout = 5000",
             "PRAGMA journal_mode = WAL",
             "PRAGMA foreign_keys = ON",
             "PRAGMA synchronous = NORMAL",
-            // Another process (e.g. `switchboard migrate`) may hold the write lock briefly: wait, do not fail.
-            "PRAGMA busy_timeout = 5000",
         ] {
             try await store.raw.raw(SQLQueryString(pragma)).run()
         }
@@ -52,7 +68,17 @@ final class SQLiteStore: Database {
     }
 
     func close() async throws {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
         try await connection.close()
+        try await threadPool.shutdownGracefully()
+    }
+
+    deinit {
+        // A store dropped without `close` (an error path) still releases its file rather than leak it.
+        if !closed.load(ordering: .relaxed) {
+            let threadPool = self.threadPool
+            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in threadPool.shutdownGracefully { _ in } }
+        }
     }
 }
 

@@ -3,9 +3,31 @@ import Foundation
 import Yams
 
 /// The contract as served: `openapi.yaml` converted once to JSON for `/openapi.json`.
-enum OpenAPIDocument {
-    static func json() throws -> Data {
-        guard let object = try Yams.load(yaml: try Contract.yaml()) else { throw CocoaError(.fileReadCorruptFile) }
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+struct OpenAPIDocument {
+    let object: [String: Any]
+
+    init() throws {
+        guard let object = try Yams.load(yaml: try Contract.yaml()) as? [String: Any] else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        self.object = object
+    }
+
+    func json() throws -> Data {
+        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// The operations that say `security: []`: the only ones served without an identity.
+    var publicOperations: Set<String> {
+        let paths = object["paths"] as? [String: [String: Any]] ?? [:]
+        var operations: Set<String> = []
+        for item in paths.values {
+            for case let operation as [String: Any] in item.values {
+                if let security = operation["security"] as? [Any], security.isEmpty, let id = operation["operationId"] as? String {
+                    operations.insert(id)
+                }
+            }
+        }
+        return operations
     }
 }

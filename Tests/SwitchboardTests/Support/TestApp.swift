@@ -11,7 +11,7 @@ import Synchronization
 import Testing
 
 /// Builds a real server on a fresh store and runs a test against it.
-struct TestApp {
+struct TestApp: Sendable {
     let server: Switchboard
     let client: any TestClientProtocol
     let clock: TestClock
@@ -37,7 +37,7 @@ struct TestApp {
     static func run(
         _ testing: TestingSetup = .router,
         customize: (inout Settings) -> Void = { _ in },
-        _ body: (TestApp) async throws -> Void
+        _ body: @Sendable (TestApp) async throws -> Void
     ) async throws {
         let (settings, key) = try await Self.settings(customize)
         let clock = TestClock()

@@ -1,0 +1,119 @@
+import Crypto
+import Foundation
+import Testing
+
+/// Builds compact JWTs by hand, so that tests can make every kind of bad token.
+enum JWT {
+    static func b64(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func b64(json object: [String: Any]) -> String {
+        b64(try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+    }
+
+    static func eddsa(_ claims: [String: Any], key: Curve25519.Signing.PrivateKey, header: [String: Any]) throws -> String {
+        let input = b64(json: header) + "." + b64(json: claims)
+        return input + "." + b64(try key.signature(for: Data(input.utf8)))
+    }
+
+    static func es256(_ claims: [String: Any], key: P256.Signing.PrivateKey, kid: String) throws -> String {
+        let input = b64(json: ["alg": "ES256", "typ": "JWT", "kid": kid]) + "." + b64(json: claims)
+        return input + "." + b64(try key.signature(for: Data(input.utf8)).rawRepresentation)
+    }
+
+    static func claims(of token: String) -> [String: Any] {
+        let part = String(token.split(separator: ".")[1])
+        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return (try? JSONSerialization.jsonObject(with: Data(base64Encoded: base64)!)) as? [String: Any] ?? [:]
+    }
+}
+
+@Suite("Access token validation")
+struct TokenValidationTests {
+    /// The server's own header for a token, so that only the part under test differs.
+    func header(_ app: TestApp, _ token: String) -> [String: Any] {
+        let part = String(token.split(separator: ".")[0])
+        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return (try? JSONSerialization.jsonObject(with: Data(base64Encoded: base64)!)) as? [String: Any] ?? [:]
+    }
+
+    @Test("A token re-signed by the server's key with unchanged claims is accepted (the forging helper is sound)")
+    func control() async throws {
+        try await TestApp.run { app in
+            let tokens = try await app.signup()
+            let forged = try JWT.eddsa(JWT.claims(of: tokens.access), key: app.signingKey, header: header(app, tokens.access))
+            #expect(try await app.me(forged).status == 200)
+        }
+    }
+
+    @Test("Tampered, alg:none, wrong-audience, wrong-issuer, foreign-key and expired tokens are rejected")
+    func rejected() async throws {
+        try await TestApp.run { app in
+            let tokens = try await app.signup()
+            let claims = JWT.claims(of: tokens.access)
+            let head = header(app, tokens.access)
+            #expect(try await app.me(tokens.access).status == 200)
+
+            // Tampered: another user's id in the payload, original signature.
+            var parts = tokens.access.split(separator: ".").map(String.init)
+            var tamperedClaims = claims
+            tamperedClaims["sub"] = UUID().uuidString.lowercased()
+            parts[1] = JWT.b64(json: tamperedClaims)
+            let tampered = try await app.me(parts.joined(separator: "."))
+            #expect(tampered.status == 401)
+            #expect(tampered.code == "invalid_token")
+            #expect(tampered.headers[.wwwAuthenticate]?.contains("invalid_token") == true)
+
+            // alg: none, no signature.
+            let none = JWT.b64(json: ["alg": "none", "typ": "JWT"]) + "." + JWT.b64(json: claims) + "."
+            #expect(try await app.me(none).code == "invalid_token")
+            var noneHeader = head
+            noneHeader["alg"] = "none"
+            #expect(try await app.me(JWT.b64(json: noneHeader) + "." + JWT.b64(json: claims) + ".").code == "invalid_token")
+
+            // Right key, wrong audience or issuer.
+            var wrongAudience = claims
+            wrongAudience["aud"] = "another-app"
+            #expect(try await app.me(try JWT.eddsa(wrongAudience, key: app.signingKey, header: head)).code == "invalid_token")
+            var wrongIssuer = claims
+            wrongIssuer["iss"] = "someone-else"
+            #expect(try await app.me(try JWT.eddsa(wrongIssuer, key: app.signingKey, header: head)).code == "invalid_token")
+
+            // Same claims, signed by another key.
+            let foreign = try JWT.eddsa(claims, key: Curve25519.Signing.PrivateKey(), header: head)
+            #expect(try await app.me(foreign).code == "invalid_token")
+
+            // Garbage.
+            #expect(try await app.me("not.a.jwt").code == "invalid_token")
+            let basic = try await app.request(.get, "/api/v1/auth/me", headers: [.authorization: "Basic dXNlcjpwYXNz"])
+            #expect(basic.status == 401)
+
+            // Expired: 15 minutes later.
+            app.clock.advance(seconds: 901)
+            let expired = try await app.me(tokens.access)
+            #expect(expired.status == 401)
+            #expect(expired.code == "token_expired")
+        }
+    }
+
+    @Test("A token still verifies after the server restarts with the same data directory (key kept on disk, 0600)")
+    func keyPersists() async throws {
+        var (settings, _) = try await TestApp.settings()
+        settings.jwtPrivateKey = nil
+        let logger = TestDatabase.logger
+        let first = try await App.Switchboard.build(settings: settings, logger: logger)
+        let kid = first.accounts.tokens.signingKey.kid
+        try await first.database.close()
+        let attributes = try FileManager.default.attributesOfItem(atPath: settings.signingKeyPath)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let second = try await App.Switchboard.build(settings: settings, logger: logger)
+        #expect(second.accounts.tokens.signingKey.kid == kid)
+        try await second.database.close()
+    }
+}
+
+import App

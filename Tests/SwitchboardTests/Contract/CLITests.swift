@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import Storage
+import Testing
+
+/// The `switchboard` executable, as a user runs it.
+struct CLI {
+    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/switchboard").path
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs `switchboard args...` in `directory` with `environment` added, and waits for it.
+    static func run(_ args: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A fresh data directory and, on PostgreSQL, a fresh database in DATABASE_URL.
+    static func freshEnvironment() async throws -> (directory: String, environment: [String: String]) {
+        let (url, directory) = try await TestDatabase.fresh()
+        var environment = ["AUTH_BCRYPT_COST": "4"]
+        if let url { environment["DATABASE_URL"] = url }
+        return (directory, environment)
+    }
+}
+
+@Suite("Command line", .serialized)
+struct CLITests {
+    @Test("migrate applies the schema once; a second run is a no-op; two at once do not double-apply")
+    func migrate() async throws {
+        let (directory, environment) = try await CLI.freshEnvironment()
+        async let first = CLI.run(["migrate"], in: directory, environment: environment)
+        async let second = CLI.run(["migrate"], in: directory, environment: environment)
+        let results = try await [first, second]
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
+        #expect(results.filter { $0.stdout.contains("applied 1") }.count == 1, "\(results.map(\.stdout))")
+        let again = try await CLI.run(["migrate"], in: directory, environment: environment)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("schema is current (version 1)"))
+        if environment["DATABASE_URL"] == nil {
+            #expect(FileManager.default.fileExists(atPath: directory + "/data/switchboard.sqlite"))
+        }
+    }
+
+    @Test("users create makes a user on the given tier; bad input is refused with a clear message")
+    func usersCreate() async throws {
+        let (directory, environment) = try await CLI.freshEnvironment()
+        let created = try await CLI.run(["users", "create", "--email", "Admin@Example.com", "--tier", "power"], in: directory, environment: environment)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stdout.contains("<admin@example.com> on tier power"))
+        #expect(created.stdout.contains("password: "))
+
+        let fromStdin = try await CLI.run(["users", "create", "--email", "b@example.com", "--password-stdin"], in: directory,
+                                          environment: environment, stdin: "a long enough password\n")
+        #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
+        #expect(!fromStdin.stdout.contains("password: "))
+
+        let badTier = try await CLI.run(["users", "create", "--email", "c@example.com", "--tier", "platinum"], in: directory, environment: environment)
+        #expect(badTier.status != 0)
+        #expect(badTier.stderr.contains("tier"))
+        let duplicate = try await CLI.run(["users", "create", "--email", "ADMIN@example.com"], in: directory, environment: environment)
+        #expect(duplicate.status != 0)
+        #expect(duplicate.stderr.contains("already exists"))
+    }
+
+    @Test("openapi prints the contract")
+    func openapi() async throws {
+        let result = try await CLI.run(["openapi"], in: NSTemporaryDirectory())
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("openapi: 3.1.0"))
+        #expect(result.stdout.contains("/api/v1/auth/signup:"))
+    }
+
+    @Test("Bad configuration stops start-up with a message naming the key")
+    func badConfiguration() async throws {
+        let result = try await CLI.run(["serve", "--http-port", "eighty"], in: NSTemporaryDirectory())
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("http.port"))
+        let external = try await CLI.run(["serve", "--auth-mode", "external"], in: NSTemporaryDirectory())
+        #expect(external.status == 2)
+        #expect(external.stderr.contains("auth.external.jwks_url"))
+    }
+
+    @Test("serve answers on its port and stops cleanly on SIGTERM")
+    func serveAndStop() async throws {
+        let (directory, environment) = try await CLI.freshEnvironment()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["serve", "--http-port", "0"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+
+        // The "listening" log line names the port the kernel chose.
+        // A watchdog, so that a server that never says it listens fails the test instead of hanging it.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            if process.isRunning { process.interrupt() }
+        }
+        defer { watchdog.cancel() }
+        var port: Int?
+        var buffer = ""
+        while port == nil {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            buffer += String(decoding: chunk, as: UTF8.self)
+            for line in buffer.split(separator: "\n") where line.contains("\"msg\":\"listening\"") {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                port = (object?["address"] as? String)?.split(separator: ":").last.flatMap { Int($0) }
+            }
+        }
+        let listening = try #require(port, "no listening line in: \(buffer)")
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(listening)/health"), timeout: .seconds(10))
+        #expect(response.status == .ok)
+
+        process.terminate() // SIGTERM
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: rest, as: UTF8.self).contains("\"msg\":\"stopped\""))
+    }
+}

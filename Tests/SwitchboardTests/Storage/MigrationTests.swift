@@ -1,0 +1,122 @@
+import Core
+import Foundation
+import SQLKit
+import Storage
+import Testing
+
+@Suite("Migrations")
+struct MigrationTests {
+    @Test("Running migrations twice applies each once; the second run is a no-op")
+    func migrateTwice() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        let migrator = Migrator(database: db, migrations: Schema.migrations, logger: TestDatabase.logger)
+        let first = try await migrator.migrate()
+        let second = try await migrator.migrate()
+        #expect(first == Schema.migrations.map(\.version))
+        #expect(second.isEmpty)
+        #expect(try await migrator.appliedVersions() == Schema.migrations.map(\.version))
+        try await db.close()
+    }
+
+    @Test("Processes migrating together apply every migration exactly once")
+    func concurrentMigrators() async throws {
+        let (first, url, path) = try await TestDatabase.open()
+        // Separate handles, as separate processes would have: separate pools or connections.
+        var handles: [any Database] = [first]
+        for _ in 0..<3 {
+            handles.append(try await openDatabase(url: url, sqlitePath: path, maxConnections: 2, logger: TestDatabase.logger))
+        }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for db in handles {
+                group.addTask { try await Migrator(database: db, migrations: Schema.migrations, logger: TestDatabase.logger).migrate() }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(applied.sorted() == Schema.migrations.map(\.version))
+        let rows = try await first.all("SELECT version FROM schema_migrations")
+        #expect(rows.count == Schema.migrations.count)
+        for db in handles { try await db.close() }
+    }
+
+    @Test("A failing migration leaves nothing behind")
+    func failingMigrationRollsBack() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        let broken = Migration(version: 1, name: "broken") { _ in
+            ["CREATE TABLE widgets (id TEXT PRIMARY KEY)", "THIS IS NOT SQL"]
+        }
+        await #expect(throws: (any Error).self) {
+            try await Migrator(database: db, migrations: [broken], logger: TestDatabase.logger).migrate()
+        }
+        // Neither the table nor the version row survived.
+        await #expect(throws: (any Error).self) { try await db.run("SELECT id FROM widgets") }
+        try await Migrator(database: db, migrations: Schema.migrations, logger: TestDatabase.logger).migrate()
+        #expect(try await db.all("SELECT version FROM schema_migrations").count == Schema.migrations.count)
+        try await db.close()
+    }
+}
+
+@Suite("Store")
+struct StoreTests {
+    @Test("SQLite runs in WAL mode with foreign keys on", .enabled(if: TestDatabase.engine == .sqlite))
+    func sqlitePragmas() async throws {
+        let (db, _, path) = try await TestDatabase.open()
+        let mode = try await db.first("PRAGMA journal_mode")?.decode(column: "journal_mode", as: String.self)
+        let foreignKeys = try await db.first("PRAGMA foreign_keys")?.decode(column: "foreign_keys", as: Int.self)
+        #expect(mode == "wal")
+        #expect(foreignKeys == 1)
+        #expect(FileManager.default.fileExists(atPath: path))
+        try await db.close()
+    }
+
+    @Test("Foreign keys cascade: deleting a user deletes its sessions")
+    func cascade() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        try await Migrator(database: db, migrations: Schema.migrations, logger: TestDatabase.logger).migrate()
+        try await db.run("INSERT INTO users (id, email, tier, created_at, updated_at) VALUES ('u1', 'a@b.co', 'free', 0, 0)")
+        try await db.run("""
+            INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at) VALUES ('s1', 'u1', 0, 0, 1)
+            """)
+        try await db.run("DELETE FROM users WHERE id = 'u1'")
+        #expect(try await db.all("SELECT id FROM sessions").isEmpty)
+        try await db.close()
+    }
+
+    @Test("Concurrent transactions never interleave: read-modify-write keeps every increment")
+    func transactionsAreIsolated() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        try await db.run("CREATE TABLE counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+        try await db.run("INSERT INTO counter (id, n) VALUES (1, 0)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    try await db.transaction { sql in
+                        // Lock the row on PostgreSQL; SQLite's transaction already owns the connection.
+                        let suffix = db.engine == .postgres ? " FOR UPDATE" : ""
+                        let n = try await sql.raw("SELECT n FROM counter WHERE id = 1\(unsafeRaw: suffix)").first()!
+                            .decode(column: "n", as: Int64.self)
+                        try await sql.raw("UPDATE counter SET n = \(bind: n + 1) WHERE id = 1").run()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let n = try await db.first("SELECT n FROM counter WHERE id = 1")?.decode(column: "n", as: Int64.self)
+        #expect(n == 40)
+        try await db.close()
+    }
+
+    @Test("A transaction that throws is rolled back")
+    func rollback() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        try await db.run("CREATE TABLE items (id TEXT PRIMARY KEY)")
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await db.transaction { sql in
+                try await sql.raw("INSERT INTO items (id) VALUES ('a')").run()
+                throw Boom()
+            }
+        }
+        #expect(try await db.all("SELECT id FROM items").isEmpty)
+        try await db.close()
+    }
+}
