@@ -25,8 +25,14 @@ final class PostgresStore: Database {
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
-            try await body(connection.sql(queryLogLevel: nil))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
+        } catch let error as PostgresTransactionError {
+            // The body's own error matters to callers (it may be an AppError); the rollback already happened.
+            if let bodyError = error.closureError { throw bodyError }
+            throw error
         }
     }
 

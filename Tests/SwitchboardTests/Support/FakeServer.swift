@@ -7,6 +7,7 @@ import ServiceLifecycle
 /// A real HTTP server on 127.0.0.1 and a free port, for fakes of the services Switchboard calls.
 struct FakeServer {
     let port: Int
+    private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -21,14 +22,15 @@ struct FakeServer {
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger
         )
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        let task = Task { try await group.run() }
         var iterator = portStream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
-        return FakeServer(port: port, task: task)
+        return FakeServer(port: port, group: group, task: task)
     }
 
     func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }
