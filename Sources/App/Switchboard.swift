@@ -34,7 +34,13 @@ public struct Switchboard: Sendable {
         let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath,
                                               maxConnections: settings.databaseMaxConnections, logger: logger)
         do {
-            try await Migrator(database: database, migrations: Schema.migrations, logger: logger).migrate()
+            do {
+                try await Migrator(database: database, migrations: Schema.migrations, logger: logger).migrate()
+            } catch {
+                // PostgreSQL errors describe themselves opaquely on purpose; at start-up the details are what an
+                // operator needs (they hold no password).
+                throw StartupError(message: "cannot migrate the \(database.engine.rawValue) database: \(String(reflecting: error))")
+            }
             let signingKey = try settings.jwtPrivateKey.map(SigningKey.init(base64:))
                 ?? SigningKey.loadOrCreate(path: settings.signingKeyPath)
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
@@ -69,14 +75,15 @@ public struct Switchboard: Sendable {
 
         let document = try OpenAPIDocument()
         let handler = APIHandler(accounts: accounts, database: database)
-        try handler.registerHandlers(on: router, middlewares: [
+        // Compact JSON: pretty-printing costs time and bytes on every response.
+        try handler.registerHandlers(on: router, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
             RequireIdentityMiddleware(publicOperations: document.publicOperations),
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
         ])
 
-        let spec = try document.json()
+        let spec = ByteBuffer(bytes: try document.json())
         router.get("/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: spec)))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: spec))
         }
         router.get("/docs") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
@@ -84,4 +91,9 @@ public struct Switchboard: Sendable {
         }
         return router
     }
+}
+
+public struct StartupError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }

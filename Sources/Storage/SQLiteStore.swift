@@ -6,13 +6,13 @@ import SQLKit
 import SQLiteKit
 import Synchronization
 
-/// SQLite: one serialized connection in WAL mode with foreign keys on.
+/// SQLite: one connection in WAL mode with foreign keys on; transactions exclude other statements (`TransactionGate`).
 final class SQLiteStore: Database {
     let engine = Engine.sqlite
     let sql: any SQLDatabase
     private let connection: SQLiteConnection
     private let raw: any SQLDatabase
-    private let lock: AsyncLock
+    private let gate: TransactionGate
     private let closed = Atomic(false)
     /// The connection's own thread: SQLite calls block, and must not wait behind (or stall) other work on the shared
     /// pool, such as bcrypt hashing.
@@ -22,8 +22,8 @@ final class SQLiteStore: Database {
         self.connection = connection
         self.threadPool = threadPool
         self.raw = connection.sql(queryLogLevel: nil)
-        self.lock = AsyncLock()
-        self.sql = SerializedSQLDatabase(inner: raw, lock: lock)
+        self.gate = TransactionGate()
+        self.sql = GatedSQLDatabase(inner: raw, gate: gate)
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteStore {
@@ -53,7 +53,7 @@ final class SQLiteStore: Database {
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await lock.withLock {
+        try await gate.transaction {
             // IMMEDIATE takes the write lock up front, so two writers cannot both read and then both write.
             try await raw.raw("BEGIN IMMEDIATE").run()
             do {
@@ -82,10 +82,10 @@ final class SQLiteStore: Database {
     }
 }
 
-/// Routes every statement through the lock that transactions hold.
-private struct SerializedSQLDatabase: SQLDatabase {
+/// Hands every statement to the connection through the gate that transactions close.
+private struct GatedSQLDatabase: SQLDatabase {
     let inner: any SQLDatabase
-    let lock: AsyncLock
+    let gate: TransactionGate
 
     var logger: Logger { inner.logger }
     var eventLoop: any EventLoop { inner.eventLoop }
@@ -97,6 +97,6 @@ private struct SerializedSQLDatabase: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await lock.withLock { try await inner.execute(sql: query, onRow) }
+        try await gate.statement { inner.execute(sql: query, onRow) }
     }
 }

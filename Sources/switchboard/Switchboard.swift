@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, logger) = try await reportingConfigErrors { try await config.settings() }
-        let server = try await App.Switchboard.build(settings: settings, logger: logger)
+        let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
         try await server.run()
         logger.info("stopped")
     }
@@ -61,7 +61,8 @@ struct Migrate: AsyncParsableCommand {
             print(applied.isEmpty ? "schema is current (version \(current))" : "applied \(applied.map(String.init).joined(separator: ", ")); schema version \(current)")
         } catch {
             try? await database.close()
-            throw error
+            FileHandle.standardError.write(Data("switchboard: cannot migrate the \(database.engine.rawValue) database: \(String(reflecting: error))\n".utf8))
+            throw ExitCode(1)
         }
         try await database.close()
     }
@@ -95,7 +96,7 @@ struct Users: AsyncParsableCommand {
             guard let password = generated ?? readLine(strippingNewline: true) else {
                 throw ValidationError("no password on standard input")
             }
-            let server = try await App.Switchboard.build(settings: settings, logger: logger)
+            let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
             do {
                 let user = try await server.accounts.createUser(email: email, password: password, name: name, tier: tier)
                 print("created user \(user.id.lowercased) <\(user.email ?? "")> on tier \(user.tier)")
@@ -117,5 +118,18 @@ func reportingConfigErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as SettingsError {
         FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
         throw ExitCode(2)
+    }
+}
+
+/// Start-up failures (database unreachable, unreadable key): one plain line and exit 1.
+func reportingStartupErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StartupError {
+        FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as SigningKeyError {
+        FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
+        throw ExitCode(1)
     }
 }

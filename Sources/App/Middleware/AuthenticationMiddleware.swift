@@ -12,9 +12,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], var scope = RequestScope.current else {
             return try await next(request, context)
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         if parts.count == 2, parts[0].lowercased() == "bearer" {
-            let token = parts[1].trimmingCharacters(in: .whitespaces)
+            let token = String(parts[1].drop { $0 == " " })
             do {
                 scope.identity = try await accounts.authenticate(bearer: token)
             } catch let error as AppError {

@@ -33,7 +33,8 @@ enum DocsPage {
     <header><h1 id="title">Switchboard API</h1><div id="version"></div></header>
     <main><p>Loading <a href="/openapi.json">/openapi.json</a>…</p></main>
     <script>
-    const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
+    const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]))
+      .replace(/`([^`]+)`/g, "<code>$1</code>");
     let spec;
     const deref = s => { while (s && s.$ref) s = s.$ref.split("/").slice(1).reduce((o, k) => o[k], spec); return s || {}; };
     const typeOf = s => {

@@ -13,8 +13,10 @@ struct OpenAPIDocument {
         self.object = object
     }
 
+    /// No `.sortedKeys`: on Linux it sorts with locale-aware comparison, which loads ICU (megabytes of resident
+    /// memory) for a document that is read by machines.
     func json() throws -> Data {
-        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])
     }
 
     /// The operations that say `security: []`: the only ones served without an identity.

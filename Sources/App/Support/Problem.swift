@@ -84,19 +84,12 @@ enum Problem {
 
     /// The problem document for `error`, as a response.
     static func response(for error: AppError, requestID: String) -> Response {
-        var body: [String: Any] = [
-            "type": "urn:switchboard:problem:\(error.code)",
-            "title": error.title,
-            "status": error.status,
-            "code": error.code,
-            "request_id": requestID,
-        ]
-        if let detail = error.detail { body["detail"] = detail }
-        if !error.fieldErrors.isEmpty {
-            body["errors"] = error.fieldErrors.map { ["field": $0.field, "code": $0.code, "message": $0.message] }
-        }
-        for (key, value) in error.extensions where body[key] == nil { body[key] = value }
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let document = Document(
+            type: "urn:switchboard:problem:\(error.code)", title: error.title, status: error.status, detail: error.detail,
+            code: error.code, requestID: requestID,
+            errors: error.fieldErrors.isEmpty ? nil : error.fieldErrors.map { .init(field: $0.field, code: $0.code, message: $0.message) },
+            extensions: error.extensions)
+        let data = (try? encoder.encode(document)) ?? Data()
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
         if error.status == 401 {
@@ -104,5 +97,52 @@ enum Problem {
                 ? "Bearer realm=\"switchboard\"" : "Bearer realm=\"switchboard\", error=\"invalid_token\""
         }
         return Response(status: .init(code: error.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// RFC 9457 members, ours (`code`, `request_id`, `errors`), and any extension members such as OAuth2's `error`.
+    private struct Document: Encodable {
+        struct Field: Encodable {
+            let field: String
+            let code: String
+            let message: String
+        }
+
+        let type: String
+        let title: String
+        let status: Int
+        let detail: String?
+        let code: String
+        let requestID: String
+        let errors: [Field]?
+        let extensions: [String: String]
+
+        private struct Key: CodingKey {
+            let stringValue: String
+            var intValue: Int? { nil }
+            init(_ string: String) { stringValue = string }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(type, forKey: Key("type"))
+            try container.encode(title, forKey: Key("title"))
+            try container.encode(status, forKey: Key("status"))
+            try container.encodeIfPresent(detail, forKey: Key("detail"))
+            try container.encode(code, forKey: Key("code"))
+            try container.encode(requestID, forKey: Key("request_id"))
+            try container.encodeIfPresent(errors, forKey: Key("errors"))
+            let reserved: Set = ["type", "title", "status", "detail", "code", "request_id", "errors"]
+            for (key, value) in extensions where !reserved.contains(key) {
+                try container.encode(value, forKey: Key(key))
+            }
+        }
     }
 }

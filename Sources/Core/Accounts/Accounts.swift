@@ -38,7 +38,8 @@ public final class Accounts: Sendable {
     public func authenticate(bearer token: String) async throws -> Identity {
         if let external {
             let claims = try await external.verify(token)
-            let user = try await externalUser(subject: claims.sub!.value, email: claims.email)
+            guard let subject = claims.sub?.value else { throw AppError.unauthorized("invalid_token", "The token has no subject.") }
+            let user = try await externalUser(subject: subject, email: claims.email)
             return Identity(user: user, sessionID: nil)
         }
         let claims = try await tokens.verify(token)

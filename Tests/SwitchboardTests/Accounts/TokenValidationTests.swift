@@ -23,23 +23,24 @@ enum JWT {
         return input + "." + b64(try key.signature(for: Data(input.utf8)).rawRepresentation)
     }
 
-    static func claims(of token: String) -> [String: Any] {
-        let part = String(token.split(separator: ".")[1])
-        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    static func decode(_ base64URL: some StringProtocol) -> Data {
+        var base64 = base64URL.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return (try? JSONSerialization.jsonObject(with: Data(base64Encoded: base64)!)) as? [String: Any] ?? [:]
+        return Data(base64Encoded: base64) ?? Data()
     }
+
+    /// Part `index` of a compact JWT (0 header, 1 claims) as a JSON object.
+    static func part(_ index: Int, of token: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: decode(token.split(separator: ".")[index]))) as? [String: Any] ?? [:]
+    }
+
+    static func claims(of token: String) -> [String: Any] { part(1, of: token) }
 }
 
 @Suite("Access token validation")
 struct TokenValidationTests {
     /// The server's own header for a token, so that only the part under test differs.
-    func header(_ app: TestApp, _ token: String) -> [String: Any] {
-        let part = String(token.split(separator: ".")[0])
-        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return (try? JSONSerialization.jsonObject(with: Data(base64Encoded: base64)!)) as? [String: Any] ?? [:]
-    }
+    func header(_ app: TestApp, _ token: String) -> [String: Any] { JWT.part(0, of: token) }
 
     @Test("A token re-signed by the server's key with unchanged claims is accepted (the forging helper is sound)")
     func control() async throws {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Storage
 import Testing
 
@@ -101,9 +102,11 @@ struct CLITests {
         #expect(external.stderr.contains("auth.external.jwks_url"))
     }
 
-    @Test("serve answers on its port and stops cleanly on SIGTERM")
+    @Test("serve answers on its port; on SIGTERM an in-flight request still completes, then the database closes")
     func serveAndStop() async throws {
-        let (directory, environment) = try await CLI.freshEnvironment()
+        var (directory, environment) = try await CLI.freshEnvironment()
+        // A real bcrypt cost, so that a signup is still running when the signal arrives.
+        environment["AUTH_BCRYPT_COST"] = "12"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["serve", "--http-port", "0"]
@@ -135,10 +138,22 @@ struct CLITests {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(listening)/health"), timeout: .seconds(10))
         #expect(response.status == .ok)
 
-        process.terminate() // SIGTERM
+        var signup = HTTPClientRequest(url: "http://127.0.0.1:\(listening)/api/v1/auth/signup")
+        signup.method = .POST
+        signup.headers.add(name: "Content-Type", value: "application/json")
+        signup.body = .bytes(ByteBuffer(string: #"{"email": "late@example.com", "password": "in flight password"}"#))
+        let inFlight = Task { try await HTTPClient.shared.execute(signup, timeout: .seconds(30)).status }
+        try await Task.sleep(for: .milliseconds(50))
+        process.terminate() // SIGTERM, while the signup hashes its password
+        #expect(try await inFlight.value == .created)
+
         let rest = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: rest, as: UTF8.self).contains("\"msg\":\"stopped\""))
+        if environment["DATABASE_URL"] == nil {
+            // SQLite removes the write-ahead log when the last connection closes cleanly.
+            #expect(!FileManager.default.fileExists(atPath: directory + "/data/switchboard.sqlite-wal"))
+        }
     }
 }

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""API benchmark: authenticated GET /api/v1/auth/me against GET /health, measured in the same run.
+
+Builds the release binary, starts it on a fresh SQLite data directory, and prints:
+  * start-up time: process launch to the first 200 from /health
+  * idle RSS after start-up
+  * for /health (the framework's ceiling) and for /me: requests/s, p50, p99 (wrk, 2 threads, 64 connections)
+  * peak RSS over the whole run
+  * the ratio of /me to /health throughput (target: 0.60 or more)
+
+Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--no-build]
+Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the server and its data are removed afterwards.
+"""
+import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, ".build", "release", "switchboard")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def http(method, url, body=None, token=None):
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    if body:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def to_ms(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, args, token=None):
+    command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    if not args.no_build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "switchboard"], cwd=ROOT, check=True)
+
+    workdir = tempfile.mkdtemp(prefix="switchboard-bench-")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    server = subprocess.Popen([BINARY, "serve", "--http-port", str(port)], cwd=workdir,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                if http("GET", base + "/health")[0] == 200:
+                    break
+            except OSError:
+                if server.poll() is not None:
+                    sys.exit("the server exited during start-up")
+                time.sleep(0.002)
+        startup_ms = (time.perf_counter() - started) * 1000
+        time.sleep(1)
+        idle_rss = rss_kib(server.pid, "VmRSS")
+
+        _, tokens = http("POST", base + "/api/v1/auth/signup", {"email": "bench@example.com", "password": "benchmark password"})
+        token = tokens["access_token"]
+        assert http("GET", base + "/api/v1/auth/me", token=token)[0] == 200
+
+        wrk(base + "/health", argparse.Namespace(**{**vars(args), "duration": 2}))  # warm-up
+        health = wrk(base + "/health", args)
+        me = wrk(base + "/api/v1/auth/me", args, token)
+        peak_rss = rss_kib(server.pid, "VmHWM")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per route; SQLite; release build")
+    print(f"{'route':<22}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    for name, result in (("GET /health", health), ("GET /api/v1/auth/me", me)):
+        print(f"{name:<22}{result['rps']:>12.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}{result['errors']:>10}")
+    ratio = me["rps"] / health["rps"]
+    print(f"/me throughput relative to /health: {ratio:.2f} (target >= 0.60)")
+    print(f"start-up to first 200: {startup_ms:.0f} ms (target < 300)")
+    print(f"idle RSS: {idle_rss / 1024:.1f} MiB (target < 40); peak RSS: {peak_rss / 1024:.1f} MiB")
+    if me["errors"] or health["errors"]:
+        sys.exit("some responses were not 2xx: the figures are not valid")
+
+
+if __name__ == "__main__":
+    main()
