@@ -57,10 +57,10 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
-            resources: [.copy("openapi.yaml")],
             swiftSettings: swiftSettings,
-            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator"), "EmbedContract"]
         ),
+        .plugin(name: "EmbedContract", capability: .buildTool()),
         .target(
             name: "Core",
             dependencies: [

@@ -1,11 +1,5 @@
-import Foundation
-
-/// The HTTP contract as written: `openapi.yaml`, from which the server's types and routes are generated.
+/// The HTTP contract as written: `openapi.yaml`, from which the server's types and routes are generated, and which
+/// the `EmbedContract` plugin compiles into this module so the binary needs no file beside it.
 public enum Contract {
-    public static func yaml() throws -> String {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return try String(contentsOf: url, encoding: .utf8)
-    }
+    public static func yaml() -> String { embeddedYAML }
 }

@@ -7,7 +7,7 @@ struct OpenAPIDocument {
     let object: [String: Any]
 
     init() throws {
-        guard let object = try Yams.load(yaml: try Contract.yaml()) as? [String: Any] else {
+        guard let object = try Yams.load(yaml: Contract.yaml()) as? [String: Any] else {
             throw CocoaError(.fileReadCorruptFile)
         }
         self.object = object

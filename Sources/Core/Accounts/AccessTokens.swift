@@ -8,6 +8,8 @@ struct AccessClaims: JWTPayload, Equatable {
     let sub: String
     /// The session the token was minted for: checked on every request, so logout takes effect at once.
     let sid: String
+    /// Unique per token: two tokens minted in the same second for one session are still different tokens.
+    let jti: String
     let iat: Int64
     let exp: Int64
 
@@ -39,7 +41,7 @@ public final class AccessTokens: Sendable {
         let now = clock.now
         let expiresAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + Double(ttlSeconds)).rounded(.down))
         let claims = AccessClaims(iss: issuer, aud: audience, sub: userID.lowercased, sid: sessionID.lowercased,
-                                  iat: Int64(now.timeIntervalSince1970), exp: Int64(expiresAt.timeIntervalSince1970))
+                                  jti: Random.token(bytes: 16), iat: Int64(now.timeIntervalSince1970), exp: Int64(expiresAt.timeIntervalSince1970))
         var header = JWTHeader()
         header.typ = "at+jwt"
         let token = try await keys.sign(claims, kid: JWKIdentifier(string: signingKey.kid), header: header)
