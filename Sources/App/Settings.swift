@@ -26,26 +26,34 @@ public struct Settings: Sendable {
     /// Reads and validates every key; the error names each bad key and what it should be.
     public init(reader config: ConfigReader) throws {
         var problems: [String] = []
+        // The command line splits a value at commas (`--http-cors-origins a,b` is two values) and then has no single
+        // string for it: read such a value back as the list it became, so commas never make a flag vanish.
+        func string(_ key: String, secret: Bool = false) -> String? {
+            let configKey = Settings.configKey(key)
+            let text = config.string(forKey: configKey, isSecret: secret)
+                ?? config.stringArray(forKey: configKey, isSecret: secret)?.joined(separator: ",")
+            return text.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        func list(_ key: String) -> [String] {
+            (string(key) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+
         func int(_ key: String, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
-            guard let text = config.string(forKey: ConfigKey(key)) else { return fallback }
+            guard let text = string(key) else { return fallback }
             guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
                 problems.append("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
                 return fallback
             }
             return value
         }
-        func list(_ key: String) -> [String] {
-            (config.string(forKey: ConfigKey(key)) ?? "").split(separator: ",")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        func string(_ key: String, secret: Bool = false) -> String? {
-            config.string(forKey: ConfigKey(key), isSecret: secret).flatMap { $0.isEmpty ? nil : $0 }
-        }
 
         httpHost = string("http.host") ?? httpHost
         httpPort = int("http.port", httpPort, 0...65535)
         corsOrigins = list("http.cors_origins")
         trustedProxies = list("http.trusted_proxies")
+        for entry in trustedProxies where AddressRange(entry) == nil {
+            problems.append("http.trusted_proxies: '\(entry)' is not an IP address or CIDR range")
+        }
         maxBodyBytes = int("http.max_body_bytes", maxBodyBytes, 1024...(1 << 30))
         databaseURL = string("database.url", secret: true)
         databaseMaxConnections = int("database.max_connections", databaseMaxConnections, 1...1000)
@@ -89,6 +97,16 @@ public struct Settings: Sendable {
         }
         self.accounts = accounts
         if !problems.isEmpty { throw SettingsError(problems: problems) }
+    }
+
+    /// The lookup key of a documented key: `http.trusted_proxies` becomes `["http", "trustedProxies"]`, which the
+    /// providers spell `--http-trusted-proxies` and `HTTP_TRUSTED_PROXIES`. (Kept as written, the underscore would
+    /// survive into the flag, `--http-trusted_proxies`, and the dashed flag a user types would be silently ignored.)
+    static func configKey(_ dotted: String) -> ConfigKey {
+        ConfigKey(dotted.split(separator: ".").map { component in
+            let words = component.split(separator: "_")
+            return words.enumerated().map { $0 == 0 ? String($1) : $1.prefix(1).uppercased() + $1.dropFirst() }.joined()
+        })
     }
 
     /// The providers in precedence order: flags, environment, `.env`. Defaults are the values above.

@@ -30,7 +30,7 @@ public struct Switchboard: Sendable {
     /// Opens (and migrates) the store, loads the signing key and wires every route.
     public static func build(settings: Settings, logger: Logger, clock: WallClock = .system,
                              httpClient: HTTPClient = .shared) async throws -> Switchboard {
-        let addresses = try ClientAddressResolver(trustedProxies: settings.trustedProxies)
+        let addresses = ClientAddressResolver(trustedProxies: settings.trustedProxies)
         let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath,
                                               maxConnections: settings.databaseMaxConnections, logger: logger)
         do {

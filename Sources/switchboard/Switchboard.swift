@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var config: ConfigFlags
 
     func run() async throws {
-        let (settings, logger) = try await reportingConfigErrors { try await config.settings() }
+        let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
         let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
         try await server.run()
         logger.info("stopped")
@@ -52,7 +52,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var config: ConfigFlags
 
     func run() async throws {
-        let (settings, logger) = try await reportingConfigErrors { try await config.settings() }
+        let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
         let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
         let migrator = Migrator(database: database, migrations: Schema.migrations, logger: logger)
         do {
@@ -91,7 +91,7 @@ struct Users: AsyncParsableCommand {
         @OptionGroup var config: ConfigFlags
 
         func run() async throws {
-            let (settings, logger) = try await reportingConfigErrors { try await config.settings() }
+            let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
             let generated = passwordStdin ? nil : UUID().uuidString.lowercased()
             guard let password = generated ?? readLine(strippingNewline: true) else {
                 throw ValidationError("no password on standard input")
@@ -111,25 +111,13 @@ struct Users: AsyncParsableCommand {
     }
 }
 
-/// Configuration mistakes are the user's, not a crash: print them plainly and exit 2.
-func reportingConfigErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as SettingsError {
-        FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
-        throw ExitCode(2)
-    }
-}
-
-/// Start-up failures (database unreachable, unreadable key): one plain line and exit 1.
+/// Mistakes in configuration (exit 2) and failures to start (database unreachable, unreadable key: exit 1) are
+/// reported as one plain line, not as a crash.
 func reportingStartupErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch let error as StartupError {
+    } catch where error is SettingsError || error is StartupError || error is SigningKeyError {
         FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
-        throw ExitCode(1)
-    } catch let error as SigningKeyError {
-        FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
-        throw ExitCode(1)
+        throw ExitCode(error is SettingsError ? 2 : 1)
     }
 }

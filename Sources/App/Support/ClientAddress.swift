@@ -5,11 +5,9 @@ import Foundation
 struct ClientAddressResolver: Sendable {
     private let trusted: [AddressRange]
 
-    init(trustedProxies: [String]) throws {
-        trusted = try trustedProxies.map { entry in
-            guard let range = AddressRange(entry) else { throw SettingsError(problems: ["http.trusted_proxies: '\(entry)' is not an IP address or CIDR range"]) }
-            return range
-        }
+    /// Entries that do not parse were already refused by `Settings`.
+    init(trustedProxies: [String]) {
+        trusted = trustedProxies.compactMap(AddressRange.init)
     }
 
     func resolve(peer: String?, forwardedFor: String?) -> String {

@@ -15,8 +15,10 @@ struct CLI {
         let stderr: String
     }
 
-    /// Runs `switchboard args...` in `directory` with `environment` added, and waits for it.
-    static func run(_ args: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
+    /// Runs `switchboard args...` in `directory` with `environment` added, and waits for it (killed after
+    /// `timeout`, so that a command that does not exit fails its test instead of hanging the suite).
+    static func run(_ args: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil,
+                    timeout: Duration = .seconds(60)) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = args
@@ -27,13 +29,20 @@ struct CLI {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let watchdog = Task {
+            try await Task.sleep(for: timeout)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        defer { watchdog.cancel() }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        // Both pipes are drained at once: a child that fills one while we wait on the other would never exit.
+        async let stdout = offThePool { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = offThePool { err.fileHandleForReading.readDataToEndOfFile() }
+        let (output, errors) = await (stdout, stderr)
+        await offThePool { process.waitUntilExit() }
+        return Result(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+                      stderr: String(decoding: errors, as: UTF8.self))
     }
 
     /// A fresh data directory and, on PostgreSQL, a fresh database in DATABASE_URL.
@@ -97,6 +106,9 @@ struct CLITests {
         let result = try await CLI.run(["serve", "--http-port", "eighty"], in: NSTemporaryDirectory())
         #expect(result.status == 2)
         #expect(result.stderr.contains("http.port"))
+        let proxies = try await CLI.run(["serve", "--http-trusted-proxies", "10.0.0.0/8,not-an-ip"], in: NSTemporaryDirectory())
+        #expect(proxies.status == 2)
+        #expect(proxies.stderr.contains("not-an-ip"))
         let external = try await CLI.run(["serve", "--auth-mode", "external"], in: NSTemporaryDirectory())
         #expect(external.status == 2)
         #expect(external.stderr.contains("auth.external.jwks_url"))
@@ -126,7 +138,7 @@ struct CLITests {
         var port: Int?
         var buffer = ""
         while port == nil {
-            let chunk = out.fileHandleForReading.availableData
+            let chunk = await offThePool { out.fileHandleForReading.availableData }
             if chunk.isEmpty { break }
             buffer += String(decoding: chunk, as: UTF8.self)
             for line in buffer.split(separator: "\n") where line.contains("\"msg\":\"listening\"") {
@@ -147,8 +159,8 @@ struct CLITests {
         process.terminate() // SIGTERM, while the signup hashes its password
         #expect(try await inFlight.value == .created)
 
-        let rest = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let rest = await offThePool { out.fileHandleForReading.readDataToEndOfFile() }
+        await offThePool { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: rest, as: UTF8.self).contains("\"msg\":\"stopped\""))
         if environment["DATABASE_URL"] == nil {
