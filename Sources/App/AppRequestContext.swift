@@ -1,14 +1,17 @@
 import Hummingbird
+import HummingbirdWebSocket
 import NIOCore
 
 /// Hummingbird's per-request context, with the socket's peer address (the client address unless a trusted proxy
-/// says otherwise).
-public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
+/// says otherwise) and the WebSocket upgrade slot of `GET /api/v1/chat/stream`.
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    public let webSocket: WebSocketHandlerReference<AppRequestContext>
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.webSocket = .init()
     }
 }

@@ -1,5 +1,7 @@
+import Agents
 import Configuration
 import Core
+import LLM
 import Foundation
 import Logging
 
@@ -17,6 +19,13 @@ public struct Settings: Sendable {
     public var jwtPrivateKey: String?
     public var logLevel: Logger.Level = .info
     public var accounts = AccountsSettings()
+    /// Models by name; by default one scripted `demo` model, so a fresh server can chat with no key.
+    public var models: [ModelConfig] = [ModelConfig(name: "demo", provider: .mock, model: "demo")]
+    public var defaultModel = "demo"
+    public var agents: [AgentDefinition] = [.assistant]
+    public var defaultAgent = AgentDefinition.assistant.name
+    public var chat = ChatSettings()
+    public var retry = RetryPolicy()
 
     public init() {}
 
@@ -25,34 +34,17 @@ public struct Settings: Sendable {
 
     /// Reads and validates every key; the error names each bad key and what it should be.
     public init(reader config: ConfigReader) throws {
-        var problems: [String] = []
-        // The command line splits a value at commas (`--http-cors-origins a,b` is two values) and then has no single
-        // string for it: read such a value back as the list it became, so commas never make a flag vanish.
-        func string(_ key: String, secret: Bool = false) -> String? {
-            let configKey = Settings.configKey(key)
-            let text = config.string(forKey: configKey, isSecret: secret)
-                ?? config.stringArray(forKey: configKey, isSecret: secret)?.joined(separator: ",")
-            return text.flatMap { $0.isEmpty ? nil : $0 }
-        }
-        func list(_ key: String) -> [String] {
-            (string(key) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-
-        func int(_ key: String, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
-            guard let text = string(key) else { return fallback }
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
-                problems.append("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-                return fallback
-            }
-            return value
-        }
+        let keys = SettingsReader(config)
+        func string(_ key: String, secret: Bool = false) -> String? { keys.string(key, secret: secret) }
+        func list(_ key: String) -> [String] { keys.list(key) }
+        func int(_ key: String, _ fallback: Int, _ range: ClosedRange<Int>) -> Int { keys.int(key, fallback, range) }
 
         httpHost = string("http.host") ?? httpHost
         httpPort = int("http.port", httpPort, 0...65535)
         corsOrigins = list("http.cors_origins")
         trustedProxies = list("http.trusted_proxies")
         for entry in trustedProxies where AddressRange(entry) == nil {
-            problems.append("http.trusted_proxies: '\(entry)' is not an IP address or CIDR range")
+            keys.problem("http.trusted_proxies: '\(entry)' is not an IP address or CIDR range")
         }
         maxBodyBytes = int("http.max_body_bytes", maxBodyBytes, 1024...(1 << 30))
         databaseURL = string("database.url", secret: true)
@@ -61,13 +53,13 @@ public struct Settings: Sendable {
         jwtPrivateKey = string("auth.jwt_private_key", secret: true)
         if let level = string("log.level") {
             if let parsed = Logger.Level(rawValue: level.lowercased()) { logLevel = parsed }
-            else { problems.append("log.level must be one of trace, debug, info, notice, warning, error, critical") }
+            else { keys.problem("log.level must be one of trace, debug, info, notice, warning, error, critical") }
         }
 
         var accounts = AccountsSettings()
         if let mode = string("auth.mode") {
             if let parsed = AuthMode(rawValue: mode) { accounts.mode = parsed }
-            else { problems.append("auth.mode must be builtin or external, got '\(mode)'") }
+            else { keys.problem("auth.mode must be builtin or external, got '\(mode)'") }
         }
         accounts.bcryptCost = int("auth.bcrypt_cost", accounts.bcryptCost, 4...31)
         accounts.issuer = string("auth.issuer") ?? accounts.issuer
@@ -82,31 +74,22 @@ public struct Settings: Sendable {
             let jwksURL = string("auth.external.jwks_url")
             let issuer = string("auth.external.issuer")
             let audience = string("auth.external.audience")
-            if jwksURL == nil { problems.append("auth.external.jwks_url is required when auth.mode=external") }
-            if issuer == nil { problems.append("auth.external.issuer is required when auth.mode=external") }
-            if audience == nil { problems.append("auth.external.audience is required when auth.mode=external") }
+            if jwksURL == nil { keys.problem("auth.external.jwks_url is required when auth.mode=external") }
+            if issuer == nil { keys.problem("auth.external.issuer is required when auth.mode=external") }
+            if audience == nil { keys.problem("auth.external.audience is required when auth.mode=external") }
             let allowed: Set<String> = ["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA", "PS256", "PS384", "PS512"]
             var algorithms = Set(list("auth.external.algorithms"))
             if algorithms.isEmpty { algorithms = ["RS256", "ES256", "EdDSA"] }
             if !algorithms.isSubset(of: allowed) {
-                problems.append("auth.external.algorithms may hold only \(allowed.sorted().joined(separator: ", ")) (never none or HS*)")
+                keys.problem("auth.external.algorithms may hold only \(allowed.sorted().joined(separator: ", ")) (never none or HS*)")
             }
             if let jwksURL, let issuer, let audience {
                 accounts.external = ExternalIdentitySettings(jwksURL: jwksURL, issuer: issuer, audience: audience, algorithms: algorithms)
             }
         }
         self.accounts = accounts
-        if !problems.isEmpty { throw SettingsError(problems: problems) }
-    }
-
-    /// The lookup key of a documented key: `http.trusted_proxies` becomes `["http", "trustedProxies"]`, which the
-    /// providers spell `--http-trusted-proxies` and `HTTP_TRUSTED_PROXIES`. (Kept as written, the underscore would
-    /// survive into the flag, `--http-trusted_proxies`, and the dashed flag a user types would be silently ignored.)
-    static func configKey(_ dotted: String) -> ConfigKey {
-        ConfigKey(dotted.split(separator: ".").map { component in
-            let words = component.split(separator: "_")
-            return words.enumerated().map { $0 == 0 ? String($1) : $1.prefix(1).uppercased() + $1.dropFirst() }.joined()
-        })
+        readChat(keys)
+        if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 
     /// The providers in precedence order: flags, environment, `.env`. Defaults are the values above.

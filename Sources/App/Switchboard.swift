@@ -1,30 +1,44 @@
 import API
+import Agents
 import AsyncHTTPClient
 import Core
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
+import LLM
 import Logging
 import NIOCore
 import OpenAPIHummingbird
 import Storage
 
 /// A built server: the HTTP application and what it owns. `run` serves until SIGTERM/SIGINT, lets in-flight
-/// requests finish, then closes the database.
+/// requests and running turns finish, then closes the model clients and the database.
 public struct Switchboard: Sendable {
     public static let version = "0.1.0"
+    /// How long shutdown waits for turns whose clients have gone (the requests themselves are waited for by the
+    /// HTTP server).
+    static let turnDrainTimeout: Duration = .seconds(30)
 
     public let application: Application<RouterResponder<AppRequestContext>>
     public let database: any Database
     public let accounts: Accounts
+    public let orchestrator: Orchestrator
 
     public func run() async throws {
         do {
             try await application.runService()
         } catch {
-            try? await database.close()
+            await close()
             throw error
         }
-        try await database.close()
+        await close()
+    }
+
+    /// Waits for running turns, then releases the model clients and the database.
+    public func close() async {
+        await orchestrator.waitForRunningTurns(timeout: Self.turnDrainTimeout)
+        await orchestrator.router.shutdown()
+        try? await database.close()
     }
 
     /// Opens (and migrates) the store, loads the signing key and wires every route.
@@ -45,9 +59,17 @@ public struct Switchboard: Sendable {
                 ?? SigningKey.loadOrCreate(path: settings.signingKeyPath)
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
                                           httpClient: httpClient, clock: clock, logger: logger)
-            let router = try buildRouter(settings: settings, database: database, accounts: accounts, addresses: addresses, logger: logger)
+            let conversations = Conversations(database: database, agents: Set(settings.agents.map(\.name)), clock: clock)
+            let orchestrator = try buildOrchestrator(settings: settings, database: database, conversations: conversations,
+                                                     clock: clock, logger: logger)
+            let router = try buildRouter(settings: settings, database: database, accounts: accounts, conversations: conversations,
+                                         orchestrator: orchestrator, addresses: addresses, logger: logger)
+            let webSocketRouter = Router(context: AppRequestContext.self)
+            webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
+            ChatSocket(accounts: accounts, orchestrator: orchestrator, logger: logger).register(on: webSocketRouter)
             let application = Application(
                 router: router,
+                server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
                 configuration: ApplicationConfiguration(address: .hostname(settings.httpHost, port: settings.httpPort),
                                                         serverName: "Switchboard"),
                 onServerRunning: { channel in
@@ -56,15 +78,36 @@ public struct Switchboard: Sendable {
                 },
                 logger: logger
             )
-            return Switchboard(application: application, database: database, accounts: accounts)
+            return Switchboard(application: application, database: database, accounts: accounts, orchestrator: orchestrator)
         } catch {
             try? await database.close()
             throw error
         }
     }
 
-    static func buildRouter(settings: Settings, database: any Database, accounts: Accounts,
-                            addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
+    /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
+    /// naming a tool that does not exist) stop start-up with a message.
+    static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, clock: WallClock,
+                                  logger: Logger) throws -> Orchestrator {
+        let tools = ToolRegistry([CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)])
+        for agent in settings.agents {
+            for tool in agent.tools where tools.tool(named: tool) == nil {
+                throw StartupError(message: "agents.\(agent.name).tools: there is no tool '\(tool)' (tools: \(tools.names.joined(separator: ", ")))")
+            }
+        }
+        let router: ModelRouter
+        do {
+            router = try ModelRouter.build(configs: settings.models, defaultModel: settings.defaultModel, policy: settings.retry, logger: logger)
+        } catch let error as ModelConfigError {
+            throw StartupError(message: error.description)
+        }
+        return Orchestrator(router: router, tools: tools, agents: settings.agents, defaultAgent: settings.defaultAgent,
+                            conversations: conversations.store, usage: UsageStore(db: database), settings: settings.chat,
+                            clock: clock, logger: logger)
+    }
+
+    static func buildRouter(settings: Settings, database: any Database, accounts: Accounts, conversations: Conversations,
+                            orchestrator: Orchestrator, addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         if !settings.corsOrigins.isEmpty {
             router.add(middleware: CORSMiddleware(origins: Set(settings.corsOrigins)))
@@ -72,9 +115,10 @@ public struct Switchboard: Sendable {
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(accounts: accounts))
+        router.add(middleware: EventStreamMiddleware())
 
         let document = try OpenAPIDocument()
-        let handler = APIHandler(accounts: accounts, database: database)
+        let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator)
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: router, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
             RequireIdentityMiddleware(publicOperations: document.publicOperations),
@@ -85,6 +129,7 @@ public struct Switchboard: Sendable {
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: spec))
         }
+        ChatSocket.registerFallback(on: router)
         router.get("/docs") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))

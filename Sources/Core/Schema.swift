@@ -54,5 +54,64 @@ public enum Schema {
                 "CREATE INDEX auth_attempts_bucket ON auth_attempts (bucket, occurred_at)",
             ]
         },
+        Migration(version: 2, name: "conversations") { _ in
+            [
+                """
+                CREATE TABLE conversations (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    title TEXT,
+                    agent TEXT,
+                    metadata TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    turn_id TEXT,
+                    turn_expires_at BIGINT
+                )
+                """,
+                "CREATE INDEX conversations_user ON conversations (user_id, updated_at)",
+                """
+                CREATE TABLE messages (
+                    id TEXT PRIMARY KEY,
+                    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    turn_id TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    role TEXT NOT NULL,
+                    parts TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    model TEXT,
+                    provider TEXT,
+                    status TEXT NOT NULL,
+                    finish_reason TEXT,
+                    input_tokens BIGINT NOT NULL,
+                    output_tokens BIGINT NOT NULL,
+                    cached_input_tokens BIGINT NOT NULL,
+                    cache_write_tokens BIGINT NOT NULL,
+                    reasoning_tokens BIGINT NOT NULL,
+                    error_code TEXT,
+                    error_message TEXT,
+                    created_at BIGINT NOT NULL,
+                    completed_at BIGINT,
+                    UNIQUE (conversation_id, seq)
+                )
+                """,
+                "CREATE INDEX messages_user ON messages (user_id, created_at)",
+                """
+                CREATE TABLE usage_daily (
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    day TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    requests BIGINT NOT NULL,
+                    input_tokens BIGINT NOT NULL,
+                    output_tokens BIGINT NOT NULL,
+                    cached_input_tokens BIGINT NOT NULL,
+                    cache_write_tokens BIGINT NOT NULL,
+                    reasoning_tokens BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, day, model)
+                )
+                """,
+            ]
+        },
     ]
 }

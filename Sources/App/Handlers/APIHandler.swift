@@ -1,4 +1,5 @@
 import API
+import Agents
 import Core
 import Foundation
 import Storage
@@ -8,6 +9,8 @@ import Storage
 struct APIHandler: APIProtocol {
     let accounts: Accounts
     let database: any Database
+    let conversations: Conversations
+    let orchestrator: Orchestrator
 }
 
 /// API representations of Core models.

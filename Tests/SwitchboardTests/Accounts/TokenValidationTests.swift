@@ -108,12 +108,12 @@ struct TokenValidationTests {
         let logger = TestDatabase.logger
         let first = try await App.Switchboard.build(settings: settings, logger: logger)
         let kid = first.accounts.tokens.signingKey.kid
-        try await first.database.close()
+        await first.close()
         let attributes = try FileManager.default.attributesOfItem(atPath: settings.signingKeyPath)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         let second = try await App.Switchboard.build(settings: settings, logger: logger)
         #expect(second.accounts.tokens.signingKey.kid == kid)
-        try await second.database.close()
+        await second.close()
     }
 }
 

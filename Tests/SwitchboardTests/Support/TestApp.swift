@@ -49,10 +49,10 @@ struct TestApp: Sendable {
                 try await body(TestApp(server: server, client: client, clock: clock, signingKey: key, logs: logs))
             }
         } catch {
-            try? await server.database.close()
+            await server.close()
             throw error
         }
-        try await server.database.close()
+        await server.close()
     }
 }
 

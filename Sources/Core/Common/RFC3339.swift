@@ -1,12 +1,11 @@
 import Foundation
-import OpenAPIRuntime
 
 /// RFC 3339 timestamps in UTC (`2026-11-22T01:59:29.101Z`), formatted and parsed by hand.
 ///
 /// Foundation's ISO8601DateFormatter goes through ICU on Linux and was a measurable part of every response that
-/// carries a date; this is the one formatter the API and the logs share.
-enum RFC3339 {
-    static func format(_ date: Date, fractionalDigits: Int = 3) -> String {
+/// carries a date; this is the one formatter the API, the logs and the tools share.
+public enum RFC3339 {
+    public static func format(_ date: Date, fractionalDigits: Int = 3) -> String {
         let seconds = date.timeIntervalSince1970.rounded(.down)
         var whole = time_t(seconds)
         var parts = tm()
@@ -21,7 +20,7 @@ enum RFC3339 {
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nil for anything else.
-    static func parse(_ text: String) -> Date? {
+    public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         func number(_ start: Int, _ count: Int) -> Int? {
             guard start + count <= bytes.count else { return nil }
@@ -76,17 +75,5 @@ enum RFC3339 {
     private static func pad(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
-}
-
-/// The API's date format: RFC 3339 in UTC, whole seconds out, any RFC 3339 timestamp in.
-struct RFC3339DateTranscoder: DateTranscoder {
-    func encode(_ date: Date) throws -> String { RFC3339.format(date, fractionalDigits: 0) }
-
-    func decode(_ text: String) throws -> Date {
-        guard let date = RFC3339.parse(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "Expected an RFC 3339 date-time."))
-        }
-        return date
     }
 }

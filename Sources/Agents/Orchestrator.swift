@@ -1,0 +1,360 @@
+import Core
+import Foundation
+import LLM
+import Logging
+import Synchronization
+
+public struct ChatSettings: Sendable {
+    /// The most one turn may take, every model call and tool included.
+    public var turnTimeout: Duration = .seconds(300)
+    /// The most one tool call may take.
+    public var toolTimeout: Duration = .seconds(30)
+    /// How many of the latest messages the model is shown.
+    public var historyMessages: Int = 100
+    public var maxMessageCharacters: Int = 32_000
+    public var maxToolResultCharacters: Int = 32_000
+
+    public init() {}
+}
+
+/// The hub: runs a turn of a conversation. The user's message goes to the agent's model with the conversation so
+/// far; tool calls the model makes are checked, run concurrently and fed back, until the model answers or the agent's
+/// iteration limit is reached. Every step is stored as it completes, so a client that goes away loses nothing.
+public final class Orchestrator: Sendable {
+    public let router: ModelRouter
+    public let tools: ToolRegistry
+    public let agents: [String: AgentDefinition]
+    public let defaultAgent: String
+    let conversations: ConversationStore
+    let usage: UsageStore
+    let settings: ChatSettings
+    let clock: WallClock
+    let logger: Logger
+    private let running = TurnTracker()
+
+    public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], defaultAgent: String,
+                conversations: ConversationStore, usage: UsageStore, settings: ChatSettings, clock: WallClock, logger: Logger) {
+        self.router = router
+        self.tools = tools
+        self.agents = Dictionary(agents.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        self.defaultAgent = defaultAgent
+        self.conversations = conversations
+        self.usage = usage
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public struct TurnRequest: Sendable {
+        public let userID: UUID
+        public let conversationID: UUID
+        public let content: String
+        public let agent: String?
+        public let model: String?
+
+        public init(userID: UUID, conversationID: UUID, content: String, agent: String?, model: String?) {
+            self.userID = userID
+            self.conversationID = conversationID
+            self.content = content
+            self.agent = agent
+            self.model = model
+        }
+    }
+
+    /// A running turn. `events` ends with `done`; the turn runs to its end whether or not anyone reads them.
+    public struct Turn: Sendable {
+        public let id: UUID
+        public let conversationID: UUID
+        public let events: AsyncStream<ChatEvent>
+    }
+
+    /// Checks the request, claims the conversation (409 `turn_in_progress` while another turn runs on it), stores
+    /// the user's message and starts the turn. Errors here are the client's, answered before anything streams.
+    public func start(_ request: TurnRequest) async throws -> Turn {
+        let content = request.content.trimmingCharacters(in: .whitespacesAndNewlines)
+        var errors: [FieldError] = []
+        if content.isEmpty { errors.append(FieldError(field: "content", code: "required", message: "must not be empty")) }
+        if request.content.count > settings.maxMessageCharacters {
+            errors.append(FieldError(field: "content", code: "too_long", message: "must be at most \(settings.maxMessageCharacters) characters"))
+        }
+        if let agent = request.agent, agents[agent] == nil { errors.append(unknownAgent(agent)) }
+        if let model = request.model, router.models[model] == nil { errors.append(unknownModel(model)) }
+        guard errors.isEmpty else { throw AppError.validation(errors) }
+
+        let turnID = UUID()
+        let now = clock.now
+        let lease = now.addingTimeInterval(Double(settings.turnTimeout.components.seconds) + 60)
+        let conversation: Conversation
+        switch try await conversations.beginTurn(conversationID: request.conversationID, userID: request.userID, turnID: turnID,
+                                                 now: now, leaseUntil: lease) {
+        case .notFound: throw AppError.notFound("conversation")
+        case .busy: throw AppError.conflict("turn_in_progress", "A reply is already being written in this conversation; wait for it to finish.")
+        case .started(let started): conversation = started
+        }
+
+        let agentName = request.agent ?? conversation.agent ?? defaultAgent
+        guard let agent = agents[agentName] else {
+            try await conversations.endTurn(conversationID: conversation.id, turnID: turnID, now: now)
+            throw AppError.validation([unknownAgent(agentName)])
+        }
+        let model = request.model ?? agent.model ?? router.defaultModel
+        let userMessage: StoredMessage
+        do {
+            userMessage = try await conversations.append(
+                StoredMessage(conversationID: conversation.id, turnID: turnID, role: .user, parts: [.text(content)],
+                              createdAt: now, completedAt: now), userID: request.userID)
+        } catch {
+            try? await conversations.endTurn(conversationID: conversation.id, turnID: turnID, now: now)
+            throw error
+        }
+
+        let (events, emitter) = AsyncStream.makeStream(of: ChatEvent.self, bufferingPolicy: .unbounded)
+        emitter.yield(.messageCompleted(userMessage))
+        let context = TurnContext(id: turnID, conversationID: conversation.id, userID: request.userID, agent: agent, model: model)
+        var logger = self.logger
+        logger[metadataKey: "turn_id"] = "\(turnID.lowercased)"
+        let turnLogger = logger
+        running.begin()
+        Task {
+            defer { self.running.end() }
+            await self.run(context, emitter: emitter, logger: turnLogger)
+            emitter.finish()
+        }
+        return Turn(id: turnID, conversationID: conversation.id, events: events)
+    }
+
+    /// Waits until every running turn has ended, or `timeout` passes: at shutdown, after the last request.
+    public func waitForRunningTurns(timeout: Duration) async {
+        await running.waitUntilIdle(timeout: timeout)
+    }
+
+    private func unknownAgent(_ name: String) -> FieldError {
+        FieldError(field: "agent", code: "unknown_agent", message: "'\(name)' is not an agent; use one of \(agents.keys.sorted().joined(separator: ", "))")
+    }
+
+    private func unknownModel(_ name: String) -> FieldError {
+        FieldError(field: "model", code: "unknown_model", message: "'\(name)' is not a model; use one of \(router.models.keys.sorted().joined(separator: ", "))")
+    }
+
+    // MARK: The loop
+
+    struct TurnContext: Sendable {
+        let id: UUID
+        let conversationID: UUID
+        let userID: UUID
+        let agent: AgentDefinition
+        let model: String
+    }
+
+    private enum Outcome: Sendable {
+        case complete
+        case failed(TurnFailure, partial: Bool)
+        case timedOut
+    }
+
+    private func run(_ turn: TurnContext, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async {
+        let progress = TurnProgress()
+        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask { await self.loop(turn, progress: progress, emitter: emitter, logger: logger) }
+            group.addTask {
+                do { try await Task.sleep(for: self.settings.turnTimeout) } catch { return nil }
+                return .timedOut
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .timedOut
+        }
+
+        var status = TurnSummary.Status.complete
+        switch outcome {
+        case .complete:
+            break
+        case .failed(_, let partial):
+            status = partial ? .incomplete : .error
+        case .timedOut:
+            // The step under way when time ran out is stored as far as it got.
+            let failure = TurnFailure(status: 504, code: "turn_timeout",
+                                      message: "The turn took longer than \(settings.turnTimeout.components.seconds) seconds and was stopped.",
+                                      model: progress.state.withLock { $0?.model } ?? turn.model, messageID: progress.state.withLock { $0?.id })
+            let partial = await storeUnfinishedStep(turn, progress: progress, failure: failure, emitter: emitter, logger: logger)
+            status = partial ? .incomplete : .error
+            emitter.yield(.error(failure))
+            logger.warning("turn timed out")
+        }
+        do {
+            try await conversations.endTurn(conversationID: turn.conversationID, turnID: turn.id, now: clock.now)
+        } catch {
+            logger.error("could not release the conversation", metadata: ["error": "\(error)"])
+        }
+        emitter.yield(.done(TurnSummary(turnID: turn.id, conversationID: turn.conversationID, status: status,
+                                        usage: progress.totals.withLock { $0 })))
+    }
+
+    private func loop(_ turn: TurnContext, progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> Outcome {
+        do {
+            var history = History.prepare(try await conversations.recentMessages(conversationID: turn.conversationID,
+                                                                                 limit: settings.historyMessages))
+            let specs = tools.specs(turn.agent.tools)
+            let runner = ToolRunner(registry: tools, timeout: settings.toolTimeout, maxResultCharacters: settings.maxToolResultCharacters)
+            let toolContext = ToolContext(userID: turn.userID, conversationID: turn.conversationID, logger: logger)
+            var steps = 0
+            while true {
+                if steps >= turn.agent.maxIterations {
+                    let message = try await store(StoredMessage(
+                        conversationID: turn.conversationID, turnID: turn.id, role: .assistant,
+                        parts: [.text("I stopped before finishing: this reply reached the limit of \(turn.agent.maxIterations) tool-using steps. Ask me to continue, or narrow the request.")],
+                        finishReason: "iteration_limit", createdAt: clock.now, completedAt: clock.now), turn: turn)
+                    emitter.yield(.messageCompleted(message))
+                    logger.warning("turn reached the iteration limit", metadata: ["limit": "\(turn.agent.maxIterations)"])
+                    return .complete
+                }
+                steps += 1
+                let stepID = UUID()
+                let startedAt = clock.now
+                progress.begin(stepID, model: turn.model, at: startedAt)
+                let request = ChatRequest(system: turn.agent.systemPrompt, messages: history, tools: specs)
+                var assembler = ResponseAssembler()
+                do {
+                    for try await routed in router.stream(model: turn.model, request: request) {
+                        switch routed {
+                        case .model(let name, let provider):
+                            progress.served(by: name, provider: provider)
+                        case .event(let event):
+                            assembler.add(event)
+                            progress.add(event)
+                            if case .textDelta(let delta) = event { emitter.yield(.messageDelta(messageID: stepID, delta: delta)) }
+                        }
+                    }
+                    if Task.isCancelled { return .timedOut }
+                    guard assembler.finishReason != nil else {
+                        throw ProviderError(.interrupted, message: "The response ended early.", model: progress.model)
+                    }
+                } catch {
+                    if Task.isCancelled { return .timedOut }
+                    var providerError = (error as? ProviderError) ?? ProviderError(.connection, message: "\(type(of: error))")
+                    providerError.model = providerError.model ?? progress.model ?? turn.model
+                    let failure = TurnFailure(providerError, messageID: stepID)
+                    let partial = await storeUnfinishedStep(turn, progress: progress, failure: failure, emitter: emitter, logger: logger)
+                    emitter.yield(.error(failure))
+                    logger.warning("model step failed", metadata: ["code": "\(failure.code)", "model": "\(failure.model ?? "-")"])
+                    return .failed(failure, partial: partial)
+                }
+
+                let response = assembler.response
+                let served = progress.finish()
+                progress.totals.withLock { $0 = $0 + response.usage }
+                try await recordUsage(turn, model: served.model, usage: response.usage, logger: logger)
+                let assistant = try await store(StoredMessage(
+                    id: stepID, conversationID: turn.conversationID, turnID: turn.id, role: .assistant,
+                    parts: response.message.parts, textSignature: response.message.textSignature, model: served.model,
+                    provider: served.provider, finishReason: response.finishReason.rawValue, usage: response.usage,
+                    createdAt: startedAt, completedAt: clock.now), turn: turn)
+                emitter.yield(.messageCompleted(assistant))
+                history.append(response.message)
+
+                let calls = response.message.toolCalls
+                guard response.finishReason == .toolCalls, !calls.isEmpty else { return .complete }
+                for call in calls { emitter.yield(.toolCall(messageID: stepID, call: call)) }
+                let storeResult: @Sendable (ToolResult) async -> Void = { result in
+                    do {
+                        let message = try await self.store(StoredMessage(
+                            conversationID: turn.conversationID, turnID: turn.id, role: .tool, parts: [.toolResult(result)],
+                            status: .complete, createdAt: self.clock.now, completedAt: self.clock.now), turn: turn)
+                        emitter.yield(.toolResult(message))
+                    } catch {
+                        logger.error("could not store a tool result", metadata: ["error": "\(error)"])
+                    }
+                }
+                let results = await runner.run(calls, allowed: turn.agent.tools, context: toolContext, finished: storeResult)
+                if Task.isCancelled { return .timedOut }
+                history.append(ChatMessage(role: .tool, parts: results.map(Part.toolResult)))
+            }
+        } catch {
+            if Task.isCancelled { return .timedOut }
+            logger.error("turn failed", metadata: ["error_type": "\(type(of: error))", "error": "\(error)"])
+            let failure = TurnFailure(status: 500, code: "internal_error", message: "The turn could not be completed.",
+                                      model: nil, messageID: nil)
+            emitter.yield(.error(failure))
+            return .failed(failure, partial: false)
+        }
+    }
+
+    /// Stores the step under way as far as it got: `incomplete` with its text when the model had written some,
+    /// otherwise an `error` message. Returns whether anything of the answer was kept.
+    private func storeUnfinishedStep(_ turn: TurnContext, progress: TurnProgress, failure: TurnFailure,
+                                     emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> Bool {
+        guard let step = progress.state.withLock({ state -> TurnProgress.State? in
+            defer { state = nil }
+            return state
+        }) else { return false }
+        let partial = !step.text.isEmpty
+        progress.totals.withLock { $0 = $0 + step.usage }
+        do {
+            if step.usage != .zero { try await recordUsage(turn, model: step.model, usage: step.usage, logger: logger) }
+            let message = try await store(StoredMessage(
+                id: step.id, conversationID: turn.conversationID, turnID: turn.id, role: .assistant,
+                parts: partial ? [.text(step.text)] : [], model: step.model, provider: step.provider,
+                status: partial ? .incomplete : .error, usage: step.usage,
+                error: MessageError(code: failure.code, message: failure.message), createdAt: step.startedAt, completedAt: clock.now), turn: turn)
+            emitter.yield(.messageCompleted(message))
+        } catch {
+            logger.error("could not store the unfinished step", metadata: ["error": "\(error)"])
+        }
+        return partial
+    }
+
+    private func store(_ message: StoredMessage, turn: TurnContext) async throws -> StoredMessage {
+        try await conversations.append(message, userID: turn.userID)
+    }
+
+    private func recordUsage(_ turn: TurnContext, model: String, usage: Usage, logger: Logger) async throws {
+        try await self.usage.record(userID: turn.userID, model: model, usage: usage, at: clock.now)
+    }
+}
+
+/// The turn's usage so far, and the model step under way, readable by the turn when the step is cut off (deadline)
+/// mid-way.
+final class TurnProgress: Sendable {
+    struct State: Sendable {
+        let id: UUID
+        var model: String
+        var provider: String?
+        var text = ""
+        var usage = Usage.zero
+        let startedAt: Date
+    }
+
+    let state = Mutex<State?>(nil)
+    let totals = Mutex(Usage.zero)
+
+    var model: String? { state.withLock { $0?.model } }
+
+    func begin(_ id: UUID, model: String, at date: Date) {
+        state.withLock { $0 = State(id: id, model: model, startedAt: date) }
+    }
+
+    func served(by model: String, provider: String) {
+        state.withLock {
+            $0?.model = model
+            $0?.provider = provider
+        }
+    }
+
+    func add(_ event: ModelEvent) {
+        state.withLock { state in
+            switch event {
+            case .textDelta(let delta): state?.text += delta
+            case .usage(let usage): state?.usage = usage
+            default: break
+            }
+        }
+    }
+
+    /// Ends the step; returns the model and provider that answered.
+    func finish() -> (model: String, provider: String?) {
+        state.withLock { state in
+            defer { state = nil }
+            return (state?.model ?? "", state?.provider)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import LLM
+import Logging
+
+/// A capability the model can call. The orchestrator knows tools only through this protocol: the app's data,
+/// connectors and MCP servers all plug in here.
+public protocol Tool: Sendable {
+    /// Letters, digits, `_` and `-`, as every provider accepts.
+    var name: String { get }
+    /// What the tool does and when to use it: the model reads this.
+    var description: String { get }
+    /// A JSON Schema for the arguments object. Arguments are checked against it before `execute` runs.
+    var parameters: JSONValue { get }
+    /// Runs the tool for `context.userID`. A `ToolError` is shown to the model; any other error is logged and the
+    /// model is told only that the tool failed.
+    func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue
+}
+
+/// Who a tool runs for. Tools reach data only through this user, so no tool can read another user's.
+public struct ToolContext: Sendable {
+    public let userID: UUID
+    public let conversationID: UUID
+    public let logger: Logger
+
+    public init(userID: UUID, conversationID: UUID, logger: Logger) {
+        self.userID = userID
+        self.conversationID = conversationID
+        self.logger = logger
+    }
+}
+
+/// A failure the model should see and can act on ("no such property", "the date range is empty").
+public struct ToolError: Error, Sendable {
+    public let message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+}
+
+/// Every tool the server knows, by name. Agents pick from it.
+public struct ToolRegistry: Sendable {
+    private let tools: [String: any Tool]
+
+    public init(_ tools: [any Tool]) {
+        var byName: [String: any Tool] = [:]
+        for tool in tools {
+            precondition(byName[tool.name] == nil, "two tools are named \(tool.name)")
+            byName[tool.name] = tool
+        }
+        self.tools = byName
+    }
+
+    public func tool(named name: String) -> (any Tool)? { tools[name] }
+
+    public var names: [String] { tools.keys.sorted() }
+
+    /// The specs of the named tools, in the order given, for the model.
+    public func specs(_ names: [String]) -> [ToolSpec] {
+        names.compactMap { tools[$0] }.map { ToolSpec(name: $0.name, description: $0.description, parameters: $0.parameters) }
+    }
+}

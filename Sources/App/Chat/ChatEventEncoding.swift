@@ -1,0 +1,68 @@
+import API
+import Agents
+import Core
+import Foundation
+import LLM
+
+/// A chat event as it travels: its name and its JSON data, the same for server-sent events and WebSocket frames.
+enum ChatEventEncoding {
+    static func data(_ event: ChatEvent) -> Data {
+        switch event {
+        case .messageDelta(let messageID, let delta):
+            return JSONValue.object(["message_id": .string(messageID.lowercased), "delta": .string(delta)]).jsonData
+        case .messageCompleted(let message), .toolResult(let message):
+            return encode(Components.Schemas.Message(message))
+        case .toolCall(let messageID, let call):
+            return JSONValue.object(["message_id": .string(messageID.lowercased),
+                                     "tool_call": ["id": .string(call.id), "name": .string(call.name), "arguments": call.arguments]]).jsonData
+        case .error(let failure):
+            return JSONValue.object([
+                "status": .int(Int64(failure.status)), "code": .string(failure.code), "message": .string(failure.message),
+                "model": failure.model.map(JSONValue.string) ?? .null,
+                "message_id": failure.messageID.map { .string($0.lowercased) } ?? .null,
+            ]).jsonData
+        case .done(let summary):
+            return encode(DoneData(turnId: summary.turnID.lowercased, conversationId: summary.conversationID.lowercased,
+                                   status: summary.status.rawValue, usage: .init(summary.usage)))
+        }
+    }
+
+    /// `event: <name>`, `id: <n>`, `data: <json>`: one server-sent event. JSON has no raw newlines, so the data is
+    /// one line.
+    static func serverSentEvent(_ event: ChatEvent, id: Int) -> ArraySlice<UInt8> {
+        var bytes = Array("event: \(event.name)\nid: \(id)\ndata: ".utf8)
+        bytes += data(event)
+        bytes += Array("\n\n".utf8)
+        return bytes[...]
+    }
+
+    /// `{"event", "id", "data"}`: one WebSocket text frame.
+    static func frame(_ event: ChatEvent, id: Int) -> String {
+        "{\"event\":\"\(event.name)\",\"id\":\(id),\"data\":" + String(decoding: data(event), as: UTF8.self) + "}"
+    }
+
+    private struct DoneData: Encodable {
+        let turnId: String
+        let conversationId: String
+        let status: String
+        let usage: Components.Schemas.Usage
+
+        enum CodingKeys: String, CodingKey {
+            case turnId = "turn_id", conversationId = "conversation_id", status, usage
+        }
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.format(date, fractionalDigits: 0))
+        }
+        return encoder
+    }()
+
+    private static func encode(_ value: some Encodable) -> Data {
+        (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import LLM
+import SQLKit
+import Storage
+
+/// The `conversations` and `messages` tables. Every query is scoped by the owner: another user's conversation is
+/// simply not found.
+public struct ConversationStore: Sendable {
+    let db: any Database
+
+    public init(db: any Database) {
+        self.db = db
+    }
+
+    static let columns = "c.id, c.user_id, c.title, c.agent, c.metadata, c.created_at, c.updated_at"
+
+    static func conversation(from row: any SQLRow) throws -> Conversation {
+        let metadata = try row.decodeNil(column: "metadata") ? nil : try row.decode(column: "metadata", as: String.self)
+        return Conversation(
+            id: try uuid(row, "id"), userID: try uuid(row, "user_id"),
+            title: try row.decodeNil(column: "title") ? nil : try row.decode(column: "title", as: String.self),
+            agent: try row.decodeNil(column: "agent") ? nil : try row.decode(column: "agent", as: String.self),
+            metadata: metadata.flatMap(JSONValue.parse) ?? .object([:]),
+            createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Date(millis: try row.decode(column: "updated_at", as: Int64.self)))
+    }
+
+    public func create(userID: UUID, title: String?, agent: String?, metadata: JSONValue, now: Date) async throws -> Conversation {
+        let conversation = Conversation(id: UUID(), userID: userID, title: title, agent: agent, metadata: metadata,
+                                        createdAt: now, updatedAt: now)
+        try await db.run("""
+            INSERT INTO conversations (id, user_id, title, agent, metadata, created_at, updated_at)
+            VALUES (\(bind: conversation.id.lowercased), \(bind: userID.lowercased), \(bind: title), \(bind: agent),
+                    \(bind: metadata.jsonString), \(bind: now.millis), \(bind: now.millis))
+            """)
+        return conversation
+    }
+
+    public func find(id: UUID, userID: UUID) async throws -> Conversation? {
+        try await db.first("""
+            SELECT \(unsafeRaw: Self.columns) FROM conversations c WHERE c.id = \(bind: id.lowercased) AND c.user_id = \(bind: userID.lowercased)
+            """).map(Self.conversation(from:))
+    }
+
+    /// The user's conversations, most recently active first; `query` matches titles, ignoring case.
+    public func list(userID: UUID, query: String?, page: PageRequest) async throws -> Page<Conversation> {
+        var filter = SQLQueryString("c.user_id = \(bind: userID.lowercased)")
+        if let query, !query.isEmpty {
+            filter = "\(filter) AND LOWER(c.title) LIKE \(bind: "%" + Self.escapeLike(query.lowercased()) + "%") ESCAPE '\\'"
+        }
+        let total = try await db.first("SELECT COUNT(*) AS n FROM conversations c WHERE \(filter)")?.decode(column: "n", as: Int.self) ?? 0
+        let rows = try await db.all("""
+            SELECT \(unsafeRaw: Self.columns) FROM conversations c WHERE \(filter)
+            ORDER BY c.updated_at DESC, c.id DESC LIMIT \(bind: page.perPage) OFFSET \(bind: page.offset)
+            """)
+        return Page(items: try rows.map(Self.conversation(from:)), total: total, request: page)
+    }
+
+    /// Saves a changed conversation; nil when it is not the user's.
+    public func update(_ conversation: Conversation, now: Date) async throws -> Conversation? {
+        let row = try await db.first("""
+            UPDATE conversations SET title = \(bind: conversation.title), agent = \(bind: conversation.agent),
+                metadata = \(bind: conversation.metadata.jsonString), updated_at = \(bind: now.millis)
+            WHERE id = \(bind: conversation.id.lowercased) AND user_id = \(bind: conversation.userID.lowercased)
+            RETURNING id
+            """)
+        guard row != nil else { return nil }
+        var updated = conversation
+        updated.updatedAt = now
+        return updated
+    }
+
+    /// Deletes the conversation and its messages; false when it is not the user's.
+    public func delete(id: UUID, userID: UUID) async throws -> Bool {
+        try await db.transaction { sql in
+            let owned = try await sql.raw("""
+                SELECT id FROM conversations WHERE id = \(bind: id.lowercased) AND user_id = \(bind: userID.lowercased)
+                """).first()
+            guard owned != nil else { return false }
+            try await sql.raw("DELETE FROM messages WHERE conversation_id = \(bind: id.lowercased)").run()
+            try await sql.raw("DELETE FROM conversations WHERE id = \(bind: id.lowercased)").run()
+            return true
+        }
+    }
+
+    // MARK: Turns
+
+    public enum TurnStart: Sendable {
+        case started(Conversation)
+        case notFound
+        /// Another turn is running on this conversation.
+        case busy
+    }
+
+    /// Claims the conversation for one turn, in the database so that it holds across processes. The claim lapses at
+    /// `leaseUntil`, so a process that died mid-turn does not block the conversation for ever.
+    public func beginTurn(conversationID: UUID, userID: UUID, turnID: UUID, now: Date, leaseUntil: Date) async throws -> TurnStart {
+        let claimed = try await db.first("""
+            UPDATE conversations SET turn_id = \(bind: turnID.lowercased), turn_expires_at = \(bind: leaseUntil.millis),
+                updated_at = \(bind: now.millis)
+            WHERE id = \(bind: conversationID.lowercased) AND user_id = \(bind: userID.lowercased)
+              AND (turn_id IS NULL OR turn_expires_at <= \(bind: now.millis))
+            RETURNING id
+            """)
+        guard claimed != nil else {
+            return try await find(id: conversationID, userID: userID) == nil ? .notFound : .busy
+        }
+        guard let conversation = try await find(id: conversationID, userID: userID) else { return .notFound }
+        return .started(conversation)
+    }
+
+    public func endTurn(conversationID: UUID, turnID: UUID, now: Date) async throws {
+        try await db.run("""
+            UPDATE conversations SET turn_id = NULL, turn_expires_at = NULL, updated_at = \(bind: now.millis)
+            WHERE id = \(bind: conversationID.lowercased) AND turn_id = \(bind: turnID.lowercased)
+            """)
+    }
+
+    // MARK: Messages
+
+    static let messageColumns = """
+        m.id, m.conversation_id, m.turn_id, m.seq, m.role, m.parts, m.model, m.provider, m.status, m.finish_reason,
+        m.input_tokens, m.output_tokens, m.cached_input_tokens, m.cache_write_tokens, m.reasoning_tokens,
+        m.error_code, m.error_message, m.created_at, m.completed_at
+        """
+
+    static func message(from row: any SQLRow) throws -> StoredMessage {
+        func optional(_ column: String) throws -> String? {
+            try row.decodeNil(column: column) ? nil : try row.decode(column: column, as: String.self)
+        }
+        func count(_ column: String) throws -> Int { Int(try row.decode(column: column, as: Int64.self)) }
+        let (parts, signature) = PartsCoding.decode(JSONValue.parse(try row.decode(column: "parts", as: String.self)) ?? .array([]))
+        var message = StoredMessage(
+            id: try uuid(row, "id"), conversationID: try uuid(row, "conversation_id"), turnID: try uuid(row, "turn_id"),
+            role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user, parts: parts, textSignature: signature,
+            model: try optional("model"), provider: try optional("provider"),
+            status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .complete,
+            finishReason: try optional("finish_reason"),
+            usage: Usage(inputTokens: try count("input_tokens"), outputTokens: try count("output_tokens"),
+                         cachedInputTokens: try count("cached_input_tokens"), cacheWriteTokens: try count("cache_write_tokens"),
+                         reasoningTokens: try count("reasoning_tokens")),
+            error: try optional("error_code").map { MessageError(code: $0, message: try optional("error_message") ?? "") },
+            createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self)),
+            completedAt: try row.decodeNil(column: "completed_at") ? nil : Date(millis: try row.decode(column: "completed_at", as: Int64.self)))
+        message.seq = Int(try row.decode(column: "seq", as: Int64.self))
+        return message
+    }
+
+    /// Appends a message to its conversation and returns it with its place (`seq`). Only the turn holding the
+    /// conversation writes, so places are handed out one at a time.
+    public func append(_ message: StoredMessage, userID: UUID) async throws -> StoredMessage {
+        var stored = message
+        let usage = message.usage
+        let row = try await db.first("""
+            INSERT INTO messages (id, conversation_id, user_id, turn_id, seq, role, parts, text, model, provider, status,
+                finish_reason, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
+                error_code, error_message, created_at, completed_at)
+            SELECT \(bind: message.id.lowercased), \(bind: message.conversationID.lowercased), \(bind: userID.lowercased),
+                \(bind: message.turnID.lowercased), COALESCE(MAX(seq), 0) + 1, \(bind: message.role.rawValue),
+                \(bind: PartsCoding.encode(message.parts, textSignature: message.textSignature).jsonString),
+                \(bind: message.searchableText), \(bind: message.model), \(bind: message.provider), \(bind: message.status.rawValue),
+                \(bind: message.finishReason), \(bind: Int64(usage.inputTokens)), \(bind: Int64(usage.outputTokens)),
+                \(bind: Int64(usage.cachedInputTokens)), \(bind: Int64(usage.cacheWriteTokens)), \(bind: Int64(usage.reasoningTokens)),
+                \(bind: message.error?.code), \(bind: message.error?.message), \(bind: message.createdAt.millis),
+                \(bind: message.completedAt?.millis)
+            FROM messages WHERE conversation_id = \(bind: message.conversationID.lowercased)
+            RETURNING seq
+            """)
+        stored.seq = Int(try row?.decode(column: "seq", as: Int64.self) ?? 0)
+        return stored
+    }
+
+    /// The conversation's messages, oldest first.
+    public func messages(conversationID: UUID, userID: UUID, page: PageRequest) async throws -> Page<StoredMessage> {
+        let filter: SQLQueryString = "m.conversation_id = \(bind: conversationID.lowercased) AND m.user_id = \(bind: userID.lowercased)"
+        let total = try await db.first("SELECT COUNT(*) AS n FROM messages m WHERE \(filter)")?.decode(column: "n", as: Int.self) ?? 0
+        let rows = try await db.all("""
+            SELECT \(unsafeRaw: Self.messageColumns) FROM messages m WHERE \(filter)
+            ORDER BY m.seq LIMIT \(bind: page.perPage) OFFSET \(bind: page.offset)
+            """)
+        return Page(items: try rows.map(Self.message(from:)), total: total, request: page)
+    }
+
+    /// The latest `limit` messages of a conversation, oldest first: what the model is shown.
+    public func recentMessages(conversationID: UUID, limit: Int) async throws -> [StoredMessage] {
+        let rows = try await db.all("""
+            SELECT \(unsafeRaw: Self.messageColumns) FROM messages m WHERE m.conversation_id = \(bind: conversationID.lowercased)
+            ORDER BY m.seq DESC LIMIT \(bind: limit)
+            """)
+        return try rows.map(Self.message(from:)).reversed()
+    }
+
+    public struct SearchHit: Sendable {
+        public let message: StoredMessage
+        public let conversationTitle: String?
+    }
+
+    /// The user's messages whose text contains `query` (ignoring case), newest first.
+    public func search(userID: UUID, query: String, limit: Int) async throws -> [SearchHit] {
+        let rows = try await db.all("""
+            SELECT \(unsafeRaw: Self.messageColumns), c.title FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE m.user_id = \(bind: userID.lowercased) AND c.user_id = \(bind: userID.lowercased)
+              AND LOWER(m.text) LIKE \(bind: "%" + Self.escapeLike(query.lowercased()) + "%") ESCAPE '\\'
+            ORDER BY m.created_at DESC, m.seq DESC LIMIT \(bind: limit)
+            """)
+        return try rows.map { row in
+            SearchHit(message: try Self.message(from: row),
+                      conversationTitle: try row.decodeNil(column: "title") ? nil : try row.decode(column: "title", as: String.self))
+        }
+    }
+
+    /// `%`, `_` and the escape character itself match literally.
+    static func escapeLike(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+
+/// The provider-neutral conversation a model sees. Adapters translate it to and from each provider's wire format.
+public enum Role: String, Sendable, Codable {
+    case user
+    case assistant
+    /// Results of tool calls, fed back to the model.
+    case tool
+}
+
+/// A tool the model asked to call. `arguments` is the parsed JSON object the model produced.
+public struct ToolCall: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var arguments: JSONValue
+    /// Gemini's `thoughtSignature`, which must be sent back with the call on the next request.
+    public var signature: String?
+
+    public init(id: String, name: String, arguments: JSONValue, signature: String? = nil) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+        self.signature = signature
+    }
+}
+
+/// What a tool returned (or the error it raised), for the call with `callID`.
+public struct ToolResult: Sendable, Hashable, Codable {
+    public var callID: String
+    public var name: String
+    public var content: JSONValue
+    public var isError: Bool
+
+    public init(callID: String, name: String, content: JSONValue, isError: Bool = false) {
+        self.callID = callID
+        self.name = name
+        self.content = content
+        self.isError = isError
+    }
+}
+
+public enum Part: Sendable, Hashable {
+    case text(String)
+    case toolCall(ToolCall)
+    case toolResult(ToolResult)
+}
+
+public struct ChatMessage: Sendable, Hashable {
+    public var role: Role
+    public var parts: [Part]
+    /// Gemini's `thoughtSignature` on the message's text, echoed back like a tool call's.
+    public var textSignature: String?
+
+    public init(role: Role, parts: [Part], textSignature: String? = nil) {
+        self.role = role
+        self.parts = parts
+        self.textSignature = textSignature
+    }
+
+    public static func user(_ text: String) -> ChatMessage { ChatMessage(role: .user, parts: [.text(text)]) }
+
+    public var text: String {
+        parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()
+    }
+
+    public var toolCalls: [ToolCall] {
+        parts.compactMap { if case .toolCall(let call) = $0 { call } else { nil } }
+    }
+
+    public var toolResults: [ToolResult] {
+        parts.compactMap { if case .toolResult(let result) = $0 { result } else { nil } }
+    }
+}
+
+/// A tool as the model is told about it: `parameters` is a JSON Schema for the arguments object.
+public struct ToolSpec: Sendable, Hashable {
+    public var name: String
+    public var description: String
+    public var parameters: JSONValue
+
+    public init(name: String, description: String, parameters: JSONValue) {
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+    }
+}
+
+public struct ChatRequest: Sendable {
+    public var system: String?
+    public var messages: [ChatMessage]
+    public var tools: [ToolSpec]
+    public var maxOutputTokens: Int?
+    public var temperature: Double?
+
+    public init(system: String? = nil, messages: [ChatMessage], tools: [ToolSpec] = [], maxOutputTokens: Int? = nil,
+                temperature: Double? = nil) {
+        self.system = system
+        self.messages = messages
+        self.tools = tools
+        self.maxOutputTokens = maxOutputTokens
+        self.temperature = temperature
+    }
+}
+
+/// Token counts, normalised across providers. `inputTokens` counts every prompt token, cached or not;
+/// `outputTokens` counts every generated token, reasoning included.
+public struct Usage: Sendable, Hashable, Codable {
+    public var inputTokens: Int
+    public var outputTokens: Int
+    /// Prompt tokens read from the provider's cache (billed at a discount).
+    public var cachedInputTokens: Int
+    /// Prompt tokens written to the provider's cache (Anthropic bills them at a premium).
+    public var cacheWriteTokens: Int
+    /// Output tokens spent on hidden reasoning.
+    public var reasoningTokens: Int
+
+    public init(inputTokens: Int = 0, outputTokens: Int = 0, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0,
+                reasoningTokens: Int = 0) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.reasoningTokens = reasoningTokens
+    }
+
+    public static let zero = Usage()
+
+    public var totalTokens: Int { inputTokens + outputTokens }
+
+    public static func + (lhs: Usage, rhs: Usage) -> Usage {
+        Usage(inputTokens: lhs.inputTokens + rhs.inputTokens, outputTokens: lhs.outputTokens + rhs.outputTokens,
+              cachedInputTokens: lhs.cachedInputTokens + rhs.cachedInputTokens,
+              cacheWriteTokens: lhs.cacheWriteTokens + rhs.cacheWriteTokens,
+              reasoningTokens: lhs.reasoningTokens + rhs.reasoningTokens)
+    }
+}
+
+public enum FinishReason: String, Sendable, Codable {
+    /// A final answer.
+    case stop
+    /// The model wants tools called.
+    case toolCalls = "tool_calls"
+    /// The output token limit cut the answer.
+    case length
+    /// The provider's safety filter stopped the answer.
+    case contentFilter = "content_filter"
+}
+
+/// One step of a streamed model response.
+public enum ModelEvent: Sendable, Hashable {
+    case textDelta(String)
+    /// A tool call begins; `index` tells parallel calls apart.
+    case toolCallStart(index: Int, id: String, name: String)
+    case toolCallArguments(index: Int, fragment: String)
+    /// Gemini's thought signature for the call at `index`, or for the text when `index` is nil.
+    case signature(index: Int?, value: String)
+    /// Cumulative usage so far; the last one wins.
+    case usage(Usage)
+    case finish(FinishReason)
+}
+
+/// A whole model response: what a non-streaming call returns, or a stream assembled.
+public struct ModelResponse: Sendable, Hashable {
+    public var message: ChatMessage
+    public var usage: Usage
+    public var finishReason: FinishReason
+
+    public init(message: ChatMessage, usage: Usage, finishReason: FinishReason) {
+        self.message = message
+        self.usage = usage
+        self.finishReason = finishReason
+    }
+}

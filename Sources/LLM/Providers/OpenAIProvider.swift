@@ -1,0 +1,207 @@
+import AsyncHTTPClient
+import Foundation
+
+/// OpenAI Chat Completions (`POST {base}/chat/completions`), which every OpenAI-compatible server also speaks.
+struct OpenAIProvider: ModelProvider {
+    let config: ModelConfig
+    let http: ProviderHTTP
+    let baseURL: String
+    var providerName: String { "openai" }
+
+    init(config: ModelConfig, client: HTTPClient) {
+        self.config = config
+        self.http = ProviderHTTP(client: client, redactor: Redactor(secrets: [config.apiKey].compactMap { $0 }))
+        self.baseURL = (config.baseURL ?? "https://api.openai.com/v1").trimmingSuffix("/")
+    }
+
+    func shutdown() async { try? await http.client.shutdown() }
+
+    func stream(_ request: ChatRequest) async throws -> AsyncThrowingStream<ModelEvent, any Error> {
+        let response = try await post(request, stream: true)
+        let events = http.events(response)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var decoder = StreamDecoder()
+                    for try await event in events {
+                        guard let data = event.data else { continue }
+                        if data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
+                            decoder.done = true
+                            break
+                        }
+                        guard let chunk = JSONValue.parse(data) else {
+                            throw ProviderError(.malformed, message: "A streamed chunk is not JSON.")
+                        }
+                        for output in try decoder.decode(chunk, redactor: http.redactor) { continuation.yield(output) }
+                    }
+                    for output in try decoder.finish() { continuation.yield(output) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: http.map(error))
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    func complete(_ request: ChatRequest) async throws -> ModelResponse {
+        let body = try await http.json(try await post(request, stream: false))
+        if let error = body["error"], !error.isNull { throw Self.inBandError(error, redactor: http.redactor) }
+        guard let choice = body["choices"]?[0], let message = choice["message"] else {
+            throw ProviderError(.malformed, message: "The response has no choices.")
+        }
+        var parts: [Part] = []
+        if let text = message["content"]?.stringValue, !text.isEmpty { parts.append(.text(text)) }
+        for call in message["tool_calls"]?.arrayValue ?? [] {
+            let raw = call["function"]?["arguments"]?.stringValue ?? ""
+            let arguments = raw.trimmingCharacters(in: .whitespaces).isEmpty ? .object([:]) : (JSONValue.parse(raw) ?? .string(raw))
+            parts.append(.toolCall(ToolCall(id: call["id"]?.stringValue ?? "", name: call["function"]?["name"]?.stringValue ?? "",
+                                            arguments: arguments)))
+        }
+        let assembled = ChatMessage(role: .assistant, parts: parts)
+        let reason = Self.finishReason(choice["finish_reason"]?.stringValue) ?? .stop
+        return ModelResponse(message: assembled, usage: Self.usage(body["usage"]),
+                             finishReason: assembled.toolCalls.isEmpty ? reason : .toolCalls)
+    }
+
+    private func post(_ request: ChatRequest, stream: Bool) async throws -> HTTPClientResponse {
+        var headers: [(String, String)] = []
+        if let key = config.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
+        return try await http.post(baseURL + "/chat/completions", headers: headers, body: body(request, stream: stream)) { _, json, text in
+            let error = json?["error"]
+            let message = error?["message"]?.stringValue ?? error?.stringValue ?? text
+            let code = error?["code"]?.stringValue ?? error?["type"]?.stringValue
+            let kind: ProviderError.Kind? = switch code {
+            case "context_length_exceeded": .contextLength
+            case "insufficient_quota": .authentication
+            default: nil
+            }
+            return (kind, message, nil)
+        }
+    }
+
+    func body(_ request: ChatRequest, stream: Bool) -> JSONValue {
+        var messages: [JSONValue] = []
+        if let system = request.system, !system.isEmpty { messages.append(["role": "system", "content": .string(system)]) }
+        for message in request.messages {
+            switch message.role {
+            case .user:
+                messages.append(["role": "user", "content": .string(message.text)])
+            case .assistant:
+                var object: [String: JSONValue] = ["role": "assistant", "content": message.text.isEmpty ? .null : .string(message.text)]
+                let calls = message.toolCalls
+                if !calls.isEmpty {
+                    object["tool_calls"] = .array(calls.map { call in
+                        ["id": .string(call.id), "type": "function",
+                         "function": ["name": .string(call.name), "arguments": .string(call.arguments.jsonString)]]
+                    })
+                }
+                messages.append(.object(object))
+            case .tool:
+                for result in message.toolResults {
+                    messages.append(["role": "tool", "tool_call_id": .string(result.callID), "content": .string(result.content.textForModel)])
+                }
+            }
+        }
+        var body: [String: JSONValue] = ["model": .string(config.model), "messages": .array(messages)]
+        if !request.tools.isEmpty {
+            body["tools"] = .array(request.tools.map { tool in
+                ["type": "function", "function": ["name": .string(tool.name), "description": .string(tool.description),
+                                                  "parameters": tool.parameters]]
+            })
+        }
+        if let max = request.maxOutputTokens ?? config.maxOutputTokens { body["max_tokens"] = .int(Int64(max)) }
+        if let temperature = request.temperature ?? config.temperature { body["temperature"] = .double(temperature) }
+        if stream {
+            body["stream"] = true
+            body["stream_options"] = ["include_usage": true]
+        }
+        return .object(body)
+    }
+
+    /// Turns `chat.completion.chunk`s into events. Tool calls arrive as fragments keyed by `index`: the first carries
+    /// the id and name, the rest pieces of the arguments. Usage comes in a last chunk with no choices.
+    struct StreamDecoder {
+        var started: Set<Int> = []
+        var finishReason: FinishReason?
+        var usage: Usage?
+        var done = false
+
+        mutating func decode(_ chunk: JSONValue, redactor: Redactor) throws -> [ModelEvent] {
+            if let error = chunk["error"], !error.isNull { throw OpenAIProvider.inBandError(error, redactor: redactor) }
+            var events: [ModelEvent] = []
+            if let usage = chunk["usage"], !usage.isNull { self.usage = OpenAIProvider.usage(usage) }
+            for choice in chunk["choices"]?.arrayValue ?? [] where (choice["index"]?.intValue ?? 0) == 0 {
+                let delta = choice["delta"]
+                if let text = delta?["content"]?.stringValue, !text.isEmpty { events.append(.textDelta(text)) }
+                for (position, call) in (delta?["tool_calls"]?.arrayValue ?? []).enumerated() {
+                    let index = call["index"]?.intValue ?? position
+                    if !started.contains(index) {
+                        started.insert(index)
+                        events.append(.toolCallStart(index: index, id: call["id"]?.stringValue ?? "call_\(index)",
+                                                     name: call["function"]?["name"]?.stringValue ?? ""))
+                    }
+                    if let fragment = call["function"]?["arguments"]?.stringValue, !fragment.isEmpty {
+                        events.append(.toolCallArguments(index: index, fragment: fragment))
+                    }
+                }
+                if let reason = OpenAIProvider.finishReason(choice["finish_reason"]?.stringValue) { finishReason = reason }
+            }
+            return events
+        }
+
+        /// The usage and finish reason, once the stream has ended; an end without either `[DONE]` or a finish reason
+        /// is a stream cut short.
+        func finish() throws -> [ModelEvent] {
+            guard let finishReason else {
+                throw ProviderError(.interrupted, message: done ? "The stream ended without a finish reason."
+                                                                 : "The stream ended before the response did.")
+            }
+            return (usage.map { [.usage($0)] } ?? []) + [.finish(started.isEmpty ? finishReason : (finishReason == .stop ? .toolCalls : finishReason))]
+        }
+    }
+
+    static func finishReason(_ text: String?) -> FinishReason? {
+        switch text {
+        case "stop": .stop
+        case "tool_calls", "function_call": .toolCalls
+        case "length": .length
+        case "content_filter": .contentFilter
+        case nil: nil
+        default: .stop
+        }
+    }
+
+    static func usage(_ json: JSONValue?) -> Usage {
+        guard let json else { return .zero }
+        return Usage(inputTokens: json["prompt_tokens"]?.intValue ?? 0, outputTokens: json["completion_tokens"]?.intValue ?? 0,
+                     cachedInputTokens: json["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0,
+                     reasoningTokens: json["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
+    }
+
+    /// An `{"error": {...}}` object sent with status 200, in a stream or a body.
+    static func inBandError(_ error: JSONValue, redactor: Redactor) -> ProviderError {
+        let message = redactor.clean(error["message"]?.stringValue ?? error.stringValue ?? "The provider reported an error.")
+        let type = error["code"]?.stringValue ?? error["type"]?.stringValue ?? ""
+        let kind: ProviderError.Kind = switch type {
+        case "context_length_exceeded": .contextLength
+        case "rate_limit_exceeded": .rateLimited
+        case "invalid_request_error": ProviderError.mentionsContextLength(message) ? .contextLength : .badRequest
+        default: .unavailable
+        }
+        return ProviderError(kind, message: message)
+    }
+}
+
+extension JSONValue {
+    /// A tool result as text for providers that take text: strings as they are, anything else as JSON.
+    var textForModel: String { stringValue ?? jsonString }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        var text = self
+        while text.hasSuffix(suffix) { text.removeLast(suffix.count) }
+        return text
+    }
+}

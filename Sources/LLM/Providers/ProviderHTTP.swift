@@ -1,0 +1,116 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import OpenAPIRuntime
+
+/// The HTTP side every adapter shares: one POST with a JSON body, errors mapped to `ProviderError`, and the body
+/// read whole or as server-sent events. Connect and read timeouts are the client's (one client per model), so a
+/// stream that stays silent too long fails with `.timeout`; the turn's deadline cancels whatever is left.
+struct ProviderHTTP: Sendable {
+    let client: HTTPClient
+    let redactor: Redactor
+
+    /// Sends the request; any status but 2xx becomes a `ProviderError` built from the body by `describeError`.
+    func post(_ url: String, headers: [(String, String)], body: JSONValue,
+              describeError: @Sendable (Int, JSONValue?, String) -> (kind: ProviderError.Kind?, message: String, retryAfter: Duration?)
+    ) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: body.jsonString))
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .seconds(3600))
+        } catch {
+            throw map(error)
+        }
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let status = Int(response.status.code)
+            let text = (try? await collect(response.body, limit: 64 * 1024)) ?? ""
+            let described = describeError(status, JSONValue.parse(text), text)
+            var kind = described.kind ?? ProviderError.kind(status: status)
+            if (kind == .badRequest || status == 413) && ProviderError.mentionsContextLength(described.message) { kind = .contextLength }
+            let retryAfter = described.retryAfter ?? Self.retryAfter(response.headers)
+            throw ProviderError(kind, status: status, message: redactor.clean(described.message), retryAfter: retryAfter)
+        }
+        return response
+    }
+
+    /// The whole body as JSON.
+    func json(_ response: HTTPClientResponse) async throws -> JSONValue {
+        let text: String
+        do {
+            text = try await collect(response.body, limit: 32 * 1024 * 1024)
+        } catch {
+            throw map(error)
+        }
+        guard let value = JSONValue.parse(text) else {
+            throw ProviderError(.malformed, message: "The provider's response is not JSON.")
+        }
+        return value
+    }
+
+    /// The body as server-sent events, each with its `event` name and `data`.
+    func events(_ response: HTTPClientResponse) -> AsyncThrowingStream<ServerSentEvent, any Error> {
+        let events = response.body.map { ArraySlice($0.readableBytesView) }.asDecodedServerSentEvents()
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await event in events { continuation.yield(event) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: map(error))
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private func collect(_ body: HTTPClientResponse.Body, limit: Int) async throws -> String {
+        String(buffer: try await body.collect(upTo: limit))
+    }
+
+    func map(_ error: any Error) -> ProviderError {
+        if let error = error as? ProviderError { return error }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .readTimeout, .deadlineExceeded:
+                return ProviderError(.timeout, message: "The provider did not answer in time.")
+            case .connectTimeout:
+                return ProviderError(.connection, message: "Could not connect to the provider in time.")
+            case .remoteConnectionClosed:
+                return ProviderError(.interrupted, message: "The provider closed the connection before the response ended.")
+            default:
+                return ProviderError(.connection, message: "The connection to the provider failed (\(error.shortDescription)).")
+            }
+        }
+        if error is CancellationError { return ProviderError(.timeout, message: "The request was cancelled.") }
+        return ProviderError(.connection, message: "The connection to the provider failed (\(type(of: error))).")
+    }
+
+    /// `retry-after-ms` (OpenAI), then `Retry-After` in seconds or as an HTTP date.
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        if let millis = headers.first(name: "retry-after-ms").flatMap(Double.init), millis >= 0 {
+            return .milliseconds(Int64(millis))
+        }
+        guard let value = headers.first(name: "retry-after") else { return nil }
+        if let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
+            return .milliseconds(Int64(seconds * 1000))
+        }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        if let date = formatter.date(from: value) {
+            return .milliseconds(Int64(max(0, date.timeIntervalSinceNow) * 1000))
+        }
+        return nil
+    }
+}
+
+extension HTTPClientError {
+    fileprivate var shortDescription: String {
+        String(describing: self).split(separator: "(").first.map(String.init) ?? "error"
+    }
+}
