@@ -47,18 +47,17 @@ struct ChatSocket: Sendable {
 
     private func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, token headerToken: String?) async throws {
         let (frames, sink) = AsyncStream.makeStream(of: String.self)
+        // One writer: turns running side by side never interleave their frames.
+        async let written: Void = {
+            for await frame in frames { try? await outbound.write(.text(frame)) }
+        }()
         let authenticated = Flag(headerToken != nil)
+        var refusal: AppError?
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // One writer: turns running side by side never interleave their frames.
-            group.addTask {
-                for await frame in frames { try await outbound.write(.text(frame)) }
-            }
             if headerToken == nil {
                 group.addTask {
                     try await Task.sleep(for: Self.authenticationWindow)
-                    if !authenticated.isSet {
-                        try await outbound.close(.policyViolation, reason: "authentication required")
-                    }
+                    if !authenticated.isSet { try await outbound.close(.policyViolation, reason: "authentication required") }
                 }
             }
             var token = headerToken
@@ -76,10 +75,7 @@ struct ChatSocket: Sendable {
                     guard let token else { throw AppError.unauthorized("unauthorized", "Send {\"type\": \"auth\", \"access_token\": ...} first.") }
                     identity = try await accounts.authenticate(bearer: token)
                 } catch {
-                    let problem = (error as? AppError) ?? AppError.unauthorized()
-                    sink.yield(Self.errorFrame(problem, conversationID: nil))
-                    sink.finish()
-                    try? await outbound.close(.policyViolation, reason: problem.code)
+                    refusal = (error as? AppError) ?? AppError.unauthorized()
                     break
                 }
                 authenticated.set()
@@ -104,10 +100,13 @@ struct ChatSocket: Sendable {
                     sink.yield(Self.errorFrame(error, conversationID: conversation))
                 }
             }
-            // The client is gone: stop forwarding. Its turns run on and are stored.
-            sink.finish()
+            // The client is gone, or was refused: stop forwarding. Turns run on and are stored.
             group.cancelAll()
         }
+        if let refusal { sink.yield(Self.errorFrame(refusal, conversationID: nil)) }
+        sink.finish()
+        await written
+        if let refusal { try? await outbound.close(.policyViolation, reason: refusal.code) }
     }
 
     /// A request that could not start a turn, as an `error` frame shaped like a turn's.

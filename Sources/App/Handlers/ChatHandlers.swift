@@ -10,7 +10,9 @@ extension APIHandler {
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
         let turn = try await orchestrator.start(.init(userID: identity.user.id, conversationID: try conversationID(input.path.id),
                                                       content: body.content, agent: body.agent, model: body.model))
-        let streaming = body.stream == true || input.headers.accept.contains { $0.contentType == .textEventStream }
+        // The generated code reads a missing Accept header as "everything": stream only when asked to.
+        let accepted = input.headers.accept.map(\.contentType)
+        let streaming = body.stream ?? (accepted.contains(.textEventStream) && !accepted.contains(.json))
         if streaming {
             return .ok(.init(body: .textEventStream(HTTPBody(EventStream.serverSentEvents(turn.events), length: .unknown,
                                                              iterationBehavior: .single))))

@@ -1,0 +1,221 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LLM
+import NIOCore
+import Synchronization
+import Testing
+
+/// One scripted answer of a fake model provider.
+enum FakeReply: Sendable {
+    /// A text answer, streamed in a few pieces.
+    case text(String)
+    /// Tool calls (several = parallel calls), with their arguments streamed in fragments; optionally text first.
+    case toolCalls([FakeCall], text: String = "")
+    /// An HTTP error, in the provider's error format.
+    case status(Int, headers: [String: String] = [:], message: String = "fake failure")
+    /// The stream starts, sends this text, then the connection drops.
+    case cut(afterText: String)
+    /// The stream sends this text, then the provider's own in-band error event.
+    case inBandError(afterText: String)
+    /// A text answer whose pieces come `delay` apart.
+    case slow(String, delay: Duration)
+}
+
+struct FakeCall: Sendable {
+    let id: String
+    let name: String
+    /// The arguments as JSON text.
+    let arguments: String
+
+    init(_ name: String, _ arguments: String = "{}", id: String = "call_\(UUID().uuidString.prefix(8).lowercased())") {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+}
+
+/// A fake OpenAI, Anthropic or Gemini: a real HTTP server on 127.0.0.1 that answers each request with the next
+/// scripted reply, in that provider's exact wire format (streamed or not), and records what it was sent.
+final class FakeProvider: Sendable {
+    enum Kind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case openai, anthropic, gemini
+        var testDescription: String { rawValue }
+    }
+
+    struct Recorded: Sendable {
+        let path: String
+        let headers: HTTPFields
+        let body: JSONValue
+    }
+
+    let kind: Kind
+    let apiKey = "sk-test-\(UUID().uuidString.lowercased())"
+    private let replies: Mutex<[FakeReply]>
+    private let recorded = Mutex<[Recorded]>([])
+    private let serverBox = Mutex<FakeServer?>(nil)
+
+    private init(kind: Kind, replies: [FakeReply]) {
+        self.kind = kind
+        self.replies = Mutex(replies)
+    }
+
+    static func start(_ kind: Kind, _ replies: [FakeReply]) async throws -> FakeProvider {
+        let fake = FakeProvider(kind: kind, replies: replies)
+        let router = Router()
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            try await fake.respond(to: request)
+        }
+        switch kind {
+        case .openai: router.post("/v1/chat/completions", use: handler)
+        case .anthropic: router.post("/v1/messages", use: handler)
+        case .gemini: router.post("/v1beta/models/**", use: handler)
+        }
+        let server = try await FakeServer.start(router)
+        fake.serverBox.withLock { $0 = server }
+        return fake
+    }
+
+    func stop() async {
+        await serverBox.withLock { $0 }?.stop()
+    }
+
+    var baseURL: String {
+        let base = serverBox.withLock { $0 }!.baseURL
+        return kind == .openai ? base + "/v1" : base
+    }
+
+    /// A model configuration that points at this fake.
+    func model(_ name: String, fallbacks: [String] = [], maxAttempts: Int = 3) -> ModelConfig {
+        let provider: ModelConfig.Provider = switch kind {
+        case .openai: .openai
+        case .anthropic: .anthropic
+        case .gemini: .gemini
+        }
+        var config = ModelConfig(name: name, provider: provider, model: "\(kind.rawValue)-test-model")
+        config.baseURL = baseURL
+        config.apiKey = apiKey
+        config.fallbacks = fallbacks
+        config.maxAttempts = maxAttempts
+        config.readTimeout = .seconds(10)
+        return config
+    }
+
+    func enqueue(_ more: [FakeReply]) {
+        replies.withLock { $0 += more }
+    }
+
+    var requests: [Recorded] { recorded.withLock { $0 } }
+
+    private func respond(to request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 10 << 20)
+        let json = JSONValue.parse(Data(buffer: body)) ?? .null
+        recorded.withLock { $0.append(Recorded(path: request.uri.description, headers: request.headers, body: json)) }
+        let reply = replies.withLock { $0.isEmpty ? FakeReply.text("(no more scripted replies)") : $0.removeFirst() }
+        let streaming = switch kind {
+        case .openai, .anthropic: json["stream"]?.boolValue == true
+        case .gemini: request.uri.path.hasSuffix(":streamGenerateContent")
+        }
+        let wire: any FakeWire = switch kind {
+        case .openai: OpenAIWire()
+        case .anthropic: AnthropicWire()
+        case .gemini: GeminiWire()
+        }
+        if case .status(let status, let headers, let message) = reply {
+            var fields = HTTPFields()
+            fields[.contentType] = "application/json"
+            for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
+            return Response(status: .init(code: status), headers: fields,
+                            body: .init(byteBuffer: ByteBuffer(string: wire.errorBody(status: status, message: message))))
+        }
+        guard streaming else {
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(string: wire.whole(reply).jsonString)))
+        }
+        let events = wire.stream(reply)
+        return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
+            for event in events {
+                switch event {
+                case .bytes(let text): try await writer.write(ByteBuffer(string: text))
+                case .pause(let delay): try await Task.sleep(for: delay)
+                case .drop:
+                    // Let what was written reach the client first, as a connection that breaks after sending would.
+                    try await Task.sleep(for: .milliseconds(50))
+                    throw FakeConnectionDrop()
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+}
+
+struct FakeConnectionDrop: Error {}
+
+/// What a streamed fake response is made of.
+enum FakeStreamEvent: Sendable {
+    case bytes(String)
+    case pause(Duration)
+    /// Close the connection mid-response.
+    case drop
+}
+
+/// One provider's wire format.
+protocol FakeWire: Sendable {
+    func stream(_ reply: FakeReply) -> [FakeStreamEvent]
+    func whole(_ reply: FakeReply) -> JSONValue
+    func errorBody(status: Int, message: String) -> String
+}
+
+extension FakeReply {
+    /// The text in the pieces it is streamed in, and the pause between pieces.
+    var pieces: (text: [String], pause: Duration?) {
+        switch self {
+        case .text(let text), .cut(let text), .inBandError(let text): (Self.split(text), nil)
+        case .toolCalls(_, let text): (Self.split(text), nil)
+        case .slow(let text, let delay): (Self.split(text), delay)
+        case .status: ([], nil)
+        }
+    }
+
+    var calls: [FakeCall] {
+        if case .toolCalls(let calls, _) = self { return calls }
+        return []
+    }
+
+    var fullText: String { pieces.text.joined() }
+
+    /// Three pieces or so, cut anywhere (even inside a word), as real streams are.
+    static func split(_ text: String) -> [String] {
+        guard !text.isEmpty else { return [] }
+        let size = max(1, text.count / 3)
+        var pieces: [String] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            pieces.append(String(rest.prefix(size)))
+            rest = rest.dropFirst(size)
+        }
+        return pieces
+    }
+
+    /// Arguments JSON text cut in fragments, the way providers stream them.
+    static func fragments(_ json: String) -> [String] {
+        guard json.count > 4 else { return [json] }
+        let size = max(1, json.count / 3)
+        var pieces: [String] = []
+        var rest = Substring(json)
+        while !rest.isEmpty {
+            pieces.append(String(rest.prefix(size)))
+            rest = rest.dropFirst(size)
+        }
+        return pieces
+    }
+}
+
+/// Token counts every fake reports: 20 prompt tokens (5 of them cached), 10 output tokens (2 of them reasoning).
+enum FakeUsage {
+    static let input = 20
+    static let cached = 5
+    static let output = 10
+    static let reasoning = 2
+}
