@@ -13,6 +13,10 @@ public struct Settings: Sendable {
     public var corsOrigins: [String] = []
     public var trustedProxies: [String] = []
     public var maxBodyBytes = 1_048_576
+    /// Keep-alive connections idle this long are closed.
+    public var httpIdleTimeoutSeconds = 75
+    /// How long shutdown waits for open requests and streams before it cuts them.
+    public var httpShutdownTimeoutSeconds = 25
     public var databaseURL: String?
     public var databaseMaxConnections = 20
     public var dataDirectory = "./data"
@@ -47,6 +51,8 @@ public struct Settings: Sendable {
             keys.problem("http.trusted_proxies: '\(entry)' is not an IP address or CIDR range")
         }
         maxBodyBytes = int("http.max_body_bytes", maxBodyBytes, 1024...(1 << 30))
+        httpIdleTimeoutSeconds = int("http.idle_timeout_seconds", httpIdleTimeoutSeconds, 1...86_400)
+        httpShutdownTimeoutSeconds = int("http.shutdown_timeout_seconds", httpShutdownTimeoutSeconds, 1...3600)
         databaseURL = string("database.url", secret: true)
         databaseMaxConnections = int("database.max_connections", databaseMaxConnections, 1...1000)
         dataDirectory = string("data.dir") ?? dataDirectory

@@ -9,6 +9,8 @@ import LLM
 import Logging
 import NIOCore
 import OpenAPIHummingbird
+import ServiceLifecycle
+import UnixSignals
 import Storage
 
 /// A built server: the HTTP application and what it owns. `run` serves until SIGTERM/SIGINT, lets in-flight
@@ -23,15 +25,43 @@ public struct Switchboard: Sendable {
     public let database: any Database
     public let accounts: Accounts
     public let orchestrator: Orchestrator
+    let shutdownTimeout: Duration
 
+    /// Serves until SIGTERM or SIGINT. Shutdown waits for open requests and streams, but not for ever: after
+    /// `http.shutdown_timeout_seconds` they are cancelled, and if a connection still lingers a little later (the
+    /// HTTP server does not always close an idle keep-alive connection it was asked to), the process closes the
+    /// database and exits anyway. A process that ignores SIGTERM gets killed mid-write; this one never does.
     public func run() async throws {
+        let logger = application.logger
+        var configuration = ServiceGroupConfiguration(services: [application], logger: logger)
+        configuration.maximumGracefulShutdownDuration = shutdownTimeout
+        let group = ServiceGroup(configuration: configuration)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do {
-            try await application.runService()
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                tasks.addTask {
+                    for await signal in signals {
+                        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+                        await group.triggerGracefulShutdown()
+                        try await Task.sleep(for: shutdownTimeout + .seconds(2))
+                        logger.warning("connections outlived the shutdown timeout; stopping without them")
+                        await close()
+                        logger.info("stopped")
+                        exit(0)
+                    }
+                }
+                try await tasks.next()
+                tasks.cancelAll()
+            }
+        } catch is CancellationError {
+            // The graceful shutdown ran out of time and was escalated: that is still a shutdown.
         } catch {
             await close()
             throw error
         }
         await close()
+        logger.info("stopped")
     }
 
     /// Waits for running turns, then releases the model clients and the database.
@@ -69,7 +99,9 @@ public struct Switchboard: Sendable {
             ChatSocket(accounts: accounts, orchestrator: orchestrator, logger: logger).register(on: webSocketRouter)
             let application = Application(
                 router: router,
-                server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+                server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(
+                    http1: .init(idleTimeout: .seconds(Int64(settings.httpIdleTimeoutSeconds))),
+                    ws: .init(maxFrameSize: ChatSocket.maxFrameBytes))),
                 configuration: ApplicationConfiguration(address: .hostname(settings.httpHost, port: settings.httpPort),
                                                         serverName: "Switchboard"),
                 onServerRunning: { channel in
@@ -78,7 +110,8 @@ public struct Switchboard: Sendable {
                 },
                 logger: logger
             )
-            return Switchboard(application: application, database: database, accounts: accounts, orchestrator: orchestrator)
+            return Switchboard(application: application, database: database, accounts: accounts, orchestrator: orchestrator,
+                               shutdownTimeout: .seconds(settings.httpShutdownTimeoutSeconds))
         } catch {
             try? await database.close()
             throw error

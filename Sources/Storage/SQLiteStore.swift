@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
+import SQLiteNIO
 import Synchronization
 
 /// SQLite: one connection in WAL mode with foreign keys on; transactions exclude other statements (`TransactionGate`).
@@ -47,9 +48,24 @@ final class SQLiteStore: Database {
             "PRAGMA foreign_keys = ON",
             "PRAGMA synchronous = NORMAL",
         ] {
-            try await store.raw.raw(SQLQueryString(pragma)).run()
+            try await store.runRetryingWhileBusy(pragma)
         }
         return store
+    }
+
+    /// Switching a new file to WAL takes an exclusive lock without waiting for it (busy_timeout does not apply), so
+    /// two processes opening the same new file together (`migrate` and `serve`) must retry it.
+    private func runRetryingWhileBusy(_ statement: String) async throws {
+        var attempts = 0
+        while true {
+            do {
+                try await raw.raw(SQLQueryString(statement)).run()
+                return
+            } catch let error as SQLiteError where [.busy, .locked, .busyInRecovery, .busyInSnapshot, .busyTimeout].contains(error.reason) && attempts < 100 {
+                attempts += 1
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

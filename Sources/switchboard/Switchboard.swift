@@ -43,7 +43,6 @@ struct Serve: AsyncParsableCommand {
         let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
         let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
         try await server.run()
-        logger.info("stopped")
     }
 }
 

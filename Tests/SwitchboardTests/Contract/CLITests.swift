@@ -111,6 +111,14 @@ struct CLITests {
         let proxies = try await CLI.run(["serve", "--http-trusted-proxies", "10.0.0.0/8,not-an-ip"], in: NSTemporaryDirectory())
         #expect(proxies.status == 2)
         #expect(proxies.stderr.contains("not-an-ip"))
+        let tool = try await CLI.run(["serve", "--agents", "helper", "--agents-helper-system-prompt", "Hi", "--agents-helper-tools", "teleport"],
+                                     in: NSTemporaryDirectory())
+        #expect(tool.status == 1)
+        #expect(tool.stderr.contains("agents.helper.tools: there is no tool 'teleport'"))
+        let script = try await CLI.run(["serve", "--models", "demo", "--models-demo-provider", "mock", "--models-demo-script", "/nonexistent.json"],
+                                       in: NSTemporaryDirectory())
+        #expect(script.status == 1)
+        #expect(script.stderr.contains("models.demo.script"))
         let external = try await CLI.run(["serve", "--auth-mode", "external"], in: NSTemporaryDirectory())
         #expect(external.status == 2)
         #expect(external.stderr.contains("auth.external.jwks_url"))
@@ -123,7 +131,8 @@ struct CLITests {
         environment["AUTH_BCRYPT_COST"] = "12"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["serve", "--http-port", "0"]
+        // A bounded shutdown: a connection the server fails to close cannot hold the test for long.
+        process.arguments = ["serve", "--http-port", "0", "--http-shutdown-timeout-seconds", "5"]
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
@@ -164,7 +173,7 @@ struct CLITests {
         let rest = await offThePool { out.fileHandleForReading.readDataToEndOfFile() }
         await offThePool { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
-        #expect(String(decoding: rest, as: UTF8.self).contains("\"msg\":\"stopped\""))
+        #expect(String(decoding: rest, as: UTF8.self).contains("\"msg\":\"stopped\""), "\(String(decoding: rest, as: UTF8.self))")
         if environment["DATABASE_URL"] == nil {
             // SQLite removes the write-ahead log when the last connection closes cleanly.
             #expect(!FileManager.default.fileExists(atPath: directory + "/data/switchboard.sqlite-wal"))

@@ -69,7 +69,9 @@ final class FakeProvider: Sendable {
         switch kind {
         case .openai: router.post("/v1/chat/completions", use: handler)
         case .anthropic: router.post("/v1/messages", use: handler)
-        case .gemini: router.post("/v1beta/models/**", use: handler)
+        case .gemini:
+            router.post("/v1beta/models/**", use: handler)
+            router.post("/v1/projects/**", use: handler) // Vertex AI
         }
         let server = try await FakeServer.start(router)
         fake.serverBox.withLock { $0 = server }

@@ -1,0 +1,120 @@
+@testable import Agents
+import Core
+import Foundation
+import LLM
+import Testing
+
+@Suite("Tools, schemas and history")
+struct ToolingTests {
+    struct SlowTool: Tool {
+        let name = "slow"
+        let description = "Sleeps"
+        let parameters: JSONValue = ["type": "object"]
+        func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
+            try await Task.sleep(for: .seconds(30))
+            return "late"
+        }
+    }
+
+    struct BrokenTool: Tool {
+        struct Secret: Error {}
+        let name = "broken"
+        let description = "Fails"
+        let parameters: JSONValue = ["type": "object"]
+        func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue { throw Secret() }
+    }
+
+    struct BigTool: Tool {
+        let name = "big"
+        let description = "Talks a lot"
+        let parameters: JSONValue = ["type": "object"]
+        func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue { .string(String(repeating: "x", count: 5000)) }
+    }
+
+    let context = ToolContext(userID: UUID(), conversationID: UUID(), logger: TestDatabase.logger)
+
+    @Test("A tool that overruns its time, one that throws, and one that floods all become error or cut results")
+    func runner() async {
+        let runner = ToolRunner(registry: ToolRegistry([SlowTool(), BrokenTool(), BigTool()]), timeout: .milliseconds(200), maxResultCharacters: 1000)
+        let results = await runner.run([ToolCall(id: "1", name: "slow", arguments: [:]), ToolCall(id: "2", name: "broken", arguments: [:]),
+                                        ToolCall(id: "3", name: "big", arguments: [:])],
+                                       allowed: ["slow", "broken", "big"], context: context, finished: { _ in })
+        #expect(results.map(\.callID) == ["1", "2", "3"], "results come back in the order of the calls")
+        #expect(results[0].isError && results[0].content["error"]?.stringValue?.contains("did not finish") == true)
+        #expect(results[1].isError && results[1].content["error"] == "The tool failed unexpectedly.", "internal errors stay internal")
+        #expect(results[2].content["truncated"] == true)
+        #expect(results[2].content.jsonString.count < 1200)
+        let notAllowed = await runner.run(ToolCall(id: "4", name: "big", arguments: [:]), allowed: ["slow"], context: context)
+        #expect(notAllowed.isError, "an agent reaches only its own tools")
+    }
+
+    @Test("Arguments are checked against the schema: types, required, extra fields, enums, ranges, lengths, items")
+    func schema() {
+        let schema: JSONValue = [
+            "type": "object",
+            "properties": [
+                "name": ["type": "string", "minLength": 2, "maxLength": 5],
+                "count": ["type": "integer", "minimum": 1, "maximum": 10],
+                "mode": ["enum": ["fast", "slow"]],
+                "tags": ["type": "array", "items": ["type": "string"], "maxItems": 2],
+                "ratio": ["type": ["number", "null"], "exclusiveMaximum": 1],
+            ],
+            "required": ["name"],
+            "additionalProperties": false,
+        ]
+        #expect(JSONSchema.validate(["name": "abc", "count": 3, "mode": "fast", "tags": ["a"], "ratio": 0.5], against: schema).isEmpty)
+        #expect(JSONSchema.validate(["name": "abc", "count": 3.0, "ratio": nil], against: schema).isEmpty, "3.0 is an integer; null allowed")
+        let violations = JSONSchema.validate(["count": 11, "mode": "medium", "tags": ["a", 2, "c"], "ratio": 1, "extra": true], against: schema)
+        let described = Set(violations.map(\.description))
+        #expect(described == [
+            "name: is required", "count: must be at most 10", "mode: must be one of \"fast\", \"slow\"", "tags: must have at most 2 items",
+            "tags.1: must be a string, not an integer", "ratio: must be less than 1", "extra: is not an accepted field",
+        ])
+        #expect(JSONSchema.validate("text", against: schema).map(\.description) == ["must be an object, not a string"])
+        #expect(JSONSchema.validate(["x": 1], against: ["anyOf": [["required": ["y"]], ["required": ["x"]]]]).isEmpty)
+    }
+
+    @Test("History drops failed steps, unanswered tool calls and stray results, and orders results by call")
+    func history() {
+        let conversation = UUID(), turn = UUID(), now = Date()
+        func message(_ role: Role, _ parts: [Part], status: MessageStatus = .complete) -> StoredMessage {
+            StoredMessage(conversationID: conversation, turnID: turn, role: role, parts: parts, status: status, createdAt: now)
+        }
+        let a = ToolCall(id: "a", name: "t", arguments: [:]), b = ToolCall(id: "b", name: "t", arguments: [:]), c = ToolCall(id: "c", name: "t", arguments: [:])
+        let prepared = History.prepare([
+            message(.tool, [.toolResult(ToolResult(callID: "z", name: "t", content: 1))]), // before any user message
+            message(.user, [.text("hi")]),
+            message(.assistant, [.text("thinking"), .toolCall(a), .toolCall(b), .toolCall(c)]),
+            message(.tool, [.toolResult(ToolResult(callID: "b", name: "t", content: 2))]),
+            message(.tool, [.toolResult(ToolResult(callID: "a", name: "t", content: 1))]),
+            message(.assistant, [], status: .error),
+            message(.user, [.text("again")]),
+            message(.assistant, [.text("partial")], status: .incomplete),
+        ])
+        #expect(prepared.map(\.role) == [.user, .assistant, .tool, .user, .assistant])
+        #expect(prepared[1].toolCalls.map(\.id) == ["a", "b"], "c was never answered")
+        #expect(prepared[2].toolResults.map(\.callID) == ["a", "b"])
+        #expect(prepared[4].text == "partial")
+    }
+
+    @Test("JSON values keep integers, booleans and strings apart, and print with sorted keys")
+    func json() {
+        let value = JSONValue.parse(#"{"b": true, "a": 1, "c": 1.5, "d": "x", "e": null, "f": [1, "2"]}"#)
+        #expect(value == ["a": 1, "b": true, "c": 1.5, "d": "x", "e": nil, "f": [1, "2"]])
+        #expect(value?.jsonString == #"{"a":1,"b":true,"c":1.5,"d":"x","e":null,"f":[1,"2"]}"#)
+        #expect(JSONValue.parse("not json") == nil)
+        #expect(JSONValue.string("line\nbreak \"quoted\"").jsonString == #""line\nbreak \"quoted\"""#)
+    }
+
+    @Test("current_time answers in UTC and in a named zone")
+    func currentTime() async throws {
+        let clock = WallClock { Date(timeIntervalSince1970: 1_800_000_000) } // 2027-01-15T08:00:00Z, a Friday
+        let tool = CurrentTimeTool(clock: clock)
+        let utc = try await tool.execute([:], context: context)
+        #expect(utc["utc"] == "2027-01-15T08:00:00Z")
+        #expect(utc["weekday"] == "Friday")
+        let tokyo = try await tool.execute(["timezone": "Asia/Tokyo"], context: context)
+        #expect(tokyo["local"] == "2027-01-15T17:00:00+09:00")
+        await #expect(throws: ToolError.self) { try await tool.execute(["timezone": "Nowhere/Land"], context: context) }
+    }
+}
