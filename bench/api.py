@@ -14,34 +14,9 @@ that also runs wrk vary by 15% or more.
 Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--runs 3] [--no-build]
 Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the server and its data are removed afterwards.
 """
-import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, re, shutil, subprocess, sys, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build", "release", "switchboard")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def http(method, url, body=None, token=None):
-    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
-    if body:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read() or b"null")
+from common import Server, build_release, http
 
 
 def to_ms(text):
@@ -73,40 +48,24 @@ def main():
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     if not args.no_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "switchboard", "--static-swift-stdlib"], cwd=ROOT, check=True)
+        build_release()
 
-    workdir = tempfile.mkdtemp(prefix="switchboard-bench-")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
-    server = subprocess.Popen([BINARY, "serve", "--http-port", str(port)], cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server()
     try:
-        while True:
-            try:
-                if http("GET", base + "/health")[0] == 200:
-                    break
-            except OSError:
-                if server.poll() is not None:
-                    sys.exit("the server exited during start-up")
-                time.sleep(0.002)
-        startup_ms = (time.perf_counter() - started) * 1000
+        startup_ms = server.startup_ms
         time.sleep(1)
-        idle_rss = rss_kib(server.pid, "VmRSS")
-
-        _, tokens = http("POST", base + "/api/v1/auth/signup", {"email": "bench@example.com", "password": "benchmark password"})
-        token = tokens["access_token"]
+        idle_rss = server.rss_mib() * 1024
+        base = server.base
+        token = server.signup()
         assert http("GET", base + "/api/v1/auth/me", token=token)[0] == 200
 
         wrk(base + "/health", argparse.Namespace(**{**vars(args), "duration": 2}))  # warm-up
         runs = []
         for _ in range(args.runs):
             runs.append((wrk(base + "/health", args), wrk(base + "/api/v1/auth/me", args, token)))
-        peak_rss = rss_kib(server.pid, "VmHWM")
+        peak_rss = server.rss_mib("VmHWM") * 1024
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.stop()
 
     print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per route and run; SQLite; release build")
     ratios = [me["rps"] / health["rps"] for health, me in runs]

@@ -7,18 +7,7 @@ import LLM
 /// (`MODELS_FAST_BASE_URL`).
 extension Settings {
     mutating func readChat(_ keys: SettingsReader) {
-        let validName = { (name: String) in !name.isEmpty && name.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" } }
-
-        let modelNames = keys.list("models")
-        if !modelNames.isEmpty {
-            models = modelNames.compactMap { name -> ModelConfig? in
-                guard validName(name) else {
-                    keys.problem("models: '\(name)' is not a valid name (lowercase letters, digits and _)")
-                    return nil
-                }
-                return readModel(name, keys)
-            }
-        }
+        if let configured = Self.named("models", keys, read: { readModel($0, keys) }) { models = configured }
         defaultModel = keys.string("chat.default_model") ?? models.first?.name ?? defaultModel
         let known = Set(models.map(\.name))
         if !known.contains(defaultModel) { keys.problem("chat.default_model: '\(defaultModel)' is not in models (\(known.sorted().joined(separator: ", ")))") }
@@ -28,16 +17,7 @@ extension Settings {
             }
         }
 
-        let agentNames = keys.list("agents")
-        if !agentNames.isEmpty {
-            agents = agentNames.compactMap { name -> AgentDefinition? in
-                guard validName(name) else {
-                    keys.problem("agents: '\(name)' is not a valid name (lowercase letters, digits and _)")
-                    return nil
-                }
-                return readAgent(name, keys, knownModels: known)
-            }
-        }
+        if let configured = Self.named("agents", keys, read: { readAgent($0, keys, knownModels: known) }) { agents = configured }
         defaultAgent = keys.string("chat.default_agent") ?? agents.first?.name ?? defaultAgent
         if !agents.contains(where: { $0.name == defaultAgent }) {
             keys.problem("chat.default_agent: '\(defaultAgent)' is not in agents (\(agents.map(\.name).joined(separator: ", ")))")
@@ -51,6 +31,19 @@ extension Settings {
         retry.maxRetryAfter = .seconds(keys.int("llm.max_retry_after_seconds", 30, 0...3600))
         retry.cooldownAfter = keys.int("llm.cooldown_after_failures", 3, 1...1000)
         retry.cooldown = .seconds(keys.int("llm.cooldown_seconds", 30, 0...86_400))
+    }
+
+    /// The entries listed under `key` (`models=a,b`), each read by `read`; nil when the list is not set.
+    private static func named<Entry>(_ key: String, _ keys: SettingsReader, read: (String) -> Entry?) -> [Entry]? {
+        let names = keys.list(key)
+        guard !names.isEmpty else { return nil }
+        return names.compactMap { name in
+            guard name.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
+                keys.problem("\(key): '\(name)' is not a valid name (lowercase letters, digits and _)")
+                return nil
+            }
+            return read(name)
+        }
     }
 
     private func readModel(_ name: String, _ keys: SettingsReader) -> ModelConfig? {
@@ -90,6 +83,7 @@ extension Settings {
         config.readTimeout = .seconds(keys.int(prefix + "timeout_seconds", 120, 1...3600))
         config.connectTimeout = .seconds(keys.int(prefix + "connect_timeout_seconds", 10, 1...600))
         config.maxAttempts = keys.int(prefix + "max_attempts", 3, 1...10)
+        config.maxConnections = keys.int(prefix + "max_connections", 256, 1...100_000)
         if keys.string(prefix + "max_output_tokens") != nil { config.maxOutputTokens = keys.int(prefix + "max_output_tokens", 4096, 1...1_000_000) }
         config.temperature = keys.double(prefix + "temperature", 0...2)
         config.vertexProject = keys.string(prefix + "project")

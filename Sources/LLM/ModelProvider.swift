@@ -40,6 +40,8 @@ public struct ModelConfig: Sendable {
     public var readTimeout: Duration = .seconds(120)
     /// Attempts on this model for a retryable failure before moving to the fallbacks.
     public var maxAttempts: Int = 3
+    /// Concurrent HTTP/1.1 connections to the provider: one per streamed answer in flight.
+    public var maxConnections: Int = 256
     public var maxOutputTokens: Int?
     public var temperature: Double?
     /// Vertex AI: the Google Cloud project and region, and the service-account key file.

@@ -67,6 +67,11 @@ public final class ModelRouter: Sendable {
             var configuration = HTTPClient.Configuration()
             configuration.timeout = .init(connect: .nanoseconds(Int64(config.connectTimeout.nanoseconds)),
                                           read: .nanoseconds(Int64(config.readTimeout.nanoseconds)))
+            // A streamed response holds its connection for the whole answer: the default of 8 per host would queue
+            // every turn beyond the eighth behind the others (HTTP/2 providers multiplex and are not limited).
+            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: config.maxConnections)
+            // A refused connection fails at once, so that our own retries and fallbacks decide what happens next.
+            configuration.connectionPool.retryConnectionEstablishment = false
             return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         }
         switch config.provider {

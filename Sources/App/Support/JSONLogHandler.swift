@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import LLM
 import Logging
 import Synchronization
 
@@ -40,17 +41,17 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var line = "{\"ts\":\"" + RFC3339.format(Date()) + "\",\"level\":\"" + event.level.rawValue + "\",\"msg\":"
-        Self.append(quoted: "\(event.message)", to: &line)
+        JSONValue.quote("\(event.message)", into: &line)
         line += ",\"logger\":"
-        Self.append(quoted: label, to: &line)
+        JSONValue.quote(label, into: &line)
         if let requestID = RequestScope.current?.requestID {
             line += ",\"request_id\":"
-            Self.append(quoted: requestID, to: &line)
+            JSONValue.quote(requestID, into: &line)
         }
         let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         for key in merged.keys.sorted() {
             line += ","
-            Self.append(quoted: key, to: &line)
+            JSONValue.quote(key, into: &line)
             line += ":"
             if Self.isSecret(key) {
                 line += "\"[redacted]\""
@@ -72,9 +73,9 @@ public struct JSONLogHandler: LogHandler {
     private static func append(_ value: Logger.Metadata.Value, to line: inout String) {
         switch value {
         case .string(let string):
-            append(quoted: string, to: &line)
+            JSONValue.quote(string, into: &line)
         case .stringConvertible(let convertible):
-            append(quoted: convertible.description, to: &line)
+            JSONValue.quote(convertible.description, into: &line)
         case .array(let array):
             line += "["
             for (index, element) in array.enumerated() {
@@ -86,30 +87,11 @@ public struct JSONLogHandler: LogHandler {
             line += "{"
             for (index, key) in dictionary.keys.sorted().enumerated() {
                 if index > 0 { line += "," }
-                append(quoted: key, to: &line)
+                JSONValue.quote(key, into: &line)
                 line += ":"
                 append(isSecret(key) ? .string("[redacted]") : dictionary[key]!, to: &line)
             }
             line += "}"
         }
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped, so no value can break the line.
-    static func append(quoted string: String, to line: inout String) {
-        line += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: line.unicodeScalars.append(scalar)
-            }
-        }
-        line += "\""
     }
 }

@@ -19,26 +19,7 @@ struct AnthropicProvider: ModelProvider {
     func shutdown() async { try? await http.client.shutdown() }
 
     func stream(_ request: ChatRequest) async throws -> AsyncThrowingStream<ModelEvent, any Error> {
-        let response = try await post(request, stream: true)
-        let events = http.events(response)
-        let redactor = http.redactor
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var decoder = StreamDecoder()
-                    for try await event in events {
-                        guard let data = event.data, let json = JSONValue.parse(data) else { continue }
-                        for output in try decoder.decode(json, redactor: redactor) { continuation.yield(output) }
-                        if decoder.stopped { break }
-                    }
-                    for output in try decoder.finish() { continuation.yield(output) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: http.map(error))
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        http.modelEvents(try await post(request, stream: true), decoder: StreamDecoder())
     }
 
     func complete(_ request: ChatRequest) async throws -> ModelResponse {
@@ -131,11 +112,16 @@ struct AnthropicProvider: ModelProvider {
 
     /// Turns Messages stream events into ours. Usage is split: input counts in `message_start`, the output count
     /// (cumulative) in `message_delta`.
-    struct StreamDecoder {
+    struct StreamDecoder: StreamDecoding {
         var usage = Usage.zero
         var finishReason: FinishReason?
         var toolBlocks: Set<Int> = []
-        var stopped = false
+        var isDone = false
+
+        mutating func decode(data: String, redactor: Redactor) throws -> [ModelEvent] {
+            guard let event = JSONValue.parse(data) else { return [] }
+            return try decode(event, redactor: redactor)
+        }
 
         mutating func decode(_ event: JSONValue, redactor: Redactor) throws -> [ModelEvent] {
             switch event["type"]?.stringValue {
@@ -188,7 +174,7 @@ struct AnthropicProvider: ModelProvider {
                 }
                 return []
             case "message_stop":
-                stopped = true
+                isDone = true
                 return []
             case "error":
                 throw AnthropicProvider.inBandError(event["error"], redactor: redactor)
@@ -198,7 +184,7 @@ struct AnthropicProvider: ModelProvider {
         }
 
         func finish() throws -> [ModelEvent] {
-            guard stopped || finishReason != nil, let finishReason else {
+            guard let finishReason else {
                 throw ProviderError(.interrupted, message: "The stream ended before the response did.")
             }
             return [.finish(finishReason)]

@@ -38,28 +38,7 @@ struct GeminiProvider: ModelProvider {
     }
 
     func stream(_ request: ChatRequest) async throws -> AsyncThrowingStream<ModelEvent, any Error> {
-        let response = try await post(url("streamGenerateContent") + "?alt=sse", request)
-        let events = http.events(response)
-        let redactor = http.redactor
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var decoder = ResponseDecoder()
-                    for try await event in events {
-                        guard let data = event.data, !data.isEmpty else { continue }
-                        guard let chunk = JSONValue.parse(data) else {
-                            throw ProviderError(.malformed, message: "A streamed chunk is not JSON.")
-                        }
-                        for output in try decoder.decode(chunk, redactor: redactor) { continuation.yield(output) }
-                    }
-                    for output in try decoder.finish() { continuation.yield(output) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: http.map(error))
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        http.modelEvents(try await post(url("streamGenerateContent") + "?alt=sse", request), decoder: ResponseDecoder())
     }
 
     func complete(_ request: ChatRequest) async throws -> ModelResponse {
@@ -137,9 +116,17 @@ struct GeminiProvider: ModelProvider {
 
     /// Decodes `GenerateContentResponse`s: whole in `generateContent`, one per event when streaming. Function calls
     /// arrive whole; usage is cumulative; the last chunk carries the finish reason.
-    struct ResponseDecoder {
+    struct ResponseDecoder: StreamDecoding {
         var callCount = 0
         var finishReason: FinishReason?
+        /// Gemini's stream simply ends after the chunk with the finish reason.
+        var isDone: Bool { false }
+
+        mutating func decode(data: String, redactor: Redactor) throws -> [ModelEvent] {
+            guard !data.isEmpty else { return [] }
+            guard let chunk = JSONValue.parse(data) else { throw ProviderError(.malformed, message: "A streamed chunk is not JSON.") }
+            return try decode(chunk, redactor: redactor)
+        }
 
         mutating func decode(_ chunk: JSONValue, redactor: Redactor) throws -> [ModelEvent] {
             if let error = chunk["error"], !error.isNull {

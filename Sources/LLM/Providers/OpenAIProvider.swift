@@ -17,31 +17,7 @@ struct OpenAIProvider: ModelProvider {
     func shutdown() async { try? await http.client.shutdown() }
 
     func stream(_ request: ChatRequest) async throws -> AsyncThrowingStream<ModelEvent, any Error> {
-        let response = try await post(request, stream: true)
-        let events = http.events(response)
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var decoder = StreamDecoder()
-                    for try await event in events {
-                        guard let data = event.data else { continue }
-                        if data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
-                            decoder.done = true
-                            break
-                        }
-                        guard let chunk = JSONValue.parse(data) else {
-                            throw ProviderError(.malformed, message: "A streamed chunk is not JSON.")
-                        }
-                        for output in try decoder.decode(chunk, redactor: http.redactor) { continuation.yield(output) }
-                    }
-                    for output in try decoder.finish() { continuation.yield(output) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: http.map(error))
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        http.modelEvents(try await post(request, stream: true), decoder: StreamDecoder())
     }
 
     func complete(_ request: ChatRequest) async throws -> ModelResponse {
@@ -121,11 +97,20 @@ struct OpenAIProvider: ModelProvider {
 
     /// Turns `chat.completion.chunk`s into events. Tool calls arrive as fragments keyed by `index`: the first carries
     /// the id and name, the rest pieces of the arguments. Usage comes in a last chunk with no choices.
-    struct StreamDecoder {
+    struct StreamDecoder: StreamDecoding {
         var started: Set<Int> = []
         var finishReason: FinishReason?
         var usage: Usage?
-        var done = false
+        var isDone = false
+
+        mutating func decode(data: String, redactor: Redactor) throws -> [ModelEvent] {
+            if data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
+                isDone = true
+                return []
+            }
+            guard let chunk = JSONValue.parse(data) else { throw ProviderError(.malformed, message: "A streamed chunk is not JSON.") }
+            return try decode(chunk, redactor: redactor)
+        }
 
         mutating func decode(_ chunk: JSONValue, redactor: Redactor) throws -> [ModelEvent] {
             if let error = chunk["error"], !error.isNull { throw OpenAIProvider.inBandError(error, redactor: redactor) }
@@ -154,7 +139,7 @@ struct OpenAIProvider: ModelProvider {
         /// is a stream cut short.
         func finish() throws -> [ModelEvent] {
             guard let finishReason else {
-                throw ProviderError(.interrupted, message: done ? "The stream ended without a finish reason."
+                throw ProviderError(.interrupted, message: isDone ? "The stream ended without a finish reason."
                                                                  : "The stream ended before the response did.")
             }
             return (usage.map { [.usage($0)] } ?? []) + [.finish(started.isEmpty ? finishReason : (finishReason == .stop ? .toolCalls : finishReason))]

@@ -52,13 +52,21 @@ struct ProviderHTTP: Sendable {
         return value
     }
 
-    /// The body as server-sent events, each with its `event` name and `data`.
-    func events(_ response: HTTPClientResponse) -> AsyncThrowingStream<ServerSentEvent, any Error> {
+    /// The body's server-sent events, decoded by `decoder` into model events. The stream ends when the decoder
+    /// says the response is over or the body ends; then `finish` tells whether it ended properly.
+    func modelEvents<Decoder: StreamDecoding>(_ response: HTTPClientResponse, decoder: Decoder) -> AsyncThrowingStream<ModelEvent, any Error> {
         let events = response.body.map { ArraySlice($0.readableBytesView) }.asDecodedServerSentEvents()
+        let redactor = self.redactor
         return AsyncThrowingStream { continuation in
             let task = Task {
+                var decoder = decoder
                 do {
-                    for try await event in events { continuation.yield(event) }
+                    for try await event in events {
+                        guard let data = event.data else { continue }
+                        for output in try decoder.decode(data: data, redactor: redactor) { continuation.yield(output) }
+                        if decoder.isDone { break }
+                    }
+                    for output in try decoder.finish() { continuation.yield(output) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: map(error))
@@ -113,4 +121,13 @@ extension HTTPClientError {
     fileprivate var shortDescription: String {
         String(describing: self).split(separator: "(").first.map(String.init) ?? "error"
     }
+}
+
+/// One provider's streaming format: turns the `data` of each server-sent event into model events.
+protocol StreamDecoding: Sendable {
+    mutating func decode(data: String, redactor: Redactor) throws -> [ModelEvent]
+    /// The provider said the response is complete; nothing more is read.
+    var isDone: Bool { get }
+    /// The events owed at the end (usage, finish reason), or `.interrupted` when the response ended early.
+    func finish() throws -> [ModelEvent]
 }

@@ -63,7 +63,7 @@ struct ToolingTests {
             "additionalProperties": false,
         ]
         #expect(JSONSchema.validate(["name": "abc", "count": 3, "mode": "fast", "tags": ["a"], "ratio": 0.5], against: schema).isEmpty)
-        #expect(JSONSchema.validate(["name": "abc", "count": 3.0, "ratio": nil], against: schema).isEmpty, "3.0 is an integer; null allowed")
+        #expect(JSONSchema.validate(["name": "abc", "count": 3.0, "ratio": .null], against: schema).isEmpty, "3.0 is an integer; null allowed")
         let violations = JSONSchema.validate(["count": 11, "mode": "medium", "tags": ["a", 2, "c"], "ratio": 1, "extra": true], against: schema)
         let described = Set(violations.map(\.description))
         #expect(described == [
@@ -100,9 +100,18 @@ struct ToolingTests {
     @Test("JSON values keep integers, booleans and strings apart, and print with sorted keys")
     func json() {
         let value = JSONValue.parse(#"{"b": true, "a": 1, "c": 1.5, "d": "x", "e": null, "f": [1, "2"]}"#)
-        #expect(value == ["a": 1, "b": true, "c": 1.5, "d": "x", "e": nil, "f": [1, "2"]])
+        #expect(value == ["a": 1, "b": true, "c": 1.5, "d": "x", "e": .null, "f": [1, "2"]])
         #expect(value?.jsonString == #"{"a":1,"b":true,"c":1.5,"d":"x","e":null,"f":[1,"2"]}"#)
         #expect(JSONValue.parse("not json") == nil)
+        // The parser: escapes, surrogate pairs, numbers, and what RFC 8259 forbids.
+        #expect(JSONValue.parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00""#) == .string("a\"b\\c/d\né😀"))
+        #expect(JSONValue.parse("[-0, 12, 1.5e3, -2E-2, 9223372036854775807, 1e400]") == [0, 12, 1500.0, -0.02, .int(Int64.max), .double(.infinity)])
+        #expect(JSONValue.parse(" { \"k\" : [ true , false , null ] } ") == ["k": [true, false, .null]])
+        for bad in ["[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "\"\\x\"", "\"\u{1}\"", "\"\\ud800\"", "[1] 2", "nul", "{a:1}", "NaN", ""] {
+            #expect(JSONValue.parse(bad) == nil, "\(bad) is not JSON")
+        }
+        #expect(JSONValue.parse(String(repeating: "[", count: 100_000)) == nil, "deep nesting is refused, not a crash")
+        #expect(JSONValue.parse(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)) != nil)
         #expect(JSONValue.string("line\nbreak \"quoted\"").jsonString == #""line\nbreak \"quoted\"""#)
     }
 

@@ -149,6 +149,22 @@ struct ChatBehaviourTests {
         }
     }
 
+    @Test("A provider that refuses connections is retried, then its fallback answers")
+    func connectionRefused() async throws {
+        let backup = try await FakeProvider.start(.openai, [.text("Reachable.")])
+        var down = backup.model("down", fallbacks: ["backup"])
+        down.baseURL = "http://127.0.0.1:1/v1" // nothing listens on port 1
+        try await TestApp.withFakes([backup], models: [down, backup.model("backup")]) { app in
+            let user = try await app.signup()
+            let id = try await app.conversation(user.access)
+            let started = ContinuousClock.now
+            let reply = try await app.send(id, "hello", token: user.access)
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect((reply["message"] as? [String: Any])?["model"] as? String == "backup")
+            #expect(ContinuousClock.now - started < .seconds(5), "a refused connection fails fast, not after the connect timeout")
+        }
+    }
+
     @Test("The turn deadline stops a slow model; the part written is kept as incomplete and the answer is 504")
     func turnTimeout() async throws {
         let fake = try await FakeProvider.start(.openai, [.slow("word word word word word word", delay: .milliseconds(400))])

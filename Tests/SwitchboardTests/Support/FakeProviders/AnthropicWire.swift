@@ -39,7 +39,7 @@ struct AnthropicWire: FakeWire {
                                                         "content_block": ["type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": [:]]]))
             events.append(event("content_block_delta", ["type": "content_block_delta", "index": .int(Int64(index)),
                                                         "delta": ["type": "input_json_delta", "partial_json": ""]]))
-            for fragment in FakeReply.fragments(call.arguments) {
+            for fragment in FakeReply.split(call.arguments) {
                 events.append(event("content_block_delta", ["type": "content_block_delta", "index": .int(Int64(index)),
                                                             "delta": ["type": "input_json_delta", "partial_json": .string(fragment)]]))
             }

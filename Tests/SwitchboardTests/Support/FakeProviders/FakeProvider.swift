@@ -187,25 +187,12 @@ extension FakeReply {
 
     var fullText: String { pieces.text.joined() }
 
-    /// Three pieces or so, cut anywhere (even inside a word), as real streams are.
+    /// Three pieces or so, cut anywhere (even inside a word or a JSON token), as real streams are.
     static func split(_ text: String) -> [String] {
         guard !text.isEmpty else { return [] }
         let size = max(1, text.count / 3)
         var pieces: [String] = []
         var rest = Substring(text)
-        while !rest.isEmpty {
-            pieces.append(String(rest.prefix(size)))
-            rest = rest.dropFirst(size)
-        }
-        return pieces
-    }
-
-    /// Arguments JSON text cut in fragments, the way providers stream them.
-    static func fragments(_ json: String) -> [String] {
-        guard json.count > 4 else { return [json] }
-        let size = max(1, json.count / 3)
-        var pieces: [String] = []
-        var rest = Substring(json)
         while !rest.isEmpty {
             pieces.append(String(rest.prefix(size)))
             rest = rest.dropFirst(size)

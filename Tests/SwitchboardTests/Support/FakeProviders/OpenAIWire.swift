@@ -32,7 +32,7 @@ struct OpenAIWire: FakeWire {
         for (index, call) in reply.calls.enumerated() {
             events.append(chunk(["tool_calls": [["index": .int(Int64(index)), "id": .string(call.id), "type": "function",
                                                  "function": ["name": .string(call.name), "arguments": ""]]]]))
-            for fragment in FakeReply.fragments(call.arguments) {
+            for fragment in FakeReply.split(call.arguments) {
                 events.append(chunk(["tool_calls": [["index": .int(Int64(index)), "function": ["arguments": .string(fragment)]]]]))
             }
         }
