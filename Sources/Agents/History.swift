@@ -3,11 +3,11 @@ import LLM
 
 /// What the model is shown of a conversation: its stored messages, made valid for every provider.
 enum History {
-    /// Drops what a provider would refuse: messages with nothing in them (failed steps), tool calls whose results
-    /// were never stored (a turn cut off while tools ran), results without their call. Results follow their
-    /// assistant message in the order of its calls. The window starts at a user message.
-    static func prepare(_ stored: [StoredMessage]) -> [ChatMessage] {
-        var messages = stored.filter { $0.status != .error }.map(\.chatMessage)
+    /// Drops what a provider would refuse: tool calls whose results were never stored (a turn cut off while tools
+    /// ran), results without their call, empty messages. Results follow their assistant message in the order of its
+    /// calls. The window starts at a user message. (Failed steps are not even read: see `ConversationStore.history`.)
+    static func prepare(_ stored: [ChatMessage]) -> [ChatMessage] {
+        var messages = stored
         if let start = messages.firstIndex(where: { $0.role == .user }) { messages.removeFirst(start) } else { return [] }
 
         var prepared: [ChatMessage] = []

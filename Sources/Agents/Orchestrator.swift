@@ -192,8 +192,8 @@ public final class Orchestrator: Sendable {
 
     private func loop(_ turn: TurnContext, progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> Outcome {
         do {
-            var history = History.prepare(try await conversations.recentMessages(conversationID: turn.conversationID,
-                                                                                 limit: settings.historyMessages))
+            var history = History.prepare(try await conversations.history(conversationID: turn.conversationID,
+                                                                          limit: settings.historyMessages))
             let specs = tools.specs(turn.agent.tools)
             let runner = ToolRunner(registry: tools, timeout: settings.toolTimeout, maxResultCharacters: settings.maxToolResultCharacters)
             let toolContext = ToolContext(userID: turn.userID, conversationID: turn.conversationID, logger: logger)

@@ -80,8 +80,8 @@ extension Settings {
             }
         }
         config.fallbacks = keys.list(prefix + "fallbacks")
-        config.readTimeout = .seconds(keys.int(prefix + "timeout_seconds", 120, 1...3600))
-        config.connectTimeout = .seconds(keys.int(prefix + "connect_timeout_seconds", 10, 1...600))
+        config.readTimeout = .seconds(keys.int(prefix + "timeout", 120, 1...3600))
+        config.connectTimeout = .seconds(keys.int(prefix + "connect_timeout", 10, 1...600))
         config.maxAttempts = keys.int(prefix + "max_attempts", 3, 1...10)
         config.maxConnections = keys.int(prefix + "max_connections", 256, 1...100_000)
         if keys.string(prefix + "max_output_tokens") != nil { config.maxOutputTokens = keys.int(prefix + "max_output_tokens", 4096, 1...1_000_000) }

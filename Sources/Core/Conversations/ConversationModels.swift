@@ -60,8 +60,6 @@ public struct StoredMessage: Sendable, Equatable {
         self.completedAt = completedAt
     }
 
-    public var chatMessage: ChatMessage { ChatMessage(role: role, parts: parts, textSignature: textSignature) }
-
     /// The message's words, for search: text, tool names and arguments, tool results.
     public var searchableText: String {
         parts.map { part in

@@ -181,13 +181,19 @@ public struct ConversationStore: Sendable {
         return Page(items: try rows.map(Self.message(from:)), total: total, request: page)
     }
 
-    /// The latest `limit` messages of a conversation, oldest first: what the model is shown.
-    public func recentMessages(conversationID: UUID, limit: Int) async throws -> [StoredMessage] {
+    /// The latest `limit` messages of a conversation that hold something (failed steps do not), oldest first: what the
+    /// model is shown. Only the columns the model needs are read: this runs on every turn, over up to `limit` rows.
+    public func history(conversationID: UUID, limit: Int) async throws -> [ChatMessage] {
         let rows = try await db.all("""
-            SELECT \(unsafeRaw: Self.messageColumns) FROM messages m WHERE m.conversation_id = \(bind: conversationID.lowercased)
+            SELECT m.role, m.parts FROM messages m
+            WHERE m.conversation_id = \(bind: conversationID.lowercased) AND m.status <> \(bind: MessageStatus.error.rawValue)
             ORDER BY m.seq DESC LIMIT \(bind: limit)
             """)
-        return try rows.map(Self.message(from:)).reversed()
+        return try rows.reversed().map { row in
+            let (parts, signature) = PartsCoding.decode(JSONValue.parse(try row.decode(column: "parts", as: String.self)) ?? .array([]))
+            return ChatMessage(role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user, parts: parts,
+                               textSignature: signature)
+        }
     }
 
     public struct SearchHit: Sendable {

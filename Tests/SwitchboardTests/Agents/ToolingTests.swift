@@ -74,22 +74,18 @@ struct ToolingTests {
         #expect(JSONSchema.validate(["x": 1], against: ["anyOf": [["required": ["y"]], ["required": ["x"]]]]).isEmpty)
     }
 
-    @Test("History drops failed steps, unanswered tool calls and stray results, and orders results by call")
+    @Test("History drops unanswered tool calls, stray results and empty messages, and orders results by call")
     func history() {
-        let conversation = UUID(), turn = UUID(), now = Date()
-        func message(_ role: Role, _ parts: [Part], status: MessageStatus = .complete) -> StoredMessage {
-            StoredMessage(conversationID: conversation, turnID: turn, role: role, parts: parts, status: status, createdAt: now)
-        }
         let a = ToolCall(id: "a", name: "t", arguments: [:]), b = ToolCall(id: "b", name: "t", arguments: [:]), c = ToolCall(id: "c", name: "t", arguments: [:])
         let prepared = History.prepare([
-            message(.tool, [.toolResult(ToolResult(callID: "z", name: "t", content: 1))]), // before any user message
-            message(.user, [.text("hi")]),
-            message(.assistant, [.text("thinking"), .toolCall(a), .toolCall(b), .toolCall(c)]),
-            message(.tool, [.toolResult(ToolResult(callID: "b", name: "t", content: 2))]),
-            message(.tool, [.toolResult(ToolResult(callID: "a", name: "t", content: 1))]),
-            message(.assistant, [], status: .error),
-            message(.user, [.text("again")]),
-            message(.assistant, [.text("partial")], status: .incomplete),
+            ChatMessage(role: .tool, parts: [.toolResult(ToolResult(callID: "z", name: "t", content: 1))]), // before any user message
+            .user("hi"),
+            ChatMessage(role: .assistant, parts: [.text("thinking"), .toolCall(a), .toolCall(b), .toolCall(c)]),
+            ChatMessage(role: .tool, parts: [.toolResult(ToolResult(callID: "b", name: "t", content: 2))]),
+            ChatMessage(role: .tool, parts: [.toolResult(ToolResult(callID: "a", name: "t", content: 1))]),
+            ChatMessage(role: .assistant, parts: []),
+            .user("again"),
+            ChatMessage(role: .assistant, parts: [.text("partial")]),
         ])
         #expect(prepared.map(\.role) == [.user, .assistant, .tool, .user, .assistant])
         #expect(prepared[1].toolCalls.map(\.id) == ["a", "b"], "c was never answered")
