@@ -13,6 +13,8 @@ public struct ChatSettings: Sendable {
     public var historyMessages: Int = 100
     public var maxMessageCharacters: Int = 32_000
     public var maxToolResultCharacters: Int = 32_000
+    /// Turns one user may run at once, across their conversations (beyond: 429 `too_many_turns`).
+    public var maxConcurrentTurnsPerUser: Int = 8
 
     public init() {}
 }
@@ -74,7 +76,9 @@ public final class Orchestrator: Sendable {
         let content = request.content.trimmingCharacters(in: .whitespacesAndNewlines)
         var errors: [FieldError] = []
         if content.isEmpty { errors.append(FieldError(field: "content", code: "required", message: "must not be empty")) }
-        if request.content.count > settings.maxMessageCharacters {
+        if content.containsNUL { errors.append(FieldError(field: "content", code: "invalid_character", message: "must not contain NUL characters")) }
+        // Counted in Unicode scalars: a character can be made of any number of them.
+        if request.content.unicodeScalars.count > settings.maxMessageCharacters {
             errors.append(FieldError(field: "content", code: "too_long", message: "must be at most \(settings.maxMessageCharacters) characters"))
         }
         if let agent = request.agent, agents[agent] == nil { errors.append(unknownAgent(agent)) }
@@ -86,9 +90,13 @@ public final class Orchestrator: Sendable {
         let lease = now.addingTimeInterval(Double(settings.turnTimeout.components.seconds) + 60)
         let conversation: Conversation
         switch try await conversations.beginTurn(conversationID: request.conversationID, userID: request.userID, turnID: turnID,
-                                                 now: now, leaseUntil: lease) {
+                                                 now: now, leaseUntil: lease, maxRunning: settings.maxConcurrentTurnsPerUser) {
         case .notFound: throw AppError.notFound("conversation")
         case .busy: throw AppError.conflict("turn_in_progress", "A reply is already being written in this conversation; wait for it to finish.")
+        case .tooManyTurns:
+            throw AppError(status: 429, code: "too_many_turns", title: "Too many requests",
+                           detail: "You have \(settings.maxConcurrentTurnsPerUser) replies being written already; wait for one to finish.",
+                           retryAfter: 2)
         case .started(let started): conversation = started
         }
 
@@ -114,18 +122,23 @@ public final class Orchestrator: Sendable {
         var logger = self.logger
         logger[metadataKey: "turn_id"] = "\(turnID.lowercased)"
         let turnLogger = logger
-        running.begin()
-        Task {
-            defer { self.running.end() }
+        let task = Task {
             await self.run(context, emitter: emitter, logger: turnLogger)
             emitter.finish()
+            self.running.end(turnID)
         }
+        running.begin(turnID, task)
         return Turn(id: turnID, conversationID: conversation.id, events: events)
     }
 
-    /// Waits until every running turn has ended, or `timeout` passes: at shutdown, after the last request.
-    public func waitForRunningTurns(timeout: Duration) async {
+    /// At shutdown, after the last request: waits for running turns up to `timeout`, then stops the rest, each
+    /// storing what it has and releasing its conversation (within `cleanup`).
+    public func stopRunningTurns(timeout: Duration, cleanup: Duration = .seconds(5)) async {
         await running.waitUntilIdle(timeout: timeout)
+        guard running.count > 0 else { return }
+        logger.warning("stopping running turns", metadata: ["count": "\(running.count)"])
+        running.cancelAll()
+        await running.waitUntilIdle(timeout: cleanup)
     }
 
     private func unknownAgent(_ name: String) -> FieldError {
@@ -149,6 +162,7 @@ public final class Orchestrator: Sendable {
     private enum Outcome: Sendable {
         case complete
         case failed(TurnFailure, partial: Bool)
+        /// The loop was stopped: by the turn's deadline, or by shutdown.
         case timedOut
     }
 
@@ -165,29 +179,39 @@ public final class Orchestrator: Sendable {
             return first ?? .timedOut
         }
 
-        var status = TurnSummary.Status.complete
-        switch outcome {
-        case .complete:
-            break
-        case .failed(_, let partial):
-            status = partial ? .incomplete : .error
-        case .timedOut:
-            // The step under way when time ran out is stored as far as it got.
-            let failure = TurnFailure(status: 504, code: "turn_timeout",
-                                      message: "The turn took longer than \(settings.turnTimeout.components.seconds) seconds and was stopped.",
-                                      model: progress.state.withLock { $0?.model } ?? turn.model, messageID: progress.state.withLock { $0?.id })
-            let partial = await storeUnfinishedStep(turn, progress: progress, failure: failure, emitter: emitter, logger: logger)
-            status = partial ? .incomplete : .error
-            emitter.yield(.error(failure))
-            logger.warning("turn timed out")
-        }
-        do {
-            try await conversations.endTurn(conversationID: turn.conversationID, turnID: turn.id, now: clock.now)
-        } catch {
-            logger.error("could not release the conversation", metadata: ["error": "\(error)"])
-        }
-        emitter.yield(.done(TurnSummary(turnID: turn.id, conversationID: turn.conversationID, status: status,
-                                        usage: progress.totals.withLock { $0 })))
+        let shuttingDown = Task.isCancelled
+        // The wrap-up runs in a task of its own: a turn stopped by shutdown is cancelled, and its last writes (the
+        // unfinished step, the release of the conversation) must not be.
+        await Task {
+            var status = TurnSummary.Status.complete
+            switch outcome {
+            case .complete:
+                break
+            case .failed(_, let partial):
+                status = partial ? .incomplete : .error
+            case .timedOut:
+                // The step under way when time ran out is stored as far as it got.
+                let model = progress.state.withLock { $0?.model } ?? turn.model
+                let messageID = progress.state.withLock { $0?.id }
+                let failure = shuttingDown
+                    ? TurnFailure(status: 503, code: "server_shutdown", message: "The server is shutting down; the turn was stopped.",
+                                  model: model, messageID: messageID)
+                    : TurnFailure(status: 504, code: "turn_timeout",
+                                  message: "The turn took longer than \(self.settings.turnTimeout.components.seconds) seconds and was stopped.",
+                                  model: model, messageID: messageID)
+                let partial = await self.storeUnfinishedStep(turn, progress: progress, failure: failure, emitter: emitter, logger: logger)
+                status = partial ? .incomplete : .error
+                emitter.yield(.error(failure))
+                logger.warning(shuttingDown ? "turn stopped by shutdown" : "turn timed out")
+            }
+            do {
+                try await self.conversations.endTurn(conversationID: turn.conversationID, turnID: turn.id, now: self.clock.now)
+            } catch {
+                logger.error("could not release the conversation", metadata: ["error": "\(error)"])
+            }
+            emitter.yield(.done(TurnSummary(turnID: turn.id, conversationID: turn.conversationID, status: status,
+                                            usage: progress.totals.withLock { $0 })))
+        }.value
     }
 
     private func loop(_ turn: TurnContext, progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> Outcome {

@@ -1,19 +1,20 @@
+import Foundation
 import Synchronization
 
-/// Counts the turns running in this process, so that shutdown can wait for them: a turn whose client went away
-/// still finishes and is stored.
+/// The turns running in this process, so that shutdown can wait for them (a turn whose client went away still
+/// finishes and is stored) and, past its patience, stop them cleanly.
 final class TurnTracker: Sendable {
-    private let running = Atomic(0)
+    private let running = Mutex<[UUID: Task<Void, Never>]>([:])
 
-    func begin() {
-        running.add(1, ordering: .relaxed)
+    func begin(_ id: UUID, _ task: Task<Void, Never>) {
+        running.withLock { $0[id] = task }
     }
 
-    func end() {
-        running.subtract(1, ordering: .relaxed)
+    func end(_ id: UUID) {
+        running.withLock { $0[id] = nil }
     }
 
-    var count: Int { running.load(ordering: .relaxed) }
+    var count: Int { running.withLock { $0.count } }
 
     /// Polls: shutdown is rare, and a poll cannot be left waiting for ever the way a stored continuation can.
     func waitUntilIdle(timeout: Duration) async {
@@ -21,5 +22,10 @@ final class TurnTracker: Sendable {
         while count > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Cancels every running turn: each stores what it has and releases its conversation.
+    func cancelAll() {
+        running.withLock { $0.values.forEach { $0.cancel() } }
     }
 }

@@ -17,9 +17,6 @@ import Storage
 /// requests and running turns finish, then closes the model clients and the database.
 public struct Switchboard: Sendable {
     public static let version = "0.1.0"
-    /// How long shutdown waits for turns whose clients have gone (the requests themselves are waited for by the
-    /// HTTP server).
-    static let turnDrainTimeout: Duration = .seconds(30)
 
     public let application: Application<RouterResponder<AppRequestContext>>
     public let database: any Database
@@ -64,9 +61,11 @@ public struct Switchboard: Sendable {
         logger.info("stopped")
     }
 
-    /// Waits for running turns, then releases the model clients and the database.
+    /// Lets running turns finish (stopping them cleanly after a while), then releases the model clients and the
+    /// database.
     public func close() async {
-        await orchestrator.waitForRunningTurns(timeout: Self.turnDrainTimeout)
+        // Turns whose clients went away get as long as requests did; then they are stopped and stored as they are.
+        await orchestrator.stopRunningTurns(timeout: shutdownTimeout)
         await orchestrator.router.shutdown()
         try? await database.close()
     }
@@ -90,28 +89,33 @@ public struct Switchboard: Sendable {
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
                                           httpClient: httpClient, clock: clock, logger: logger)
             let conversations = Conversations(database: database, agents: Set(settings.agents.map(\.name)), clock: clock)
-            let orchestrator = try buildOrchestrator(settings: settings, database: database, conversations: conversations,
-                                                     clock: clock, logger: logger)
-            let router = try buildRouter(settings: settings, database: database, accounts: accounts, conversations: conversations,
-                                         orchestrator: orchestrator, addresses: addresses, logger: logger)
-            let webSocketRouter = Router(context: AppRequestContext.self)
-            webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
-            ChatSocket(accounts: accounts, orchestrator: orchestrator, logger: logger).register(on: webSocketRouter)
-            let application = Application(
-                router: router,
-                server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(
-                    http1: .init(idleTimeout: .seconds(Int64(settings.httpIdleTimeoutSeconds))),
-                    ws: .init(maxFrameSize: ChatSocket.maxFrameBytes))),
-                configuration: ApplicationConfiguration(address: .hostname(settings.httpHost, port: settings.httpPort),
-                                                        serverName: "Switchboard"),
-                onServerRunning: { channel in
-                    logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
-                                                        "database": "\(database.engine.rawValue)"])
-                },
-                logger: logger
-            )
-            return Switchboard(application: application, database: database, accounts: accounts, orchestrator: orchestrator,
-                               shutdownTimeout: .seconds(settings.httpShutdownTimeoutSeconds))
+            let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
+                                                           clock: clock, logger: logger)
+            do {
+                let router = try buildRouter(settings: settings, database: database, accounts: accounts, conversations: conversations,
+                                             orchestrator: orchestrator, addresses: addresses, logger: logger)
+                let webSocketRouter = Router(context: AppRequestContext.self)
+                webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
+                ChatSocket(accounts: accounts, orchestrator: orchestrator, logger: logger).register(on: webSocketRouter)
+                let application = Application(
+                    router: router,
+                    server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(
+                        http1: .init(idleTimeout: .seconds(Int64(settings.httpIdleTimeoutSeconds))),
+                        ws: .init(maxFrameSize: ChatSocket.maxFrameBytes))),
+                    configuration: ApplicationConfiguration(address: .hostname(settings.httpHost, port: settings.httpPort),
+                                                            serverName: "Switchboard"),
+                    onServerRunning: { channel in
+                        logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
+                                                            "database": "\(database.engine.rawValue)"])
+                    },
+                    logger: logger
+                )
+                return Switchboard(application: application, database: database, accounts: accounts, orchestrator: orchestrator,
+                                   shutdownTimeout: .seconds(settings.httpShutdownTimeoutSeconds))
+            } catch {
+                await orchestrator.router.shutdown()
+                throw error
+            }
         } catch {
             try? await database.close()
             throw error
@@ -121,7 +125,7 @@ public struct Switchboard: Sendable {
     /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
     /// naming a tool that does not exist) stop start-up with a message.
     static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, clock: WallClock,
-                                  logger: Logger) throws -> Orchestrator {
+                                  logger: Logger) async throws -> Orchestrator {
         let tools = ToolRegistry([CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)])
         for agent in settings.agents {
             for tool in agent.tools where tools.tool(named: tool) == nil {
@@ -130,7 +134,7 @@ public struct Switchboard: Sendable {
         }
         let router: ModelRouter
         do {
-            router = try ModelRouter.build(configs: settings.models, defaultModel: settings.defaultModel, policy: settings.retry, logger: logger)
+            router = try await ModelRouter.build(configs: settings.models, defaultModel: settings.defaultModel, policy: settings.retry, logger: logger)
         } catch let error as ModelConfigError {
             throw StartupError(message: error.description)
         }

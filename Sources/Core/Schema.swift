@@ -3,7 +3,8 @@ import Storage
 /// Every migration, in order. Append; never edit one that has shipped.
 ///
 /// Ids are lowercase UUID strings and times are milliseconds since 1970 in BIGINT columns, so both engines store and
-/// compare them identically.
+/// compare them identically. Text searched without regard to case is stored folded by Swift (`*_folded` columns):
+/// SQLite's LOWER() folds ASCII only, PostgreSQL's all of Unicode, and search must not depend on the engine.
 public enum Schema {
     public static let migrations: [Migration] = [
         Migration(version: 1, name: "accounts") { _ in
@@ -61,15 +62,18 @@ public enum Schema {
                     id TEXT PRIMARY KEY,
                     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
                     title TEXT,
+                    title_folded TEXT,
                     agent TEXT,
                     metadata TEXT NOT NULL,
                     created_at BIGINT NOT NULL,
                     updated_at BIGINT NOT NULL,
                     turn_id TEXT,
-                    turn_expires_at BIGINT
+                    turn_expires_at BIGINT,
+                    last_seq BIGINT NOT NULL
                 )
                 """,
                 "CREATE INDEX conversations_user ON conversations (user_id, updated_at)",
+                "CREATE INDEX conversations_running ON conversations (user_id, turn_expires_at)",
                 """
                 CREATE TABLE messages (
                     id TEXT PRIMARY KEY,
@@ -79,7 +83,7 @@ public enum Schema {
                     seq BIGINT NOT NULL,
                     role TEXT NOT NULL,
                     parts TEXT NOT NULL,
-                    text TEXT NOT NULL,
+                    text_folded TEXT NOT NULL,
                     model TEXT,
                     provider TEXT,
                     status TEXT NOT NULL,

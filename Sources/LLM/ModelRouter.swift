@@ -52,12 +52,18 @@ public final class ModelRouter: Sendable {
         self.logger = logger
     }
 
-    /// Builds every configured model's adapter; each gets an HTTP client with the model's timeouts.
+    /// Builds every configured model's adapter; each gets an HTTP client with the model's timeouts. When one cannot
+    /// be built, those built already are shut down before the error is thrown.
     public static func build(configs: [ModelConfig], defaultModel: String, policy: RetryPolicy = RetryPolicy(),
-                             logger: Logger) throws -> ModelRouter {
+                             logger: Logger) async throws -> ModelRouter {
         var models: [String: Entry] = [:]
         for config in configs {
-            models[config.name] = Entry(config: config, provider: try makeProvider(config))
+            do {
+                models[config.name] = Entry(config: config, provider: try makeProvider(config))
+            } catch {
+                for entry in models.values { await entry.provider.shutdown() }
+                throw error
+            }
         }
         return ModelRouter(models: models, defaultModel: defaultModel, policy: policy, logger: logger)
     }

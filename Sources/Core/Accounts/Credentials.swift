@@ -12,7 +12,7 @@ enum Credentials {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
               !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              !email.contains(where: { $0.isWhitespace })
+              !email.contains(where: { $0.isWhitespace }), !email.containsControlCharacters
         else { return nil }
         return email
     }
@@ -32,6 +32,9 @@ enum Credentials {
         guard let name = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else { return nil }
         guard name.count <= maxNameLength else {
             throw AppError.validation([FieldError(field: "name", code: "too_long", message: "at most \(maxNameLength) characters")])
+        }
+        guard !name.containsControlCharacters else {
+            throw AppError.validation([FieldError(field: "name", code: "invalid_character", message: "must not contain control characters")])
         }
         return name
     }

@@ -29,9 +29,9 @@ public struct ConversationStore: Sendable {
         let conversation = Conversation(id: UUID(), userID: userID, title: title, agent: agent, metadata: metadata,
                                         createdAt: now, updatedAt: now)
         try await db.run("""
-            INSERT INTO conversations (id, user_id, title, agent, metadata, created_at, updated_at)
-            VALUES (\(bind: conversation.id.lowercased), \(bind: userID.lowercased), \(bind: title), \(bind: agent),
-                    \(bind: metadata.jsonString), \(bind: now.millis), \(bind: now.millis))
+            INSERT INTO conversations (id, user_id, title, title_folded, agent, metadata, created_at, updated_at, last_seq)
+            VALUES (\(bind: conversation.id.lowercased), \(bind: userID.lowercased), \(bind: title), \(bind: title?.folded), \(bind: agent),
+                    \(bind: metadata.jsonString), \(bind: now.millis), \(bind: now.millis), 0)
             """)
         return conversation
     }
@@ -42,11 +42,11 @@ public struct ConversationStore: Sendable {
             """).map(Self.conversation(from:))
     }
 
-    /// The user's conversations, most recently active first; `query` matches titles, ignoring case.
+    /// The user's conversations, most recently active first; `query` (folded) matches titles, ignoring case.
     public func list(userID: UUID, query: String?, page: PageRequest) async throws -> Page<Conversation> {
         var filter = SQLQueryString("c.user_id = \(bind: userID.lowercased)")
         if let query, !query.isEmpty {
-            filter = "\(filter) AND LOWER(c.title) LIKE \(bind: "%" + Self.escapeLike(query.lowercased()) + "%") ESCAPE '\\'"
+            filter = "\(filter) AND c.title_folded LIKE \(bind: "%" + Self.escapeLike(query.folded) + "%") ESCAPE '\\'"
         }
         let total = try await db.first("SELECT COUNT(*) AS n FROM conversations c WHERE \(filter)")?.decode(column: "n", as: Int.self) ?? 0
         let rows = try await db.all("""
@@ -59,7 +59,8 @@ public struct ConversationStore: Sendable {
     /// Saves a changed conversation; nil when it is not the user's.
     public func update(_ conversation: Conversation, now: Date) async throws -> Conversation? {
         let row = try await db.first("""
-            UPDATE conversations SET title = \(bind: conversation.title), agent = \(bind: conversation.agent),
+            UPDATE conversations SET title = \(bind: conversation.title), title_folded = \(bind: conversation.title?.folded),
+                agent = \(bind: conversation.agent),
                 metadata = \(bind: conversation.metadata.jsonString), updated_at = \(bind: now.millis)
             WHERE id = \(bind: conversation.id.lowercased) AND user_id = \(bind: conversation.userID.lowercased)
             RETURNING id
@@ -90,20 +91,31 @@ public struct ConversationStore: Sendable {
         case notFound
         /// Another turn is running on this conversation.
         case busy
+        /// The user already has `maxRunning` turns running.
+        case tooManyTurns
     }
 
-    /// Claims the conversation for one turn, in the database so that it holds across processes. The claim lapses at
-    /// `leaseUntil`, so a process that died mid-turn does not block the conversation for ever.
-    public func beginTurn(conversationID: UUID, userID: UUID, turnID: UUID, now: Date, leaseUntil: Date) async throws -> TurnStart {
+    /// Claims the conversation for one turn, in the database so that it holds across processes, as long as the user
+    /// runs fewer than `maxRunning` turns. The claim lapses at `leaseUntil`, so a process that died mid-turn does not
+    /// block the conversation for ever. (On PostgreSQL two claims racing on different conversations may both pass the
+    /// count: the cap bounds a user's turns, it is not an exact quota.)
+    public func beginTurn(conversationID: UUID, userID: UUID, turnID: UUID, now: Date, leaseUntil: Date,
+                          maxRunning: Int) async throws -> TurnStart {
         let claimed = try await db.first("""
             UPDATE conversations SET turn_id = \(bind: turnID.lowercased), turn_expires_at = \(bind: leaseUntil.millis),
                 updated_at = \(bind: now.millis)
             WHERE id = \(bind: conversationID.lowercased) AND user_id = \(bind: userID.lowercased)
               AND (turn_id IS NULL OR turn_expires_at <= \(bind: now.millis))
+              AND (SELECT COUNT(*) FROM conversations r WHERE r.user_id = \(bind: userID.lowercased)
+                   AND r.turn_id IS NOT NULL AND r.turn_expires_at > \(bind: now.millis)) < \(bind: maxRunning)
             RETURNING id
             """)
         guard claimed != nil else {
-            return try await find(id: conversationID, userID: userID) == nil ? .notFound : .busy
+            guard let row = try await db.first("""
+                SELECT turn_id, turn_expires_at FROM conversations WHERE id = \(bind: conversationID.lowercased) AND user_id = \(bind: userID.lowercased)
+                """) else { return .notFound }
+            let running = try !row.decodeNil(column: "turn_id") && row.decode(column: "turn_expires_at", as: Int64.self) > now.millis
+            return running ? .busy : .tooManyTurns
         }
         guard let conversation = try await find(id: conversationID, userID: userID) else { return .notFound }
         return .started(conversation)
@@ -146,27 +158,34 @@ public struct ConversationStore: Sendable {
         return message
     }
 
-    /// Appends a message to its conversation and returns it with its place (`seq`). Only the turn holding the
-    /// conversation writes, so places are handed out one at a time.
+    /// Appends a message to its conversation and returns it with its place (`seq`), taken from the conversation's
+    /// counter in the same transaction: tool results stored at the same moment get distinct places on every engine.
     public func append(_ message: StoredMessage, userID: UUID) async throws -> StoredMessage {
         var stored = message
         let usage = message.usage
-        let row = try await db.first("""
-            INSERT INTO messages (id, conversation_id, user_id, turn_id, seq, role, parts, text, model, provider, status,
-                finish_reason, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-                error_code, error_message, created_at, completed_at)
-            SELECT \(bind: message.id.lowercased), \(bind: message.conversationID.lowercased), \(bind: userID.lowercased),
-                \(bind: message.turnID.lowercased), COALESCE(MAX(seq), 0) + 1, \(bind: message.role.rawValue),
-                \(bind: PartsCoding.encode(message.parts, textSignature: message.textSignature).jsonString),
-                \(bind: message.searchableText), \(bind: message.model), \(bind: message.provider), \(bind: message.status.rawValue),
-                \(bind: message.finishReason), \(bind: Int64(usage.inputTokens)), \(bind: Int64(usage.outputTokens)),
-                \(bind: Int64(usage.cachedInputTokens)), \(bind: Int64(usage.cacheWriteTokens)), \(bind: Int64(usage.reasoningTokens)),
-                \(bind: message.error?.code), \(bind: message.error?.message), \(bind: message.createdAt.millis),
-                \(bind: message.completedAt?.millis)
-            FROM messages WHERE conversation_id = \(bind: message.conversationID.lowercased)
-            RETURNING seq
-            """)
-        stored.seq = Int(try row?.decode(column: "seq", as: Int64.self) ?? 0)
+        let conversation = message.conversationID.lowercased
+        let error = message.error.map { MessageError(code: $0.code, message: $0.message.withoutNUL) }
+        stored.seq = try await db.transaction { sql in
+            guard let row = try await sql.raw("""
+                UPDATE conversations SET last_seq = last_seq + 1 WHERE id = \(bind: conversation) AND user_id = \(bind: userID.lowercased)
+                RETURNING last_seq
+                """).first() else { throw AppError.notFound("conversation") }
+            let seq = try row.decode(column: "last_seq", as: Int64.self)
+            try await sql.raw("""
+                INSERT INTO messages (id, conversation_id, user_id, turn_id, seq, role, parts, text_folded, model, provider, status,
+                    finish_reason, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
+                    error_code, error_message, created_at, completed_at)
+                VALUES (\(bind: message.id.lowercased), \(bind: conversation), \(bind: userID.lowercased),
+                    \(bind: message.turnID.lowercased), \(bind: seq), \(bind: message.role.rawValue),
+                    \(bind: PartsCoding.encode(message.parts, textSignature: message.textSignature).jsonString),
+                    \(bind: message.searchableText.folded), \(bind: message.model), \(bind: message.provider), \(bind: message.status.rawValue),
+                    \(bind: message.finishReason), \(bind: Int64(usage.inputTokens)), \(bind: Int64(usage.outputTokens)),
+                    \(bind: Int64(usage.cachedInputTokens)), \(bind: Int64(usage.cacheWriteTokens)), \(bind: Int64(usage.reasoningTokens)),
+                    \(bind: error?.code), \(bind: error?.message), \(bind: message.createdAt.millis), \(bind: message.completedAt?.millis))
+                """).run()
+            return Int(seq)
+        }
+        stored.error = error
         return stored
     }
 
@@ -201,12 +220,12 @@ public struct ConversationStore: Sendable {
         public let conversationTitle: String?
     }
 
-    /// The user's messages whose text contains `query` (ignoring case), newest first.
+    /// The user's messages whose text contains `query` (ignoring case, folded as `String.folded`), newest first.
     public func search(userID: UUID, query: String, limit: Int) async throws -> [SearchHit] {
         let rows = try await db.all("""
             SELECT \(unsafeRaw: Self.messageColumns), c.title FROM messages m JOIN conversations c ON c.id = m.conversation_id
             WHERE m.user_id = \(bind: userID.lowercased) AND c.user_id = \(bind: userID.lowercased)
-              AND LOWER(m.text) LIKE \(bind: "%" + Self.escapeLike(query.lowercased()) + "%") ESCAPE '\\'
+              AND m.text_folded LIKE \(bind: "%" + Self.escapeLike(query.folded) + "%") ESCAPE '\\'
             ORDER BY m.created_at DESC, m.seq DESC LIMIT \(bind: limit)
             """)
         return try rows.map { row in

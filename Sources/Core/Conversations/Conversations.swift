@@ -58,6 +58,9 @@ public struct Conversations: Sendable {
         if let title, title.count > Self.maxTitleCharacters {
             errors.append(FieldError(field: "title", code: "too_long", message: "must be at most \(Self.maxTitleCharacters) characters"))
         }
+        if let title, title.containsControlCharacters {
+            errors.append(FieldError(field: "title", code: "invalid_character", message: "must not contain control characters"))
+        }
         if let agent, !agents.contains(agent) {
             errors.append(FieldError(field: "agent", code: "unknown_agent", message: "'\(agent)' is not an agent; use one of \(agents.sorted().joined(separator: ", "))"))
         }

@@ -86,7 +86,11 @@ struct OpenAIProvider: ModelProvider {
                                                   "parameters": tool.parameters]]
             })
         }
-        if let max = request.maxOutputTokens ?? config.maxOutputTokens { body["max_tokens"] = .int(Int64(max)) }
+        if let max = request.maxOutputTokens ?? config.maxOutputTokens {
+            // OpenAI's own API wants max_completion_tokens (its reasoning models refuse max_tokens); compatible servers
+            // (vLLM, Ollama, Groq...) know max_tokens.
+            body[config.baseURL == nil || baseURL.contains("api.openai.com") ? "max_completion_tokens" : "max_tokens"] = .int(Int64(max))
+        }
         if let temperature = request.temperature ?? config.temperature { body["temperature"] = .double(temperature) }
         if stream {
             body["stream"] = true

@@ -115,7 +115,10 @@ struct CLITests {
                                      in: NSTemporaryDirectory())
         #expect(tool.status == 1)
         #expect(tool.stderr.contains("agents.helper.tools: there is no tool 'teleport'"))
-        let script = try await CLI.run(["serve", "--models", "demo", "--models-demo-provider", "mock", "--models-demo-script", "/nonexistent.json"],
+        // The first model's HTTP client is built before the second fails: it is shut down, not left to crash.
+        let script = try await CLI.run(["serve", "--models", "local,demo", "--models-local-provider", "openai", "--models-local-model", "m",
+                                        "--models-local-base-url", "http://127.0.0.1:9/v1",
+                                        "--models-demo-provider", "mock", "--models-demo-script", "/nonexistent.json"],
                                        in: NSTemporaryDirectory())
         #expect(script.status == 1)
         #expect(script.stderr.contains("models.demo.script"))

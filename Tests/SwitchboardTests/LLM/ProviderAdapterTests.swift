@@ -15,7 +15,7 @@ struct ProviderAdapterTests {
     @Test("Non-streaming calls parse each provider's whole response: text, tool calls, usage", arguments: FakeProvider.Kind.allCases)
     func nonStreaming(kind: FakeProvider.Kind) async throws {
         let fake = try await FakeProvider.start(kind, [.toolCalls([FakeCall("lookup", #"{"q": "swift", "n": 3}"#)], text: "Looking."), .text("Plain answer.")])
-        let router = try ModelRouter.build(configs: [fake.model("m")], defaultModel: "m", logger: TestDatabase.logger)
+        let router = try await ModelRouter.build(configs: [fake.model("m")], defaultModel: "m", logger: TestDatabase.logger)
         let request = ChatRequest(system: "Be brief.", messages: [.user("Find swift")],
                                   tools: [ToolSpec(name: "lookup", description: "Looks up", parameters: ["type": "object"])])
         let first = try await router.complete(model: "m", request: request)
@@ -76,7 +76,7 @@ struct ProviderAdapterTests {
         config.credentialsFile = file
         config.baseURL = String(fake.baseURL)
         config.vertexLocation = "europe-west4"
-        let router = try ModelRouter.build(configs: [config], defaultModel: "vertex", logger: TestDatabase.logger)
+        let router = try await ModelRouter.build(configs: [config], defaultModel: "vertex", logger: TestDatabase.logger)
         for _ in 0..<2 {
             var assembler = ResponseAssembler()
             for try await case .event(let event) in router.stream(model: "vertex", request: ChatRequest(messages: [.user("Hi")])) {

@@ -1,0 +1,120 @@
+import Agents
+import AsyncHTTPClient
+import Core
+import Foundation
+@testable import LLM
+import OpenAPIRuntime
+import Storage
+import Testing
+
+/// Limits, odd input and shutdown: what keeps one user, one character or one deploy from breaking the store.
+@Suite("Chat robustness")
+struct RobustnessTests {
+    @Test("Messages appended at the same moment get distinct places (parallel tool results)")
+    func concurrentAppends() async throws {
+        try await TestApp.run { app in
+            let user = try await app.signup()
+            let id = try await app.conversation(user.access)
+            let store = ConversationStore(db: app.server.database)
+            let conversationID = try #require(UUID(uuidString: id)), userID = try #require(UUID(uuidString: user.userID))
+            let turn = UUID()
+            let seqs = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await store.append(StoredMessage(conversationID: conversationID, turnID: turn, role: .tool,
+                                                             parts: [.toolResult(ToolResult(callID: "c\(index)", name: "t", content: .int(Int64(index))))],
+                                                             createdAt: Date()), userID: userID).seq
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(seqs.sorted() == Array(1...20))
+            #expect(try await app.messages(id, token: user.access).count == 20)
+        }
+    }
+
+    @Test("One user can run only so many turns at once: 429 too_many_turns")
+    func turnCap() async throws {
+        let fake = try await FakeProvider.start(.openai, [.slow("a slow answer indeed", delay: .milliseconds(300)), .text("Afterwards.")])
+        try await TestApp.withFakes([fake], testing: .live, customize: { $0.chat.maxConcurrentTurnsPerUser = 1 }) { app in
+            let user = try await app.signup()
+            let first = try await app.conversation(user.access)
+            let second = try await app.conversation(user.access)
+            let response = try await HTTPClient.shared.execute(
+                EventStreamClient.request(port: app.client.port!, conversation: first, content: "Slow", token: user.access), timeout: .seconds(60))
+            var events = response.body.map { ArraySlice($0.readableBytesView) }.asDecodedServerSentEvents().makeAsyncIterator()
+            _ = try await events.next()
+            let refused = try await app.send(second, "Meanwhile", token: user.access)
+            #expect(refused.status == 429)
+            #expect(refused.code == "too_many_turns")
+            #expect(refused.headers[.retryAfter] != nil)
+            let other = try await app.signup()
+            let theirs = try await app.conversation(other.access)
+            #expect(try await app.send(theirs, "Not limited by someone else", token: other.access).status == 200)
+            while try await events.next() != nil {}
+            #expect(try await app.send(second, "Now", token: user.access).status == 200)
+        }
+    }
+
+    @Test("Shutdown stops a running turn cleanly: the part written is stored and the conversation is released")
+    func shutdownStopsTurns() async throws {
+        let fake = try await FakeProvider.start(.anthropic, [.slow("one two three four five six seven eight", delay: .milliseconds(250))])
+        try await TestApp.withFakes([fake]) { app in
+            let user = try await app.signup()
+            let id = try await app.conversation(user.access)
+            let turn = try await app.server.orchestrator.start(.init(userID: UUID(uuidString: user.userID)!, conversationID: UUID(uuidString: id)!,
+                                                                   content: "Count slowly", agent: nil, model: nil))
+            var iterator = turn.events.makeAsyncIterator()
+            while let event = await iterator.next(), event.name != "message.delta" {}
+            await app.server.orchestrator.stopRunningTurns(timeout: .milliseconds(10))
+            var names: [String] = []
+            while let event = await iterator.next() { names.append(event.name) }
+            #expect(names.suffix(2) == ["error", "done"])
+            let stored = try await app.messages(id, token: user.access)
+            #expect(stored.last?.status == "incomplete")
+            #expect((stored.last?["error"] as? [String: Any])?["code"] as? String == "server_shutdown")
+            let row = try await app.server.database.first("SELECT turn_id FROM conversations WHERE id = \(bind: id)")
+            #expect(try row?.decodeNil(column: "turn_id") == true, "the conversation is free again")
+        }
+    }
+
+    @Test("NUL and control characters: refused where people type, removed where models write, on both engines")
+    func controlCharacters() async throws {
+        let fake = try await FakeProvider.start(.openai, [.text("nul\u{0}inside"), .toolCalls([FakeCall("current_time", #"{"timezone": "UTC\u0000"}"#)]), .text("done")])
+        try await TestApp.withFakes([fake]) { app in
+            let user = try await app.signup()
+            #expect(try await app.request(.post, "/api/v1/conversations", json: ["title": "bad\u{0}title"], token: user.access).fieldErrors["title"] == "invalid_character")
+            #expect(try await app.request(.put, "/api/v1/user/profile", json: ["name": "tab\there"], token: user.access).fieldErrors["name"] == "invalid_character")
+            let id = try await app.conversation(user.access)
+            #expect(try await app.send(id, "hello\u{0}", token: user.access).fieldErrors["content"] == "invalid_character")
+            let reply = try await app.send(id, "hello", token: user.access)
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect((reply["message"] as? [String: Any])?.text == "nul\u{0}inside", "the answer is kept whole in its parts")
+            let tools = try await app.send(id, "time?", token: user.access)
+            #expect(tools.status == 200, "\(tools.text)")
+        }
+    }
+
+    @Test("Title search ignores case beyond ASCII, the same on SQLite and PostgreSQL")
+    func unicodeSearch() async throws {
+        try await TestApp.run { app in
+            let user = try await app.signup()
+            _ = try await app.conversation(user.access, title: "École d'été")
+            _ = try await app.conversation(user.access, title: "ΣΟΦΙΑ")
+            let accented = try await app.request(.get, "/api/v1/conversations?q=%C3%89COLE", token: user.access) // ÉCOLE
+            #expect(accented["total"] as? Int == 1)
+            let greek = try await app.request(.get, "/api/v1/conversations?q=%CF%83%CE%BF%CF%86", token: user.access) // σοφ
+            #expect(greek["total"] as? Int == 1)
+        }
+    }
+
+    @Test("OpenAI's own API gets max_completion_tokens; compatible servers get max_tokens")
+    func maxTokensField() {
+        var official = ModelConfig(name: "o", provider: .openai, model: "o3")
+        official.maxOutputTokens = 100
+        #expect(OpenAIProvider(config: official, client: .shared).body(ChatRequest(messages: [.user("x")]), stream: true)["max_completion_tokens"] == 100)
+        var local = official
+        local.baseURL = "http://127.0.0.1:11434/v1"
+        #expect(OpenAIProvider(config: local, client: .shared).body(ChatRequest(messages: [.user("x")]), stream: true)["max_tokens"] == 100)
+    }
+}
