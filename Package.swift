@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "App",
+                "App", "Core", "Storage", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "API", "Agents", "Core", "LLM", "Storage",
+                "API", "Agents", "Connectors", "Core", "LLM", "Storage", "Vault",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -74,9 +74,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Connectors",
+            dependencies: [
+                "Agents", "Core", "LLM", "Vault",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Core",
             dependencies: [
-                "LLM", "Storage",
+                "LLM", "Storage", "Vault",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -98,6 +107,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Vault",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Storage",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardTests",
             dependencies: [
-                "Agents", "App", "Core", "LLM", "Storage",
+                "Agents", "App", "Connectors", "Core", "LLM", "Storage", "Vault",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

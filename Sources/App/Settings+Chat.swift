@@ -1,4 +1,5 @@
 import Agents
+import Connectors
 import Foundation
 import LLM
 
@@ -100,7 +101,7 @@ extension Settings {
     private func readAgent(_ name: String, _ keys: SettingsReader, knownModels: Set<String>) -> AgentDefinition? {
         let prefix = "agents.\(name)."
         // The built-in agents can be listed and adjusted without restating them.
-        let base = [AgentDefinition.assistant].first { $0.name == name }
+        let base = ([AgentDefinition.assistant] + ConnectorAgents.all).first { $0.name == name }
         guard let prompt = keys.string(prefix + "system_prompt") ?? base?.systemPrompt else {
             keys.problem("\(prefix)system_prompt is required")
             return nil

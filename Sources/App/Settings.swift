@@ -1,5 +1,6 @@
 import Agents
 import Configuration
+import Connectors
 import Core
 import LLM
 import Foundation
@@ -26,14 +27,17 @@ public struct Settings: Sendable {
     /// Models by name; by default one scripted `demo` model, so a fresh server can chat with no key.
     public var models: [ModelConfig] = [ModelConfig(name: "demo", provider: .mock, model: "demo")]
     public var defaultModel = "demo"
-    public var agents: [AgentDefinition] = [.assistant]
+    public var agents: [AgentDefinition] = [.assistant] + ConnectorAgents.all
     public var defaultAgent = AgentDefinition.assistant.name
     public var chat = ChatSettings()
     public var retry = RetryPolicy()
+    public var vault = VaultSettings()
+    public var connectors = ConnectorSettings()
 
     public init() {}
 
     public var sqlitePath: String { dataDirectory + "/switchboard.sqlite" }
+    public var keyringPath: String { vault.keyringFile ?? dataDirectory + "/vault-keyring.json" }
     public var signingKeyPath: String { dataDirectory + "/jwt-signing-key" }
 
     /// Reads and validates every key; the error names each bad key and what it should be.
@@ -95,6 +99,7 @@ public struct Settings: Sendable {
         }
         self.accounts = accounts
         readChat(keys)
+        readIntegrations(keys)
         if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 

@@ -1,6 +1,7 @@
 import API
 import Agents
 import AsyncHTTPClient
+import Connectors
 import Core
 import Foundation
 import Hummingbird
@@ -12,6 +13,7 @@ import OpenAPIHummingbird
 import ServiceLifecycle
 import UnixSignals
 import Storage
+import Vault
 
 /// A built server: the HTTP application and what it owns. `run` serves until SIGTERM/SIGINT, lets in-flight
 /// requests and running turns finish, then closes the model clients and the database.
@@ -22,6 +24,7 @@ public struct Switchboard: Sendable {
     public let database: any Database
     public let accounts: Accounts
     public let orchestrator: Orchestrator
+    public let integrations: Integrations
     let shutdownTimeout: Duration
 
     /// Serves until SIGTERM or SIGINT. Shutdown waits for open requests and streams, but not for ever: after
@@ -89,11 +92,16 @@ public struct Switchboard: Sendable {
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
                                           httpClient: httpClient, clock: clock, logger: logger)
             let conversations = Conversations(database: database, agents: Set(settings.agents.map(\.name)), clock: clock)
+            let integrations = Integrations(database: database, vault: Vault(provider: try VaultSetup.keyProvider(settings)), clock: clock)
+            try await VaultSetup.checkKeys(integrations)
+            let google = GoogleAPI(settings: settings.connectors, client: httpClient)
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
+                                                           tools: connectorTools(google: google, integrations: integrations),
                                                            clock: clock, logger: logger)
             do {
-                let router = try buildRouter(settings: settings, database: database, accounts: accounts, conversations: conversations,
-                                             orchestrator: orchestrator, addresses: addresses, logger: logger)
+                let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator,
+                                         integrations: integrations, validator: IntegrationValidator(integrations: integrations, api: google))
+                let router = try buildRouter(settings: settings, handler: handler, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
                 ChatSocket(accounts: accounts, orchestrator: orchestrator, logger: logger).register(on: webSocketRouter)
@@ -111,7 +119,7 @@ public struct Switchboard: Sendable {
                     logger: logger
                 )
                 return Switchboard(application: application, database: database, accounts: accounts, orchestrator: orchestrator,
-                                   shutdownTimeout: .seconds(settings.httpShutdownTimeoutSeconds))
+                                   integrations: integrations, shutdownTimeout: .seconds(settings.httpShutdownTimeoutSeconds))
             } catch {
                 await orchestrator.router.shutdown()
                 throw error
@@ -124,9 +132,9 @@ public struct Switchboard: Sendable {
 
     /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
     /// naming a tool that does not exist) stop start-up with a message.
-    static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, clock: WallClock,
-                                  logger: Logger) async throws -> Orchestrator {
-        let tools = ToolRegistry([CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)])
+    static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool],
+                                  clock: WallClock, logger: Logger) async throws -> Orchestrator {
+        let tools = ToolRegistry([CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra)
         for agent in settings.agents {
             for tool in agent.tools where tools.tool(named: tool) == nil {
                 throw StartupError(message: "agents.\(agent.name).tools: there is no tool '\(tool)' (tools: \(tools.names.joined(separator: ", ")))")
@@ -143,8 +151,16 @@ public struct Switchboard: Sendable {
                             clock: clock, logger: logger)
     }
 
-    static func buildRouter(settings: Settings, database: any Database, accounts: Accounts, conversations: Conversations,
-                            orchestrator: Orchestrator, addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
+    /// The Google Analytics and BigQuery tools, acting with the caller's own service account.
+    static func connectorTools(google: GoogleAPI, integrations: Integrations) -> [any Tool] {
+        [QueryGA4Tool(api: google, integrations: integrations), GA4MetadataTool(api: google, integrations: integrations),
+         BigQueryListDatasetsTool(api: google, integrations: integrations), BigQueryListTablesTool(api: google, integrations: integrations),
+         BigQueryTableSchemaTool(api: google, integrations: integrations), BigQueryDryRunTool(api: google, integrations: integrations),
+         BigQueryQueryTool(api: google, integrations: integrations)]
+    }
+
+    static func buildRouter(settings: Settings, handler: APIHandler, addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
+        let accounts = handler.accounts
         let router = Router(context: AppRequestContext.self)
         if !settings.corsOrigins.isEmpty {
             router.add(middleware: CORSMiddleware(origins: Set(settings.corsOrigins)))
@@ -155,7 +171,6 @@ public struct Switchboard: Sendable {
         router.add(middleware: EventStreamMiddleware())
 
         let document = try OpenAPIDocument()
-        let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator)
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: router, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
             RequireIdentityMiddleware(publicOperations: document.publicOperations),

@@ -117,5 +117,26 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 3, name: "integrations") { _ in
+            [
+                """
+                CREATE TABLE integrations (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    secret_version BIGINT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    wrapped_key TEXT NOT NULL,
+                    ciphertext TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX integrations_user ON integrations (user_id, created_at)",
+                "CREATE INDEX integrations_key ON integrations (key_id)",
+            ]
+        },
     ]
 }

@@ -5,6 +5,7 @@ import Core
 import Foundation
 import Logging
 import Storage
+import Vault
 
 @main
 struct SwitchboardCommand: AsyncParsableCommand {
@@ -16,7 +17,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
             `switchboard serve --http-port 9000 --auth-bcrypt-cost 10`, as environment variables (HTTP_PORT) or in .env.
             """,
         version: App.Switchboard.version,
-        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self],
+        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -110,12 +111,34 @@ struct Users: AsyncParsableCommand {
     }
 }
 
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage the vault's keys.", subcommands: [Rotate.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new master key active and re-wrap every secret's data key under it.",
+            discussion: """
+                With the keyring file (the default) a new key is added and made active; older keys are kept, so every \
+                secret stays readable, also by servers started before the rotation. With vault.master_key or KMS, set \
+                the new key in configuration (the old one in vault.previous_master_keys / vault.previous_kms_keys) and \
+                run this to move every secret under it. Secrets are never decrypted: only their data keys are re-wrapped.
+                """)
+        @OptionGroup var config: ConfigFlags
+
+        func run() async throws {
+            let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+            let outcome = try await reportingStartupErrors { try await KeyRotation.run(settings: settings, logger: logger) }
+            print("\(outcome.newKey ? "new active key" : "active key") \(outcome.activeKeyID); re-wrapped \(outcome.rewrapped) secrets")
+        }
+    }
+}
+
 /// Mistakes in configuration (exit 2) and failures to start (database unreachable, unreadable key: exit 1) are
 /// reported as one plain line, not as a crash.
 func reportingStartupErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch where error is SettingsError || error is StartupError || error is SigningKeyError {
+    } catch where error is SettingsError || error is StartupError || error is SigningKeyError || error is VaultError {
         FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
         throw ExitCode(error is SettingsError ? 2 : 1)
     }

@@ -1,5 +1,6 @@
 import API
 import Agents
+import Connectors
 import Core
 import Foundation
 import Storage
@@ -11,6 +12,8 @@ struct APIHandler: APIProtocol {
     let database: any Database
     let conversations: Conversations
     let orchestrator: Orchestrator
+    let integrations: Integrations
+    let validator: IntegrationValidator
 }
 
 /// API representations of Core models.

@@ -39,15 +39,15 @@ public struct GoogleServiceAccount: Sendable {
         self.privateKey = key
     }
 
-    /// The signed JWT assertion (RS256) that the token endpoint exchanges for an access token.
-    public func assertion(scope: String, now: Date) throws -> String {
+    /// The signed JWT assertion (RS256) that `tokenURL` exchanges for an access token.
+    public func assertion(scope: String, tokenURL: String, now: Date) throws -> String {
         var header: JSONValue = ["alg": "RS256", "typ": "JWT"]
         if let privateKeyID, case .object(var object) = header {
             object["kid"] = .string(privateKeyID)
             header = .object(object)
         }
         let issued = Int64(now.timeIntervalSince1970)
-        let claims: JSONValue = ["iss": .string(clientEmail), "scope": .string(scope), "aud": .string(tokenURI),
+        let claims: JSONValue = ["iss": .string(clientEmail), "scope": .string(scope), "aud": .string(tokenURL),
                                  "iat": .int(issued), "exp": .int(issued + 3600)]
         let signingInput = header.jsonData.base64URL + "." + claims.jsonData.base64URL
         let signature = try privateKey.signature(for: Data(signingInput.utf8), padding: .insecurePKCS1v1_5)
@@ -60,14 +60,19 @@ public struct GoogleServiceAccount: Sendable {
 public actor GoogleAccessTokenSource {
     public let account: GoogleServiceAccount
     public let scope: String
+    /// Where the assertion goes. The key file's own `token_uri` only when the key comes from the operator: for keys
+    /// customers upload it is configuration's, so an uploaded key cannot make the server call an address of its
+    /// choosing.
+    public let tokenURL: String
     private let client: HTTPClient
     private var cached: (token: String, expiresAt: Date)?
     private var inFlight: Task<(String, Date), any Error>?
 
     public init(account: GoogleServiceAccount, scope: String = "https://www.googleapis.com/auth/cloud-platform",
-                client: HTTPClient = .shared) {
+                tokenURL: String? = nil, client: HTTPClient = .shared) {
         self.account = account
         self.scope = scope
+        self.tokenURL = tokenURL ?? account.tokenURI
         self.client = client
     }
 
@@ -83,8 +88,8 @@ public actor GoogleAccessTokenSource {
     }
 
     private func exchange() async throws -> (String, Date) {
-        let assertion = try account.assertion(scope: scope, now: Date())
-        var request = HTTPClientRequest(url: account.tokenURI)
+        let assertion = try account.assertion(scope: scope, tokenURL: tokenURL, now: Date())
+        var request = HTTPClientRequest(url: tokenURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         let form = "grant_type=" + "urn:ietf:params:oauth:grant-type:jwt-bearer".formEncoded + "&assertion=" + assertion.formEncoded

@@ -44,7 +44,7 @@ struct ChatBehaviourTests {
             let names = (models["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
             #expect(names == ["demo", "scripted"])
             let agents = try await app.request(.get, "/api/v1/agents", token: user.access)
-            let assistant = (agents["items"] as? [[String: Any]])?.first
+            let assistant = (agents["items"] as? [[String: Any]])?.first { $0["name"] as? String == "assistant" }
             #expect(assistant?["name"] as? String == "assistant")
             #expect(assistant?["default"] as? Bool == true)
             #expect(assistant?["tools"] as? [String] == ["current_time", "conversation_search"])

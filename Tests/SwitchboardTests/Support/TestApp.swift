@@ -17,6 +17,7 @@ struct TestApp: Sendable {
     let clock: TestClock
     let signingKey: Curve25519.Signing.PrivateKey
     let logs: LogCapture
+    let settings: Settings
 
     /// Test defaults: bcrypt at its lowest cost, throttles out of the way, a known signing key.
     static func settings(_ customize: (inout Settings) -> Void = { _ in }) async throws -> (Settings, Curve25519.Signing.PrivateKey) {
@@ -46,7 +47,7 @@ struct TestApp: Sendable {
         let server = try await Switchboard.build(settings: settings, logger: logger, clock: clock.wallClock)
         do {
             try await server.application.test(testing) { client in
-                try await body(TestApp(server: server, client: client, clock: clock, signingKey: key, logs: logs))
+                try await body(TestApp(server: server, client: client, clock: clock, signingKey: key, logs: logs, settings: settings))
             }
         } catch {
             await server.close()

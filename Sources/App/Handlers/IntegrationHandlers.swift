@@ -1,0 +1,82 @@
+import API
+import Connectors
+import Core
+import Foundation
+import LLM
+import OpenAPIRuntime
+
+extension APIHandler {
+    func listIntegrations(_ input: Operations.ListIntegrations.Input) async throws -> Operations.ListIntegrations.Output {
+        let identity = try RequestScope.requireIdentity()
+        let page = try await integrations.list(userID: identity.user.id, page: PageRequest(page: input.query.page, perPage: input.query.perPage))
+        return .ok(.init(body: .json(.init(items: page.items.map(Components.Schemas.Integration.init), total: page.total,
+                                           page: page.page, perPage: page.perPage))))
+    }
+
+    func createIntegration(_ input: Operations.CreateIntegration.Input) async throws -> Operations.CreateIntegration.Output {
+        let identity = try RequestScope.requireIdentity()
+        let integration: Integration
+        switch input.body {
+        case .json(let body):
+            integration = try await integrations.create(userID: identity.user.id, kind: body.kind, name: body.name,
+                                                        credentials: body.credentials.value.map { .json(JSONValue(any: $0)) },
+                                                        provider: body.provider)
+        case .multipartForm(let parts):
+            var kind = IntegrationKind.googleServiceAccount.rawValue
+            var name: String?, provider: String?, file: String?
+            for try await part in parts {
+                switch part {
+                case .file(let upload):
+                    var bytes: [UInt8] = []
+                    for try await chunk in upload.payload.body {
+                        bytes += chunk
+                        guard bytes.count <= Integrations.maxCredentialBytes else { throw AppError.validation([Integrations.tooLarge]) }
+                    }
+                    file = String(decoding: bytes, as: UTF8.self)
+                case .name(let field): name = try await String(collecting: field.payload.body, upTo: 4096)
+                case .kind(let field): kind = try await String(collecting: field.payload.body, upTo: 100)
+                case .provider(let field): provider = try await String(collecting: field.payload.body, upTo: 100)
+                case .undocumented(let other): _ = try await [UInt8](collecting: other.body, upTo: 1 << 20)
+                }
+            }
+            integration = try await integrations.create(userID: identity.user.id, kind: kind, name: name,
+                                                        credentials: file.map { .text($0) }, provider: provider)
+        }
+        return .created(.init(body: .json(.init(integration))))
+    }
+
+    func getIntegration(_ input: Operations.GetIntegration.Input) async throws -> Operations.GetIntegration.Output {
+        let identity = try RequestScope.requireIdentity()
+        return .ok(.init(body: .json(.init(try await integrations.get(try integrationID(input.path.id), userID: identity.user.id)))))
+    }
+
+    func deleteIntegration(_ input: Operations.DeleteIntegration.Input) async throws -> Operations.DeleteIntegration.Output {
+        let identity = try RequestScope.requireIdentity()
+        try await integrations.delete(try integrationID(input.path.id), userID: identity.user.id)
+        return .noContent(.init())
+    }
+
+    func validateIntegration(_ input: Operations.ValidateIntegration.Input) async throws -> Operations.ValidateIntegration.Output {
+        let identity = try RequestScope.requireIdentity()
+        let result = try await validator.validate(try integrationID(input.path.id), userID: identity.user.id)
+        return .ok(.init(body: .json(.init(valid: result.valid == true,
+                                           status: result.valid.map { $0 ? .valid : .invalid } ?? .unchecked,
+                                           checks: result.checks.map { .init(name: $0.name, ok: $0.ok, detail: $0.detail) }))))
+    }
+
+    /// A malformed id names no integration: 404, like another user's.
+    private func integrationID(_ text: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw AppError.notFound("integration") }
+        return id
+    }
+}
+
+extension Components.Schemas.Integration {
+    init(_ integration: Integration) {
+        let kind: KindPayload = integration.kind == .googleServiceAccount ? .googleServiceAccount : .apiKey
+        self.init(id: integration.id.lowercased, kind: kind, name: integration.name,
+                  clientEmail: integration.metadata["client_email"]?.stringValue, projectId: integration.metadata["project_id"]?.stringValue,
+                  privateKeyId: integration.metadata["private_key_id"]?.stringValue, provider: integration.metadata["provider"]?.stringValue,
+                  createdAt: integration.createdAt)
+    }
+}
