@@ -95,6 +95,21 @@ struct CLITests {
         #expect(duplicate.stderr.contains("already exists"))
     }
 
+    @Test("keys rotate makes a new key active and re-wraps every secret; a short master key stops start-up")
+    func keysRotate() async throws {
+        let (directory, environment) = try await CLI.freshEnvironment()
+        let first = try await CLI.run(["keys", "rotate"], in: directory, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("new active key local-"))
+        #expect(first.stdout.contains("re-wrapped 0 secrets"))
+        let keyring = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: directory + "/data/vault-keyring.json"))) as? [String: Any]
+        #expect((keyring?["keys"] as? [String: Any])?.count == 2, "the first run created a key, rotation added one")
+
+        let short = try await CLI.run(["serve"], in: NSTemporaryDirectory(), environment: ["VAULT_MASTER_KEY": "c2hvcnQ="])
+        #expect(short.status == 1)
+        #expect(short.stderr.contains("vault.master_key must be a base64-encoded 256-bit"))
+    }
+
     @Test("openapi prints the contract")
     func openapi() async throws {
         let result = try await CLI.run(["openapi"], in: NSTemporaryDirectory())
