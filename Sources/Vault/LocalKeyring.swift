@@ -10,7 +10,7 @@ import Glibc
 ///
 /// The keyring file holds every master key by id and names the active one. `rotate` adds a key and makes it active;
 /// older keys stay, so secrets wrapped by them stay readable (also by processes started before the rotation, which
-/// read the file again when they meet a key id they do not know).
+/// read the file again when they meet a key id they do not know, and never forget a key they knew).
 public final class LocalKeyring: KeyProvider {
     struct Keys: Codable, Equatable {
         var active: String
@@ -20,17 +20,18 @@ public final class LocalKeyring: KeyProvider {
     private let path: String?
     private let state: Mutex<Keys>
 
-    /// The keyring file at `path`, created with one new key when it does not exist.
+    /// The keyring file at `path`, created with one new key when it does not exist. Creation, like rotation, holds
+    /// an exclusive lock on `<path>.lock`, so processes starting together agree on one keyring.
     public init(path: String) throws {
         self.path = path
-        if FileManager.default.fileExists(atPath: path) {
-            state = Mutex(try Self.read(path))
-        } else {
+        let keys = try Self.locked(path) {
+            if FileManager.default.fileExists(atPath: path) { return try Self.read(path) }
             let id = Self.newID()
             let keys = Keys(active: id, keys: [id: Self.randomKey()])
-            try Self.write(keys, to: path, exclusive: true)
-            state = Mutex(try Self.read(path)) // another process may have created it first: theirs wins
+            try Self.write(keys, to: path)
+            return keys
         }
+        state = Mutex(keys)
     }
 
     /// Keys from configuration: `active` (base64, 32 bytes) wraps new secrets; `previous` stay readable.
@@ -74,17 +75,21 @@ public final class LocalKeyring: KeyProvider {
 
     public func canUnwrap(keyID: String) async -> Bool { (try? masterKey(keyID)) != nil }
 
-    /// Adds a new master key and makes it active; returns its id. Only for a keyring file.
+    /// Adds a new master key and makes it active; returns its id. Only for a keyring file. The file is read, changed
+    /// and written under the lock, and read back before the key is used: a key that did not reach the disk is never
+    /// used to wrap anything.
     public func rotate() throws -> String {
         guard let path else { throw VaultError.keyProviderFailed("keys given by configuration are rotated by configuration") }
         let id = Self.newID()
-        try state.withLock { keys in
-            var updated = try Self.read(path) // the file may have changed since this process read it
+        let written = try Self.locked(path) {
+            var updated = try Self.read(path) // another process may have rotated since this one read the file
             updated.keys[id] = Self.randomKey()
             updated.active = id
-            try Self.write(updated, to: path, exclusive: false)
-            keys = updated
+            try Self.write(updated, to: path)
+            return try Self.read(path)
         }
+        guard written.active == id, written.keys[id] != nil else { throw VaultKeyError("the new key did not reach the keyring at \(path)") }
+        merge(written)
         return id
     }
 
@@ -92,8 +97,16 @@ public final class LocalKeyring: KeyProvider {
         if let text = state.withLock({ $0.keys[id] }) { return try Self.decode(text, what: "keyring") }
         // A key made by a rotation in another process: read the file again.
         guard let path, let fresh = try? Self.read(path), let text = fresh.keys[id] else { return nil }
-        state.withLock { $0 = fresh }
+        merge(fresh)
         return try Self.decode(text, what: "keyring")
+    }
+
+    /// Takes the file's keys and active key, keeping every key already known: a key is never forgotten.
+    private func merge(_ fresh: Keys) {
+        state.withLock { keys in
+            keys.keys.merge(fresh.keys) { known, _ in known }
+            keys.active = fresh.active
+        }
     }
 
     private static func wrapContext(_ id: String) -> Data { Data("switchboard-vault:wrap:v1:\(id)".utf8) }
@@ -127,26 +140,37 @@ public final class LocalKeyring: KeyProvider {
         return keys
     }
 
-    /// Written to a temporary file (0600) and renamed over the keyring, so a crash never leaves half a keyring.
-    static func write(_ keys: Keys, to path: String, exclusive: Bool) throws {
+    /// Runs `body` holding an exclusive lock (flock) on `<path>.lock`: one process at a time creates or rewrites the
+    /// keyring.
+    static func locked<T>(_ path: String, _ body: () throws -> T) throws -> T {
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
                                                 withIntermediateDirectories: true)
+        let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultKeyError("cannot lock the vault keyring at \(path)") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw VaultKeyError("cannot lock the vault keyring at \(path)") }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    /// Written to a new temporary file (0600, a random name, O_EXCL) that is synced and renamed over the keyring, then
+    /// the directory is synced: after a crash the keyring is either the old one or the new one, whole.
+    static func write(_ keys: Keys, to path: String) throws {
         let data = try JSONEncoder().encode(keys)
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let temporary = path + ".tmp-" + newID()
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultKeyError("cannot write the vault keyring at \(path)") }
         let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
+        let synced = fsync(fd) == 0
         close(fd)
-        guard written == data.count else { throw VaultKeyError("cannot write the vault keyring at \(path)") }
-        if exclusive {
-            // link() fails if the keyring appeared meanwhile: the first process's keyring is kept.
-            defer { unlink(temporary) }
-            if link(temporary, path) != 0, errno != EEXIST { throw VaultKeyError("cannot create the vault keyring at \(path)") }
-        } else if rename(temporary, path) != 0 {
+        guard written == data.count, synced, rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw VaultKeyError("cannot replace the vault keyring at \(path)")
+            throw VaultKeyError("cannot write the vault keyring at \(path)")
         }
+        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw VaultKeyError("cannot sync the directory of the vault keyring at \(path)") }
+        defer { close(directory) }
+        guard fsync(directory) == 0 else { throw VaultKeyError("cannot sync the directory of the vault keyring at \(path)") }
     }
 }
 

@@ -119,9 +119,10 @@ struct Keys: AsyncParsableCommand {
             abstract: "Make a new master key active and re-wrap every secret's data key under it.",
             discussion: """
                 With the keyring file (the default) a new key is added and made active; older keys are kept, so every \
-                secret stays readable, also by servers started before the rotation. With vault.master_key or KMS, set \
-                the new key in configuration (the old one in vault.previous_master_keys / vault.previous_kms_keys) and \
-                run this to move every secret under it. Secrets are never decrypted: only their data keys are re-wrapped.
+                secret stays readable, also by servers started before the rotation. With vault.master_key or KMS and \
+                several servers: first add the new key to vault.previous_master_keys (or vault.previous_kms_keys) \
+                everywhere, then make it the active key with the old one in the previous list, then run this to move \
+                every secret under it. Secrets are never decrypted: only their data keys are re-wrapped.
                 """)
         @OptionGroup var config: ConfigFlags
 

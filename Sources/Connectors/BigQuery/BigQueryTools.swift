@@ -55,14 +55,18 @@ struct BigQuery: Sendable {
         }
     }
 
-    /// The bytes `sql` would scan, from a dry run (free).
-    func dryRun(_ sql: String, _ session: Session) async throws -> Int64 {
-        let response = try await call(.POST, session.base + "/queries", session,
-                                      body: ["query": .string(sql), "useLegacySql": false, "dryRun": true])
-        guard let bytes = response["totalBytesProcessed"]?.stringValue.flatMap(Int64.init) ?? response["totalBytesProcessed"]?.intValue.map(Int64.init) else {
+    /// What a dry run (free) says of `sql`: the bytes it would scan and its kind of statement (`SELECT`, `INSERT`,
+    /// `DROP_TABLE`, `SCRIPT`...). It goes through jobs.insert, the call that reports the statement type.
+    func dryRun(_ sql: String, _ session: Session) async throws -> (bytes: Int64, statementType: String) {
+        let job = try await call(.POST, session.base + "/jobs", session, body: [
+            "configuration": ["dryRun": true, "query": ["query": .string(sql), "useLegacySql": false]],
+        ])
+        let statistics = job["statistics"]
+        let total = statistics?["totalBytesProcessed"] ?? statistics?["query"]?["totalBytesProcessed"]
+        guard let bytes = total?.stringValue.flatMap(Int64.init) ?? total?.intValue.map(Int64.init) else {
             throw ToolError("BigQuery's dry run did not say how many bytes the query scans.")
         }
-        return bytes
+        return (bytes, statistics?["query"]?["statementType"]?.stringValue ?? "UNKNOWN")
     }
 
     var maxBytes: Int64 { api.settings.bigQueryMaxBytes }
@@ -206,20 +210,22 @@ public struct BigQueryDryRunTool: Tool {
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
         let session = try await bigQuery.session(arguments, context: context)
-        let bytes = try await bigQuery.dryRun(stringArgument(arguments, "sql"), session)
-        return ["bytes_processed": .int(bytes), "human": .string(BigQuery.human(bytes)),
-                "within_cap": .bool(bytes <= bigQuery.maxBytes), "cap": .string(BigQuery.human(bigQuery.maxBytes))]
+        let (bytes, statement) = try await bigQuery.dryRun(stringArgument(arguments, "sql"), session)
+        return ["bytes_processed": .int(bytes), "human": .string(BigQuery.human(bytes)), "statement_type": .string(statement),
+                "within_cap": .bool(bytes <= bigQuery.maxBytes), "cap": .string(BigQuery.human(bigQuery.maxBytes)),
+                "allowed": .bool(statement == "SELECT" && bytes <= bigQuery.maxBytes)]
     }
 }
 
-/// `bq_query`: always dry-runs first and refuses a query over the byte cap; the real job carries the cap as
-/// `maximumBytesBilled`, so BigQuery itself refuses to bill more. Rows are capped.
+/// `bq_query`: always dry-runs first, and refuses anything but a single SELECT and any query over the byte cap; the
+/// real job carries the cap as `maximumBytesBilled`, so BigQuery itself refuses to bill more. Rows are capped.
 public struct BigQueryQueryTool: Tool {
     public static let name = "bq_query"
     public var name: String { Self.name }
     public let description = """
-        Run a read-only BigQuery Standard SQL query and return the rows as a table (capped). It is dry-run first and \
-        refused when it would scan more than the cap: select only the columns needed and filter on partition columns.
+        Run a read-only BigQuery Standard SQL query (a single SELECT) and return the rows as a table (capped). It is \
+        dry-run first and refused when it would scan more than the cap: select only the columns needed and filter on \
+        partition columns.
         """
     public let parameters: JSONValue = [
         "type": "object",
@@ -237,7 +243,12 @@ public struct BigQueryQueryTool: Tool {
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
         let session = try await bigQuery.session(arguments, context: context)
         let sql = stringArgument(arguments, "sql")
-        let bytes = try await bigQuery.dryRun(sql, session)
+        let (bytes, statement) = try await bigQuery.dryRun(sql, session)
+        // Read-only: whatever the data holds (text written by anyone can reach the model), nothing is changed,
+        // dropped, exported or scripted with the customer's account.
+        guard statement == "SELECT" else {
+            throw ToolError("Only a single SELECT statement can be run; this is \(statement).")
+        }
         guard bytes <= bigQuery.maxBytes else {
             throw ToolError("The query would scan \(BigQuery.human(bytes)), over the cap of \(BigQuery.human(bigQuery.maxBytes)). "
                             + "Select fewer columns, filter on the partition column, or query a smaller table.")

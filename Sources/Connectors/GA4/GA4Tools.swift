@@ -9,7 +9,7 @@ enum GA4 {
     /// `123456789` or `properties/123456789`: the digits, or a tool error.
     static func propertyID(_ arguments: JSONValue) throws -> String {
         let raw = (arguments["property_id"]?.stringValue ?? "").replacingOccurrences(of: "properties/", with: "")
-        guard !raw.isEmpty, raw.allSatisfy(\.isNumber) else {
+        guard !raw.isEmpty, raw.count <= 20, raw.allSatisfy({ $0.isASCII && $0.isWholeNumber }) else {
             throw ToolError("property_id must be the numeric id of a GA4 property, such as 123456789.")
         }
         return raw

@@ -75,11 +75,11 @@ struct IntegrationStore: Sendable {
         try await db.all("SELECT DISTINCT key_id FROM integrations").map { try $0.decode(column: "key_id", as: String.self) }
     }
 
-    /// Every secret not wrapped by `activeKeyID`, in batches (id, the wrapped key).
-    func sealedNotUnder(_ activeKeyID: String, limit: Int) async throws -> [(id: String, sealed: SealedSecret)] {
+    /// The next batch of secrets not wrapped by `activeKeyID`, in id order after `after`.
+    func sealedNotUnder(_ activeKeyID: String, after: String, limit: Int) async throws -> [(id: String, sealed: SealedSecret)] {
         try await db.all("""
             SELECT i.id, i.secret_version, i.key_id, i.wrapped_key, i.ciphertext FROM integrations i
-            WHERE i.key_id <> \(bind: activeKeyID) ORDER BY i.id LIMIT \(bind: limit)
+            WHERE i.key_id <> \(bind: activeKeyID) AND i.id > \(bind: after) ORDER BY i.id LIMIT \(bind: limit)
             """).map { (try $0.decode(column: "id", as: String.self), try Self.sealed(from: $0)) }
     }
 

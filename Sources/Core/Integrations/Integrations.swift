@@ -131,14 +131,15 @@ public struct Integrations: Sendable {
     public func rewrapAll(logger: Logger) async throws -> Int {
         let active = try await vault.provider.activeKeyID()
         var count = 0
-        var skipped: Set<String> = []
+        var after = ""
         while true {
-            let batch = try await store.sealedNotUnder(active, limit: 100).filter { !skipped.contains($0.id) }
-            if batch.isEmpty { return count }
+            let batch = try await store.sealedNotUnder(active, after: after, limit: 100)
+            guard let last = batch.last else { return count }
             for (id, sealed) in batch {
                 let rewrapped = try await vault.rewrap(sealed)
-                if try await store.replaceWrappedKey(id: id, old: sealed, new: rewrapped) { count += 1 } else { skipped.insert(id) }
+                if try await store.replaceWrappedKey(id: id, old: sealed, new: rewrapped) { count += 1 }
             }
+            after = last.id
             logger.info("re-wrapped data keys", metadata: ["count": "\(count)"])
         }
     }

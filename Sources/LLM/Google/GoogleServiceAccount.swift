@@ -20,10 +20,18 @@ public struct GoogleServiceAccount: Sendable {
     public init(json: JSONValue) throws {
         var problems: [(String, String)] = []
         if json["type"]?.stringValue != "service_account" { problems.append(("type", "must be \"service_account\"")) }
+        // Shown and stored as metadata: plain, short values only.
+        let plain = { (text: String, limit: Int) in
+            text.count <= limit && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0.properties.isWhitespace }
+        }
         let projectID = json["project_id"]?.stringValue ?? ""
         if projectID.isEmpty { problems.append(("project_id", "is required")) }
+        else if !plain(projectID, 100) { problems.append(("project_id", "must be a project id (at most 100 characters, no spaces)")) }
         let clientEmail = json["client_email"]?.stringValue ?? ""
-        if !clientEmail.contains("@") { problems.append(("client_email", "must be the service account's email")) }
+        if !clientEmail.contains("@") || !plain(clientEmail, 254) { problems.append(("client_email", "must be the service account's email")) }
+        if let keyID = json["private_key_id"]?.stringValue, !plain(keyID, 100) {
+            problems.append(("private_key_id", "must be at most 100 characters, no spaces"))
+        }
         var key: _RSA.Signing.PrivateKey?
         if let pem = json["private_key"]?.stringValue, !pem.isEmpty {
             key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem)

@@ -95,6 +95,8 @@ struct ConnectorTests {
             let dry = try await tools.run(BigQueryDryRunTool(api: api, integrations: tools.integrations), ["sql": "SELECT country FROM analytics.events"])
             #expect(dry["bytes_processed"] == 1_048_576)
             #expect(dry["within_cap"] == true)
+            #expect(dry["statement_type"] == "SELECT")
+            #expect(google.requests.last?.path.hasSuffix("/jobs") == true, "dry runs go through jobs.insert, which reports the statement type")
 
             let query = BigQueryQueryTool(api: api, integrations: tools.integrations)
             let result = try await tools.run(query, ["sql": "SELECT country, revenue, tags FROM analytics.events"])
@@ -108,7 +110,12 @@ struct ConnectorTests {
             let refused = await tools.failure(query, ["sql": "SELECT * FROM analytics.big_table"])
             #expect(refused.contains("500.0 GB"))
             #expect(refused.contains("over the cap of 100.0 MB"))
-            #expect(google.requests.dropFirst(before).allSatisfy { $0.body["dryRun"] == true }, "a query over the cap never runs")
+            // Read-only: statements that change, drop, export or script are refused, whatever the data told the model.
+            for sql in ["DROP TABLE analytics.events", "INSERT INTO analytics.events VALUES (1)",
+                        "SELECT 1; DROP TABLE analytics.events", "EXPORT DATA OPTIONS(uri='gs://x/*') AS SELECT 1"] {
+                #expect(await tools.failure(query, ["sql": .string(sql)]).contains("Only a single SELECT statement can be run"), "\(sql)")
+            }
+            #expect(google.requests.dropFirst(before).allSatisfy { $0.path.hasSuffix("/jobs") }, "a refused query never runs")
 
             let slow = try await tools.run(query, ["sql": "SELECT 'slow' AS country"])
             #expect(slow["total_rows"] == 2)

@@ -58,6 +58,9 @@ struct IntegrationTests {
             var badKey = account.json.objectValue!
             badKey["private_key"] = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg==\n-----END PRIVATE KEY-----\n"
             #expect(try await post(["kind": "google_service_account", "credentials": JSONValue.object(badKey).anyValue!]).fieldErrors["credentials.private_key"] == "invalid")
+            var oddEmail = account.json.objectValue!
+            oddEmail["client_email"] = "bot\u{0}@acme.iam.gserviceaccount.com"
+            #expect(try await post(["kind": "google_service_account", "credentials": JSONValue.object(oddEmail).anyValue!]).fieldErrors["credentials.client_email"] == "invalid")
             var padded = account.json.objectValue!
             padded["padding"] = .string(String(repeating: "x", count: 70_000))
             #expect(try await post(["kind": "google_service_account", "credentials": JSONValue.object(padded).anyValue!]).fieldErrors["credentials"] == "too_large")

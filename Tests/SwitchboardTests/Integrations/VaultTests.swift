@@ -71,6 +71,27 @@ struct VaultTests {
         #expect(try await Vault(provider: LocalKeyring(path: path)).open(sealed, context: context) == Data("s".utf8))
     }
 
+    @Test("Rotations and first runs racing on one keyring file never lose a key")
+    func concurrentKeyring() async throws {
+        let path = Self.keyringPath()
+        // Processes starting together: one keyring, the same active key for all.
+        let starts = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<6 { group.addTask { try await LocalKeyring(path: path).activeKeyID() } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(starts.count == 1)
+        let rotated = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 { group.addTask { try LocalKeyring(path: path).rotate() } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        let file = try LocalKeyring(path: path)
+        #expect(Set(file.keyIDs).isSuperset(of: rotated), "every rotation's key is in the file")
+        #expect(file.keyIDs.count == 9)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+            .filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty)
+    }
+
     @Test("A short, malformed or unreadable key refuses to load")
     func badKeys() throws {
         #expect(throws: VaultKeyError.self) { try LocalKeyring(active: Data(repeating: 1, count: 16).base64EncodedString()) }

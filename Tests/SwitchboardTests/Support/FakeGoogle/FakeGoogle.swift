@@ -199,15 +199,22 @@ final class FakeGoogle: Sendable {
                 ["name": "user", "type": "RECORD", "mode": "NULLABLE", "fields": [["name": "country", "type": "STRING", "mode": "NULLABLE"]]],
                 ["name": "revenue", "type": "NUMERIC", "mode": "NULLABLE", "description": "In EUR"],
             ]], "numRows": "1200", "numBytes": "48000", "timePartitioning": ["type": "DAY", "field": "event_date"]])
-        case "queries" where rest.count == 1:
-            let sql = body["query"]?.stringValue ?? ""
+        case "jobs" where rest.count == 1 && body["configuration"]?["dryRun"] == true:
+            // A dry run through jobs.insert: the bytes and the statement type, nothing run.
+            let sql = body["configuration"]?["query"]?["query"]?.stringValue ?? ""
             if sql.lowercased().contains("syntax error") {
                 return Self.googleError(400, "INVALID_ARGUMENT", "Syntax error: Unexpected identifier \"error\" at [1:8]")
             }
             let bytes = sql.contains("big_table") ? "536870912000" : "1048576"
-            if body["dryRun"] == true {
-                return Self.json(200, ["kind": "bigquery#queryResponse", "totalBytesProcessed": .string(bytes), "jobComplete": true])
-            }
+            let text = sql.lowercased().trimmingCharacters(in: .whitespaces)
+            let statement = text.dropLast(text.hasSuffix(";") ? 1 : 0).contains(";") ? "SCRIPT"
+                : text.hasPrefix("drop table") ? "DROP_TABLE" : text.hasPrefix("insert") ? "INSERT"
+                : text.hasPrefix("export data") ? "EXPORT_DATA" : "SELECT"
+            return Self.json(200, ["kind": "bigquery#job", "status": ["state": "DONE"], "configuration": body["configuration"] ?? .null,
+                                   "statistics": ["totalBytesProcessed": .string(bytes),
+                                                  "query": ["totalBytesProcessed": .string(bytes), "statementType": .string(statement)]]])
+        case "queries" where rest.count == 1:
+            let sql = body["query"]?.stringValue ?? ""
             if sql.contains("slow") {
                 return Self.json(200, ["jobComplete": false, "jobReference": ["projectId": .string(project), "jobId": "job_slow", "location": "EU"]])
             }
