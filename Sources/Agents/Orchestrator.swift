@@ -32,10 +32,13 @@ public final class Orchestrator: Sendable {
     let settings: ChatSettings
     let clock: WallClock
     let logger: Logger
+    /// The plan's say: admission (features, token budget), the tools the model sees, the debit at the end.
+    let policy: (any TurnPolicy)?
     private let running = TurnTracker()
 
     public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], defaultAgent: String,
-                conversations: ConversationStore, usage: UsageStore, settings: ChatSettings, clock: WallClock, logger: Logger) {
+                conversations: ConversationStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
+                clock: WallClock, logger: Logger) {
         self.router = router
         self.tools = tools
         self.agents = Dictionary(agents.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
@@ -43,24 +46,28 @@ public final class Orchestrator: Sendable {
         self.conversations = conversations
         self.usage = usage
         self.settings = settings
+        self.policy = policy
         self.clock = clock
         self.logger = logger
     }
 
     public struct TurnRequest: Sendable {
-        public let userID: UUID
+        /// As read from the database with this request: its tier decides what the turn may do.
+        public let user: User
         public let conversationID: UUID
         public let content: String
         public let agent: String?
         public let model: String?
 
-        public init(userID: UUID, conversationID: UUID, content: String, agent: String?, model: String?) {
-            self.userID = userID
+        public init(user: User, conversationID: UUID, content: String, agent: String?, model: String?) {
+            self.user = user
             self.conversationID = conversationID
             self.content = content
             self.agent = agent
             self.model = model
         }
+
+        public var userID: UUID { user.id }
     }
 
     /// A running turn. `events` ends with `done`; the turn runs to its end whether or not anyone reads them.
@@ -101,10 +108,17 @@ public final class Orchestrator: Sendable {
         }
 
         let agentName = request.agent ?? conversation.agent ?? defaultAgent
-        guard let agent = agents[agentName] else {
-            try await conversations.endTurn(conversationID: conversation.id, turnID: turnID, now: now)
-            throw AppError.validation([unknownAgent(agentName)])
+        var agent: AgentDefinition
+        do {
+            guard let found = agents[agentName] else { throw AppError.validation([unknownAgent(agentName)]) }
+            agent = found
+            // Before anything is stored or any model called: the plan must include the agent, and budget must be left.
+            try await policy?.admit(user: request.user, agent: agent.name)
+        } catch {
+            try? await conversations.endTurn(conversationID: conversation.id, turnID: turnID, now: now)
+            throw error
         }
+        if let policy { agent.tools = agent.tools.filter { policy.allowsTool($0, user: request.user) } }
         let model = request.model ?? agent.model ?? router.defaultModel
         let userMessage: StoredMessage
         do {
@@ -118,7 +132,7 @@ public final class Orchestrator: Sendable {
 
         let (events, emitter) = AsyncStream.makeStream(of: ChatEvent.self, bufferingPolicy: .unbounded)
         emitter.yield(.messageCompleted(userMessage))
-        let context = TurnContext(id: turnID, conversationID: conversation.id, userID: request.userID, agent: agent, model: model)
+        let context = TurnContext(id: turnID, conversationID: conversation.id, user: request.user, agent: agent, model: model)
         var logger = self.logger
         logger[metadataKey: "turn_id"] = "\(turnID.lowercased)"
         let turnLogger = logger
@@ -154,9 +168,11 @@ public final class Orchestrator: Sendable {
     struct TurnContext: Sendable {
         let id: UUID
         let conversationID: UUID
-        let userID: UUID
+        let user: User
         let agent: AgentDefinition
         let model: String
+
+        var userID: UUID { user.id }
     }
 
     private enum Outcome: Sendable {
@@ -203,6 +219,12 @@ public final class Orchestrator: Sendable {
                 status = partial ? .incomplete : .error
                 emitter.yield(.error(failure))
                 logger.warning(shuttingDown ? "turn stopped by shutdown" : "turn timed out")
+            }
+            do {
+                // What the turn used, failed steps included, against the month's budget: once.
+                try await self.policy?.debit(turnID: turn.id, user: turn.user, usage: progress.totals.withLock { $0 })
+            } catch {
+                logger.error("could not debit the turn's usage", metadata: ["error": "\(error)"])
             }
             do {
                 try await self.conversations.endTurn(conversationID: turn.conversationID, turnID: turn.id, now: self.clock.now)

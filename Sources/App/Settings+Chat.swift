@@ -1,5 +1,6 @@
 import Agents
 import Connectors
+import Core
 import Foundation
 import LLM
 
@@ -9,6 +10,12 @@ import LLM
 extension Settings {
     mutating func readChat(_ keys: SettingsReader) {
         if let configured = Self.named("models", keys, read: { readModel($0, keys) }) { models = configured }
+        for model in models {
+            let prefix = "models.\(model.name)."
+            if let input = keys.double(prefix + "price_input", 0...10_000), let output = keys.double(prefix + "price_output", 0...10_000) {
+                prices[model.name] = ModelPrice(input: input, cachedInput: keys.double(prefix + "price_cached_input", 0...10_000), output: output)
+            }
+        }
         defaultModel = keys.string("chat.default_model") ?? models.first?.name ?? defaultModel
         let known = Set(models.map(\.name))
         if !known.contains(defaultModel) { keys.problem("chat.default_model: '\(defaultModel)' is not in models (\(known.sorted().joined(separator: ", ")))") }

@@ -33,6 +33,13 @@ public struct Settings: Sendable {
     public var retry = RetryPolicy()
     public var vault = VaultSettings()
     public var connectors = ConnectorSettings()
+    /// The feature matrix: tiers, their limits and features.
+    public var plans = Plans.standard
+    /// Per-user request limits by tier; off only to measure what they cost.
+    public var rateLimitEnabled = true
+    public var billing = BillingSettings()
+    /// Prices per configured model, for usage reports.
+    public var prices: [String: ModelPrice] = [:]
 
     public init() {}
 
@@ -100,6 +107,7 @@ public struct Settings: Sendable {
         self.accounts = accounts
         readChat(keys)
         readIntegrations(keys)
+        readPlans(keys)
         if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 

@@ -95,13 +95,23 @@ public struct Switchboard: Sendable {
             let integrations = Integrations(database: database, vault: Vault(provider: try VaultSetup.keyProvider(settings)), clock: clock)
             try await VaultSetup.checkKeys(integrations)
             let google = GoogleAPI(settings: settings.connectors, client: httpClient)
+            let quotas = Quotas(db: database, plans: settings.plans, clock: clock)
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
                                                            tools: connectorTools(google: google, integrations: integrations),
-                                                           clock: clock, logger: logger)
+                                                           policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             do {
                 let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator,
-                                         integrations: integrations, validator: IntegrationValidator(integrations: integrations, api: google))
-                let router = try buildRouter(settings: settings, handler: handler, addresses: addresses, logger: logger)
+                                         integrations: integrations, validator: IntegrationValidator(integrations: integrations, api: google),
+                                         plans: settings.plans, quotas: quotas, usage: UsageStore(db: database),
+                                         billing: Billing(db: database, plans: settings.plans, settings: settings.billing, client: httpClient,
+                                                          clock: clock, logger: logger),
+                                         prices: settings.prices, clock: clock)
+                // SQLite serves one process: its limits live in memory. PostgreSQL may serve many: there they live in the database.
+                var limiter: (any RateLimiter)?
+                if settings.rateLimitEnabled {
+                    limiter = database.engine == .postgres ? DatabaseRateLimiter(db: database) as any RateLimiter : LocalRateLimiter()
+                }
+                let router = try buildRouter(settings: settings, handler: handler, limiter: limiter, clock: clock, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
                 ChatSocket(accounts: accounts, orchestrator: orchestrator, logger: logger).register(on: webSocketRouter)
@@ -133,7 +143,7 @@ public struct Switchboard: Sendable {
     /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
     /// naming a tool that does not exist) stop start-up with a message.
     static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool],
-                                  clock: WallClock, logger: Logger) async throws -> Orchestrator {
+                                  policy: any TurnPolicy, clock: WallClock, logger: Logger) async throws -> Orchestrator {
         let tools = ToolRegistry([CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra)
         for agent in settings.agents {
             for tool in agent.tools where tools.tool(named: tool) == nil {
@@ -148,7 +158,7 @@ public struct Switchboard: Sendable {
         }
         return Orchestrator(router: router, tools: tools, agents: settings.agents, defaultAgent: settings.defaultAgent,
                             conversations: conversations.store, usage: UsageStore(db: database), settings: settings.chat,
-                            clock: clock, logger: logger)
+                            policy: policy, clock: clock, logger: logger)
     }
 
     /// The Google Analytics and BigQuery tools, acting with the caller's own service account.
@@ -159,7 +169,8 @@ public struct Switchboard: Sendable {
          BigQueryQueryTool(api: google, integrations: integrations)]
     }
 
-    static func buildRouter(settings: Settings, handler: APIHandler, addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
+    static func buildRouter(settings: Settings, handler: APIHandler, limiter: (any RateLimiter)?, clock: WallClock,
+                            addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
         let accounts = handler.accounts
         let router = Router(context: AppRequestContext.self)
         if !settings.corsOrigins.isEmpty {
@@ -168,12 +179,15 @@ public struct Switchboard: Sendable {
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(accounts: accounts))
+        if let limiter { router.add(middleware: RateLimitMiddleware(limiter: limiter, plans: settings.plans, clock: clock)) }
+        router.add(middleware: RawBodyMiddleware(paths: ["/api/v1/billing/webhook"], maxBytes: settings.maxBodyBytes))
         router.add(middleware: EventStreamMiddleware())
 
         let document = try OpenAPIDocument()
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: router, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
             RequireIdentityMiddleware(publicOperations: document.publicOperations),
+            AccessMiddleware(plans: settings.plans),
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
         ])
 

@@ -138,5 +138,71 @@ public enum Schema {
                 "CREATE INDEX integrations_key ON integrations (key_id)",
             ]
         },
+        Migration(version: 4, name: "plans") { _ in
+            [
+                "ALTER TABLE users ADD COLUMN seats BIGINT NOT NULL DEFAULT 1",
+                """
+                CREATE TABLE rate_limits (
+                    key TEXT PRIMARY KEY,
+                    tat BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE token_usage_monthly (
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    month TEXT NOT NULL,
+                    tokens BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, month)
+                )
+                """,
+                """
+                CREATE TABLE quota_debits (
+                    turn_id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    month TEXT NOT NULL,
+                    tokens BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    prefix TEXT NOT NULL UNIQUE,
+                    secret_hash TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    last_used_at BIGINT,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX api_keys_user ON api_keys (user_id, created_at)",
+                """
+                CREATE TABLE subscriptions (
+                    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                    stripe_customer_id TEXT,
+                    stripe_subscription_id TEXT UNIQUE,
+                    tier TEXT,
+                    status TEXT NOT NULL,
+                    seats BIGINT NOT NULL,
+                    current_period_end BIGINT,
+                    cancel_at_period_end BIGINT NOT NULL,
+                    last_event_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX subscriptions_customer ON subscriptions (stripe_customer_id)",
+                """
+                CREATE TABLE stripe_events (
+                    id TEXT PRIMARY KEY,
+                    type TEXT NOT NULL,
+                    created BIGINT NOT NULL,
+                    processed_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 }

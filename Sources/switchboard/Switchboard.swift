@@ -17,7 +17,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
             `switchboard serve --http-port 9000 --auth-bcrypt-cost 10`, as environment variables (HTTP_PORT) or in .env.
             """,
         version: App.Switchboard.version,
-        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self, Keys.self],
+        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self, ApiKeysCommand.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -85,7 +85,7 @@ struct Users: AsyncParsableCommand {
             discussion: "Without --password-stdin a random password is generated and printed once."
         )
         @Option(help: "The user's email.") var email: String
-        @Option(help: "The tier: \(Tiers.all.joined(separator: ", ")).") var tier: String = Tiers.default
+        @Option(help: "The tier (free, pro, power, team by default).") var tier: String?
         @Option(help: "Display name.") var name: String?
         @Flag(help: "Read the password from standard input (so it stays out of shell history).") var passwordStdin = false
         @OptionGroup var config: ConfigFlags
@@ -98,7 +98,7 @@ struct Users: AsyncParsableCommand {
             }
             let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
             do {
-                let user = try await server.accounts.createUser(email: email, password: password, name: name, tier: tier)
+                let user = try await server.accounts.createUser(email: email, password: password, name: name, tier: tier ?? settings.accounts.defaultTier)
                 print("created user \(user.id.lowercased) <\(user.email ?? "")> on tier \(user.tier)")
                 if let generated { print("password: \(generated)") }
             } catch let error as AppError {
@@ -107,6 +107,41 @@ struct Users: AsyncParsableCommand {
                 throw ValidationError([error.detail ?? error.code, fields].filter { !$0.isEmpty }.joined(separator: " "))
             }
             try await server.database.close()
+        }
+    }
+}
+
+/// API keys for service accounts, made by an admin on the command line.
+struct ApiKeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "api-keys", abstract: "Manage API keys.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an API key for a user (a service account, say); prints it once.")
+        @Option(help: "The user's email.") var email: String
+        @Option(help: "A name for the key.") var name: String
+        @Option(help: "Comma-separated scopes: \(ApiKeys.scopes.joined(separator: ", ")).") var scopes: String
+        @Option(help: "Days until it expires (default: never).") var expiresDays: Int?
+        @OptionGroup var config: ConfigFlags
+
+        func run() async throws {
+            let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+            let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
+            do {
+                guard let user = try await server.accounts.user(email: email) else { throw ValidationError("no user has the email \(email)") }
+                let expires = expiresDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
+                let (key, token) = try await server.accounts.apiKeys.create(userID: user.id, name: name,
+                                                                            scopes: scopes.split(separator: ",").map(String.init), expiresAt: expires)
+                print("created API key \(key.id.lowercased) for <\(user.email ?? "")> with scopes \(key.scopes.joined(separator: ","))")
+                print("key: \(token)")
+                await server.close()
+            } catch {
+                await server.close()
+                if let error = error as? AppError {
+                    FileHandle.standardError.write(Data("switchboard: \(error.detail ?? error.title) \(error.fieldErrors.map { "\($0.field): \($0.message)" }.joined(separator: "; "))\n".utf8))
+                    throw ExitCode(1)
+                }
+                throw error
+            }
         }
     }
 }

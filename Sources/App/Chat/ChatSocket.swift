@@ -80,6 +80,11 @@ struct ChatSocket: Sendable {
                 }
                 authenticated.set()
                 if frame["type"]?.stringValue == "auth" { continue }
+                if let scopes = identity.scopes, !scopes.contains("chat") {
+                    sink.yield(Self.errorFrame(AppError(status: 403, code: "insufficient_scope", title: "Forbidden",
+                                                        detail: "This API key lacks the scope chat."), conversationID: frame["conversation_id"]?.stringValue))
+                    continue
+                }
 
                 let conversation = frame["conversation_id"]?.stringValue
                 do {
@@ -87,7 +92,7 @@ struct ChatSocket: Sendable {
                         throw AppError.validation([FieldError(field: "conversation_id", code: "required", message: "must be a conversation id")])
                     }
                     let turn = try await orchestrator.start(.init(
-                        userID: identity.user.id, conversationID: conversationID, content: frame["content"]?.stringValue ?? "",
+                        user: identity.user, conversationID: conversationID, content: frame["content"]?.stringValue ?? "",
                         agent: frame["agent"]?.stringValue, model: frame["model"]?.stringValue))
                     group.addTask {
                         var id = 0

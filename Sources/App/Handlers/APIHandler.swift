@@ -14,6 +14,12 @@ struct APIHandler: APIProtocol {
     let orchestrator: Orchestrator
     let integrations: Integrations
     let validator: IntegrationValidator
+    let plans: Plans
+    let quotas: Quotas
+    let usage: UsageStore
+    let billing: Billing
+    let prices: [String: ModelPrice]
+    let clock: WallClock
 }
 
 /// API representations of Core models.

@@ -1,4 +1,5 @@
 import Core
+import NIOCore
 
 /// What the middleware learned about the request being handled, readable by handlers and log lines alike.
 ///
@@ -10,6 +11,8 @@ public struct RequestScope: Sendable {
     public var identity: Identity?
     /// Why a bearer token that came with the request was rejected; reported when a route needs an identity.
     public var authError: AppError?
+    /// The body as received, for routes whose signature covers its exact bytes (`RawBodyMiddleware`).
+    public var rawBody: ByteBuffer?
 
     @TaskLocal public static var current: RequestScope?
 

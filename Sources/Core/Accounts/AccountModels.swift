@@ -4,8 +4,20 @@ public struct User: Sendable, Equatable {
     public let id: UUID
     public let email: String?
     public let name: String?
+    /// Read from the database with every request: a change of plan applies to the next request.
     public let tier: String
+    /// Seats of a per-seat tier (team).
+    public let seats: Int
     public let createdAt: Date
+
+    public init(id: UUID, email: String?, name: String?, tier: String, seats: Int = 1, createdAt: Date) {
+        self.id = id
+        self.email = email
+        self.name = name
+        self.tier = tier
+        self.seats = seats
+        self.createdAt = createdAt
+    }
 }
 
 /// A login: one chain of refresh tokens and the access tokens minted from it.
@@ -19,10 +31,20 @@ public struct Session: Sendable, Equatable {
     public let ipAddress: String?
 }
 
-/// Who is calling. `sessionID` is nil for identities from an external identity provider.
+/// Who is calling. `sessionID` is nil for identities from an external identity provider and for API keys; `scopes`
+/// is set for API keys only (a session may do everything its user may).
 public struct Identity: Sendable, Equatable {
     public let user: User
     public let sessionID: UUID?
+    public let apiKeyID: UUID?
+    public let scopes: Set<String>?
+
+    public init(user: User, sessionID: UUID?, apiKeyID: UUID? = nil, scopes: Set<String>? = nil) {
+        self.user = user
+        self.sessionID = sessionID
+        self.apiKeyID = apiKeyID
+        self.scopes = scopes
+    }
 }
 
 public struct TokenPair: Sendable {
@@ -52,10 +74,4 @@ public enum LogoutScope: String, Sendable {
     case global
     /// Every session but this one.
     case others
-}
-
-/// The plans a user can be on. Tiers, limits and quotas get their own feature; this is the list it starts from.
-public enum Tiers {
-    public static let all = ["free", "pro", "power", "team"]
-    public static let `default` = "free"
 }

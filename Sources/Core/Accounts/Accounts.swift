@@ -12,6 +12,7 @@ public final class Accounts: Sendable {
     let users: UserStore
     let sessions: SessionStore
     let throttle: AuthThrottle
+    public let apiKeys: ApiKeys
     let hasher: PasswordHasher
     let clock: WallClock
     let logger: Logger
@@ -25,6 +26,7 @@ public final class Accounts: Sendable {
         self.users = UserStore(db: database)
         self.sessions = SessionStore(db: database, inactivityMillis: Int64(settings.sessionInactivitySeconds) * 1000)
         self.throttle = AuthThrottle(db: database, windowSeconds: settings.throttleWindowSeconds)
+        self.apiKeys = ApiKeys(db: database, clock: clock)
         self.hasher = PasswordHasher(cost: settings.bcryptCost)
         self.tokens = await AccessTokens(signingKey: signingKey, issuer: settings.issuer, audience: settings.audience,
                                          ttlSeconds: settings.accessTokenSeconds, clock: clock)
@@ -36,6 +38,7 @@ public final class Accounts: Sendable {
 
     /// The identity behind a bearer token, or 401 with the reason as its code.
     public func authenticate(bearer token: String) async throws -> Identity {
+        if token.hasPrefix(ApiKeys.tokenPrefix) { return try await apiKeys.authenticate(token) }
         if let external {
             let claims = try await external.verify(token)
             guard let subject = claims.sub?.value else { throw AppError.unauthorized("invalid_token", "The token has no subject.") }
@@ -56,14 +59,14 @@ public final class Accounts: Sendable {
     private func externalUser(subject: String, email: String?) async throws -> User {
         if let user = try await users.findExternal(subject: subject) { return user }
         let normalized = email.flatMap(Credentials.normalizedEmail)
-        if let user = try await users.create(email: normalized, passwordHash: nil, name: nil, tier: Tiers.default,
+        if let user = try await users.create(email: normalized, passwordHash: nil, name: nil, tier: settings.defaultTier,
                                              externalSubject: subject, now: clock.now) {
             return user
         }
         // A concurrent first request created it, or the email is already used by another account: then keep the
         // subject and leave the email out rather than link two identities on an unverified claim.
         if let user = try await users.findExternal(subject: subject) { return user }
-        if let user = try await users.create(email: nil, passwordHash: nil, name: nil, tier: Tiers.default,
+        if let user = try await users.create(email: nil, passwordHash: nil, name: nil, tier: settings.defaultTier,
                                              externalSubject: subject, now: clock.now) {
             return user
         }
@@ -92,7 +95,7 @@ public final class Accounts: Sendable {
         guard errors.isEmpty, let email = Credentials.normalizedEmail(rawEmail) else { throw AppError.validation(errors) }
 
         let hash = try await hasher.hash(password)
-        guard let user = try await users.create(email: email, passwordHash: hash, name: name, tier: Tiers.default, now: now) else {
+        guard let user = try await users.create(email: email, passwordHash: hash, name: name, tier: settings.defaultTier, now: now) else {
             throw AppError.conflict("email_taken", "An account with this email already exists.")
         }
         logger.info("user signed up", metadata: ["user_id": "\(user.id.lowercased)"])
@@ -193,11 +196,17 @@ public final class Accounts: Sendable {
         try await sessions.revokeAll(userID: identity.user.id, except: identity.sessionID, reason: "password_changed", now: now)
     }
 
+    /// The user with this email, if any (admin commands).
+    public func user(email: String) async throws -> User? {
+        guard let email = Credentials.normalizedEmail(email) else { return nil }
+        return try await users.findForLogin(email: email)?.0
+    }
+
     /// Admin creation (`switchboard users create`): no throttling, any tier from the list.
     public func createUser(email rawEmail: String, password: String, name: String?, tier: String) async throws -> User {
         var errors = [Credentials.emailError(rawEmail), Credentials.passwordError(password)].compactMap { $0 }
-        if !Tiers.all.contains(tier) {
-            errors.append(FieldError(field: "tier", code: "unknown_tier", message: "must be one of \(Tiers.all.joined(separator: ", "))"))
+        if !settings.tiers.contains(tier) {
+            errors.append(FieldError(field: "tier", code: "unknown_tier", message: "must be one of \(settings.tiers.joined(separator: ", "))"))
         }
         guard errors.isEmpty, let email = Credentials.normalizedEmail(rawEmail) else { throw AppError.validation(errors) }
         let hash = try await hasher.hash(password)

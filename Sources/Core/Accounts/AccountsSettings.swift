@@ -44,6 +44,9 @@ public struct AccountsSettings: Sendable {
     public var maxSignups: Int = 10
     public var throttleWindowSeconds: Int = 300
     public var external: ExternalIdentitySettings?
+    /// The tiers users can be on, and the one new users start on (from the feature matrix).
+    public var tiers: [String] = Plans.standard.order
+    public var defaultTier: String = Plans.standard.defaultTier
 
     public init() {}
 }

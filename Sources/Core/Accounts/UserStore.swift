@@ -6,7 +6,7 @@ import Storage
 struct UserStore: Sendable {
     let db: any Database
 
-    static let columns = "u.id, u.email, u.name, u.tier, u.created_at"
+    static let columns = "u.id, u.email, u.name, u.tier, u.seats, u.created_at"
 
     static func user(from row: any SQLRow) throws -> User {
         User(
@@ -14,6 +14,7 @@ struct UserStore: Sendable {
             email: try row.decodeNil(column: "email") ? nil : row.decode(column: "email", as: String.self),
             name: try row.decodeNil(column: "name") ? nil : row.decode(column: "name", as: String.self),
             tier: try row.decode(column: "tier", as: String.self),
+            seats: Int(try row.decode(column: "seats", as: Int64.self)),
             createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self))
         )
     }

@@ -4,9 +4,17 @@ import Foundation
 enum Random {
     /// `count` bytes from the system's secure generator, base64url without padding.
     static func token(bytes count: Int) -> String {
+        Data(bytes(count)).base64URLEncoded()
+    }
+
+    /// `count` bytes from the system's secure generator, as lowercase hex.
+    static func hex(bytes count: Int) -> String {
+        bytes(count).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func bytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Data(bytes).base64URLEncoded()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 }
 

@@ -65,7 +65,7 @@ struct ExternalIdentityTests {
             let me = try await app.me(token)
             #expect(me.status == 200)
             #expect(me["email"] as? String == "sub@example.com")
-            #expect(me["tier"] as? String == "free")
+            #expect(me["tier"] as? String == app.settings.accounts.defaultTier)
             let again = try await app.me(try idp.token(subject: "supabase-user-1"))
             #expect(again["id"] as? String == me["id"] as? String)
             let other = try await app.me(try idp.token(subject: "supabase-user-2"))

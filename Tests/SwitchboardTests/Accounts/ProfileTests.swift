@@ -18,7 +18,7 @@ struct ProfileTests {
                 #expect(reply.fieldErrors[field] == "unknown_field")
             }
             let me = try await app.me(tokens.access)
-            #expect(me["tier"] as? String == "free")
+            #expect(me["tier"] as? String == app.settings.accounts.defaultTier)
             #expect(me["name"] as? String == "New Name")
             #expect(me["email"] as? String == tokens.email)
 

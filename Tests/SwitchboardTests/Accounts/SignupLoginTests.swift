@@ -15,7 +15,7 @@ struct SignupLoginTests {
             let user = try #require(reply["user"] as? [String: Any])
             #expect(user["email"] as? String == "ada@example.com")
             #expect(user["name"] as? String == "Ada")
-            #expect(user["tier"] as? String == "free")
+            #expect(user["tier"] as? String == app.settings.accounts.defaultTier)
             let tokens = Tokens(reply)
             #expect(tokens.refresh.hasPrefix("sbr_"))
             let me = try await app.me(tokens.access)

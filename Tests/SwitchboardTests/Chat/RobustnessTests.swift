@@ -62,7 +62,8 @@ struct RobustnessTests {
         try await TestApp.withFakes([fake]) { app in
             let user = try await app.signup()
             let id = try await app.conversation(user.access)
-            let turn = try await app.server.orchestrator.start(.init(userID: UUID(uuidString: user.userID)!, conversationID: UUID(uuidString: id)!,
+            let owner = try #require(try await app.server.accounts.user(email: user.email))
+            let turn = try await app.server.orchestrator.start(.init(user: owner, conversationID: UUID(uuidString: id)!,
                                                                    content: "Count slowly", agent: nil, model: nil))
             var iterator = turn.events.makeAsyncIterator()
             while let event = await iterator.next(), event.name != "message.delta" {}

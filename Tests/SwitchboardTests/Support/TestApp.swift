@@ -29,6 +29,10 @@ struct TestApp: Sendable {
         settings.accounts.bcryptCost = 4
         settings.accounts.maxFailures = 1000
         settings.accounts.maxSignups = 1000
+        // Tests act fast on a frozen clock and use every feature: on pro, unlimited. Plan tests say otherwise.
+        settings.rateLimitEnabled = false
+        settings.plans = Plans(tiers: Plans.standard.order.compactMap { Plans.standard.tiers[$0] }, defaultTier: "pro")
+        settings.accounts.defaultTier = "pro"
         let key = Curve25519.Signing.PrivateKey()
         settings.jwtPrivateKey = key.rawRepresentation.base64EncodedString()
         customize(&settings)

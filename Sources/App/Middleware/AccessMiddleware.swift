@@ -1,0 +1,62 @@
+import Core
+import Foundation
+import HTTPTypes
+import OpenAPIRuntime
+
+/// What each operation needs beyond an identity: the API-key scope that allows it (none: a login session only) and
+/// the feature the plan must include. One table, checked before the body is read.
+struct AccessMiddleware: ServerMiddleware {
+    struct Rule {
+        /// The scope an API key needs; nil when only a login session may call it.
+        let scope: String?
+        let feature: String?
+
+        init(scope: String?, feature: String? = nil) {
+            self.scope = scope
+            self.feature = feature
+        }
+    }
+
+    static let rules: [String: Rule] = [
+        "getMe": Rule(scope: "account:read"), "getPlan": Rule(scope: "account:read"), "getUsage": Rule(scope: "account:read"),
+        "getSubscription": Rule(scope: "account:read"), "listAgents": Rule(scope: "account:read"), "listModels": Rule(scope: "account:read"),
+        "listConversations": Rule(scope: "conversations:read"), "getConversation": Rule(scope: "conversations:read"),
+        "listMessages": Rule(scope: "conversations:read"),
+        "createConversation": Rule(scope: "conversations:write"), "updateConversation": Rule(scope: "conversations:write"),
+        "deleteConversation": Rule(scope: "conversations:write"),
+        "sendMessage": Rule(scope: "chat", feature: "chat"),
+        "listIntegrations": Rule(scope: "integrations:read"), "getIntegration": Rule(scope: "integrations:read"),
+        "validateIntegration": Rule(scope: "integrations:read", feature: "integrations"),
+        "createIntegration": Rule(scope: "integrations:write", feature: "integrations"),
+        // Removing one's own secrets is always allowed, whatever the plan.
+        "deleteIntegration": Rule(scope: "integrations:write"),
+        "createApiKey": Rule(scope: nil, feature: "api_keys"),
+    ]
+
+    let plans: Plans
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        if let identity = RequestScope.current?.identity {
+            let rule = Self.rules[operationID]
+            if let scopes = identity.scopes {
+                guard let scope = rule?.scope else {
+                    throw AppError(status: 403, code: "session_required", title: "Forbidden",
+                                   detail: "API keys cannot do this; log in to the account instead.")
+                }
+                guard scopes.contains(scope) else {
+                    var error = AppError(status: 403, code: "insufficient_scope", title: "Forbidden", detail: "This API key lacks the scope \(scope).")
+                    error.extensions["scope"] = scope
+                    throw error
+                }
+            }
+            if let feature = rule?.feature {
+                let tier = plans.tier(identity.user.tier)
+                guard tier.includes(feature) else { throw AppError.featureNotInPlan(feature, tier: tier.name) }
+            }
+        }
+        return try await next(request, body, metadata)
+    }
+}

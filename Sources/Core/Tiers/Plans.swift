@@ -1,0 +1,76 @@
+import Foundation
+
+/// A tier of the feature matrix: how fast, how much, and what a user on it may use.
+public struct Tier: Sendable, Equatable {
+    public var name: String
+    /// Requests a minute, per seat for per-seat tiers.
+    public var requestsPerMinute: Int
+    /// Model tokens (input + output) a month, per seat for per-seat tiers.
+    public var monthlyTokens: Int64
+    public var storageBytes: Int64
+    /// What the tier includes: `chat`, `integrations`, `api_keys`, `agent:<name>`, `tool:<name>`, or `agent:*`,
+    /// `tool:*` for every agent or tool.
+    public var features: Set<String>
+    /// Limits multiply by the user's seats.
+    public var perSeat: Bool
+    /// The Stripe price a checkout for this tier uses; nil for a tier that is not sold.
+    public var stripePrice: String?
+
+    public init(name: String, requestsPerMinute: Int, monthlyTokens: Int64, storageBytes: Int64, features: Set<String>,
+                perSeat: Bool = false, stripePrice: String? = nil) {
+        self.name = name
+        self.requestsPerMinute = requestsPerMinute
+        self.monthlyTokens = monthlyTokens
+        self.storageBytes = storageBytes
+        self.features = features
+        self.perSeat = perSeat
+        self.stripePrice = stripePrice
+    }
+
+    public func includes(_ feature: String) -> Bool {
+        if features.contains(feature) { return true }
+        guard let kind = feature.split(separator: ":", maxSplits: 1).first, feature.contains(":") else { return false }
+        return features.contains("\(kind):*")
+    }
+
+    public func requestsPerMinute(seats: Int) -> Int { perSeat ? requestsPerMinute * max(1, seats) : requestsPerMinute }
+    public func monthlyTokens(seats: Int) -> Int64 { perSeat ? monthlyTokens * Int64(max(1, seats)) : monthlyTokens }
+}
+
+/// The feature matrix: every tier by name, and the one new users start on. Read from configuration.
+public struct Plans: Sendable {
+    public let tiers: [String: Tier]
+    public let order: [String]
+    public let defaultTier: String
+
+    public init(tiers: [Tier], defaultTier: String) {
+        self.tiers = Dictionary(tiers.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        self.order = tiers.map(\.name)
+        self.defaultTier = defaultTier
+    }
+
+    /// The tier of that name; the default tier for a name no longer configured (a user keeps working).
+    public func tier(_ name: String) -> Tier { tiers[name] ?? tiers[defaultTier]! }
+
+    public static let megabyte: Int64 = 1024 * 1024
+    static let everything: Set<String> = ["chat", "integrations", "api_keys", "agent:*", "tool:*"]
+
+    /// Free 20 requests a minute, pro 60, power 120, team 200 per seat.
+    public static let standard = Plans(tiers: [
+        Tier(name: "free", requestsPerMinute: 20, monthlyTokens: 200_000, storageBytes: 100 * megabyte,
+             features: ["chat", "agent:assistant", "tool:current_time", "tool:conversation_search"]),
+        Tier(name: "pro", requestsPerMinute: 60, monthlyTokens: 5_000_000, storageBytes: 1024 * megabyte, features: everything),
+        Tier(name: "power", requestsPerMinute: 120, monthlyTokens: 20_000_000, storageBytes: 10 * 1024 * megabyte, features: everything),
+        Tier(name: "team", requestsPerMinute: 200, monthlyTokens: 20_000_000, storageBytes: 10 * 1024 * megabyte, features: everything, perSeat: true),
+    ], defaultTier: "free")
+}
+
+extension AppError {
+    /// The plan does not include it: 403 naming the feature.
+    public static func featureNotInPlan(_ feature: String, tier: String) -> AppError {
+        var error = AppError(status: 403, code: "feature_not_in_plan", title: "Forbidden",
+                             detail: "Your plan (\(tier)) does not include \(feature). Upgrade to use it.")
+        error.extensions["feature"] = feature
+        return error
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import SQLKit
+import Storage
+import Synchronization
+
+/// What a rate limiter decided, with what the `RateLimit-*` headers say.
+public struct RateLimitDecision: Sendable, Equatable {
+    public let allowed: Bool
+    public let limit: Int
+    /// Requests still allowed right now.
+    public let remaining: Int
+    /// Seconds until the full allowance is back.
+    public let resetSeconds: Int
+    /// On refusal: seconds until the next request is allowed.
+    public let retryAfterSeconds: Int?
+}
+
+/// The generic cell rate algorithm: one timestamp per key (the theoretical arrival time, TAT). With `rate` requests
+/// a minute, requests are spaced `T = 60 s / rate` apart on average and may come in a burst of `rate` (a minute's
+/// worth): a request is allowed when `TAT - now <= T × (rate - 1)`, and then moves the TAT `T` later.
+enum GCRA {
+    static func interval(rate: Int) -> Int64 { max(1, 60_000 / Int64(max(1, rate))) }
+    static func tolerance(rate: Int) -> Int64 { interval(rate: rate) * Int64(max(0, rate - 1)) }
+
+    /// The decision for a stored TAT (nil: never seen), and the TAT to store when allowed.
+    static func decide(tat stored: Int64?, now: Int64, rate: Int) -> (decision: RateLimitDecision, newTAT: Int64?) {
+        let interval = interval(rate: rate), tolerance = tolerance(rate: rate)
+        let tat = max(stored ?? now, now)
+        guard tat - now <= tolerance else {
+            let wait = tat - now - tolerance
+            return (RateLimitDecision(allowed: false, limit: rate, remaining: 0, resetSeconds: seconds(tat - now),
+                                      retryAfterSeconds: max(1, seconds(wait))), nil)
+        }
+        let newTAT = tat + interval
+        return (allowed(newTAT: newTAT, now: now, rate: rate), newTAT)
+    }
+
+    static func allowed(newTAT: Int64, now: Int64, rate: Int) -> RateLimitDecision {
+        let interval = interval(rate: rate), tolerance = tolerance(rate: rate)
+        let ahead = newTAT - now
+        let remaining = ahead <= tolerance ? Int((tolerance - ahead) / interval) + 1 : 0
+        return RateLimitDecision(allowed: true, limit: rate, remaining: min(rate, remaining), resetSeconds: seconds(ahead), retryAfterSeconds: nil)
+    }
+
+    static func seconds(_ millis: Int64) -> Int { Int((max(0, millis) + 999) / 1000) }
+}
+
+/// Limits requests per key (a user) to `rate` a minute.
+public protocol RateLimiter: Sendable {
+    func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision
+}
+
+/// In this process only: the limiter for SQLite, where there is one process.
+public final class LocalRateLimiter: RateLimiter {
+    private let state = Mutex<[String: Int64]>([:])
+
+    public init() {}
+
+    public func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision {
+        let millis = now.millis
+        return state.withLock { tats in
+            let (decision, newTAT) = GCRA.decide(tat: tats[key], now: millis, rate: rate)
+            if let newTAT { tats[key] = newTAT }
+            // Keys whose allowance is full again carry no information: drop them now and then.
+            if tats.count > 50_000 { tats = tats.filter { $0.value > millis } }
+            return decision
+        }
+    }
+}
+
+/// In the database, with one atomic statement per request: every process sharing a PostgreSQL enforces one limit.
+public struct DatabaseRateLimiter: RateLimiter {
+    let db: any Database
+
+    public init(db: any Database) {
+        self.db = db
+    }
+
+    public func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision {
+        let millis = now.millis
+        let interval = GCRA.interval(rate: rate), tolerance = GCRA.tolerance(rate: rate)
+        let greatest = SQLQueryString(db.engine == .postgres ? "GREATEST" : "MAX") // SQLite's two-argument max()
+        // Allowed: the row moves forward in the same statement that checks it, so concurrent requests (in any process)
+        // are serialised by the row lock.
+        if let row = try await db.first("""
+            INSERT INTO rate_limits (key, tat) VALUES (\(bind: key), \(bind: millis + interval))
+            ON CONFLICT (key) DO UPDATE SET tat = \(greatest)(rate_limits.tat, \(bind: millis)) + \(bind: interval)
+            WHERE \(greatest)(rate_limits.tat, \(bind: millis)) - \(bind: millis) <= \(bind: tolerance)
+            RETURNING tat
+            """) {
+            return GCRA.allowed(newTAT: try row.decode(column: "tat", as: Int64.self), now: millis, rate: rate)
+        }
+        let stored = try await db.first("SELECT tat FROM rate_limits WHERE key = \(bind: key)")?.decode(column: "tat", as: Int64.self)
+        return GCRA.decide(tat: stored, now: millis, rate: rate).decision
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import LLM
+
+/// What a user's plan allows a chat turn, asked by the orchestrator: admission before anything runs, the tools the
+/// model may see, and the debit of what the turn used when it ends.
+public protocol TurnPolicy: Sendable {
+    /// Throws 403 `feature_not_in_plan` or 402 `quota_exceeded` before the turn starts.
+    func admit(user: User, agent: String) async throws
+    func allowsTool(_ name: String, user: User) -> Bool
+    /// Debits `usage` once for `turnID`, however often it is called.
+    func debit(turnID: UUID, user: User, usage: Usage) async throws
+}
+
+/// The plan's rules and the monthly token budget.
+public struct PlanPolicy: TurnPolicy {
+    public let plans: Plans
+    public let quotas: Quotas
+
+    public init(plans: Plans, quotas: Quotas) {
+        self.plans = plans
+        self.quotas = quotas
+    }
+
+    public func admit(user: User, agent: String) async throws {
+        let tier = plans.tier(user.tier)
+        for feature in ["chat", "agent:\(agent)"] where !tier.includes(feature) {
+            throw AppError.featureNotInPlan(feature, tier: tier.name)
+        }
+        try await quotas.admit(user: user)
+    }
+
+    public func allowsTool(_ name: String, user: User) -> Bool {
+        plans.tier(user.tier).includes("tool:\(name)")
+    }
+
+    public func debit(turnID: UUID, user: User, usage: Usage) async throws {
+        try await quotas.debit(turnID: turnID, userID: user.id, tokens: Int64(usage.totalTokens))
+    }
+}

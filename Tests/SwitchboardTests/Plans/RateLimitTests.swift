@@ -1,0 +1,79 @@
+import App
+import Core
+import Foundation
+import HTTPTypes
+import Storage
+import Testing
+
+@Suite("Rate limits")
+struct RateLimitTests {
+    @Test("GCRA: a minute's burst, then one request every 60/rate seconds; the headers say where one stands")
+    func algorithm() async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let (database, _, _) = try await TestDatabase.open()
+        try await Migrator(database: database, migrations: Schema.migrations, logger: TestDatabase.logger).migrate()
+        for limiter in [LocalRateLimiter() as any RateLimiter, DatabaseRateLimiter(db: database)] {
+            var decisions: [RateLimitDecision] = []
+            for _ in 0..<21 { decisions.append(try await limiter.acquire(key: "u", rate: 20, now: start)) }
+            #expect(decisions.prefix(20).allSatisfy { $0.allowed })
+            #expect(decisions.first?.remaining == 19)
+            #expect(decisions[19].remaining == 0)
+            #expect(decisions[20].allowed == false)
+            #expect(decisions[20].retryAfterSeconds == 3, "one request every 3 s at 20 a minute")
+            #expect(try await limiter.acquire(key: "u", rate: 20, now: start.addingTimeInterval(2.9)).allowed == false)
+            #expect(try await limiter.acquire(key: "u", rate: 20, now: start.addingTimeInterval(3)).allowed)
+            #expect(try await limiter.acquire(key: "someone else", rate: 20, now: start).allowed, "limits are per key")
+            let later = try await limiter.acquire(key: "u", rate: 20, now: start.addingTimeInterval(120))
+            #expect(later.remaining == 19, "a quiet minute refills the allowance")
+        }
+        try await database.close()
+    }
+
+    @Test("Requests beyond the tier's rate answer 429 with Retry-After and RateLimit headers")
+    func middleware() async throws {
+        try await TestApp.run(customize: { settings in
+            settings.rateLimitEnabled = true
+            settings.plans = Plans(tiers: Plans.standard.order.compactMap { Plans.standard.tiers[$0] }, defaultTier: "free")
+            settings.accounts.defaultTier = "free"
+        }) { app in
+            let user = try await app.signup()
+            var replies: [Reply] = []
+            for _ in 0..<21 { replies.append(try await app.request(.get, "/api/v1/auth/me", token: user.access)) }
+            #expect(replies.prefix(20).allSatisfy { $0.status == 200 })
+            #expect(replies[0].headers[HTTPField.Name("RateLimit-Limit")!] == "20")
+            #expect(replies[0].headers[HTTPField.Name("RateLimit-Remaining")!] == "19")
+            let limited = replies[20]
+            #expect(limited.status == 429)
+            #expect(limited.code == "rate_limited")
+            #expect(limited.headers[.retryAfter] == "3")
+            #expect(limited.headers[HTTPField.Name("RateLimit-Remaining")!] == "0")
+            #expect(try await app.request(.get, "/health").status == 200, "unauthenticated routes are not counted")
+            app.clock.advance(seconds: 3)
+            #expect(try await app.request(.get, "/api/v1/auth/me", token: user.access).status == 200)
+            // An upgrade applies to the next request.
+            try await app.server.database.run("UPDATE users SET tier = 'power' WHERE id = \(bind: user.userID)")
+            let upgraded = try await app.request(.get, "/api/v1/auth/me", token: user.access)
+            #expect(upgraded.headers[HTTPField.Name("RateLimit-Limit")!] == "120")
+        }
+    }
+
+    @Test("Two server processes on one PostgreSQL enforce one shared limit", .enabled(if: TestDatabase.engine == .postgres))
+    func sharedAcrossProcesses() async throws {
+        let (directory, environment) = try await CLI.freshEnvironment()
+        var shared = environment
+        shared["AUTH_JWT_PRIVATE_KEY"] = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        shared["VAULT_MASTER_KEY"] = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let first = try await ServerProcess.start(directory: directory, environment: shared)
+        let second = try await ServerProcess.start(directory: directory, environment: shared)
+        defer { first.stop(); second.stop() }
+        let signup = try await first.post("/api/v1/auth/signup", json: ["email": "shared@example.com", "password": "correct horse battery"])
+        let token = try #require(signup.json["access_token"] as? String)
+        var allowed = 0, limited = 0
+        for index in 0..<30 {
+            let status = try await (index % 2 == 0 ? first : second).get("/api/v1/auth/me", token: token).status
+            if status == 200 { allowed += 1 } else if status == 429 { limited += 1 }
+        }
+        #expect(allowed == 20, "the free tier's 20 a minute, whichever process answers")
+        #expect(limited == 10)
+    }
+}
