@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""API benchmark: authenticated GET /api/v1/auth/me against GET /health, measured in the same run.
+"""API benchmark: authenticated GET /api/v1/auth/me against GET /health, and the rate limiter's cost, in one run.
 
 Builds the release binary as it would ship (static Swift runtime), starts it on a fresh SQLite data directory, and
 prints:
@@ -8,15 +8,25 @@ prints:
   * for /health (the framework's ceiling) and for /me: requests/s, p50, p99 (wrk, 2 threads, 64 connections)
   * peak RSS over the whole run
   * the ratio of /me to /health throughput (target: 0.60 or more)
+  * /me with the per-user rate limiter on (a rate so high nothing is refused: every request pays for the check) and
+    off, on SQLite and on PostgreSQL (a throwaway cluster, when PostgreSQL is installed): the limiter's cost
+    (target: under 10% on SQLite), for one user (the worst case: every request updates the same limiter row) and for
+    --users users taking turns (the usual case)
 Each route is measured --runs times, alternating, and the median run is reported: single runs on a 2-core machine
 that also runs wrk vary by 15% or more.
 
-Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--runs 3] [--no-build]
-Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the server and its data are removed afterwards.
+Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--runs 3] [--engines sqlite,postgres] [--users 64]
+       [--no-build]
+Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the servers, clusters and data are removed afterwards.
 """
-import argparse, re, shutil, subprocess, sys, time
+import argparse, glob, os, re, shutil, subprocess, sys, tempfile, time
 
-from common import Server, build_release, http
+from common import ROOT, Server, build_release, http
+
+# Signing up many users is not what is measured: cheap password hashing, and no cap on signups from 127.0.0.1.
+SETUP = ["--auth-bcrypt-cost", "4", "--auth-rate-limit-max-signups", "100000"]
+LIMITED = SETUP + ["--tiers-free-requests-per-minute", "1000000"]  # the most allowed: nothing is refused
+UNLIMITED = SETUP + ["--rate-limit-enabled", "false"]
 
 
 def to_ms(text):
@@ -25,10 +35,23 @@ def to_ms(text):
 
 
 def wrk(url, args, token=None):
+    """wrk's figures for `url`; `token` is one bearer token, or a list of them taken in turn, request by request."""
     command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s", "--latency", url]
-    if token:
+    script = None
+    if isinstance(token, list):
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write("tokens = {" + ",".join(f'"{t}"' for t in token) + "}\nn = math.random(#tokens)\n"
+                     "request = function()\n  n = n % #tokens + 1\n"
+                     "  return wrk.format(nil, nil, {[\"Authorization\"] = \"Bearer \" .. tokens[n]})\nend\n")
+        script.close()
+        command[1:1] = ["-s", script.name]
+    elif token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    try:
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    finally:
+        if script:
+            os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
     p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
@@ -37,12 +60,52 @@ def wrk(url, args, token=None):
     return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
 
 
+class PostgresCluster:
+    """scripts/postgres-cluster's throwaway cluster, kept running between calls."""
+
+    def __init__(self):
+        script = "source scripts/postgres-cluster && pg_cluster_start && echo \"$PG_CLUSTER_URL $PG_CLUSTER_DIR $PG_CLUSTER_BINDIR\""
+        out = subprocess.run(["bash", "-c", script], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+        self.url, self.dir, self.bindir = out[-3:]
+
+    def stop(self):
+        subprocess.run(["bash", "-c", f"source scripts/postgres-cluster && PG_CLUSTER_DIR={self.dir} PG_CLUSTER_BINDIR={self.bindir} pg_cluster_stop"],
+                       cwd=ROOT, check=False)
+
+
+def measure_limiter(env, args, users):
+    """/me with the limiter on and off, as one user (every request on one limiter row) or as `users` users in turn.
+    Both servers run side by side and the runs alternate between them (on, off, then off, on, ...), so the machine's
+    drift falls on both alike; each run's on/off ratio is kept."""
+    servers = {"on": Server(LIMITED, env), "off": Server(UNLIMITED, env)}
+    try:
+        tokens = {}
+        for name, server in servers.items():
+            signed = [server.signup(f"bench-{time.time_ns()}-{n}@example.com") for n in range(users)]
+            tokens[name] = signed if users > 1 else signed[0]
+            wrk(server.base + "/api/v1/auth/me", argparse.Namespace(**{**vars(args), "duration": 2}), tokens[name])  # warm-up
+        runs = {"on": [], "off": []}
+        for run in range(args.runs):
+            for name in (("on", "off") if run % 2 == 0 else ("off", "on")):
+                runs[name].append(wrk(servers[name].base + "/api/v1/auth/me", args, tokens[name]))
+        return runs["on"], runs["off"]
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def median(runs, key="rps"):
+    return sorted(runs, key=lambda run: run[key])[len(runs) // 2]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--engines", default="sqlite,postgres")
+    parser.add_argument("--users", type=int, default=64, help="users taking turns in the many-users limiter runs")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -50,7 +113,7 @@ def main():
     if not args.no_build:
         build_release()
 
-    server = Server()
+    server = Server(LIMITED)
     try:
         startup_ms = server.startup_ms
         time.sleep(1)
@@ -68,18 +131,46 @@ def main():
     finally:
         server.stop()
 
-    print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per route and run; SQLite; release build")
+    limiter = []
+    for engine in args.engines.split(","):
+        if engine == "sqlite":
+            for label, users in (("SQLite, 1 user", 1), (f"SQLite, {args.users} users", args.users)):
+                limiter.append((label, *measure_limiter({}, args, users)))
+        elif engine == "postgres":
+            if not glob.glob("/usr/lib/postgresql/*/bin/initdb") and not shutil.which("initdb"):
+                print("PostgreSQL is not installed: its limiter figures are left out", file=sys.stderr)
+                continue
+            cluster = PostgresCluster()
+            try:
+                env = {"DATABASE_URL": cluster.url}
+                for label, users in (("PostgreSQL, 1 user", 1), (f"PostgreSQL, {args.users} users", args.users)):
+                    limiter.append((label, *measure_limiter(env, args, users)))
+            finally:
+                cluster.stop()
+
+    print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per route and run; release build")
     ratios = [me["rps"] / health["rps"] for health, me in runs]
     health, me = sorted(runs, key=lambda run: run[1]["rps"] / run[0]["rps"])[len(runs) // 2]
-    print(f"{'route (median run)':<22}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    print(f"{'route (SQLite, median run)':<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, result in (("GET /health", health), ("GET /api/v1/auth/me", me)):
-        print(f"{name:<22}{result['rps']:>12.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}{result['errors']:>10}")
+        print(f"{name:<30}{result['rps']:>12.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}{result['errors']:>10}")
     print(f"/me throughput relative to /health: median {sorted(ratios)[len(ratios) // 2]:.2f}, runs "
           + ", ".join(f"{r:.2f}" for r in ratios) + " (target >= 0.60)")
     print(f"start-up to first 200: {startup_ms:.0f} ms (target < 300)")
     print(f"idle RSS: {idle_rss / 1024:.1f} MiB (target < 40), of which {idle_anon / 1024:.1f} MiB anonymous (the rest are clean,"
           f" shared pages of the binary's code); peak RSS: {peak_rss / 1024:.1f} MiB")
-    if any(h["errors"] or m["errors"] for h, m in runs):
+    print()
+    print(f"{'GET /api/v1/auth/me (median)':<30}{'limiter on':>12}{'off':>12}{'on/off':>10}{'cost':>8}{'p99 on':>10}{'p99 off':>10}"
+          "  on/off by run")
+    for name, on, off in limiter:
+        a, b = median(on), median(off)
+        ratios = [x["rps"] / y["rps"] for x, y in zip(on, off)]
+        ratio = sorted(ratios)[len(ratios) // 2]
+        print(f"{name:<30}{a['rps']:>12.0f}{b['rps']:>12.0f}{ratio:>10.2f}{(1 - ratio) * 100:>7.1f}%"
+              f"{a['p99']:>10.2f}{b['p99']:>10.2f}  " + ", ".join(f"{r:.2f}" for r in ratios))
+    print("(target: the limiter costs under 10% on SQLite)")
+    errors = [r for h, m in runs for r in (h, m) if r["errors"]] + [r for _, on, off in limiter for r in on + off if r["errors"]]
+    if errors:
         sys.exit("some responses were not 2xx: the figures are not valid")
 
 

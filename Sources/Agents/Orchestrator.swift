@@ -220,11 +220,16 @@ public final class Orchestrator: Sendable {
                 emitter.yield(.error(failure))
                 logger.warning(shuttingDown ? "turn stopped by shutdown" : "turn timed out")
             }
-            do {
-                // What the turn used, failed steps included, against the month's budget: once.
-                try await self.policy?.debit(turnID: turn.id, user: turn.user, usage: progress.totals.withLock { $0 })
-            } catch {
-                logger.error("could not debit the turn's usage", metadata: ["error": "\(error)"])
+            // What the turn used, failed steps included, against the month's budget: once (the debit is keyed by the
+            // turn, so retrying a debit whose answer was lost cannot count twice).
+            for attempt in 1...3 {
+                do {
+                    try await self.policy?.debit(turnID: turn.id, user: turn.user, usage: progress.totals.withLock { $0 })
+                    break
+                } catch {
+                    logger.error("could not debit the turn's usage", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                    if attempt < 3 { try? await Task.sleep(for: .milliseconds(200 * attempt)) }
+                }
             }
             do {
                 try await self.conversations.endTurn(conversationID: turn.conversationID, turnID: turn.id, now: self.clock.now)
@@ -253,6 +258,21 @@ public final class Orchestrator: Sendable {
                     emitter.yield(.messageCompleted(message))
                     logger.warning("turn reached the iteration limit", metadata: ["limit": "\(turn.agent.maxIterations)"])
                     return .complete
+                }
+                if steps > 0, let policy {
+                    do {
+                        try await policy.admitStep(user: turn.user, used: progress.totals.withLock { $0 })
+                    } catch let error as AppError {
+                        // The budget ran out mid-turn: what the steps so far wrote stays, and the turn ends saying why.
+                        let message = try await store(StoredMessage(
+                            conversationID: turn.conversationID, turnID: turn.id, role: .assistant, parts: [], status: .error,
+                            error: MessageError(code: error.code, message: error.detail ?? error.title), createdAt: clock.now, completedAt: clock.now),
+                            turn: turn)
+                        emitter.yield(.messageCompleted(message))
+                        let failure = TurnFailure(status: error.status, code: error.code, message: error.detail ?? error.title, model: nil, messageID: message.id)
+                        emitter.yield(.error(failure))
+                        return .failed(failure, partial: true)
+                    }
                 }
                 steps += 1
                 let stepID = UUID()

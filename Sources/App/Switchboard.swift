@@ -92,7 +92,7 @@ public struct Switchboard: Sendable {
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
                                           httpClient: httpClient, clock: clock, logger: logger)
             let conversations = Conversations(database: database, agents: Set(settings.agents.map(\.name)), clock: clock)
-            let integrations = Integrations(database: database, vault: Vault(provider: try VaultSetup.keyProvider(settings)), clock: clock)
+            let integrations = Integrations(database: database, vault: Vault(provider: try await VaultSetup.keyProvider(settings)), clock: clock)
             try await VaultSetup.checkKeys(integrations)
             let google = GoogleAPI(settings: settings.connectors, client: httpClient)
             let quotas = Quotas(db: database, plans: settings.plans, clock: clock)
@@ -109,12 +109,14 @@ public struct Switchboard: Sendable {
                 // SQLite serves one process: its limits live in memory. PostgreSQL may serve many: there they live in the database.
                 var limiter: (any RateLimiter)?
                 if settings.rateLimitEnabled {
-                    limiter = database.engine == .postgres ? DatabaseRateLimiter(db: database) as any RateLimiter : LocalRateLimiter()
+                    limiter = database.engine == .postgres
+                        ? DatabaseRateLimiter(db: database, databaseClock: clock.isSystem) as any RateLimiter : LocalRateLimiter()
                 }
                 let router = try buildRouter(settings: settings, handler: handler, limiter: limiter, clock: clock, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
-                ChatSocket(accounts: accounts, orchestrator: orchestrator, logger: logger).register(on: webSocketRouter)
+                ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
+                    .register(on: webSocketRouter)
                 let application = Application(
                     router: router,
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(

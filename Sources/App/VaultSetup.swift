@@ -3,19 +3,23 @@ import Core
 import Foundation
 import LLM
 import Logging
+import NIOPosix
 import Storage
 import Vault
 
 /// The vault's key provider from settings, and the start-up check that every key the stored secrets need is there.
 enum VaultSetup {
-    static func keyProvider(_ settings: Settings) throws -> any KeyProvider {
+    static func keyProvider(_ settings: Settings) async throws -> any KeyProvider {
         do {
             switch settings.vault.provider {
             case .local:
                 if let key = settings.vault.masterKey {
                     return try LocalKeyring(active: key, previous: settings.vault.previousMasterKeys)
                 }
-                return try LocalKeyring(path: settings.keyringPath)
+                // File locks and fsyncs block their thread (the lock for as long as another process rotates): not
+                // one of the few that run every task.
+                let path = settings.keyringPath
+                return try await NIOThreadPool.singleton.runIfActive { try LocalKeyring(path: path) }
             case .gcpKMS:
                 guard let path = settings.vault.kmsCredentialsFile, let keyName = settings.vault.kmsKey,
                       let data = FileManager.default.contents(atPath: path), let json = JSONValue.parse(data),
@@ -54,10 +58,10 @@ public enum KeyRotation {
         let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
         do {
             try await Migrator(database: database, migrations: Schema.migrations, logger: logger).migrate()
-            let provider = try VaultSetup.keyProvider(settings)
+            let provider = try await VaultSetup.keyProvider(settings)
             var newKey = false
             if let keyring = provider as? LocalKeyring, settings.vault.masterKey == nil {
-                _ = try keyring.rotate()
+                _ = try await NIOThreadPool.singleton.runIfActive { try keyring.rotate() }
                 newKey = true
             }
             let integrations = Integrations(database: database, vault: Vault(provider: provider), clock: .system)

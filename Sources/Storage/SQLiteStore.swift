@@ -42,8 +42,10 @@ final class SQLiteStore: Database {
         }
         let store = SQLiteStore(connection: connection, threadPool: threadPool)
         for pragma in [
-            // First: another process (e.g. `switchboard migrate`) may hold a lock briefly; wait, do not fail.
-            "PRAGMA busy_timeout = 5000",
+            // First: another process (e.g. `switchboard migrate`, or several starting together, each migrating)
+            // may hold the write lock for a while on a busy machine; wait, do not fail. Within one process writes
+            // queue at the gate and never wait here.
+            "PRAGMA busy_timeout = 30000",
             "PRAGMA journal_mode = WAL",
             "PRAGMA foreign_keys = ON",
             "PRAGMA synchronous = NORMAL",

@@ -14,12 +14,18 @@ import Synchronization
 /// Authentication: the `Authorization` header of the upgrade request, or, since browsers cannot set it, a first
 /// frame `{"type": "auth", "access_token": "..."}` within 10 seconds. The token is checked again for every message,
 /// so a logged-out session stops being served at once; an `auth` frame can bring a fresh token at any time.
+/// Every chat frame counts against the tier's request rate like an HTTP request, and an API key needs its `chat`
+/// scope and a plan that includes API keys.
 struct ChatSocket: Sendable {
     static let path: RouterPath = "/api/v1/chat/stream"
     static let authenticationWindow: Duration = .seconds(10)
     static let maxFrameBytes = 1 << 20
     let accounts: Accounts
     let orchestrator: Orchestrator
+    let plans: Plans
+    /// Nil when rate limiting is off.
+    let limiter: (any RateLimiter)?
+    let clock: WallClock
     let logger: Logger
 
     /// The upgrade route, on the router that only sees upgrade requests.
@@ -80,14 +86,14 @@ struct ChatSocket: Sendable {
                 }
                 authenticated.set()
                 if frame["type"]?.stringValue == "auth" { continue }
-                if let scopes = identity.scopes, !scopes.contains("chat") {
-                    sink.yield(Self.errorFrame(AppError(status: 403, code: "insufficient_scope", title: "Forbidden",
-                                                        detail: "This API key lacks the scope chat."), conversationID: frame["conversation_id"]?.stringValue))
-                    continue
-                }
 
                 let conversation = frame["conversation_id"]?.stringValue
                 do {
+                    try plans.authorize(identity, scope: "chat", feature: nil)
+                    if let limiter {
+                        let decision = try await RateLimitMiddleware.acquire(limiter, for: identity.user, plans: plans, clock: clock)
+                        guard decision.allowed else { throw RateLimitMiddleware.refusal(decision) }
+                    }
                     guard let conversation, let conversationID = UUID(uuidString: conversation) else {
                         throw AppError.validation([FieldError(field: "conversation_id", code: "required", message: "must be a conversation id")])
                     }
@@ -101,8 +107,8 @@ struct ChatSocket: Sendable {
                             sink.yield(ChatEventEncoding.frame(event, id: id))
                         }
                     }
-                } catch let error as AppError {
-                    sink.yield(Self.errorFrame(error, conversationID: conversation))
+                } catch {
+                    sink.yield(Self.errorFrame(Problem.appError(for: error, logger: logger), conversationID: conversation))
                 }
             }
             // The client is gone, or was refused: stop forwarding. Turns run on and are stored.
@@ -119,6 +125,7 @@ struct ChatSocket: Sendable {
         var data: [String: JSONValue] = ["status": .int(Int64(error.status)), "code": .string(error.code),
                                          "message": .string(error.detail ?? error.title),
                                          "conversation_id": conversationID.map(JSONValue.string) ?? .null]
+        if let retryAfter = error.retryAfter { data["retry_after"] = .int(Int64(retryAfter)) }
         if !error.fieldErrors.isEmpty {
             data["errors"] = .array(error.fieldErrors.map { ["field": .string($0.field), "code": .string($0.code), "message": .string($0.message)] })
         }

@@ -14,6 +14,7 @@ extension APIHandler {
     func createConversation(_ input: Operations.CreateConversation.Input) async throws -> Operations.CreateConversation.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
+        try await quotas.admitStorage(user: identity.user)
         let conversation = try await conversations.create(userID: identity.user.id, title: body.title, agent: body.agent,
                                                           metadata: body.metadata?.json)
         return .created(.init(body: .json(.init(conversation))))

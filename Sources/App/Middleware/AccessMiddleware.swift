@@ -41,21 +41,7 @@ struct AccessMiddleware: ServerMiddleware {
     ) async throws -> (HTTPResponse, HTTPBody?) {
         if let identity = RequestScope.current?.identity {
             let rule = Self.rules[operationID]
-            if let scopes = identity.scopes {
-                guard let scope = rule?.scope else {
-                    throw AppError(status: 403, code: "session_required", title: "Forbidden",
-                                   detail: "API keys cannot do this; log in to the account instead.")
-                }
-                guard scopes.contains(scope) else {
-                    var error = AppError(status: 403, code: "insufficient_scope", title: "Forbidden", detail: "This API key lacks the scope \(scope).")
-                    error.extensions["scope"] = scope
-                    throw error
-                }
-            }
-            if let feature = rule?.feature {
-                let tier = plans.tier(identity.user.tier)
-                guard tier.includes(feature) else { throw AppError.featureNotInPlan(feature, tier: tier.name) }
-            }
+            try plans.authorize(identity, scope: rule?.scope, feature: rule?.feature)
         }
         return try await next(request, body, metadata)
     }

@@ -13,21 +13,31 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let scope = RequestScope.current, let identity = scope.identity else { return try await next(request, context) }
-        let rate = plans.tier(identity.user.tier).requestsPerMinute(seats: identity.user.seats)
-        let decision = try await limiter.acquire(key: "user:" + identity.user.id.lowercased, rate: rate, now: clock.now)
+        let decision = try await Self.acquire(limiter, for: identity.user, plans: plans, clock: clock)
         var response: Response
         if decision.allowed {
             response = try await next(request, context)
         } else {
-            let retry = decision.retryAfterSeconds ?? 1
-            response = Problem.response(for: AppError(status: 429, code: "rate_limited", title: "Too many requests",
-                                                      detail: "Your plan allows \(rate) requests a minute; try again in \(retry) s.",
-                                                      retryAfter: retry), requestID: scope.requestID)
+            response = Problem.response(for: Self.refusal(decision), requestID: scope.requestID)
         }
         response.headers[.rateLimitLimit] = String(decision.limit)
         response.headers[.rateLimitRemaining] = String(decision.remaining)
         response.headers[.rateLimitReset] = String(decision.resetSeconds)
         return response
+    }
+}
+
+extension RateLimitMiddleware {
+    /// One request (or WebSocket chat frame) of `user` against their tier's rate.
+    static func acquire(_ limiter: any RateLimiter, for user: User, plans: Plans, clock: WallClock) async throws -> RateLimitDecision {
+        try await limiter.acquire(key: "user:" + user.id.lowercased, rate: plans.tier(user.tier).requestsPerMinute(seats: user.seats), now: clock.now)
+    }
+
+    /// 429 `rate_limited`, saying when to come back.
+    static func refusal(_ decision: RateLimitDecision) -> AppError {
+        let retry = decision.retryAfterSeconds ?? 1
+        return AppError(status: 429, code: "rate_limited", title: "Too many requests",
+                        detail: "Your plan allows \(decision.limit) requests a minute; try again in \(retry) s.", retryAfter: retry)
     }
 }
 

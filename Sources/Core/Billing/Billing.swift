@@ -100,8 +100,10 @@ public struct Billing: Sendable {
               AND stripe_subscription_id IS NOT NULL AND status IN ('active', 'trialing', 'past_due')
             """) else { throw AppError.notFound("subscription") }
         let id = try row.decode(column: "stripe_subscription_id", as: String.self)
+        // Setting the flag is idempotent itself; a key per call keeps Stripe from replaying an earlier answer after
+        // the subscription was resumed in the billing portal and is being cancelled again.
         _ = try await stripe("/v1/subscriptions/\(id.formEncoded)", form: [("cancel_at_period_end", "true")],
-                             idempotencyKey: "cancel-\(id)")
+                             idempotencyKey: "cancel-\(id)-\(UUID().lowercased)")
         try await db.run("""
             UPDATE subscriptions SET cancel_at_period_end = 1, updated_at = \(bind: clock.now.millis) WHERE user_id = \(bind: userID.lowercased)
             """)

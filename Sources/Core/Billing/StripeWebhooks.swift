@@ -1,5 +1,6 @@
 import Foundation
 import LLM
+import Logging
 import SQLKit
 import Storage
 
@@ -31,7 +32,7 @@ extension Billing {
         }
         let created = Int64(event["created"]?.intValue ?? 0) * 1000
         let now = clock.now.millis
-        let plans = self.plans
+        let plans = self.plans, logger = self.logger
         let outcome = try await db.transaction { sql -> WebhookOutcome in
             let fresh = try await sql.raw("""
                 INSERT INTO stripe_events (id, type, created, processed_at) VALUES (\(bind: id), \(bind: type), \(bind: created), \(bind: now))
@@ -40,26 +41,35 @@ extension Billing {
             guard fresh != nil else { return .duplicate }
             switch type {
             case "checkout.session.completed":
-                guard let user = object["client_reference_id"]?.stringValue ?? object["metadata"]?["user_id"]?.stringValue else { return .ignored }
-                return try await Self.apply(sql, plans: plans, user: user, customer: object["customer"]?.stringValue,
-                                            subscription: object["subscription"]?.stringValue, tier: object["metadata"]?["tier"]?.stringValue,
-                                            status: "active", seats: nil, periodEnd: nil, cancelAtPeriodEnd: nil, eventAt: created, now: now)
-            case "customer.subscription.updated", "customer.subscription.deleted":
-                let item = object["items"]?["data"]?[0]
-                let price = item?["price"]?["id"]?.stringValue
-                let tier = plans.order.first { plans.tiers[$0]?.stripePrice == price && price != nil } ?? object["metadata"]?["tier"]?.stringValue
-                guard let user = try await Self.user(sql, subscription: object["id"]?.stringValue, customer: object["customer"]?.stringValue,
+                // Only a subscription checkout of ours grants a tier, and only once paid (or free, as with a trial): other
+                // checkouts in the same Stripe account (payment links, one-off payments) change nothing here, and a
+                // delayed payment is granted by the subscription's own `active` event instead.
+                guard object["mode"]?.stringValue == "subscription", let subscription = object["subscription"]?.stringValue,
+                      ["paid", "no_payment_required"].contains(object["payment_status"]?.stringValue ?? ""),
+                      let tier = object["metadata"]?["tier"]?.stringValue, plans.tiers[tier] != nil,
+                      let user = object["client_reference_id"]?.stringValue ?? object["metadata"]?["user_id"]?.stringValue
+                else { return .ignored }
+                return try await Self.apply(sql, plans: plans, user: user, change: .init(
+                    customer: object["customer"]?.stringValue, subscription: subscription, tier: .set(tier), status: "active"),
+                    eventAt: created, now: now)
+            case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
+                let subscription = object["id"]?.stringValue
+                guard let user = try await Self.user(sql, subscription: subscription, customer: object["customer"]?.stringValue,
                                                      metadata: object["metadata"]?["user_id"]?.stringValue) else { return .ignored }
-                return try await Self.apply(sql, plans: plans, user: user, customer: object["customer"]?.stringValue,
-                                            subscription: object["id"]?.stringValue, tier: tier,
-                                            status: type.hasSuffix("deleted") ? "canceled" : (object["status"]?.stringValue ?? "active"),
-                                            seats: item?["quantity"]?.intValue, periodEnd: object["current_period_end"]?.intValue.map { Int64($0) * 1000 },
-                                            cancelAtPeriodEnd: object["cancel_at_period_end"]?.boolValue, eventAt: created, now: now)
+                let item = object["items"]?["data"]?[0]
+                // Since Stripe's API version 2025-03-31 the period end is on each item rather than the subscription.
+                let periodEnd = (object["current_period_end"] ?? item?["current_period_end"])?.intValue.map { Int64($0) * 1000 }
+                return try await Self.apply(sql, plans: plans, user: user, change: .init(
+                    customer: object["customer"]?.stringValue, subscription: subscription, tier: Self.tier(of: object, plans: plans, logger: logger),
+                    status: type.hasSuffix("deleted") ? "canceled" : (object["status"]?.stringValue ?? "active"), seats: item?["quantity"]?.intValue,
+                    periodEnd: periodEnd, cancelAtPeriodEnd: object["cancel_at_period_end"]?.boolValue),
+                    eventAt: created, now: now)
             case "invoice.payment_failed":
-                guard let user = try await Self.user(sql, subscription: object["subscription"]?.stringValue, customer: object["customer"]?.stringValue,
-                                                     metadata: nil) else { return .ignored }
-                return try await Self.apply(sql, plans: plans, user: user, customer: nil, subscription: nil, tier: nil, status: "past_due",
-                                            seats: nil, periodEnd: nil, cancelAtPeriodEnd: nil, eventAt: created, now: now)
+                // Only an invoice of the subscription on file says anything about it (one-off invoices do not).
+                let subscription = object["subscription"]?.stringValue ?? object["parent"]?["subscription_details"]?["subscription"]?.stringValue
+                guard let subscription, let user = try await Self.user(sql, subscription: subscription, customer: nil, metadata: nil) else { return .ignored }
+                return try await Self.apply(sql, plans: plans, user: user, change: .init(subscription: subscription, status: "past_due"),
+                                            eventAt: created, now: now)
             default:
                 return .ignored // recorded, so a redelivery is a duplicate too
             }
@@ -79,38 +89,77 @@ extension Billing {
         return metadata
     }
 
-    /// Updates the subscription row and the user's tier, unless a later event already did.
-    private static func apply(_ sql: any SQLDatabase, plans: Plans, user: String, customer: String?, subscription: String?, tier: String?,
-                              status: String, seats: Int?, periodEnd: Int64?, cancelAtPeriodEnd: Bool?, eventAt: Int64, now: Int64) async throws -> WebhookOutcome {
+    /// What an event says about a subscription; nil fields say nothing (the stored value stays).
+    struct Change {
+        enum Tier {
+            case unchanged
+            /// A tier name, or nil for a price that is no tier here.
+            case set(String?)
+        }
+
+        var customer: String?
+        var subscription: String?
+        var tier = Tier.unchanged
+        var status: String
+        var seats: Int?
+        var periodEnd: Int64?
+        var cancelAtPeriodEnd: Bool?
+    }
+
+    /// The tier a subscription event is for: its price decides. A price that maps to no tier is no paid tier (it
+    /// could be a cheaper plan added in Stripe but not here): that is logged for the operator to configure.
+    private static func tier(of subscription: JSONValue, plans: Plans, logger: Logger) -> Change.Tier {
+        guard let price = subscription["items"]?["data"]?[0]?["price"]?["id"]?.stringValue else {
+            let tier = subscription["metadata"]?["tier"]?.stringValue
+            return tier.map { plans.tiers[$0] != nil ? .set($0) : .unchanged } ?? .unchanged
+        }
+        if let tier = plans.order.first(where: { plans.tiers[$0]?.stripePrice == price }) { return .set(tier) }
+        logger.error("a Stripe subscription is for a price no tier has; the user gets the default tier",
+                     metadata: ["price": "\(price)", "subscription": "\(subscription["id"]?.stringValue ?? "-")"])
+        return .set(nil)
+    }
+
+    /// Updates the subscription row and the user's tier, unless a later event already did. The check and the
+    /// write are one statement (the row lock orders concurrent events, also across processes), and the user's tier
+    /// is written under that lock. An event about another subscription than a live one on file changes nothing.
+    private static func apply(_ sql: any SQLDatabase, plans: Plans, user: String, change: Change, eventAt: Int64, now: Int64) async throws -> WebhookOutcome {
         guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: user)").first() != nil else { return .ignored }
-        let existing = try await sql.raw("SELECT last_event_at, tier FROM subscriptions WHERE user_id = \(bind: user)").first()
-        if let existing, try existing.decode(column: "last_event_at", as: Int64.self) > eventAt { return .ignored }
-        let knownTier = tier.flatMap { plans.tiers[$0] != nil ? $0 : nil }
-            ?? existing.flatMap { try? $0.decodeNil(column: "tier") ? nil : try? $0.decode(column: "tier", as: String.self) }
-        // Paying (or trying) keeps the tier; anything else is back to the default tier.
-        let entitled = ["active", "trialing"].contains(status)
-        let userTier = entitled ? (knownTier ?? plans.defaultTier) : plans.defaultTier
-        try await sql.raw("""
+        let setsTier: Bool, tier: String?
+        switch change.tier {
+        case .unchanged: (setsTier, tier) = (false, nil)
+        case .set(let name): (setsTier, tier) = (true, name)
+        }
+        guard let row = try await sql.raw("""
             INSERT INTO subscriptions (user_id, stripe_customer_id, stripe_subscription_id, tier, status, seats, current_period_end,
                 cancel_at_period_end, last_event_at, updated_at)
-            VALUES (\(bind: user), \(bind: customer), \(bind: subscription), \(bind: knownTier), \(bind: status), \(bind: Int64(seats ?? 1)),
-                \(bind: periodEnd), \(bind: Int64(cancelAtPeriodEnd == true ? 1 : 0)), \(bind: eventAt), \(bind: now))
+            VALUES (\(bind: user), \(bind: change.customer), \(bind: change.subscription), \(bind: tier), \(bind: change.status),
+                \(bind: Int64(change.seats ?? 1)), \(bind: change.periodEnd), \(bind: Int64(change.cancelAtPeriodEnd == true ? 1 : 0)),
+                \(bind: eventAt), \(bind: now))
             ON CONFLICT (user_id) DO UPDATE SET
                 stripe_customer_id = COALESCE(excluded.stripe_customer_id, subscriptions.stripe_customer_id),
                 stripe_subscription_id = COALESCE(excluded.stripe_subscription_id, subscriptions.stripe_subscription_id),
-                tier = COALESCE(excluded.tier, subscriptions.tier),
+                tier = CASE WHEN \(bind: Int64(setsTier ? 1 : 0)) = 1 THEN excluded.tier ELSE subscriptions.tier END,
                 status = excluded.status,
-                seats = CASE WHEN \(bind: seats == nil ? 0 : 1) = 1 THEN excluded.seats ELSE subscriptions.seats END,
+                seats = CASE WHEN \(bind: Int64(change.seats == nil ? 0 : 1)) = 1 THEN excluded.seats ELSE subscriptions.seats END,
                 current_period_end = COALESCE(excluded.current_period_end, subscriptions.current_period_end),
-                cancel_at_period_end = CASE WHEN \(bind: cancelAtPeriodEnd == nil ? 0 : 1) = 1 THEN excluded.cancel_at_period_end
+                cancel_at_period_end = CASE WHEN \(bind: Int64(change.cancelAtPeriodEnd == nil ? 0 : 1)) = 1 THEN excluded.cancel_at_period_end
                                             ELSE subscriptions.cancel_at_period_end END,
                 last_event_at = excluded.last_event_at,
                 updated_at = excluded.updated_at
-            """).run()
-        let userSeats = try await sql.raw("SELECT seats FROM subscriptions WHERE user_id = \(bind: user)").first()?.decode(column: "seats", as: Int64.self) ?? 1
-        try await sql.raw("""
-            UPDATE users SET tier = \(bind: userTier), seats = \(bind: entitled ? userSeats : 1), updated_at = \(bind: now) WHERE id = \(bind: user)
-            """).run()
+            -- Later events win; of two in the same second, a cancellation stays.
+            WHERE (subscriptions.last_event_at < excluded.last_event_at
+                   OR (subscriptions.last_event_at = excluded.last_event_at AND subscriptions.status <> 'canceled'))
+              AND (excluded.stripe_subscription_id IS NULL OR subscriptions.stripe_subscription_id IS NULL
+                   OR subscriptions.stripe_subscription_id = excluded.stripe_subscription_id
+                   OR subscriptions.status NOT IN ('active', 'trialing', 'past_due'))
+            RETURNING tier, status, seats
+            """).first() else { return .ignored }
+        // Paying (or trialling) keeps the tier; anything else is back to the default tier.
+        let stored = try row.decodeNil(column: "tier") ? nil : try row.decode(column: "tier", as: String.self)
+        let entitled = ["active", "trialing"].contains(try row.decode(column: "status", as: String.self))
+        let userTier = entitled ? (stored.flatMap { plans.tiers[$0] != nil ? $0 : nil } ?? plans.defaultTier) : plans.defaultTier
+        let seats = entitled ? try row.decode(column: "seats", as: Int64.self) : 1
+        try await sql.raw("UPDATE users SET tier = \(bind: userTier), seats = \(bind: seats), updated_at = \(bind: now) WHERE id = \(bind: user)").run()
         return .applied
     }
 }

@@ -74,3 +74,24 @@ extension AppError {
         return error
     }
 }
+
+extension Plans {
+    /// May this identity do something that needs `scope` (for API keys; nil: only a login session may) and
+    /// `feature` (for the plan)? An API key also needs a plan that still includes API keys: a downgrade stops every
+    /// key at once, without revoking it (an upgrade brings them back).
+    public func authorize(_ identity: Identity, scope: String?, feature: String?) throws {
+        let tier = tier(identity.user.tier)
+        if let scopes = identity.scopes {
+            guard tier.includes("api_keys") else { throw AppError.featureNotInPlan("api_keys", tier: tier.name) }
+            guard let scope else {
+                throw AppError(status: 403, code: "session_required", title: "Forbidden", detail: "API keys cannot do this; log in to the account instead.")
+            }
+            guard scopes.contains(scope) else {
+                var error = AppError(status: 403, code: "insufficient_scope", title: "Forbidden", detail: "This API key lacks the scope \(scope).")
+                error.extensions["scope"] = scope
+                throw error
+            }
+        }
+        if let feature, !tier.includes(feature) { throw AppError.featureNotInPlan(feature, tier: tier.name) }
+    }
+}

@@ -17,9 +17,10 @@ public struct RateLimitDecision: Sendable, Equatable {
 
 /// The generic cell rate algorithm: one timestamp per key (the theoretical arrival time, TAT). With `rate` requests
 /// a minute, requests are spaced `T = 60 s / rate` apart on average and may come in a burst of `rate` (a minute's
-/// worth): a request is allowed when `TAT - now <= T × (rate - 1)`, and then moves the TAT `T` later.
+/// worth): a request is allowed when `TAT - now <= T × (rate - 1)`, and then moves the TAT `T` later. Times are in
+/// microseconds, so even a million a minute (a team of thousands of seats) keeps its exact spacing.
 enum GCRA {
-    static func interval(rate: Int) -> Int64 { max(1, 60_000 / Int64(max(1, rate))) }
+    static func interval(rate: Int) -> Int64 { max(1, 60_000_000 / Int64(max(1, rate))) }
     static func tolerance(rate: Int) -> Int64 { interval(rate: rate) * Int64(max(0, rate - 1)) }
 
     /// The decision for a stored TAT (nil: never seen), and the TAT to store when allowed.
@@ -42,7 +43,8 @@ enum GCRA {
         return RateLimitDecision(allowed: true, limit: rate, remaining: min(rate, remaining), resetSeconds: seconds(ahead), retryAfterSeconds: nil)
     }
 
-    static func seconds(_ millis: Int64) -> Int { Int((max(0, millis) + 999) / 1000) }
+    /// Whole seconds, rounded up: a client told to wait that long will be let in.
+    static func seconds(_ micros: Int64) -> Int { Int((max(0, micros) + 999_999) / 1_000_000) }
 }
 
 /// Limits requests per key (a user) to `rate` a minute.
@@ -57,12 +59,12 @@ public final class LocalRateLimiter: RateLimiter {
     public init() {}
 
     public func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision {
-        let millis = now.millis
+        let micros = now.micros
         return state.withLock { tats in
-            let (decision, newTAT) = GCRA.decide(tat: tats[key], now: millis, rate: rate)
+            let (decision, newTAT) = GCRA.decide(tat: tats[key], now: micros, rate: rate)
             if let newTAT { tats[key] = newTAT }
             // Keys whose allowance is full again carry no information: drop them now and then.
-            if tats.count > 50_000 { tats = tats.filter { $0.value > millis } }
+            if tats.count > 50_000 { tats = tats.filter { $0.value > micros } }
             return decision
         }
     }
@@ -71,26 +73,32 @@ public final class LocalRateLimiter: RateLimiter {
 /// In the database, with one atomic statement per request: every process sharing a PostgreSQL enforces one limit.
 public struct DatabaseRateLimiter: RateLimiter {
     let db: any Database
+    /// Time the requests by PostgreSQL's clock rather than each process's, so processes whose clocks disagree still
+    /// share one limit. Off when tests move the clock themselves.
+    let databaseClock: Bool
 
-    public init(db: any Database) {
+    public init(db: any Database, databaseClock: Bool) {
         self.db = db
+        self.databaseClock = databaseClock && db.engine == .postgres
     }
 
     public func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision {
-        let millis = now.millis
         let interval = GCRA.interval(rate: rate), tolerance = GCRA.tolerance(rate: rate)
+        // statement_timestamp() is one value for the whole statement, however often it is named.
+        let clock: SQLQueryString = databaseClock ? "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT" : "\(bind: now.micros)"
         let greatest = SQLQueryString(db.engine == .postgres ? "GREATEST" : "MAX") // SQLite's two-argument max()
         // Allowed: the row moves forward in the same statement that checks it, so concurrent requests (in any process)
         // are serialised by the row lock.
         if let row = try await db.first("""
-            INSERT INTO rate_limits (key, tat) VALUES (\(bind: key), \(bind: millis + interval))
-            ON CONFLICT (key) DO UPDATE SET tat = \(greatest)(rate_limits.tat, \(bind: millis)) + \(bind: interval)
-            WHERE \(greatest)(rate_limits.tat, \(bind: millis)) - \(bind: millis) <= \(bind: tolerance)
-            RETURNING tat
+            INSERT INTO rate_limits (key, tat) VALUES (\(bind: key), \(clock) + \(bind: interval))
+            ON CONFLICT (key) DO UPDATE SET tat = \(greatest)(rate_limits.tat, \(clock)) + \(bind: interval)
+            WHERE \(greatest)(rate_limits.tat, \(clock)) - \(clock) <= \(bind: tolerance)
+            RETURNING tat, \(clock) AS now
             """) {
-            return GCRA.allowed(newTAT: try row.decode(column: "tat", as: Int64.self), now: millis, rate: rate)
+            return GCRA.allowed(newTAT: try row.decode(column: "tat", as: Int64.self), now: try row.decode(column: "now", as: Int64.self), rate: rate)
         }
-        let stored = try await db.first("SELECT tat FROM rate_limits WHERE key = \(bind: key)")?.decode(column: "tat", as: Int64.self)
-        return GCRA.decide(tat: stored, now: millis, rate: rate).decision
+        let row = try await db.first("SELECT \(clock) AS now, (SELECT tat FROM rate_limits WHERE key = \(bind: key)) AS tat")
+        let stored = try row.flatMap { try $0.decodeNil(column: "tat") ? nil : try $0.decode(column: "tat", as: Int64.self) }
+        return GCRA.decide(tat: stored, now: try row?.decode(column: "now", as: Int64.self) ?? now.micros, rate: rate).decision
     }
 }

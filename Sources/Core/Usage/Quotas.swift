@@ -1,14 +1,19 @@
 import Foundation
 import SQLKit
 import Storage
+import Synchronization
 
-/// Monthly model-token budgets. A turn is admitted while the user has budget left; what it used is debited once, when
-/// it ends (in one transaction with the record of the debit, so a retried or concurrent debit of the same turn cannot
-/// count twice, and concurrent turns add up exactly).
+/// Monthly model-token budgets and storage quotas. A turn is admitted while the user has budget left (and each of its
+/// model steps, counting what the turn used so far); what it used is debited once, when it ends (in one transaction
+/// with the record of the debit, so a retried or concurrent debit of the same turn cannot count twice, and concurrent
+/// turns add up exactly).
 public struct Quotas: Sendable {
+    public static let storageRecheck: TimeInterval = 30
     let db: any Database
     let plans: Plans
     let clock: WallClock
+    /// The last storage figure per user, and when it was measured.
+    private let storage = StorageFigures()
 
     public init(db: any Database, plans: Plans, clock: WallClock) {
         self.db = db
@@ -35,15 +40,55 @@ public struct Quotas: Sendable {
         return Balance(month: month, budget: plans.tier(user.tier).monthlyTokens(seats: user.seats), used: used)
     }
 
-    /// 402 `quota_exceeded` when the month's budget is spent.
-    public func admit(user: User) async throws {
+    /// 402 `quota_exceeded` when the month's budget is spent, counting `pending` tokens a running turn has used
+    /// but not yet debited.
+    public func admit(user: User, pending: Int64 = 0) async throws {
         let balance = try await balance(user: user)
-        guard balance.remaining > 0 else {
+        guard balance.remaining - pending > 0 else {
             var error = AppError(status: 402, code: "quota_exceeded", title: "Payment required",
                                  detail: "This month's model-token budget (\(balance.budget) tokens) is used up. It renews on the 1st (UTC), or upgrade the plan.")
             error.extensions["budget"] = String(balance.budget)
             throw error
         }
+    }
+
+    // MARK: Storage
+
+    /// Roughly what the user stores: the text of their messages and their conversations' titles and metadata, in
+    /// bytes (characters on PostgreSQL).
+    public func storageBytes(userID: UUID) async throws -> Int64 {
+        let row = try await db.first("""
+            SELECT (SELECT COALESCE(SUM(LENGTH(parts)), 0) FROM messages WHERE user_id = \(bind: userID.lowercased))
+                 + (SELECT COALESCE(SUM(LENGTH(metadata) + COALESCE(LENGTH(title), 0)), 0) FROM conversations
+                    WHERE user_id = \(bind: userID.lowercased)) AS n
+            """)
+        let bytes = try row?.decode(column: "n", as: Int64.self) ?? 0
+        let now = clock.now
+        storage.figures.withLock { figures in
+            if figures.count > 10_000 { figures = figures.filter { now.timeIntervalSince($0.value.at) < Self.storageRecheck } }
+            figures[userID] = (bytes, now)
+        }
+        return bytes
+    }
+
+    /// 402 `storage_quota_exceeded` once the user stores more than the plan allows: no new conversations or turns
+    /// until they delete some (or upgrade). Summing a user's messages is a scan, so a figure up to
+    /// `storageRecheck` old is trusted: the limit may be passed by what is written in that time.
+    public func admitStorage(user: User) async throws {
+        let quota = plans.tier(user.tier).storageBytes
+        let now = clock.now
+        // A figure over the quota is always measured again: deleting conversations frees the user at once.
+        let bytes: Int64
+        if let cached = storage.figures.withLock({ $0[user.id] }), now.timeIntervalSince(cached.at) < Self.storageRecheck, cached.bytes < quota {
+            bytes = cached.bytes
+        } else {
+            bytes = try await storageBytes(userID: user.id)
+        }
+        guard bytes >= quota else { return }
+        var error = AppError(status: 402, code: "storage_quota_exceeded", title: "Payment required",
+                             detail: "Your conversations take \(bytes / Plans.megabyte) MiB of the \(quota / Plans.megabyte) MiB your plan allows. Delete some, or upgrade the plan.")
+        error.extensions["storage_bytes"] = String(quota)
+        throw error
     }
 
     public func debit(turnID: UUID, userID: UUID, tokens: Int64) async throws {
@@ -63,4 +108,9 @@ public struct Quotas: Sendable {
                 """).run()
         }
     }
+}
+
+/// The last storage figure per user and when it was measured, shared by every copy of `Quotas`.
+private final class StorageFigures: Sendable {
+    let figures = Mutex<[UUID: (bytes: Int64, at: Date)]>([:])
 }

@@ -53,17 +53,6 @@ public struct UsageStore: Sendable {
         }
     }
 
-    /// Roughly what the user stores: the text of their messages and conversations' metadata, in bytes.
-    public func storageBytes(userID: UUID) async throws -> Int64 {
-        let messages = try await db.first("""
-            SELECT COALESCE(SUM(LENGTH(parts)), 0) AS n FROM messages WHERE user_id = \(bind: userID.lowercased)
-            """)?.decode(column: "n", as: Int64.self) ?? 0
-        let conversations = try await db.first("""
-            SELECT COALESCE(SUM(LENGTH(metadata) + COALESCE(LENGTH(title), 0)), 0) AS n FROM conversations WHERE user_id = \(bind: userID.lowercased)
-            """)?.decode(column: "n", as: Int64.self) ?? 0
-        return messages + conversations
-    }
-
     /// `YYYY-MM-DD` in UTC.
     public static func day(_ date: Date) -> String {
         String(RFC3339.format(date, fractionalDigits: 0).prefix(10))

@@ -66,6 +66,32 @@ struct ApiKeyTests {
         }
     }
 
+    @Test("A plan without API keys stops existing keys at once, over HTTP and the WebSocket; an upgrade brings them back")
+    func downgrade() async throws {
+        let fake = try await FakeProvider.start(.openai, [.text("Back again.")])
+        try await TestApp.withFakes([fake], testing: .live) { app in
+            let user = try await app.signup() // on pro
+            let conversation = try await app.conversation(user.access)
+            let created = try await app.request(.post, "/api/v1/api-keys", json: ["name": "bot", "scopes": ["chat", "account:read"]], token: user.access)
+            let key = try #require(created["key"] as? String)
+            #expect(try await app.request(.get, "/api/v1/auth/me", token: key).status == 200)
+
+            try await PlanTests.setTier(app, user, "free")
+            let refused = try await app.request(.get, "/api/v1/auth/me", token: key)
+            #expect(refused.status == 403)
+            #expect(refused.code == "feature_not_in_plan")
+            #expect(refused["feature"] as? String == "api_keys")
+            #expect(try await app.request(.get, "/api/v1/auth/me", token: user.access).status == 200, "the login session is unaffected")
+            let socket = try await StreamingTests.exchange(url: "ws://127.0.0.1:\(app.client.port!)/api/v1/chat/stream", headers: [.authorization: "Bearer \(key)"],
+                                                           logger: TestDatabase.logger, frames: [#"{"conversation_id": "\#(conversation)", "content": "hi"}"#])
+            #expect(socket.first?["data"]?["code"] == "feature_not_in_plan")
+            #expect(fake.requests.isEmpty)
+
+            try await PlanTests.setTier(app, user, "pro")
+            #expect(try await app.send(conversation, "hello", token: key).status == 200, "the key was never revoked")
+        }
+    }
+
     @Test("A key with the chat scope chats, over HTTP and the WebSocket; without it, it cannot")
     func chat() async throws {
         let fake = try await FakeProvider.start(.openai, [.text("Via a key."), .text("Over the socket.")])

@@ -50,15 +50,14 @@ struct BillingTests {
         let stripe = try await FakeStripe.start()
         try await TestApp.run(customize: { settings in
             stripe.configure(&settings)
-            settings.plans = Plans(tiers: settings.plans.order.compactMap { settings.plans.tiers[$0] }, defaultTier: "free")
-            settings.accounts.defaultTier = "free"
+            settings.defaultTier("free")
         }) { app in
             let user = try await app.signup()
             #expect(try await Self.tier(app, user) == "free")
             let now = app.clock.wallClock.now
             let completed = FakeStripe.event(id: "evt_checkout", type: "checkout.session.completed", created: now, object: [
                 "id": "cs_test_123", "object": "checkout.session", "client_reference_id": .string(user.userID), "customer": "cus_1",
-                "subscription": "sub_1", "metadata": ["user_id": .string(user.userID), "tier": "pro"],
+                "mode": "subscription", "payment_status": "paid", "subscription": "sub_1", "metadata": ["user_id": .string(user.userID), "tier": "pro"],
             ])
             let applied = try await Self.deliver(app, completed)
             #expect(applied.status == 200, "\(applied.text)")
@@ -124,6 +123,107 @@ struct BillingTests {
             #expect(try await Self.tier(app, user) == "free")
             let events = try await app.server.database.all("SELECT id FROM stripe_events")
             #expect(events.count == 6, "every verified event is recorded once (the duplicate was not)")
+        }
+        await stripe.stop()
+    }
+
+    /// A checkout.session.completed event for `user` (a paid subscription checkout unless told otherwise).
+    static func checkoutEvent(_ user: Tokens, at: Date, subscription: String, customer: String, tier: String = "pro",
+                              mode: String = "subscription", paymentStatus: String = "paid") -> (body: String, signature: String) {
+        FakeStripe.event(type: "checkout.session.completed", created: at, object: [
+            "id": .string("cs_\(subscription)"), "object": "checkout.session", "client_reference_id": .string(user.userID),
+            "customer": .string(customer), "mode": .string(mode), "payment_status": .string(paymentStatus), "subscription": .string(subscription),
+            "metadata": ["user_id": .string(user.userID), "tier": .string(tier)],
+        ])
+    }
+
+    @Test("Webhook rules: only paid subscription checkouts grant a tier, the price decides, other subscriptions and invoices change nothing, a cancellation wins")
+    func webhookRules() async throws {
+        let stripe = try await FakeStripe.start()
+        try await TestApp.run(customize: { settings in
+            stripe.configure(&settings)
+            settings.defaultTier("free")
+        }) { app in
+            let user = try await app.signup()
+            let now = app.clock.wallClock.now
+            func subscription(_ type: String, _ id: String, at offset: TimeInterval, price: String? = nil, status: String = "active",
+                              customer: String = "cus_1") -> (body: String, signature: String) {
+                var object: [String: JSONValue] = ["id": .string(id), "customer": .string(customer), "status": .string(status)]
+                if let price { object["items"] = ["data": [["price": ["id": .string(price)], "quantity": 1]]] }
+                return FakeStripe.event(type: type, created: now.addingTimeInterval(offset), object: .object(object), signedAt: now)
+            }
+
+            // One-off payments, unpaid checkouts and tiers this server does not sell grant nothing.
+            for ignored in [Self.checkoutEvent(user, at: now, subscription: "sub_A", customer: "cus_1", mode: "payment"),
+                            Self.checkoutEvent(user, at: now, subscription: "sub_A", customer: "cus_1", paymentStatus: "unpaid"),
+                            Self.checkoutEvent(user, at: now, subscription: "sub_A", customer: "cus_1", tier: "gold")] {
+                #expect(try await Self.deliver(app, ignored)["outcome"] as? String == "ignored")
+            }
+            #expect(try await Self.tier(app, user) == "free")
+            #expect(try await Self.deliver(app, Self.checkoutEvent(user, at: now, subscription: "sub_A", customer: "cus_1"))["outcome"] as? String == "applied")
+            #expect(try await Self.tier(app, user) == "pro")
+
+            // A failed invoice of another subscription (or of none) says nothing about this one.
+            let otherInvoice = FakeStripe.event(type: "invoice.payment_failed", created: now.addingTimeInterval(1),
+                                                object: ["id": "in_9", "customer": "cus_1", "subscription": "sub_other"], signedAt: now)
+            let oneOff = FakeStripe.event(type: "invoice.payment_failed", created: now.addingTimeInterval(1),
+                                          object: ["id": "in_8", "customer": "cus_1"], signedAt: now)
+            #expect(try await Self.deliver(app, otherInvoice)["outcome"] as? String == "ignored")
+            #expect(try await Self.deliver(app, oneOff)["outcome"] as? String == "ignored")
+            #expect(try await Self.tier(app, user) == "pro")
+
+            // The price decides: one no tier here has is the default tier (and logged), a known one is that tier.
+            #expect(try await Self.deliver(app, subscription("customer.subscription.updated", "sub_A", at: 2, price: "price_unknown"))["outcome"] as? String == "applied")
+            #expect(try await Self.tier(app, user) == "free")
+            #expect(try await Self.deliver(app, subscription("customer.subscription.updated", "sub_A", at: 3, price: "price_power"))["outcome"] as? String == "applied")
+            #expect(try await Self.tier(app, user) == "power")
+
+            // An invoice in the shape of Stripe's newer API versions (the subscription under parent) is understood.
+            let basil = FakeStripe.event(type: "invoice.payment_failed", created: now.addingTimeInterval(4), object: [
+                "id": "in_2", "customer": "cus_1", "parent": ["type": "subscription_details", "subscription_details": ["subscription": "sub_A"]],
+            ], signedAt: now)
+            #expect(try await Self.deliver(app, basil)["outcome"] as? String == "applied")
+            #expect(try await Self.tier(app, user) == "free")
+            #expect(try await Self.deliver(app, subscription("customer.subscription.updated", "sub_A", at: 5, price: "price_power"))["outcome"] as? String == "applied")
+            #expect(try await Self.tier(app, user) == "power")
+
+            // An event about an older subscription of the same customer does not touch the live one.
+            #expect(try await Self.deliver(app, subscription("customer.subscription.deleted", "sub_old", at: 6, status: "canceled"))["outcome"] as? String == "ignored")
+            #expect(try await Self.deliver(app, subscription("customer.subscription.updated", "sub_old", at: 6, price: "price_team"))["outcome"] as? String == "ignored")
+            #expect(try await Self.tier(app, user) == "power")
+
+            // Deleted and updated in the same second: the cancellation stays, whichever arrives second.
+            #expect(try await Self.deliver(app, subscription("customer.subscription.deleted", "sub_A", at: 7, status: "canceled"))["outcome"] as? String == "applied")
+            #expect(try await Self.deliver(app, subscription("customer.subscription.updated", "sub_A", at: 7, price: "price_power"))["outcome"] as? String == "ignored")
+            #expect(try await Self.tier(app, user) == "free")
+            let state = try await app.request(.get, "/api/v1/billing/subscription", token: user.access)
+            #expect(state["status"] as? String == "canceled")
+
+            // A new subscription after the old one ended is taken.
+            #expect(try await Self.deliver(app, Self.checkoutEvent(user, at: now.addingTimeInterval(8), subscription: "sub_B", customer: "cus_1"))["outcome"] as? String == "applied")
+            #expect(try await Self.tier(app, user) == "pro")
+
+            // Concurrent deliveries of an update and a deletion in the same second, for many users: all end cancelled.
+            var users: [Tokens] = []
+            for index in 0..<8 {
+                let other = try await app.signup()
+                _ = try await Self.deliver(app, Self.checkoutEvent(other, at: now, subscription: "sub_c\(index)", customer: "cus_c\(index)"))
+                users.append(other)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in users.indices {
+                    let events = [subscription("customer.subscription.updated", "sub_c\(index)", at: 9, price: "price_team", customer: "cus_c\(index)"),
+                                  subscription("customer.subscription.deleted", "sub_c\(index)", at: 9, status: "canceled", customer: "cus_c\(index)")]
+                    for event in events {
+                        group.addTask { let reply = try await Self.deliver(app, event); #expect(reply.status == 200) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for other in users {
+                #expect(try await Self.tier(app, other) == "free")
+                #expect(try await app.request(.get, "/api/v1/billing/subscription", token: other.access)["status"] as? String == "canceled")
+            }
         }
         await stripe.stop()
     }

@@ -76,11 +76,7 @@ struct PlanTests {
     func toolFiltering() async throws {
         let fake = try await FakeProvider.start(.anthropic, [.text("Hi.")])
         try await TestApp.withFakes([fake], customize: { settings in
-            var free = Plans.standard.tiers["free"]!
-            free.features = ["chat", "agent:assistant", "tool:current_time"]
-            settings.plans = Plans(tiers: [free, Plans.standard.tiers["pro"]!], defaultTier: "free")
-            settings.accounts.defaultTier = "free"
-            settings.accounts.tiers = ["free", "pro"]
+            settings.freeTier(also: ["pro"]) { $0.features = ["chat", "agent:assistant", "tool:current_time"] }
         }) { app in
             let user = try await app.signup()
             let conversation = try await app.conversation(user.access)
@@ -94,11 +90,7 @@ struct PlanTests {
     func budget() async throws {
         let fake = try await FakeProvider.start(.openai, [.text("One."), .text("Two."), .text("Three.")])
         try await TestApp.withFakes([fake], customize: { settings in
-            var free = Plans.standard.tiers["free"]!
-            free.monthlyTokens = 50
-            settings.plans = Plans(tiers: [free], defaultTier: "free")
-            settings.accounts.defaultTier = "free"
-            settings.accounts.tiers = ["free"]
+            settings.freeTier { $0.monthlyTokens = 50 }
         }) { app in
             let user = try await app.signup()
             let conversation = try await app.conversation(user.access)
@@ -115,6 +107,59 @@ struct PlanTests {
             fake.enqueue([.text("Next month.")])
             let fresh = try await app.login(user.email)["access_token"] as? String ?? "" // the old session has expired
             #expect(try await app.send(conversation, "four", token: fresh).status == 200)
+        }
+    }
+
+    @Test("A tool-using turn stops at the budget between model steps, keeping what it did and saying why")
+    func budgetBetweenSteps() async throws {
+        // Each model call uses 30 tokens: with 50, the second step is admitted (30 used), the third is not (60).
+        let fake = try await FakeProvider.start(.openai, [.toolCalls([FakeCall("current_time")]), .toolCalls([FakeCall("current_time")]),
+                                                          .text("Never asked for.")])
+        try await TestApp.withFakes([fake], customize: { settings in
+            settings.freeTier { $0.monthlyTokens = 50 }
+        }) { app in
+            let user = try await app.signup()
+            let conversation = try await app.conversation(user.access)
+            let stopped = try await app.send(conversation, "what time is it, twice?", token: user.access)
+            #expect(stopped.status == 402)
+            #expect(stopped.code == "quota_exceeded")
+            #expect(fake.requests.count == 2, "no model call past the budget")
+            let messages = try await app.messages(conversation, token: user.access)
+            #expect(messages.filter { $0["role"] as? String == "tool" }.count == 2, "the steps before are kept")
+            let last = try #require(messages.last)
+            #expect(last["status"] as? String == "error")
+            #expect((last["error"] as? [String: Any])?["code"] as? String == "quota_exceeded")
+            let owner = try #require(try await app.server.accounts.user(email: user.email))
+            let balance = try await Quotas(db: app.server.database, plans: app.settings.plans, clock: app.clock.wallClock).balance(user: owner)
+            #expect(balance.used == 60, "both steps were debited")
+        }
+    }
+
+    @Test("Storage quotas: over the plan's storage, no new conversation or turn (402); deleting frees it at once")
+    func storage() async throws {
+        let fake = try await FakeProvider.start(.openai, [.text("Stored.")])
+        try await TestApp.withFakes([fake], customize: { settings in
+            settings.freeTier { $0.storageBytes = 4_000 }
+        }) { app in
+            let user = try await app.signup()
+            let small = try await app.conversation(user.access)
+            #expect(try await app.send(small, "hi", token: user.access).status == 200, "well under the quota")
+            let big = try await app.request(.post, "/api/v1/conversations", json: ["metadata": ["notes": String(repeating: "n", count: 5_000)]],
+                                            token: user.access)
+            #expect(big.status == 201, "admitted while under the quota")
+            #expect(try await app.request(.post, "/api/v1/conversations", json: [:], token: user.access).status == 201,
+                    "the figure measured before is trusted for \(Quotas.storageRecheck) seconds")
+            app.clock.advance(seconds: Quotas.storageRecheck)
+            let refused = try await app.request(.post, "/api/v1/conversations", json: [:], token: user.access)
+            #expect(refused.status == 402)
+            #expect(refused.code == "storage_quota_exceeded")
+            let turn = try await app.send(small, "more", token: user.access)
+            #expect(turn.code == "storage_quota_exceeded")
+            #expect(fake.requests.count == 1, "refused before any model call")
+            let plan = try await app.request(.get, "/api/v1/account/plan", token: user.access)
+            #expect(((plan["usage"] as? [String: Any])?["storage_bytes"] as? Int ?? 0) > 4_000)
+            #expect(try await app.request(.delete, "/api/v1/conversations/\(big["id"] as? String ?? "")", token: user.access).status == 204)
+            #expect(try await app.request(.post, "/api/v1/conversations", json: [:], token: user.access).status == 201, "freed at once")
         }
     }
 

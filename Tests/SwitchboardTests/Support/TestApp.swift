@@ -31,8 +31,8 @@ struct TestApp: Sendable {
         settings.accounts.maxSignups = 1000
         // Tests act fast on a frozen clock and use every feature: on pro, unlimited. Plan tests say otherwise.
         settings.rateLimitEnabled = false
-        settings.plans = Plans(tiers: Plans.standard.order.compactMap { Plans.standard.tiers[$0] }, defaultTier: "pro")
-        settings.accounts.defaultTier = "pro"
+        settings.plans = Plans.standard
+        settings.defaultTier("pro")
         let key = Curve25519.Signing.PrivateKey()
         settings.jwtPrivateKey = key.rawRepresentation.base64EncodedString()
         customize(&settings)

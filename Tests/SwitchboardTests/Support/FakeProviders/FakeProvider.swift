@@ -99,7 +99,8 @@ final class FakeProvider: Sendable {
         config.apiKey = apiKey
         config.fallbacks = fallbacks
         config.maxAttempts = maxAttempts
-        config.readTimeout = .seconds(10)
+        // Generous: a test process running every suite at once on two cores can stall a fake for seconds.
+        config.readTimeout = .seconds(30)
         return config
     }
 
