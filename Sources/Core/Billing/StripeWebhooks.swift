@@ -146,9 +146,12 @@ extension Billing {
                                             ELSE subscriptions.cancel_at_period_end END,
                 last_event_at = excluded.last_event_at,
                 updated_at = excluded.updated_at
-            -- Later events win; of two in the same second, a cancellation stays.
+            -- Later events win. Stripe dates events to the second, so of two in the same second a cancellation stays,
+            -- and a subscription's first `incomplete` (its created event, racing the paid checkout) does not undo a
+            -- payment.
             WHERE (subscriptions.last_event_at < excluded.last_event_at
-                   OR (subscriptions.last_event_at = excluded.last_event_at AND subscriptions.status <> 'canceled'))
+                   OR (subscriptions.last_event_at = excluded.last_event_at AND subscriptions.status <> 'canceled'
+                       AND excluded.status <> 'incomplete'))
               AND (excluded.stripe_subscription_id IS NULL OR subscriptions.stripe_subscription_id IS NULL
                    OR subscriptions.stripe_subscription_id = excluded.stripe_subscription_id
                    OR subscriptions.status NOT IN ('active', 'trialing', 'past_due'))
