@@ -26,9 +26,9 @@ struct AnthropicWire: FakeWire {
                                                             "delta": ["type": "text_delta", "text": .string(piece)]]))
             }
             switch reply {
-            case .cut: return events + [.drop]
+            case .cut: return events + [.cutShort]
             case .inBandError:
-                return events + [event("error", ["type": "error", "error": ["type": "overloaded_error", "message": "Overloaded"]]), .drop]
+                return events + [event("error", ["type": "error", "error": ["type": "overloaded_error", "message": "Overloaded"]]), .cutShort]
             default: break
             }
             events.append(event("content_block_stop", ["type": "content_block_stop", "index": 0]))

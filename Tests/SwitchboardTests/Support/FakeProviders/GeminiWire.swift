@@ -32,9 +32,9 @@ struct GeminiWire: FakeWire {
             events.append(.bytes("data: \(chunk([["text": .string(piece)]], finish: nil, outputTokens: FakeUsage.reasoning + 1).jsonString)\r\n\r\n"))
         }
         switch reply {
-        case .cut: return events + [.drop]
+        case .cut: return events + [.cutShort]
         case .inBandError:
-            return events + [.bytes("data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n"), .drop]
+            return events + [.bytes("data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n"), .cutShort]
         default: break
         }
         events.append(.bytes("data: \(chunk(callParts(reply), finish: "STOP", outputTokens: FakeUsage.output).jsonString)\r\n\r\n"))

@@ -24,9 +24,9 @@ struct OpenAIWire: FakeWire {
             events.append(chunk(["content": .string(piece)]))
         }
         switch reply {
-        case .cut: return events + [.drop]
+        case .cut: return events + [.cutShort]
         case .inBandError:
-            return events + [.bytes("data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"), .drop]
+            return events + [.bytes("data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"), .cutShort]
         default: break
         }
         for (index, call) in reply.calls.enumerated() {
