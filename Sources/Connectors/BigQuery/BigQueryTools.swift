@@ -9,7 +9,21 @@ struct BigQuery: Sendable {
     let api: GoogleAPI
     let accounts: ServiceAccounts
 
+    init(api: GoogleAPI, integrations: Integrations) {
+        self.api = api
+        self.accounts = ServiceAccounts(integrations: integrations)
+    }
+
     static let projectParameter: JSONValue = ["type": "string", "description": "The Google Cloud project; by default the service account's."]
+
+    /// The arguments of the tools that take a query: bq_dry_run and bq_query.
+    static let sqlParameters: JSONValue = [
+        "type": "object",
+        "properties": ["sql": ["type": "string", "minLength": 1, "description": "Standard SQL."],
+                       "project_id": projectParameter, "integration_id": ServiceAccounts.parameter],
+        "required": ["sql"],
+        "additionalProperties": false,
+    ]
 
     struct Session {
         let project: String
@@ -108,7 +122,7 @@ public struct BigQueryListDatasetsTool: Tool {
     let bigQuery: BigQuery
 
     public init(api: GoogleAPI, integrations: Integrations) {
-        bigQuery = BigQuery(api: api, accounts: ServiceAccounts(integrations: integrations))
+        bigQuery = BigQuery(api: api, integrations: integrations)
     }
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
@@ -135,7 +149,7 @@ public struct BigQueryListTablesTool: Tool {
     let bigQuery: BigQuery
 
     public init(api: GoogleAPI, integrations: Integrations) {
-        bigQuery = BigQuery(api: api, accounts: ServiceAccounts(integrations: integrations))
+        bigQuery = BigQuery(api: api, integrations: integrations)
     }
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
@@ -163,7 +177,7 @@ public struct BigQueryTableSchemaTool: Tool {
     let bigQuery: BigQuery
 
     public init(api: GoogleAPI, integrations: Integrations) {
-        bigQuery = BigQuery(api: api, accounts: ServiceAccounts(integrations: integrations))
+        bigQuery = BigQuery(api: api, integrations: integrations)
     }
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
@@ -195,17 +209,11 @@ public struct BigQueryDryRunTool: Tool {
     public static let name = "bq_dry_run"
     public var name: String { Self.name }
     public let description = "Check a BigQuery SQL query without running it: whether it is valid and how many bytes it would scan (free)."
-    public let parameters: JSONValue = [
-        "type": "object",
-        "properties": ["sql": ["type": "string", "minLength": 1, "description": "Standard SQL."],
-                       "project_id": BigQuery.projectParameter, "integration_id": ServiceAccounts.parameter],
-        "required": ["sql"],
-        "additionalProperties": false,
-    ]
+    public let parameters = BigQuery.sqlParameters
     let bigQuery: BigQuery
 
     public init(api: GoogleAPI, integrations: Integrations) {
-        bigQuery = BigQuery(api: api, accounts: ServiceAccounts(integrations: integrations))
+        bigQuery = BigQuery(api: api, integrations: integrations)
     }
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
@@ -227,17 +235,11 @@ public struct BigQueryQueryTool: Tool {
         dry-run first and refused when it would scan more than the cap: select only the columns needed and filter on \
         partition columns.
         """
-    public let parameters: JSONValue = [
-        "type": "object",
-        "properties": ["sql": ["type": "string", "minLength": 1, "description": "Standard SQL."],
-                       "project_id": BigQuery.projectParameter, "integration_id": ServiceAccounts.parameter],
-        "required": ["sql"],
-        "additionalProperties": false,
-    ]
+    public let parameters = BigQuery.sqlParameters
     let bigQuery: BigQuery
 
     public init(api: GoogleAPI, integrations: Integrations) {
-        bigQuery = BigQuery(api: api, accounts: ServiceAccounts(integrations: integrations))
+        bigQuery = BigQuery(api: api, integrations: integrations)
     }
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {

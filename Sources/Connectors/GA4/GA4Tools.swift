@@ -4,8 +4,33 @@ import Foundation
 import LLM
 import NIOHTTP1
 
-/// Google Analytics 4 Data API tools, run with the caller's service account.
-enum GA4 {
+/// What the Google Analytics 4 Data API tools share: the property argument, the call with the caller's service
+/// account, and errors the model can act on.
+struct GA4: Sendable {
+    let api: GoogleAPI
+    let accounts: ServiceAccounts
+
+    init(api: GoogleAPI, integrations: Integrations) {
+        self.api = api
+        self.accounts = ServiceAccounts(integrations: integrations)
+    }
+
+    static let propertyParameter: JSONValue = ["type": "string", "description": "The GA4 property id, e.g. 123456789."]
+
+    /// Calls `properties/<property_id><path>` with the service account the arguments name (or the caller's only one).
+    func call(_ method: HTTPMethod, _ path: String, _ arguments: JSONValue, context: ToolContext,
+              body: JSONValue? = nil) async throws -> (property: String, response: JSONValue) {
+        let property = try Self.propertyID(arguments)
+        let (integration, account) = try await accounts.resolve(arguments, context: context)
+        do {
+            let token = try await api.token(integrationID: integration.id, account: account, scope: GoogleAPI.analyticsScope)
+            return (property, try await api.call(method, "\(api.settings.analyticsDataURL)/v1beta/properties/\(property)\(path)",
+                                                 token: token, body: body))
+        } catch let failure as GoogleAPI.Failure {
+            throw Self.toolError(failure, property: property, account: account)
+        }
+    }
+
     /// `123456789` or `properties/123456789`: the digits, or a tool error.
     static func propertyID(_ arguments: JSONValue) throws -> String {
         let raw = (arguments["property_id"]?.stringValue ?? "").replacingOccurrences(of: "properties/", with: "")
@@ -39,7 +64,7 @@ public struct QueryGA4Tool: Tool {
     public let parameters: JSONValue = [
         "type": "object",
         "properties": [
-            "property_id": ["type": "string", "description": "The GA4 property id, e.g. 123456789."],
+            "property_id": GA4.propertyParameter,
             "metrics": ["type": "array", "items": ["type": "string"], "minItems": 1, "maxItems": 10,
                         "description": "Metric API names, e.g. activeUsers, sessions, screenPageViews, conversions."],
             "dimensions": ["type": "array", "items": ["type": "string"], "maxItems": 9,
@@ -60,17 +85,13 @@ public struct QueryGA4Tool: Tool {
         "required": ["property_id", "metrics", "date_ranges"],
         "additionalProperties": false,
     ]
-    let api: GoogleAPI
-    let accounts: ServiceAccounts
+    let ga4: GA4
 
     public init(api: GoogleAPI, integrations: Integrations) {
-        self.api = api
-        self.accounts = ServiceAccounts(integrations: integrations)
+        ga4 = GA4(api: api, integrations: integrations)
     }
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
-        let property = try GA4.propertyID(arguments)
-        let (integration, account) = try await accounts.resolve(arguments, context: context)
         let metrics = arguments["metrics"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let dimensions = arguments["dimensions"]?.arrayValue?.compactMap(\.stringValue) ?? []
         var request: [String: JSONValue] = [
@@ -90,14 +111,7 @@ public struct QueryGA4Tool: Tool {
                     : ["dimension": ["dimensionName": .string(field)], "desc": desc]
             })
         }
-        let response: JSONValue
-        do {
-            let token = try await api.token(integrationID: integration.id, account: account, scope: GoogleAPI.analyticsScope)
-            response = try await api.call(.POST, "\(api.settings.analyticsDataURL)/v1beta/properties/\(property):runReport",
-                                          token: token, body: .object(request))
-        } catch let failure as GoogleAPI.Failure {
-            throw GA4.toolError(failure, property: property, account: account)
-        }
+        let (property, response) = try await ga4.call(.POST, ":runReport", arguments, context: context, body: .object(request))
         let columns = (response["dimensionHeaders"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             + (response["metricHeaders"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         let rows = (response["rows"]?.arrayValue ?? []).map { row in
@@ -119,29 +133,18 @@ public struct GA4MetadataTool: Tool {
     public let description = "List the dimensions and metrics (API names and labels) a GA4 property offers, custom ones included."
     public let parameters: JSONValue = [
         "type": "object",
-        "properties": ["property_id": ["type": "string", "description": "The GA4 property id, e.g. 123456789."],
-                       "integration_id": ServiceAccounts.parameter],
+        "properties": ["property_id": GA4.propertyParameter, "integration_id": ServiceAccounts.parameter],
         "required": ["property_id"],
         "additionalProperties": false,
     ]
-    let api: GoogleAPI
-    let accounts: ServiceAccounts
+    let ga4: GA4
 
     public init(api: GoogleAPI, integrations: Integrations) {
-        self.api = api
-        self.accounts = ServiceAccounts(integrations: integrations)
+        ga4 = GA4(api: api, integrations: integrations)
     }
 
     public func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
-        let property = try GA4.propertyID(arguments)
-        let (integration, account) = try await accounts.resolve(arguments, context: context)
-        let response: JSONValue
-        do {
-            let token = try await api.token(integrationID: integration.id, account: account, scope: GoogleAPI.analyticsScope)
-            response = try await api.call(.GET, "\(api.settings.analyticsDataURL)/v1beta/properties/\(property)/metadata", token: token)
-        } catch let failure as GoogleAPI.Failure {
-            throw GA4.toolError(failure, property: property, account: account)
-        }
+        let (property, response) = try await ga4.call(.GET, "/metadata", arguments, context: context)
         func list(_ key: String) -> JSONValue {
             .string((response[key]?.arrayValue ?? []).compactMap { item in
                 item["apiName"]?.stringValue.map { name in item["uiName"]?.stringValue.map { "\(name) (\($0))" } ?? name }

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// A real HTTP server on 127.0.0.1 and a free port, for fakes of the services Switchboard calls.
 struct FakeServer {
@@ -33,4 +34,13 @@ struct FakeServer {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
+}
+
+/// Where a fake keeps its server: the fake exists first (its routes call it), the server is started after.
+final class FakeServerSlot: Sendable {
+    private let server = Mutex<FakeServer?>(nil)
+
+    func hold(_ started: FakeServer) { server.withLock { $0 = started } }
+    var baseURL: String { server.withLock { $0 }!.baseURL }
+    func stop() async { await server.withLock { $0 }?.stop() }
 }

@@ -13,9 +13,9 @@ final class FakeStripe: Sendable {
     static let secretKey = "sk_test_fake_stripe_key"
     static let webhookSecret = "whsec_test_fake_secret"
     private let recorded = Mutex<[(path: String, form: [String: String], idempotencyKey: String?)]>([])
-    private let serverBox = Mutex<FakeServer?>(nil)
+    private let slot = FakeServerSlot()
 
-    var baseURL: String { serverBox.withLock { $0 }!.baseURL }
+    var baseURL: String { slot.baseURL }
     var requests: [(path: String, form: [String: String], idempotencyKey: String?)] { recorded.withLock { $0 } }
 
     static func start() async throws -> FakeStripe {
@@ -23,12 +23,12 @@ final class FakeStripe: Sendable {
         let router = Router()
         router.post("/v1/**") { request, _ in try await fake.handle(request) }
         let server = try await FakeServer.start(router)
-        fake.serverBox.withLock { $0 = server }
+        fake.slot.hold(server)
         return fake
     }
 
     func stop() async {
-        await serverBox.withLock { $0 }?.stop()
+        await slot.stop()
     }
 
     func configure(_ settings: inout Settings) {

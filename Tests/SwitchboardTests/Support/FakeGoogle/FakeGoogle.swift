@@ -51,9 +51,9 @@ final class FakeGoogle: Sendable {
     private let tokens = Mutex<[String: String]>([:])
     private let recorded = Mutex<[(path: String, body: JSONValue)]>([])
     private let kmsKey = SymmetricKey(size: .bits256)
-    private let serverBox = Mutex<FakeServer?>(nil)
+    private let slot = FakeServerSlot()
 
-    var baseURL: String { serverBox.withLock { $0 }!.baseURL }
+    var baseURL: String { slot.baseURL }
     var tokenURL: String { baseURL + "/token" }
     var issued: Int { tokens.withLock { $0.count } }
     var requests: [(path: String, body: JSONValue)] { recorded.withLock { $0 } }
@@ -73,12 +73,12 @@ final class FakeGoogle: Sendable {
         router.on("**", method: .get) { request, _ in try await fake.api(request) }
         router.on("**", method: .post) { request, _ in try await fake.api(request) }
         let server = try await FakeServer.start(router)
-        fake.serverBox.withLock { $0 = server }
+        fake.slot.hold(server)
         return fake
     }
 
     func stop() async {
-        await serverBox.withLock { $0 }?.stop()
+        await slot.stop()
     }
 
     /// Settings that send every connector here.

@@ -53,7 +53,7 @@ final class FakeProvider: Sendable {
     let apiKey = "sk-test-\(UUID().uuidString.lowercased())"
     private let replies: Mutex<[FakeReply]>
     private let recorded = Mutex<[Recorded]>([])
-    private let serverBox = Mutex<FakeServer?>(nil)
+    private let slot = FakeServerSlot()
 
     private init(kind: Kind, replies: [FakeReply]) {
         self.kind = kind
@@ -74,16 +74,16 @@ final class FakeProvider: Sendable {
             router.post("/v1/projects/**", use: handler) // Vertex AI
         }
         let server = try await FakeServer.start(router)
-        fake.serverBox.withLock { $0 = server }
+        fake.slot.hold(server)
         return fake
     }
 
     func stop() async {
-        await serverBox.withLock { $0 }?.stop()
+        await slot.stop()
     }
 
     var baseURL: String {
-        let base = serverBox.withLock { $0 }!.baseURL
+        let base = slot.baseURL
         return kind == .openai ? base + "/v1" : base
     }
 
