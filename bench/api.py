@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""API benchmark: authenticated GET /api/v1/auth/me against GET /health, and the rate limiter's cost, in one run.
+"""API benchmark: GET /health against a bare Hummingbird server, authenticated GET /api/v1/auth/me against /health,
+and the rate limiter's cost, in one run.
 
-Builds the release binary as it would ship (static Swift runtime), starts it on a fresh SQLite data directory, and
-prints:
+Builds the release binary as it would ship (static Swift runtime) and the framework's ceiling, a minimal Hummingbird 2
+server with one hello route (its own package, bench/hello), starts both on 127.0.0.1 (Switchboard on a fresh SQLite
+data directory, the access log on at `info` as shipped), and prints:
   * start-up time: process launch to the first 200 from /health
   * idle RSS after start-up
-  * for /health (the framework's ceiling) and for /me: requests/s, p50, p99 (wrk, 2 threads, 64 connections)
+  * for the hello route, /health and /me: requests/s, p50, p99 (wrk, 2 threads, 64 connections)
   * peak RSS over the whole run
-  * the ratio of /me to /health throughput (target: 0.60 or more)
+  * /health relative to hello (target: 0.60 or more) and /me relative to /health (target: 0.80 or more)
   * /me with the per-user rate limiter on (a rate so high nothing is refused: every request pays for the check) and
     off, on SQLite and on PostgreSQL (a throwaway cluster, when PostgreSQL is installed): the limiter's cost
     (target: under 10% on SQLite), for one user (the worst case: every request updates the same limiter row) and for
@@ -16,12 +18,12 @@ Each route is measured --runs times, alternating, and the median run is reported
 that also runs wrk vary by 15% or more.
 
 Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--runs 3] [--engines sqlite,postgres] [--users 64]
-       [--no-build]
+       [--no-build] [--smoke]
 Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the servers, clusters and data are removed afterwards.
 """
 import argparse, glob, os, re, shutil, subprocess, sys, tempfile, time
 
-from common import ROOT, Server, build_release, http
+from common import ROOT, Server, add_common_arguments, free_port, http, prepare
 
 # Signing up many users is not what is measured: cheap password hashing, and no cap on signups from 127.0.0.1.
 SETUP = ["--auth-bcrypt-cost", "4", "--auth-rate-limit-max-signups", "100000"]
@@ -94,6 +96,36 @@ def measure_limiter(env, args, users):
             server.stop()
 
 
+class Hello:
+    """The framework's ceiling: bench/hello, a bare Hummingbird 2 server, built like Switchboard (release, or debug
+    for a smoke run) and started on a free port."""
+
+    def __init__(self, smoke):
+        package = os.path.join(ROOT, "bench", "hello")
+        configuration = "debug" if smoke else "release"
+        build = ["swift", "build", "-c", configuration, "--package-path", package]
+        if not smoke:
+            build.append("--static-swift-stdlib")
+        subprocess.run(build, check=True, stdout=subprocess.DEVNULL if smoke else None)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([os.path.join(package, ".build", configuration, "hello"), str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if http("GET", self.base + "/hello")[0] == 200:
+                    break
+            except OSError:
+                if self.process.poll() is not None or time.time() > deadline:
+                    sys.exit("the hello server did not start")
+                time.sleep(0.01)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
 def median(runs, key="rps"):
     return sorted(runs, key=lambda run: run[key])[len(runs) // 2]
 
@@ -106,13 +138,15 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--users", type=int, default=64, help="users taking turns in the many-users limiter runs")
-    parser.add_argument("--no-build", action="store_true")
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.duration, args.runs, args.users = 1, 1, 4
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    if not args.no_build:
-        build_release()
+    prepare(args)
 
+    hello = Hello(args.smoke)
     server = Server(LIMITED)
     try:
         startup_ms = server.startup_ms
@@ -123,13 +157,16 @@ def main():
         token = server.signup()
         assert http("GET", base + "/api/v1/auth/me", token=token)[0] == 200
 
-        wrk(base + "/health", argparse.Namespace(**{**vars(args), "duration": 2}))  # warm-up
+        warm = argparse.Namespace(**{**vars(args), "duration": 2 if not args.smoke else 1})
+        wrk(base + "/health", warm)  # warm-up
+        wrk(hello.base + "/hello", warm)
         runs = []
         for _ in range(args.runs):
-            runs.append((wrk(base + "/health", args), wrk(base + "/api/v1/auth/me", args, token)))
+            runs.append((wrk(hello.base + "/hello", args), wrk(base + "/health", args), wrk(base + "/api/v1/auth/me", args, token)))
         peak_rss = server.rss_mib("VmHWM") * 1024
     finally:
         server.stop()
+        hello.stop()
 
     limiter = []
     for engine in args.engines.split(","):
@@ -148,14 +185,18 @@ def main():
             finally:
                 cluster.stop()
 
-    print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per route and run; release build")
-    ratios = [me["rps"] / health["rps"] for health, me in runs]
-    health, me = sorted(runs, key=lambda run: run[1]["rps"] / run[0]["rps"])[len(runs) // 2]
+    build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
+    print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per route and run; {build}")
+    health_ratios = [health["rps"] / ceiling["rps"] for ceiling, health, _ in runs]
+    me_ratios = [me["rps"] / health["rps"] for _, health, me in runs]
+    ceiling, health, me = sorted(runs, key=lambda run: run[1]["rps"] / run[0]["rps"])[len(runs) // 2]
     print(f"{'route (SQLite, median run)':<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    for name, result in (("GET /health", health), ("GET /api/v1/auth/me", me)):
+    for name, result in (("GET /hello (bare Hummingbird)", ceiling), ("GET /health", health), ("GET /api/v1/auth/me", me)):
         print(f"{name:<30}{result['rps']:>12.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}{result['errors']:>10}")
-    print(f"/me throughput relative to /health: median {sorted(ratios)[len(ratios) // 2]:.2f}, runs "
-          + ", ".join(f"{r:.2f}" for r in ratios) + " (target >= 0.60)")
+    print(f"/health relative to bare Hummingbird: median {sorted(health_ratios)[len(runs) // 2]:.2f}, runs "
+          + ", ".join(f"{r:.2f}" for r in health_ratios) + " (target >= 0.60)")
+    print(f"/me relative to /health: median {sorted(me_ratios)[len(runs) // 2]:.2f}, runs "
+          + ", ".join(f"{r:.2f}" for r in me_ratios) + " (target >= 0.80)")
     print(f"start-up to first 200: {startup_ms:.0f} ms (target < 300)")
     print(f"idle RSS: {idle_rss / 1024:.1f} MiB (target < 40), of which {idle_anon / 1024:.1f} MiB anonymous (the rest are clean,"
           f" shared pages of the binary's code); peak RSS: {peak_rss / 1024:.1f} MiB")
@@ -169,7 +210,7 @@ def main():
         print(f"{name:<30}{a['rps']:>12.0f}{b['rps']:>12.0f}{ratio:>10.2f}{(1 - ratio) * 100:>7.1f}%"
               f"{a['p99']:>10.2f}{b['p99']:>10.2f}  " + ", ".join(f"{r:.2f}" for r in ratios))
     print("(target: the limiter costs under 10% on SQLite)")
-    errors = [r for h, m in runs for r in (h, m) if r["errors"]] + [r for _, on, off in limiter for r in on + off if r["errors"]]
+    errors = [r for run in runs for r in run if r["errors"]] + [r for _, on, off in limiter for r in on + off if r["errors"]]
     if errors:
         sys.exit("some responses were not 2xx: the figures are not valid")
 

@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
 """Chat benchmark: what Switchboard adds to a model call, measured against the model itself in the same run.
 
-A release server on SQLite talks to a zero-latency fake OpenAI server (bench/fake_openai.py, its own process). Each
-turn is a streamed chat message whose agent calls one tool: two model calls, one tool run, four stored messages, the
-usage recorded. At each concurrency the script measures, for --seconds each:
+A release server on SQLite talks to a zero-latency fake OpenAI server (bench/fake_openai.py, its own process), with
+the plan's rate limit and token budget on (the free tier, raised so that it allows the load). Two kinds of turn,
+each a streamed chat message (POST /api/v1/conversations/{id}/messages, Accept: text/event-stream):
 
-  * baseline: the same two streamed model calls made straight to the fake (what the model costs by itself)
-  * switchboard: full turns through POST /api/v1/conversations/{id}/messages with Accept: text/event-stream
+  * plain: one model call that answers with text; two stored messages, the usage recorded
+  * tool: the agent calls one tool; two model calls, one tool run, four stored messages, the usage recorded
+
+For each kind and concurrency the script measures, for --seconds each:
+
+  * baseline: the same streamed model calls made straight to the fake (what the model costs by itself)
+  * switchboard: whole turns through Switchboard
 
 and prints turns/s, turn latency p50/p99, Switchboard's added latency (turn minus baseline, p50 and p99), and the
-time-to-first-token overhead (first `message.delta` minus the baseline's first text byte). Last, it opens
---streams streams whose model holds the answer open and reports the server's RSS with all of them open.
+time-to-first-token overhead (first `message.delta` minus the baseline's first text byte). It reports the idle RSS
+after start-up, then opens --streams streams whose model holds the answer open and reports the RSS with all of them
+open. Targets: added p50 under 1 ms (plain) and 2 ms (tool) at concurrency 1; idle RSS under 40 MiB; 1,000 open
+streams under 150 MiB.
 
-Usage: bench/chat.py [--concurrency 1,8,32,128] [--seconds 5] [--streams 1000] [--no-build]
+Usage: bench/chat.py [--concurrency 1,8,32,128] [--plain-concurrency 1] [--seconds 5] [--streams 1000] [--no-build] [--smoke]
 """
 import argparse, asyncio, json, os, statistics, subprocess, sys, time
 
-from common import Server, build_release, free_port, http, raise_file_limit
+from common import Server, add_common_arguments, free_port, http, prepare, raise_file_limit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -66,6 +73,13 @@ class Connection:
         return first, finished or (time.perf_counter() - started)
 
 
+async def baseline_plain(connection):
+    """The model's own cost of a plain turn: one streamed answer, straight from the fake."""
+    messages = [{"role": "user", "content": "What time is it?"}]
+    return await connection.stream("/v1/chat/completions", {"model": "plain", "messages": messages, "stream": True},
+                                   accept_sse=False, until=None, mark=b'"content":"The')
+
+
 async def baseline_turn(connection):
     """The model's own cost of a turn: the tool-call response, then the answer, straight from the fake."""
     messages = [{"role": "user", "content": "What time is it?"}]
@@ -79,8 +93,11 @@ async def baseline_turn(connection):
     return first_call + text_at, first_call + second_call
 
 
-async def switchboard_turn(connection, conversation, token):
-    return await connection.stream(f"/api/v1/conversations/{conversation}/messages", {"content": "What time is it?"}, token)
+async def switchboard_turn(connection, conversation, token, model=None):
+    body = {"content": "What time is it?"}
+    if model:
+        body["model"] = model
+    return await connection.stream(f"/api/v1/conversations/{conversation}/messages", body, token)
 
 
 async def load(concurrency, seconds, make_turn, port):
@@ -131,39 +148,53 @@ async def open_streams(server, token, conversations, port):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", default="1,8,32,128")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--concurrency", default="1,8,32,128", help="levels for tool turns")
+    parser.add_argument("--plain-concurrency", default="1", help="levels for plain turns")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument("--no-build", action="store_true")
+    add_common_arguments(parser)
     args = parser.parse_args()
-    levels = [int(level) for level in args.concurrency.split(",")]
+    if args.smoke:
+        args.concurrency, args.plain_concurrency, args.seconds, args.streams = "1,4", "1", 1, 20
+    kinds = [("plain", [int(level) for level in args.plain_concurrency.split(",") if level]),
+             ("tool", [int(level) for level in args.concurrency.split(",") if level])]
     raise_file_limit()
-    if not args.no_build:
-        build_release()
+    prepare(args)
 
     fake_port = free_port()
     fake = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_openai.py"), str(fake_port)], stdout=subprocess.PIPE)
     fake.stdout.readline()
-    flags = ["--models", "bench,hold", "--models-bench-provider", "openai", "--models-bench-model", "fake",
-             "--models-bench-base-url", f"http://127.0.0.1:{fake_port}/v1",
-             "--models-hold-provider", "openai", "--models-hold-model", "hold",
-             "--models-hold-base-url", f"http://127.0.0.1:{fake_port}/v1", "--models-hold-max-connections", str(args.streams + 100),
-             "--models-bench-max-connections", "1024", "--chat-turn-timeout-seconds", "3600"]
+    fake_url = f"http://127.0.0.1:{fake_port}/v1"
+    flags = ["--models", "bench,plain,hold",
+             "--models-bench-provider", "openai", "--models-bench-model", "fake", "--models-bench-base-url", fake_url,
+             "--models-plain-provider", "openai", "--models-plain-model", "plain", "--models-plain-base-url", fake_url,
+             "--models-hold-provider", "openai", "--models-hold-model", "hold", "--models-hold-base-url", fake_url,
+             "--models-hold-max-connections", str(args.streams + 100), "--models-bench-max-connections", "1024",
+             "--models-plain-max-connections", "1024", "--chat-turn-timeout-seconds", "3600",
+             # The current defaults, the limiter and the budget on, with a free tier that allows the load.
+             "--tiers-free-requests-per-minute", "1000000", "--tiers-free-monthly-tokens", "2000000000000",
+             "--chat-max-concurrent-turns-per-user", "10000"]
     server = Server(flags)
     rows = []
     try:
+        time.sleep(1)
+        startup_rss = server.rss_mib()
         token = server.signup()
-        most = max(max(levels), 1)
+        most = max(max(levels) for _, levels in kinds)
         conversations = [http("POST", server.base + "/api/v1/conversations", {"title": f"bench {i}"}, token)[1]["id"] for i in range(most)]
 
         async def run_levels():
             # Warm-up: caches, connection pools, the SQLite page cache.
             await load(4, 1, lambda c, i: switchboard_turn(c, conversations[i], token), server.port)
-            for level in levels:
-                base, base_time = await load(level, args.seconds, lambda c, i: baseline_turn(c), fake_port)
-                turns, turn_time = await load(level, args.seconds, lambda c, i: switchboard_turn(c, conversations[i], token), server.port)
-                rows.append((level, base, base_time, turns, turn_time))
+            for kind, levels in kinds:
+                baseline = baseline_plain if kind == "plain" else baseline_turn
+                model = "plain" if kind == "plain" else None
+                for level in levels:
+                    base, base_time = await load(level, args.seconds, lambda c, i: baseline(c), fake_port)
+                    turns, turn_time = await load(level, args.seconds,
+                                                  lambda c, i: switchboard_turn(c, conversations[i], token, model), server.port)
+                    rows.append((kind, level, base, base_time, turns, turn_time))
 
         asyncio.run(run_levels())
         idle_rss = server.rss_mib()
@@ -181,23 +212,27 @@ def main():
         peak_rss = server.rss_mib("VmHWM")
     finally:
         fake.terminate()
+        fake.wait()
         server.stop()
 
     ms = lambda seconds: seconds * 1000
-    print(f"chat turns (one tool call each, streamed), release build, SQLite, {args.seconds:g} s per level; times in ms")
-    print(f"{'conc':>5}{'turns/s':>9}{'turn p50':>10}{'turn p99':>10}{'model p50':>11}{'added p50':>11}{'added p99':>11}"
+    build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
+    print(f"chat turns (streamed), {build}, SQLite, limiter and budget on, {args.seconds:g} s per level; times in ms")
+    print(f"{'kind':>6}{'conc':>5}{'turns/s':>9}{'turn p50':>10}{'turn p99':>10}{'model p50':>11}{'added p50':>11}{'added p99':>11}"
           f"{'TTFT ovh p50':>14}{'ratio p50':>11}")
-    for level, base, base_time, turns, turn_time in rows:
+    for kind, level, base, base_time, turns, turn_time in rows:
         base_total = [total for _, total in base]
         turn_total = [total for _, total in turns]
         added50 = percentile(turn_total, 0.5) - percentile(base_total, 0.5)
         added99 = percentile(turn_total, 0.99) - percentile(base_total, 0.99)
         ttft = percentile([first for first, _ in turns if first], 0.5) - percentile([first for first, _ in base], 0.5)
-        print(f"{level:>5}{len(turns) / turn_time:>9.0f}{ms(percentile(turn_total, 0.5)):>10.2f}{ms(percentile(turn_total, 0.99)):>10.2f}"
+        print(f"{kind:>6}{level:>5}{len(turns) / turn_time:>9.0f}{ms(percentile(turn_total, 0.5)):>10.2f}{ms(percentile(turn_total, 0.99)):>10.2f}"
               f"{ms(percentile(base_total, 0.5)):>11.2f}{ms(added50):>11.2f}{ms(added99):>11.2f}{ms(ttft):>14.2f}"
               f"{percentile(turn_total, 0.5) / percentile(base_total, 0.5):>11.1f}")
-    print(f"RSS: {idle_rss:.1f} MiB after the load; {open_rss:.1f} MiB with {args.streams} streams open "
-          f"({(open_rss - idle_rss) * 1024 / args.streams:.1f} KiB a stream); peak {peak_rss:.1f} MiB")
+    print("(targets at concurrency 1: added p50 under 1 ms for plain turns, under 2 ms for tool turns)")
+    print(f"RSS: {startup_rss:.1f} MiB idle after start-up (target < 40); {idle_rss:.1f} MiB after the load; {open_rss:.1f} MiB with "
+          f"{args.streams} streams open ({(open_rss - idle_rss) * 1024 / args.streams:.1f} KiB a stream; target < 150 MiB for 1,000); "
+          f"peak {peak_rss:.1f} MiB")
 
 
 if __name__ == "__main__":

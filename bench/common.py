@@ -2,7 +2,27 @@
 import json, os, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build", "release", "switchboard")
+RELEASE = os.path.join(ROOT, ".build", "release", "switchboard")
+DEBUG = os.path.join(ROOT, ".build", "debug", "switchboard")
+BINARY = RELEASE
+
+
+def add_common_arguments(parser):
+    parser.add_argument("--no-build", action="store_true", help="use the release binary as it is")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a second or two of everything against the debug build (CI runs this so that no benchmark rots); "
+                             "the figures mean nothing")
+
+
+def prepare(args):
+    """Builds what the run measures (the release binary as it ships), or, with --smoke, uses the debug build."""
+    global BINARY
+    if args.smoke:
+        BINARY = DEBUG
+        if not os.path.exists(DEBUG):
+            sys.exit(f"{DEBUG} is missing: swift build first")
+    elif not args.no_build:
+        build_release()
 
 
 def build_release():

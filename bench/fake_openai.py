@@ -2,8 +2,8 @@
 """A zero-latency fake of OpenAI's streaming Chat Completions, for bench/chat.py (not a test fixture).
 
 Every request gets its whole answer at once: a `current_time` tool call when the conversation has no tool result yet,
-otherwise a short text. Model `hold` answers with one piece of text and then keeps the stream open until the client
-goes away (for counting the memory of open streams).
+otherwise a short text. Model `plain` always answers with the text (a turn without tools). Model `hold` answers with
+one piece of text and then keeps the stream open until the client goes away (for counting the memory of open streams).
 
 Usage: bench/fake_openai.py PORT
 """
@@ -56,7 +56,7 @@ class Fake(asyncio.Protocol):
             request = json.loads(body or b"{}")
             if request.get("model") == "hold":
                 self.transport.write(HOLD)  # and never finish
-            elif any(message.get("role") == "tool" for message in request.get("messages", [])):
+            elif request.get("model") == "plain" or any(message.get("role") == "tool" for message in request.get("messages", [])):
                 self.transport.write(TEXT)
             else:
                 self.transport.write(TOOL_CALL)

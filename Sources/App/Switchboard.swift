@@ -48,6 +48,7 @@ public struct Switchboard: Sendable {
                         logger.warning("connections outlived the shutdown timeout; stopping without them")
                         await close()
                         logger.info("stopped")
+                        JSONLogHandler.flush()
                         exit(0)
                     }
                 }
@@ -62,6 +63,7 @@ public struct Switchboard: Sendable {
         }
         await close()
         logger.info("stopped")
+        JSONLogHandler.flush()
     }
 
     /// Lets running turns finish (stopping them cleanly after a while), then releases the model clients and the
@@ -179,17 +181,23 @@ public struct Switchboard: Sendable {
             router.add(middleware: CORSMiddleware(origins: Set(settings.corsOrigins)))
         }
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
+        let document = try OpenAPIDocument()
+        router.add(middleware: MethodNotAllowedMiddleware(paths: document.methodsByPath.merging(
+            ["/openapi.json": ["get"], "/docs": ["get"], "/api/v1/chat/stream": ["get"]]) { $0 + $1 }))
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(accounts: accounts))
-        if let limiter { router.add(middleware: RateLimitMiddleware(limiter: limiter, plans: settings.plans, clock: clock)) }
+        if let limiter {
+            router.add(middleware: RateLimitMiddleware(limiter: limiter, plans: settings.plans, clock: clock,
+                                                       exempt: document.publicPaths.union(["/openapi.json", "/docs"])))
+        }
         router.add(middleware: RawBodyMiddleware(paths: ["/api/v1/billing/webhook"], maxBytes: settings.maxBodyBytes))
         router.add(middleware: EventStreamMiddleware())
 
-        let document = try OpenAPIDocument()
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: router, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
             RequireIdentityMiddleware(publicOperations: document.publicOperations),
             AccessMiddleware(plans: settings.plans),
+            QueryValidationMiddleware(rules: document.queryRules),
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
         ])
 

@@ -114,16 +114,29 @@ public struct Usage: Sendable, Hashable, Codable {
     /// Output tokens spent on hidden reasoning.
     public var reasoningTokens: Int
 
+    /// The most any count holds: counts come from providers (or whatever answers at their address), so each is
+    /// clamped to `0...maxTokens` where it is made, and sums of a few billion of them still fit in 64 bits.
+    public static let maxTokens = 1 << 40
+
     public init(inputTokens: Int = 0, outputTokens: Int = 0, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0,
                 reasoningTokens: Int = 0) {
-        self.inputTokens = inputTokens
-        self.outputTokens = outputTokens
-        self.cachedInputTokens = cachedInputTokens
-        self.cacheWriteTokens = cacheWriteTokens
-        self.reasoningTokens = reasoningTokens
+        self.inputTokens = Self.clamped(inputTokens)
+        self.outputTokens = Self.clamped(outputTokens)
+        self.cachedInputTokens = Self.clamped(cachedInputTokens)
+        self.cacheWriteTokens = Self.clamped(cacheWriteTokens)
+        self.reasoningTokens = Self.clamped(reasoningTokens)
     }
 
     public static let zero = Usage()
+
+    /// A count as a provider reported it (any JSON number or nothing), in `0...maxTokens`.
+    public static func count(_ value: JSONValue?) -> Int {
+        clamped(value?.intValue ?? 0)
+    }
+
+    static func clamped(_ count: Int) -> Int {
+        min(max(count, 0), maxTokens)
+    }
 
     public var totalTokens: Int { inputTokens + outputTokens }
 

@@ -58,6 +58,19 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// How deeply arrays and objects nest: 0 for a scalar, 1 for `[]` or `{"a": 1}`. Values that are stored inside
+    /// others (metadata, tool arguments) are held well below the parser's limit, so that what is stored can be read.
+    public var depth: Int {
+        switch self {
+        case .array(let array): 1 + (array.lazy.map(\.depth).max() ?? 0)
+        case .object(let object): 1 + (object.values.lazy.map(\.depth).max() ?? 0)
+        default: 0
+        }
+    }
+
+    /// The most nesting accepted in metadata and tool arguments.
+    public static let maxStoredDepth = 64
+
     public var isNull: Bool { self == .null }
 }
 

@@ -38,14 +38,15 @@ public struct ResponseAssembler: Sendable {
 
     public var partialText: String { text }
 
-    /// The assembled message. Arguments that are not JSON are kept as their raw text (a string), so validation can
-    /// tell the model what it sent; no arguments at all mean an empty object.
+    /// The assembled message. Arguments that are not JSON (or nest deeper than anything stored may) are kept as their
+    /// raw text (a string), so validation can tell the model what it sent; no arguments at all mean an empty object.
     public var message: ChatMessage {
         var parts: [Part] = text.isEmpty ? [] : [.text(text)]
         for index in order {
             guard let call = calls[index] else { continue }
             let raw = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
-            let arguments = raw.isEmpty ? .object([:]) : (JSONValue.parse(raw) ?? .string(call.arguments))
+            let parsed = JSONValue.parse(raw).flatMap { $0.depth <= JSONValue.maxStoredDepth ? $0 : nil }
+            let arguments = raw.isEmpty ? .object([:]) : (parsed ?? .string(call.arguments))
             parts.append(.toolCall(ToolCall(id: call.id, name: call.name, arguments: arguments, signature: call.signature)))
         }
         return ChatMessage(role: .assistant, parts: parts, textSignature: textSignature)

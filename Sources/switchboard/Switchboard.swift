@@ -32,6 +32,8 @@ struct ConfigFlags: ParsableArguments {
         let settings = try Settings(reader: reader)
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        // Lines are written in batches: whatever way the process ends, what was logged goes out first.
+        atexit { JSONLogHandler.flush() }
         return (settings, Logger(label: "switchboard"))
     }
 }

@@ -20,6 +20,9 @@ struct ChatSocket: Sendable {
     static let path: RouterPath = "/api/v1/chat/stream"
     static let authenticationWindow: Duration = .seconds(10)
     static let maxFrameBytes = 1 << 20
+    /// A client that leaves this much unread is not reading: the socket is closed rather than holding it in memory.
+    static let maxQueuedBytes = 4 << 20
+    static let drainWindow: Duration = .seconds(2)
     let accounts: Accounts
     let orchestrator: Orchestrator
     let plans: Plans
@@ -52,73 +55,122 @@ struct ChatSocket: Sendable {
     }
 
     private func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, token headerToken: String?) async throws {
-        let (frames, sink) = AsyncStream.makeStream(of: String.self)
+        let outbox = SocketOutbox(maxBytes: Self.maxQueuedBytes)
         // One writer: turns running side by side never interleave their frames.
-        async let written: Void = {
-            for await frame in frames { try? await outbound.write(.text(frame)) }
-        }()
+        let writer = Task {
+            for await frame in outbox.frames {
+                do { try await outbound.write(.text(frame)) } catch { return }
+                outbox.written(frame)
+            }
+        }
         let authenticated = Flag(headerToken != nil)
-        var refusal: AppError?
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // Whichever ends first ends the socket: the client (leaving, or refused), the authentication window, or a
+        // client that stopped reading while its frames piled up.
+        let refusal = await withTaskGroup(of: SocketEnding.self) { group -> AppError? in
+            group.addTask { .ended(await receive(inbound, token: headerToken, authenticated: authenticated, outbox: outbox)) }
+            group.addTask { await outbox.overflow(); return .ended(Self.tooSlow) }
             if headerToken == nil {
                 group.addTask {
-                    try await Task.sleep(for: Self.authenticationWindow)
-                    if !authenticated.isSet { try await outbound.close(.policyViolation, reason: "authentication required") }
+                    try? await Task.sleep(for: Self.authenticationWindow)
+                    return authenticated.isSet ? .authenticatedInTime : .ended(Self.authenticationTimeout)
                 }
             }
-            var token = headerToken
-            for try await message in inbound.messages(maxSize: Self.maxFrameBytes) {
-                guard case .text(let text) = message, let frame = JSONValue.parse(text), case .object = frame else {
-                    sink.yield(Self.errorFrame(AppError.badRequest("Send JSON objects as text frames.", code: "invalid_frame"), conversationID: nil))
-                    continue
-                }
-                if frame["type"]?.stringValue == "auth" {
-                    token = frame["access_token"]?.stringValue
-                }
-                // Every frame re-checks the token: revocation and expiry apply to open sockets too.
-                let identity: Identity
-                do {
-                    guard let token else { throw AppError.unauthorized("unauthorized", "Send {\"type\": \"auth\", \"access_token\": ...} first.") }
-                    identity = try await accounts.authenticate(bearer: token)
-                } catch {
-                    refusal = (error as? AppError) ?? AppError.unauthorized()
+            var refusal: AppError?
+            while let next = await group.next() {
+                if case .ended(let reason) = next {
+                    refusal = reason
                     break
                 }
-                authenticated.set()
-                if frame["type"]?.stringValue == "auth" { continue }
-
-                let conversation = frame["conversation_id"]?.stringValue
-                do {
-                    try plans.authorize(identity, scope: "chat", feature: nil)
-                    if let limiter {
-                        let decision = try await RateLimitMiddleware.acquire(limiter, for: identity.user, plans: plans, clock: clock)
-                        guard decision.allowed else { throw RateLimitMiddleware.refusal(decision) }
-                    }
-                    guard let conversation, let conversationID = UUID(uuidString: conversation) else {
-                        throw AppError.validation([FieldError(field: "conversation_id", code: "required", message: "must be a conversation id")])
-                    }
-                    let turn = try await orchestrator.start(.init(
-                        user: identity.user, conversationID: conversationID, content: frame["content"]?.stringValue ?? "",
-                        agent: frame["agent"]?.stringValue, model: frame["model"]?.stringValue))
-                    group.addTask {
-                        var id = 0
-                        for await event in turn.events {
-                            id += 1
-                            sink.yield(ChatEventEncoding.frame(event, id: id))
-                        }
-                    }
-                } catch {
-                    sink.yield(Self.errorFrame(Problem.appError(for: error, logger: logger), conversationID: conversation))
-                }
             }
-            // The client is gone, or was refused: stop forwarding. Turns run on and are stored.
             group.cancelAll()
+            return refusal
         }
-        if let refusal { sink.yield(Self.errorFrame(refusal, conversationID: nil)) }
-        sink.finish()
-        await written
+        if let refusal { outbox.send(Self.errorFrame(refusal, conversationID: nil)) }
+        outbox.finish()
+        // A client that reads gets what is queued; one that does not is not waited for.
+        await Self.finish(writer, within: Self.drainWindow)
         if let refusal { try? await outbound.close(.policyViolation, reason: refusal.code) }
     }
+
+    /// Reads the client's frames until it leaves or is refused; returns the refusal. Before the socket is
+    /// authenticated, any frame but a good `auth` one (or a chat frame with a header token) is refused; after, every
+    /// frame, even a malformed one, counts against the plan's request rate.
+    private func receive(_ inbound: WebSocketInboundStream, token headerToken: String?, authenticated: Flag, outbox: SocketOutbox) async -> AppError? {
+        await withTaskGroup(of: Void.self) { turns -> AppError? in
+            defer { turns.cancelAll() }  // The client is gone or refused: stop forwarding. Turns run on and are stored.
+            var token = headerToken
+            var identity: Identity?
+            do {
+                for try await message in inbound.messages(maxSize: Self.maxFrameBytes) {
+                    guard case .text(let text) = message, let frame = JSONValue.parse(text), case .object = frame else {
+                        guard let known = identity else { return AppError.unauthorized("unauthorized", "Authenticate first: send {\"type\": \"auth\", \"access_token\": ...}.") }
+                        let refusal = try await admit(known) ?? AppError.badRequest("Send JSON objects as text frames.", code: "invalid_frame")
+                        outbox.send(Self.errorFrame(refusal, conversationID: nil))
+                        continue
+                    }
+                    if frame["type"]?.stringValue == "auth" {
+                        token = frame["access_token"]?.stringValue
+                    }
+                    // Every frame re-checks the token: revocation and expiry apply to open sockets too.
+                    do {
+                        guard let token else { throw AppError.unauthorized("unauthorized", "Send {\"type\": \"auth\", \"access_token\": ...} first.") }
+                        identity = try await accounts.authenticate(bearer: token)
+                    } catch {
+                        return (error as? AppError) ?? AppError.unauthorized()
+                    }
+                    guard let identity else { return AppError.unauthorized() }
+                    authenticated.set()
+                    let conversation = frame["conversation_id"]?.stringValue
+                    do {
+                        if let refusal = try await admit(identity) { throw refusal }
+                        if frame["type"]?.stringValue == "auth" { continue }
+                        try plans.authorize(identity, scope: "chat", feature: nil)
+                        guard let conversation, let conversationID = UUID(uuidString: conversation) else {
+                            throw AppError.validation([FieldError(field: "conversation_id", code: "required", message: "must be a conversation id")])
+                        }
+                        let turn = try await orchestrator.start(.init(
+                            user: identity.user, conversationID: conversationID, content: frame["content"]?.stringValue ?? "",
+                            agent: frame["agent"]?.stringValue, model: frame["model"]?.stringValue))
+                        turns.addTask {
+                            var id = 0
+                            for await event in turn.events {
+                                id += 1
+                                outbox.send(ChatEventEncoding.frame(event, id: id))
+                            }
+                        }
+                    } catch {
+                        outbox.send(Self.errorFrame(Problem.appError(for: error, logger: logger), conversationID: conversation))
+                    }
+                }
+            } catch {
+                // The connection failed or was cancelled: nothing to tell the client.
+            }
+            return nil
+        }
+    }
+
+    /// The plan's request rate, for one frame of `identity`: the 429 to send, or nil when the frame may go on.
+    private func admit(_ identity: Identity) async throws -> AppError? {
+        guard let limiter else { return nil }
+        let decision = try await RateLimitMiddleware.acquire(limiter, for: identity.user, plans: plans, clock: clock)
+        return decision.allowed ? nil : RateLimitMiddleware.refusal(decision)
+    }
+
+    /// Waits for `writer` to send what is queued, at most `window`; then stops it (a write to a client that does not
+    /// read is cancelled).
+    private static func finish(_ writer: Task<Void, Never>, within window: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await writer.value }
+            group.addTask { try? await Task.sleep(for: window) }
+            await group.next()
+            writer.cancel()
+            group.cancelAll()
+        }
+    }
+
+    static let authenticationTimeout = AppError.unauthorized("authentication_timeout", "No authentication within 10 seconds.")
+    static let tooSlow = AppError(status: 429, code: "client_too_slow", title: "Too many requests",
+                                  detail: "The client stopped reading while frames piled up.")
 
     /// A request that could not start a turn, as an `error` frame shaped like a turn's.
     static func errorFrame(_ error: AppError, conversationID: String?) -> String {
@@ -136,6 +188,52 @@ struct ChatSocket: Sendable {
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return String(parts[1].drop { $0 == " " })
+    }
+}
+
+/// How the parts of a socket's life end.
+private enum SocketEnding: Sendable {
+    case authenticatedInTime
+    case ended(AppError?)
+}
+
+/// The frames waiting for the socket's one writer, counted in bytes: past `maxBytes` the client is not reading, and
+/// `overflow()` returns so that the socket can be closed instead of growing without bound.
+private final class SocketOutbox: Sendable {
+    let frames: AsyncStream<String>
+    private let sink: AsyncStream<String>.Continuation
+    private let queued = Atomic<Int>(0)
+    private let overflowed: AsyncStream<Void>
+    private let overflowSink: AsyncStream<Void>.Continuation
+    private let maxBytes: Int
+
+    init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+        (frames, sink) = AsyncStream.makeStream(of: String.self)
+        (overflowed, overflowSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func send(_ frame: String) {
+        let total = queued.add(frame.utf8.count, ordering: .relaxed).newValue
+        if total > maxBytes {
+            overflowSink.yield()
+            return
+        }
+        sink.yield(frame)
+    }
+
+    func written(_ frame: String) {
+        queued.subtract(frame.utf8.count, ordering: .relaxed)
+    }
+
+    func finish() {
+        sink.finish()
+        overflowSink.finish()
+    }
+
+    /// Returns when the queue overflows (or the outbox is finished).
+    func overflow() async {
+        for await _ in overflowed { return }
     }
 }
 

@@ -9,7 +9,7 @@ extension APIHandler {
         let user = identity.user
         let tier = plans.tier(user.tier)
         let balance = try await quotas.balance(user: user)
-        let storage = try await quotas.storageBytes(userID: user.id)
+        let storage = try await quotas.recentStorageBytes(userID: user.id)
         return .ok(.init(body: .json(.init(
             tier: tier.name, seats: user.seats,
             limits: .init(requestsPerMinute: tier.requestsPerMinute(seats: user.seats), monthlyTokens: tier.monthlyTokens(seats: user.seats),

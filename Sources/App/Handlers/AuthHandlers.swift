@@ -57,7 +57,11 @@ extension APIHandler {
         let identity = try RequestScope.requireIdentity()
         var scope = LogoutScope.local
         if case .json(let body)? = input.body, let requested = body.scope {
-            scope = LogoutScope(rawValue: requested.rawValue) ?? .local
+            // The generated enum has a case for "" (it stands for null in the contract's enum): not a scope.
+            guard let requested = LogoutScope(rawValue: requested.rawValue) else {
+                throw AppError.validation([FieldError(field: "scope", code: "invalid_value", message: "must be local, global or others")])
+            }
+            scope = requested
         }
         try await accounts.logout(identity, scope: scope)
         return .noContent(.init())

@@ -6,7 +6,12 @@ extension APIHandler {
     func createCheckout(_ input: Operations.CreateCheckout.Input) async throws -> Operations.CreateCheckout.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
-        // The client's key makes its retries safe; without one every request is its own.
+        // The client's key makes its retries safe; without one every request is its own. Stripe takes keys of up
+        // to 255 characters, ours included.
+        if let key = input.headers.idempotencyKey, !(1...200).contains(key.utf8.count) || !key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            throw AppError.validation([FieldError(field: "Idempotency-Key", code: "invalid_value",
+                                                  message: "must be 1 to 200 printable ASCII characters")])
+        }
         let key = input.headers.idempotencyKey.map { "checkout-\(identity.user.id.lowercased)-\($0)" } ?? UUID().uuidString
         let session = try await billing.checkout(user: identity.user, tier: body.tier, idempotencyKey: key)
         return .created(.init(body: .json(.init(id: session.id, url: session.url))))

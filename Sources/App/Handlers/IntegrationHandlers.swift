@@ -24,20 +24,28 @@ extension APIHandler {
         case .multipartForm(let parts):
             var kind = IntegrationKind.googleServiceAccount.rawValue
             var name: String?, provider: String?, file: String?
-            for try await part in parts {
-                switch part {
-                case .file(let upload):
-                    var bytes: [UInt8] = []
-                    for try await chunk in upload.payload.body {
-                        bytes += chunk
-                        guard bytes.count <= Integrations.maxCredentialBytes else { throw AppError.validation([Integrations.tooLarge]) }
+            do {
+                for try await part in parts {
+                    switch part {
+                    case .file(let upload):
+                        var bytes: [UInt8] = []
+                        for try await chunk in upload.payload.body {
+                            bytes += chunk
+                            guard bytes.count <= Integrations.maxCredentialBytes else { throw AppError.validation([Integrations.tooLarge]) }
+                        }
+                        file = String(decoding: bytes, as: UTF8.self)
+                    case .name(let field): name = try await Self.text(field.payload.body, field: "name", upTo: 4096)
+                    case .kind(let field): kind = try await Self.text(field.payload.body, field: "kind", upTo: 100)
+                    case .provider(let field): provider = try await Self.text(field.payload.body, field: "provider", upTo: 100)
+                    case .undocumented(let other): _ = try await [UInt8](collecting: other.body, upTo: 1 << 20)
                     }
-                    file = String(decoding: bytes, as: UTF8.self)
-                case .name(let field): name = try await String(collecting: field.payload.body, upTo: 4096)
-                case .kind(let field): kind = try await String(collecting: field.payload.body, upTo: 100)
-                case .provider(let field): provider = try await String(collecting: field.payload.body, upTo: 100)
-                case .undocumented(let other): _ = try await [UInt8](collecting: other.body, upTo: 1 << 20)
                 }
+            } catch let error as AppError {
+                throw error
+            } catch {
+                // The parts could not be read: not multipart/form-data as sent, a part over its size, a missing boundary.
+                throw AppError.validation([FieldError(field: "body", code: "malformed_multipart",
+                                                      message: "must be multipart/form-data with the parts kind, name, provider and file")])
             }
             integration = try await integrations.create(userID: identity.user.id, kind: kind, name: name,
                                                         credentials: file.map { .text($0) }, provider: provider)
@@ -62,6 +70,17 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(valid: result.valid == true,
                                            status: result.valid.map { $0 ? .valid : .invalid } ?? .unchecked,
                                            checks: result.checks.map { .init(name: $0.name, ok: $0.ok, detail: $0.detail) }))))
+    }
+
+    /// A text part of a multipart body, up to `limit` bytes: a larger one is a field error naming the part.
+    private static func text(_ body: HTTPBody, field: String, upTo limit: Int) async throws -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try await [UInt8](collecting: body, upTo: limit)
+        } catch {
+            throw AppError.validation([FieldError(field: field, code: "too_long", message: "must be at most \(limit) bytes")])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A malformed id names no integration: 404, like another user's.

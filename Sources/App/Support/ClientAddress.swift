@@ -33,7 +33,7 @@ struct AddressRange: Sendable {
 
     init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1)
-        guard let network = Self.parse(String(parts[0])) else { return nil }
+        guard let first = parts.first, let network = Self.parse(String(first)) else { return nil }
         let prefix = parts.count == 2 ? Int(parts[1]) : network.count * 8
         guard let prefix, (0...(network.count * 8)).contains(prefix) else { return nil }
         self.network = network

@@ -16,19 +16,21 @@ public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     private let label: String
-    private let write: @Sendable (Data) -> Void
-    private static let output = Mutex(())
+    private let write: @Sendable (String) -> Void
     private static let redacted: [[UInt8]] = ["password", "token", "secret", "authorization", "cookie", "key"].map { Array($0.utf8) }
 
-    /// Writes to standard output, one whole line at a time.
+    /// Writes to standard output, whole lines, in batches (`LogOutput`).
     public init(label: String, level: Logger.Level) {
-        self.init(label: label, level: level) { line in
-            JSONLogHandler.output.withLock { _ in FileHandle.standardOutput.write(line) }
-        }
+        self.init(label: label, level: level) { line in LogOutput.standardOutput.write(line) }
+    }
+
+    /// Writes what is buffered for standard output; called before the process exits.
+    public static func flush() {
+        LogOutput.standardOutput.flush()
     }
 
     /// Writes each line (JSON and a newline) with `write`, e.g. into a buffer a test inspects.
-    public init(label: String, level: Logger.Level, write: @escaping @Sendable (Data) -> Void) {
+    public init(label: String, level: Logger.Level, write: @escaping @Sendable (String) -> Void) {
         self.label = label
         self.logLevel = level
         self.write = write
@@ -60,13 +62,26 @@ public struct JSONLogHandler: LogHandler {
             }
         }
         line += "}\n"
-        write(Data(line.utf8))
+        write(line)
     }
 
-    private static func isSecret(_ key: String) -> Bool {
-        let lowered = Array(key.lowercased().utf8)
-        return redacted.contains { word in
-            lowered.count >= word.count && (0...(lowered.count - word.count)).contains { lowered[$0..<($0 + word.count)].elementsEqual(word) }
+    /// Whether `key` contains one of the secret words, ignoring ASCII case; without allocating (it runs for every
+    /// key of every line).
+    static func isSecret(_ key: String) -> Bool {
+        var key = key
+        return key.withUTF8 { bytes in
+            redacted.contains { word in
+                guard bytes.count >= word.count else { return false }
+                for start in 0...(bytes.count - word.count) {
+                    var matches = true
+                    for offset in 0..<word.count where bytes[start + offset] | 0x20 != word[offset] {
+                        matches = false
+                        break
+                    }
+                    if matches { return true }
+                }
+                return false
+            }
         }
     }
 

@@ -21,15 +21,26 @@ struct OpenAPIDocument {
 
     /// The operations that say `security: []`: the only ones served without an identity.
     var publicOperations: Set<String> {
+        Set(publicRoutes.map(\.operationID))
+    }
+
+    /// The paths of the public operations: the plan's rate limit does not apply to them (health checks, keys,
+    /// sign-in and webhooks answer whoever asks; sign-in has a throttle of its own), so a client that sends a token
+    /// there can never get a 429 that their contract does not list.
+    var publicPaths: Set<String> {
+        Set(publicRoutes.map(\.path))
+    }
+
+    private var publicRoutes: [(path: String, operationID: String)] {
         let paths = object["paths"] as? [String: [String: Any]] ?? [:]
-        var operations: Set<String> = []
-        for item in paths.values {
+        var routes: [(path: String, operationID: String)] = []
+        for (path, item) in paths {
             for case let operation as [String: Any] in item.values {
                 if let security = operation["security"] as? [Any], security.isEmpty, let id = operation["operationId"] as? String {
-                    operations.insert(id)
+                    routes.append((path, id))
                 }
             }
         }
-        return operations
+        return routes
     }
 }

@@ -14,6 +14,8 @@ public final class Accounts: Sendable {
     let throttle: AuthThrottle
     public let apiKeys: ApiKeys
     let hasher: PasswordHasher
+    /// Logins and signups hash passwords: a few at once per client address, and a bounded queue in all.
+    let hashing = InFlightGate(perKey: 4, total: 64)
     let clock: WallClock
     let logger: Logger
     private let external: ExternalKeySet?
@@ -85,6 +87,12 @@ public final class Accounts: Sendable {
 
     public func signup(email rawEmail: String, password: String, name rawName: String?, client: ClientInfo) async throws -> TokenPair {
         try requireBuiltin()
+        return try await hashing.run(client.address) {
+            try await admitSignup(email: rawEmail, password: password, name: rawName, client: client)
+        }
+    }
+
+    private func admitSignup(email rawEmail: String, password: String, name rawName: String?, client: ClientInfo) async throws -> TokenPair {
         let now = clock.now
         let addressBucket = AuthThrottle.address(client, "signup")
         try await throttle.check([addressBucket], limit: settings.maxSignups, now: now)
@@ -104,12 +112,19 @@ public final class Accounts: Sendable {
 
     public func login(email rawEmail: String, password: String, client: ClientInfo) async throws -> TokenPair {
         try requireBuiltin()
+        return try await hashing.run(client.address) {
+            try await admitLogin(email: rawEmail, password: password, client: client)
+        }
+    }
+
+    private func admitLogin(email rawEmail: String, password: String, client: ClientInfo) async throws -> TokenPair {
         let now = clock.now
-        let email = Credentials.normalizedEmail(rawEmail) ?? rawEmail.lowercased()
-        let buckets = [AuthThrottle.address(client, "login"), AuthThrottle.account(email, "login")]
+        // Not an address: no account can have it, and it is not kept (it may be a megabyte of anything).
+        let email = Credentials.normalizedEmail(rawEmail)
+        let buckets = [AuthThrottle.address(client, "login")] + (email.map { [AuthThrottle.account($0, "login")] } ?? [])
         try await throttle.check(buckets, limit: settings.maxFailures, now: now)
 
-        let found = try await users.findForLogin(email: email)
+        let found: (User, String?)? = if let email { try await users.findForLogin(email: email) } else { nil }
         let verified: Bool
         if let (_, hash) = found, let hash {
             verified = try await hasher.verify(password, hash: hash)
@@ -122,7 +137,7 @@ public final class Accounts: Sendable {
             try await throttle.record(buckets, now: now)
             throw AppError.invalidCredentials
         }
-        try await throttle.clear(AuthThrottle.account(email, "login"))
+        if let email { try await throttle.clear(AuthThrottle.account(email, "login")) }
         return try await startSession(user: user, client: client)
     }
 

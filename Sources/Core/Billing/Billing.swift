@@ -48,7 +48,7 @@ public struct Billing: Sendable {
 
     private func secretKey() throws -> String {
         guard let key = settings.secretKey else {
-            throw AppError(status: 503, code: "billing_not_configured", title: "Service unavailable", detail: "Billing is not configured on this server.")
+            throw AppError.billingOff
         }
         return key
     }

@@ -18,7 +18,7 @@ extension Billing {
     /// Verifies the signature of the raw body, then applies the event. A bad signature is 400 and changes nothing.
     public func handleWebhook(payload: [UInt8], signature: String?) async throws -> WebhookOutcome {
         guard let secret = settings.webhookSecret else {
-            throw AppError(status: 503, code: "billing_not_configured", title: "Service unavailable", detail: "Billing is not configured on this server.")
+            throw AppError.billingOff
         }
         do {
             try StripeSignature.verify(header: signature, payload: payload, secret: secret, now: clock.now, tolerance: settings.tolerance)
@@ -30,7 +30,7 @@ extension Billing {
               let object = event["data"]?["object"] else {
             throw AppError.badRequest("The payload is not a Stripe event.", code: "invalid_event")
         }
-        let created = Int64(event["created"]?.intValue ?? 0) * 1000
+        let created = Self.epochMillis(event["created"]) ?? 0
         let now = clock.now.millis
         let plans = self.plans, logger = self.logger
         let outcome = try await db.transaction { sql -> WebhookOutcome in
@@ -58,10 +58,10 @@ extension Billing {
                                                      metadata: object["metadata"]?["user_id"]?.stringValue) else { return .ignored }
                 let item = object["items"]?["data"]?[0]
                 // Since Stripe's API version 2025-03-31 the period end is on each item rather than the subscription.
-                let periodEnd = (object["current_period_end"] ?? item?["current_period_end"])?.intValue.map { Int64($0) * 1000 }
+                let periodEnd = Self.epochMillis(object["current_period_end"] ?? item?["current_period_end"])
                 return try await Self.apply(sql, plans: plans, user: user, change: .init(
                     customer: object["customer"]?.stringValue, subscription: subscription, tier: Self.tier(of: object, plans: plans, logger: logger),
-                    status: type.hasSuffix("deleted") ? "canceled" : (object["status"]?.stringValue ?? "active"), seats: item?["quantity"]?.intValue,
+                    status: type.hasSuffix("deleted") ? "canceled" : (object["status"]?.stringValue ?? "active"), seats: item?["quantity"]?.intValue.map(Tier.seats.clamp),
                     periodEnd: periodEnd, cancelAtPeriodEnd: object["cancel_at_period_end"]?.boolValue),
                     eventAt: created, now: now)
             case "invoice.payment_failed":
@@ -79,6 +79,12 @@ extension Billing {
     }
 
     /// The user a subscription event is about: by subscription, then customer, then the metadata we set at checkout.
+    /// Epoch seconds as Stripe sends them, in milliseconds; nil unless within years 1970 to 9999.
+    static func epochMillis(_ value: JSONValue?) -> Int64? {
+        guard let seconds = value?.intValue, (0...253_402_300_799).contains(seconds) else { return nil }
+        return Int64(seconds) * 1000
+    }
+
     private static func user(_ sql: any SQLDatabase, subscription: String?, customer: String?, metadata: String?) async throws -> String? {
         if let subscription, let row = try await sql.raw("SELECT user_id FROM subscriptions WHERE stripe_subscription_id = \(bind: subscription)").first() {
             return try row.decode(column: "user_id", as: String.self)

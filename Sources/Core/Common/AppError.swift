@@ -64,3 +64,10 @@ extension AppError {
                  detail: "Too many attempts. Try again in \(retryAfter) seconds.", retryAfter: retryAfter)
     }
 }
+
+extension AppError {
+    /// A server without Stripe keys has no billing: its billing routes answer 404, as routes of a feature that is
+    /// not there (not 503: nothing is down, and retrying will not help).
+    public static let billingOff = AppError(status: 404, code: "billing_not_configured", title: "Not found",
+                                            detail: "Billing is off on this server: it has no Stripe keys configured.")
+}

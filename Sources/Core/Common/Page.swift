@@ -1,6 +1,8 @@
-/// The paging every list uses: `?page=` (from 1) and `?per_page=` (1...100, default 20).
+/// The paging every list uses: `?page=` (1...1,000,000) and `?per_page=` (1...100, default 20).
 public struct PageRequest: Sendable, Equatable {
     public static let maxPerPage = 100
+    /// Bounds the offset (at most 99,999,900 rows) so that `offset` can never overflow, whatever a client sends.
+    public static let maxPage = 1_000_000
     public let page: Int
     public let perPage: Int
 
@@ -8,7 +10,9 @@ public struct PageRequest: Sendable, Equatable {
         var errors: [FieldError] = []
         let page = page ?? 1
         let perPage = perPage ?? 20
-        if page < 1 { errors.append(FieldError(field: "page", code: "out_of_range", message: "page starts at 1")) }
+        if !(1...Self.maxPage).contains(page) {
+            errors.append(FieldError(field: "page", code: "out_of_range", message: "page must be 1...\(Self.maxPage)"))
+        }
         if !(1...Self.maxPerPage).contains(perPage) {
             errors.append(FieldError(field: "per_page", code: "out_of_range", message: "per_page must be 1...\(Self.maxPerPage)"))
         }

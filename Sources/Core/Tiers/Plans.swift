@@ -33,8 +33,11 @@ public struct Tier: Sendable, Equatable {
         return features.contains("\(kind):*")
     }
 
-    public func requestsPerMinute(seats: Int) -> Int { perSeat ? requestsPerMinute * max(1, seats) : requestsPerMinute }
-    public func monthlyTokens(seats: Int) -> Int64 { perSeat ? monthlyTokens * Int64(max(1, seats)) : monthlyTokens }
+    /// Seats come from Stripe's subscription quantity; bounded so that no product of a limit and seats overflows.
+    public static let seats = 1...100_000
+
+    public func requestsPerMinute(seats: Int) -> Int { perSeat ? requestsPerMinute * Self.seats.clamp(seats) : requestsPerMinute }
+    public func monthlyTokens(seats: Int) -> Int64 { perSeat ? monthlyTokens * Int64(Self.seats.clamp(seats)) : monthlyTokens }
 }
 
 /// The feature matrix: every tier by name, and the one new users start on. Read from configuration.
@@ -94,4 +97,9 @@ extension Plans {
         }
         if let feature, !tier.includes(feature) { throw AppError.featureNotInPlan(feature, tier: tier.name) }
     }
+}
+
+extension ClosedRange where Bound == Int {
+    /// `value` moved into the range.
+    public func clamp(_ value: Int) -> Int { Swift.min(Swift.max(value, lowerBound), upperBound) }
 }

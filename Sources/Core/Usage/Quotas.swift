@@ -71,6 +71,18 @@ public struct Quotas: Sendable {
         return bytes
     }
 
+    /// What the user stores, as last measured if that was less than `storageRecheck` ago: summing is a scan, and a
+    /// client may ask for its plan as often as its rate allows.
+    public func recentStorageBytes(userID: UUID) async throws -> Int64 {
+        if let cached = recentFigure(userID, now: clock.now) { return cached }
+        return try await storageBytes(userID: userID)
+    }
+
+    private func recentFigure(_ userID: UUID, now: Date) -> Int64? {
+        guard let cached = storage.figures.withLock({ $0[userID] }), now.timeIntervalSince(cached.at) < Self.storageRecheck else { return nil }
+        return cached.bytes
+    }
+
     /// 402 `storage_quota_exceeded` once the user stores more than the plan allows: no new conversations or turns
     /// until they delete some (or upgrade). Summing a user's messages is a scan, so a figure up to
     /// `storageRecheck` old is trusted: the limit may be passed by what is written in that time.
@@ -79,8 +91,8 @@ public struct Quotas: Sendable {
         let now = clock.now
         // A figure over the quota is always measured again: deleting conversations frees the user at once.
         let bytes: Int64
-        if let cached = storage.figures.withLock({ $0[user.id] }), now.timeIntervalSince(cached.at) < Self.storageRecheck, cached.bytes < quota {
-            bytes = cached.bytes
+        if let cached = recentFigure(user.id, now: now), cached < quota {
+            bytes = cached
         } else {
             bytes = try await storageBytes(userID: user.id)
         }

@@ -34,8 +34,10 @@ public struct GoogleServiceAccount: Sendable {
         }
         var key: _RSA.Signing.PrivateKey?
         if let pem = json["private_key"]?.stringValue, !pem.isEmpty {
+            // Google issues 2048-bit keys; a huge key would make every token exchange cost a fraction of a second.
             key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem)
-            if key == nil { problems.append(("private_key", "is not a PEM RSA private key of 2048 bits or more")) }
+            if let size = key?.keySizeInBits, size > 4096 { key = nil }
+            if key == nil { problems.append(("private_key", "is not a PEM RSA private key of 2048 to 4096 bits")) }
         } else {
             problems.append(("private_key", "is required"))
         }

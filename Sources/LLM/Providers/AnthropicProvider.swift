@@ -205,10 +205,10 @@ struct AnthropicProvider: ModelProvider {
     /// `input_tokens` excludes the cached part: ours counts every prompt token.
     static func usage(_ json: JSONValue?) -> Usage {
         guard let json else { return .zero }
-        let read = json["cache_read_input_tokens"]?.intValue ?? 0
-        let written = json["cache_creation_input_tokens"]?.intValue ?? 0
-        return Usage(inputTokens: (json["input_tokens"]?.intValue ?? 0) + read + written,
-                     outputTokens: json["output_tokens"]?.intValue ?? 0, cachedInputTokens: read, cacheWriteTokens: written)
+        let read = Usage.count(json["cache_read_input_tokens"])
+        let written = Usage.count(json["cache_creation_input_tokens"])
+        return Usage(inputTokens: Usage.count(json["input_tokens"]) + read + written,
+                     outputTokens: Usage.count(json["output_tokens"]), cachedInputTokens: read, cacheWriteTokens: written)
     }
 
     static func inBandError(_ error: JSONValue?, redactor: Redactor) -> ProviderError {

@@ -169,10 +169,10 @@ struct GeminiProvider: ModelProvider {
                 }
             }
             if let usage = chunk["usageMetadata"], !usage.isNull {
-                let thoughts = usage["thoughtsTokenCount"]?.intValue ?? 0
-                events.append(.usage(Usage(inputTokens: usage["promptTokenCount"]?.intValue ?? 0,
-                                           outputTokens: (usage["candidatesTokenCount"]?.intValue ?? 0) + thoughts,
-                                           cachedInputTokens: usage["cachedContentTokenCount"]?.intValue ?? 0,
+                let thoughts = Usage.count(usage["thoughtsTokenCount"])
+                events.append(.usage(Usage(inputTokens: Usage.count(usage["promptTokenCount"]),
+                                           outputTokens: Usage.count(usage["candidatesTokenCount"]) + thoughts,
+                                           cachedInputTokens: Usage.count(usage["cachedContentTokenCount"]),
                                            reasoningTokens: thoughts)))
             }
             return events
@@ -202,7 +202,7 @@ struct GeminiProvider: ModelProvider {
     static func retryDelay(_ error: JSONValue?) -> Duration? {
         for detail in error?["details"]?.arrayValue ?? [] where detail["@type"]?.stringValue?.hasSuffix("RetryInfo") == true {
             if let text = detail["retryDelay"]?.stringValue, text.hasSuffix("s"), let seconds = Double(text.dropLast()) {
-                return .milliseconds(Int64(seconds * 1000))
+                return ProviderHTTP.delay(seconds: seconds)
             }
         }
         return nil

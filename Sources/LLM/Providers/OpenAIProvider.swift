@@ -163,9 +163,9 @@ struct OpenAIProvider: ModelProvider {
 
     static func usage(_ json: JSONValue?) -> Usage {
         guard let json else { return .zero }
-        return Usage(inputTokens: json["prompt_tokens"]?.intValue ?? 0, outputTokens: json["completion_tokens"]?.intValue ?? 0,
-                     cachedInputTokens: json["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0,
-                     reasoningTokens: json["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
+        return Usage(inputTokens: Usage.count(json["prompt_tokens"]), outputTokens: Usage.count(json["completion_tokens"]),
+                     cachedInputTokens: Usage.count(json["prompt_tokens_details"]?["cached_tokens"]),
+                     reasoningTokens: Usage.count(json["completion_tokens_details"]?["reasoning_tokens"]))
     }
 
     /// An `{"error": {...}}` object sent with status 200, in a stream or a body.

@@ -100,20 +100,27 @@ struct ProviderHTTP: Sendable {
 
     /// `retry-after-ms` (OpenAI), then `Retry-After` in seconds or as an HTTP date.
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        if let millis = headers.first(name: "retry-after-ms").flatMap(Double.init), millis >= 0 {
-            return .milliseconds(Int64(millis))
+        if let millis = headers.first(name: "retry-after-ms").flatMap(Double.init) {
+            return delay(seconds: millis / 1000)
         }
         guard let value = headers.first(name: "retry-after") else { return nil }
-        if let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
-            return .milliseconds(Int64(seconds * 1000))
+        if let seconds = Double(value.trimmingCharacters(in: .whitespaces)) {
+            return delay(seconds: seconds)
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         if let date = formatter.date(from: value) {
-            return .milliseconds(Int64(max(0, date.timeIntervalSinceNow) * 1000))
+            return delay(seconds: max(0, date.timeIntervalSinceNow))
         }
         return nil
+    }
+
+    /// A delay an upstream asked for, in seconds: nil unless it is a finite number >= 0; capped at a day (longer
+    /// than any wait the router accepts), so that no value a provider or a proxy sends can overflow the conversion.
+    static func delay(seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds >= 0 else { return nil }
+        return .milliseconds(Int64(min(seconds, 86_400) * 1000))
     }
 }
 

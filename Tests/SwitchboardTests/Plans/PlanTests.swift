@@ -27,6 +27,7 @@ struct PlanTests {
             #expect((limits["features"] as? [String])?.contains("agent:assistant") == true)
             let conversation = try await app.conversation(user.access)
             #expect(try await app.send(conversation, "hi", token: user.access).status == 200)
+            app.clock.advance(seconds: Quotas.storageRecheck)  // the storage figure shown is up to that old
             let after = try await app.request(.get, "/api/v1/account/plan", token: user.access)
             let usage = after["usage"] as? [String: Any] ?? [:]
             #expect(usage["tokens_used"] as? Int == FakeUsage.input + FakeUsage.output)

@@ -65,8 +65,7 @@ struct TestApp: Sendable {
 final class LogCapture: Sendable {
     private let lines = Mutex<[String]>([])
 
-    @Sendable func append(_ data: Data) {
-        let text = String(decoding: data, as: UTF8.self)
+    @Sendable func append(_ text: String) {
         lines.withLock { $0.append(contentsOf: text.split(separator: "\n").map(String.init)) }
     }
 

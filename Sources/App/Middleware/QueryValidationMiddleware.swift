@@ -1,0 +1,108 @@
+import Core
+import Foundation
+import HTTPTypes
+import OpenAPIRuntime
+
+/// Checks the query parameters of every operation against the contract before the generated code decodes them:
+/// integers are integers within `minimum...maximum`, strings within `maxLength` and their `enum`, and nothing is
+/// given twice. The generated server checks none of these bounds itself, and its own decoding failures do not say
+/// which parameter was wrong; here each one is a 400 naming the parameter.
+struct QueryValidationMiddleware: ServerMiddleware {
+    /// What the contract says of one query parameter.
+    struct Rule: Sendable {
+        enum Kind: Sendable {
+            case integer(minimum: Int?, maximum: Int?)
+            case string(maxLength: Int?, allowed: Set<String>?)
+        }
+
+        let name: String
+        let kind: Kind
+    }
+
+    /// Rules by operation id.
+    let rules: [String: [Rule]]
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        if let rules = rules[operationID], let path = request.path, let mark = path.firstIndex(of: "?") {
+            let errors = Self.check(query: path[path.index(after: mark)...], rules: rules)
+            if !errors.isEmpty { throw AppError.validation(errors) }
+        }
+        return try await next(request, body, metadata)
+    }
+
+    static func check(query: Substring, rules: [Rule]) -> [FieldError] {
+        var seen: Set<String> = []
+        var errors: [FieldError] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let rawName = parts.first, let name = String(rawName).removingPercentEncoding,
+                  let rule = rules.first(where: { $0.name == name }) else { continue }
+            guard seen.insert(name).inserted else {
+                errors.append(FieldError(field: name, code: "duplicate", message: "must be given once"))
+                continue
+            }
+            let value = parts.count == 2 ? String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding : ""
+            guard let value else {
+                errors.append(FieldError(field: name, code: "invalid_value", message: "is not percent-encoded correctly"))
+                continue
+            }
+            if let error = check(value, against: rule) { errors.append(error) }
+        }
+        return errors
+    }
+
+    static func check(_ value: String, against rule: Rule) -> FieldError? {
+        switch rule.kind {
+        case .integer(let minimum, let maximum):
+            // Int(_:) refuses what does not fit in 64 bits, so no arithmetic below can overflow.
+            guard let number = Int(value) else {
+                return FieldError(field: rule.name, code: "invalid_type", message: "must be an integer")
+            }
+            if let minimum, number < minimum {
+                return FieldError(field: rule.name, code: "out_of_range", message: "must be at least \(minimum)")
+            }
+            if let maximum, number > maximum {
+                return FieldError(field: rule.name, code: "out_of_range", message: "must be at most \(maximum)")
+            }
+        case .string(let maxLength, let allowed):
+            if let maxLength, value.count > maxLength {
+                return FieldError(field: rule.name, code: "too_long", message: "must be at most \(maxLength) characters")
+            }
+            if let allowed, !allowed.contains(value) {
+                return FieldError(field: rule.name, code: "invalid_value", message: "must be one of \(allowed.sorted().joined(separator: ", "))")
+            }
+        }
+        return nil
+    }
+}
+
+extension OpenAPIDocument {
+    /// The query parameters of every operation, as `QueryValidationMiddleware` checks them.
+    var queryRules: [String: [QueryValidationMiddleware.Rule]] {
+        let components = (object["components"] as? [String: Any])?["parameters"] as? [String: [String: Any]] ?? [:]
+        func resolve(_ parameter: [String: Any]) -> [String: Any]? {
+            guard let reference = parameter["$ref"] as? String else { return parameter }
+            return components[String(reference.split(separator: "/").last ?? "")]
+        }
+        func int(_ value: Any?) -> Int? { (value as? Int) ?? (value as? Double).flatMap { Int(exactly: $0) } }
+        var rules: [String: [QueryValidationMiddleware.Rule]] = [:]
+        for case let item as [String: Any] in (object["paths"] as? [String: Any] ?? [:]).values {
+            let shared = item["parameters"] as? [[String: Any]] ?? []
+            for case let operation as [String: Any] in item.values {
+                guard let id = operation["operationId"] as? String else { continue }
+                for case let parameter? in (shared + (operation["parameters"] as? [[String: Any]] ?? [])).map(resolve)
+                where parameter["in"] as? String == "query" {
+                    guard let name = parameter["name"] as? String, let schema = parameter["schema"] as? [String: Any] else { continue }
+                    let kind: QueryValidationMiddleware.Rule.Kind = schema["type"] as? String == "integer"
+                        ? .integer(minimum: int(schema["minimum"]), maximum: int(schema["maximum"]))
+                        : .string(maxLength: int(schema["maxLength"]), allowed: (schema["enum"] as? [Any]).map { Set($0.compactMap { $0 as? String }) })
+                    rules[id, default: []].append(.init(name: name, kind: kind))
+                }
+            }
+        }
+        return rules
+    }
+}

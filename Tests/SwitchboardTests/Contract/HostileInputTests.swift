@@ -1,0 +1,212 @@
+import AsyncHTTPClient
+import Core
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import Storage
+import Synchronization
+import Testing
+
+/// One request must never take the server down: each test sends a hostile value over a real socket, checks the
+/// answer is a 4xx problem naming what was wrong, and then proves the server still answers.
+@Suite("Hostile input")
+struct HostileInputTests {
+    /// The server still serves: liveness, and an authenticated route that touches the database.
+    static func stillServes(_ app: TestApp, token: String) async throws {
+        #expect(try await app.request(.get, "/health").status == 200)
+        #expect(try await app.me(token).status == 200)
+    }
+
+    @Test("Pages past any offset, non-integers, repeats and long searches answer 400 naming the parameter")
+    func pagedRoutes() async throws {
+        try await TestApp.run(.live) { app in
+            let user = try await app.signup()
+            let conversation = try await app.conversation(user.access)
+            let paged = ["/api/v1/conversations", "/api/v1/conversations/\(conversation)/messages", "/api/v1/auth/sessions",
+                         "/api/v1/integrations", "/api/v1/api-keys"]
+            let hostile: [(query: String, field: String, code: String)] = [
+                ("page=999999999999999999", "page", "out_of_range"),   // (page - 1) * per_page once overflowed and killed the process
+                ("page=9223372036854775807&per_page=100", "page", "out_of_range"),
+                ("page=99999999999999999999999", "page", "invalid_type"),  // past 64 bits
+                ("page=-9223372036854775808", "page", "out_of_range"),
+                ("page=abc", "page", "invalid_type"),
+                ("per_page=1e3", "per_page", "invalid_type"),
+                ("per_page=101", "per_page", "out_of_range"),
+                ("page=1&page=2", "page", "duplicate"),
+            ]
+            for path in paged {
+                for (query, field, code) in hostile {
+                    let reply = try await app.request(.get, "\(path)?\(query)", token: user.access)
+                    #expect(reply.status == 400, "\(path)?\(query): \(reply.text)")
+                    #expect(reply.fieldErrors[field] == code, "\(path)?\(query): \(reply.text)")
+                }
+            }
+            let longSearch = try await app.request(.get, "/api/v1/conversations?q=" + String(repeating: "x", count: 201), token: user.access)
+            #expect(longSearch.fieldErrors["q"] == "too_long")
+            let badGrouping = try await app.request(.get, "/api/v1/account/usage?group_by=week", token: user.access)
+            #expect(badGrouping.fieldErrors["group_by"] == "invalid_value")
+            #expect(try await app.request(.get, "/api/v1/conversations?page=1000000&per_page=100", token: user.access).status == 200,
+                    "the last page allowed still answers")
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+
+    @Test("A Content-Length past 64 bits, or past the body limit, is refused and the server goes on")
+    func contentLength() async throws {
+        try await TestApp.run(.live) { app in
+            let user = try await app.signup()
+            let port = try #require(app.client.port)
+            for length in ["99999999999999999999999", "18446744073709551615", "-1", "2000000"] {
+                let answer = await RawSocket.exchange(port: port, """
+                    POST /api/v1/conversations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(user.access)\r\n\
+                    Content-Type: application/json\r\nConnection: close\r\nContent-Length: \(length)\r\n\r\n{}
+                    """, timeout: 3)
+                let status = answer.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+                #expect(status == nil || (400..<500).contains(status!), "Content-Length \(length): \(answer.prefix(200))")
+            }
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+
+    @Test("Malformed multipart uploads answer 400 with field errors, never 500")
+    func multipart() async throws {
+        try await TestApp.run(.live) { app in
+            let user = try await app.signup()
+            func upload(_ parts: [(String, String)]) async throws -> Reply {
+                var body = ""
+                for (name, value) in parts {
+                    body += "--b0undary\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+                }
+                body += "--b0undary--\r\n"
+                return try await app.request(.post, "/api/v1/integrations", token: user.access,
+                                             headers: [.contentType: "multipart/form-data; boundary=b0undary"], body: ByteBuffer(string: body))
+            }
+            let empty = try await upload([("kind", ""), ("name", ""), ("provider", "")])
+            #expect(empty.status == 400, "\(empty.text)")
+            #expect(!empty.fieldErrors.isEmpty)
+            let longName = try await upload([("kind", "api_key"), ("name", String(repeating: "n", count: 5000))])
+            #expect(longName.status == 400, "\(longName.text)")
+            #expect(longName.fieldErrors["name"] == "too_long")
+            let truncated = try await app.request(.post, "/api/v1/integrations", token: user.access,
+                                                  headers: [.contentType: "multipart/form-data; boundary=b0undary"],
+                                                  body: ByteBuffer(string: "--b0undary\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nno end"))
+            #expect(truncated.status == 400, "\(truncated.text)")
+            let noBoundary = try await app.request(.post, "/api/v1/integrations", token: user.access,
+                                                   headers: [.contentType: "multipart/form-data"], body: ByteBuffer(string: "x"))
+            #expect((400..<500).contains(noBoundary.status), "\(noBoundary.text)")
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+
+    @Test("Without Stripe keys billing answers 404 billing_not_configured, not 503; a bad Idempotency-Key is a 400")
+    func billingOff() async throws {
+        try await TestApp.run(.live) { app in
+            let user = try await app.signup()
+            let checkout = try await app.request(.post, "/api/v1/billing/checkout", json: ["tier": "pro"], token: user.access)
+            #expect(checkout.status == 404)
+            #expect(checkout.code == "billing_not_configured")
+            let webhook = try await app.request(.post, "/api/v1/billing/webhook", json: ["id": "evt_1", "type": "x"])
+            #expect(webhook.status == 404)
+            #expect(webhook.code == "billing_not_configured")
+            let key = try await app.request(.post, "/api/v1/billing/checkout", json: ["tier": "pro"], token: user.access,
+                                            headers: [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 300)])
+            #expect(key.status == 400)
+            #expect(key.fieldErrors["Idempotency-Key"] == "invalid_value")
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+
+    @Test("Public routes are never rate limited, even for a client that sends a token")
+    func publicRoutesUnlimited() async throws {
+        try await TestApp.run(.live, customize: { settings in
+            settings.rateLimitEnabled = true
+            settings.plans = Plans(tiers: Plans.standard.order.map { name in
+                var tier = Plans.standard.tiers[name]!
+                tier.requestsPerMinute = 1
+                return tier
+            }, defaultTier: "pro")
+        }) { app in
+            let user = try await app.signup()
+            #expect(try await app.me(user.access).status == 200)
+            #expect(try await app.me(user.access).status == 429, "the plan's limit holds on routes that need an identity")
+            for _ in 0..<5 {
+                for path in ["/health", "/ready", "/.well-known/jwks.json", "/openapi.json"] {
+                    let reply = try await app.request(.get, path, token: user.access)
+                    #expect(reply.status == 200, "\(path): \(reply.status)")
+                }
+            }
+        }
+    }
+
+    @Test("Huge login emails are refused without being kept; parallel logins from one address are bounded")
+    func logins() async throws {
+        try await TestApp.run(.live, customize: { $0.accounts.bcryptCost = 8 }) { app in
+            let user = try await app.signup()
+            let huge = try await app.login(String(repeating: "a", count: 200_000) + "@example.com", password: "whatever password")
+            #expect(huge.status == 401)
+            #expect(huge.code == "invalid_credentials")
+            let kept = try await app.server.database.first("SELECT COALESCE(MAX(LENGTH(bucket)), 0) AS n FROM auth_attempts")
+            #expect(try kept?.decode(column: "n", as: Int.self) ?? 0 < 1000, "the address is counted, the email is not kept")
+            let port = try #require(app.client.port)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/auth/login")
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.body = .bytes(ByteBuffer(string: #"{"email": "\#(user.email)", "password": "wrong password!"}"#))
+                        return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(30)).status.code)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 401 || $0 == 429 }, "\(statuses)")
+            #expect(statuses.contains(429), "at most a few hashes at once per address: \(statuses)")
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+
+    @Test("Metadata nested past 64 levels is refused (it could not be read back)")
+    func deepMetadata() async throws {
+        try await TestApp.run(.live) { app in
+            let user = try await app.signup()
+            let deep = String(repeating: "{\"a\":", count: 100) + "1" + String(repeating: "}", count: 100)
+            let reply = try await app.request(.post, "/api/v1/conversations", token: user.access,
+                                              headers: [.contentType: "application/json"],
+                                              body: ByteBuffer(string: "{\"metadata\": \(deep)}"))
+            #expect(reply.status == 400, "\(reply.text)")
+            #expect(reply.fieldErrors["metadata"] == "too_deep")
+            let tooDeepToParse = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+            let parse = try await app.request(.post, "/api/v1/conversations", token: user.access,
+                                              headers: [.contentType: "application/json"],
+                                              body: ByteBuffer(string: "{\"metadata\": {\"x\": \(tooDeepToParse)}}"))
+            #expect(parse.status == 400, "\(parse.text)")
+            #expect(try await app.request(.get, "/api/v1/conversations", token: user.access).status == 200)
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+
+    @Test("A WebSocket that never authenticates is closed; one that floods garbage first is refused at once")
+    func socketFlood() async throws {
+        try await TestApp.run(.live) { app in
+            let user = try await app.signup()
+            let port = try #require(app.client.port)
+            let logger = Logger(label: "test")
+            let started = ContinuousClock.now
+            let frames = Mutex<[String]>([])
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/api/v1/chat/stream", logger: logger) { inbound, outbound, _ in
+                for _ in 0..<50 { try? await outbound.write(.text("not json")) }
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message { frames.withLock { $0.append(text) } }
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(8), "refused at the first frame, not after the authentication window")
+            let received = frames.withLock { $0 }
+            #expect(received.count == 1, "one refusal, not an answer per garbage frame: \(received)")
+            #expect(received.first?.contains("\"unauthorized\"") == true)
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+"""Schemathesis hooks for scripts/fuzz: the bearer token of each case.
+
+FUZZ_TOKEN is the token of the main run's account; FUZZ_BASE the server. Operations that end the session they are
+called with (logout, password change, session deletion) get a brand-new account's token on every call, so they can
+never blind the rest of the run, and whatever they change (a password, say) touches no other case. Without
+FUZZ_TOKEN no case carries a token.
+"""
+import json, os, urllib.request, uuid
+
+import schemathesis
+
+SESSION_ENDING = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/user/change-password"),
+                  ("DELETE", "/api/v1/auth/sessions/{id}")}
+
+
+def fresh_token():
+    body = json.dumps({"email": f"fuzz-{uuid.uuid4().hex}@example.com", "password": "fuzzing password"}).encode()
+    request = urllib.request.Request(os.environ["FUZZ_BASE"] + "/api/v1/auth/signup", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["access_token"]
+
+
+@schemathesis.auth(refresh_interval=None)
+class Bearer:
+    """Schemathesis' auth provider, so that its own checks (a missing or mangled token must answer 401) know which
+    header is the credential and take it away themselves."""
+
+    def get(self, case, ctx):
+        token = os.environ.get("FUZZ_TOKEN")
+        if not token:
+            return None
+        return fresh_token() if (case.method.upper(), case.path) in SESSION_ENDING else token
+
+    def set(self, case, data, ctx):
+        if case.headers is None:
+            case.headers = {}
+        case.headers["Authorization"] = "Bearer " + data
