@@ -9,6 +9,7 @@ BINARY = RELEASE
 
 def add_common_arguments(parser):
     parser.add_argument("--no-build", action="store_true", help="use the release binary as it is")
+    parser.add_argument("--binary", help="measure this switchboard binary instead (another commit's release build, say); implies --no-build")
     parser.add_argument("--smoke", action="store_true",
                         help="a second or two of everything against the debug build (CI runs this so that no benchmark rots); "
                              "the figures mean nothing")
@@ -17,7 +18,9 @@ def add_common_arguments(parser):
 def prepare(args):
     """Builds what the run measures (the release binary as it ships), or, with --smoke, uses the debug build."""
     global BINARY
-    if args.smoke:
+    if args.binary:
+        BINARY = os.path.abspath(args.binary)
+    elif args.smoke:
         BINARY = DEBUG
         if not os.path.exists(DEBUG):
             sys.exit(f"{DEBUG} is missing: swift build first")

@@ -185,10 +185,11 @@ public struct Switchboard: Sendable {
         router.add(middleware: MethodNotAllowedMiddleware(paths: document.methodsByPath.merging(
             ["/openapi.json": ["get"], "/docs": ["get"], "/api/v1/chat/stream": ["get"]]) { $0 + $1 }))
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
-        router.add(middleware: AuthenticationMiddleware(accounts: accounts))
+        // Public routes need no identity and are never rate limited.
+        let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"])
+        router.add(middleware: AuthenticationMiddleware(accounts: accounts, publicPaths: publicPaths))
         if let limiter {
-            router.add(middleware: RateLimitMiddleware(limiter: limiter, plans: settings.plans, clock: clock,
-                                                       exempt: document.publicPaths.union(["/openapi.json", "/docs"])))
+            router.add(middleware: RateLimitMiddleware(limiter: limiter, plans: settings.plans, clock: clock))
         }
         router.add(middleware: RawBodyMiddleware(paths: ["/api/v1/billing/webhook"], maxBytes: settings.maxBodyBytes))
         router.add(middleware: EventStreamMiddleware())

@@ -175,6 +175,13 @@ extension JSONValue {
     /// separators U+2028/2029 too, so no value can break a line of JSON (the log handler relies on it).
     public static func quote(_ string: String, into text: inout String) {
         text += "\""
+        // Most strings (ids, paths, log messages) need no escaping: they are appended whole, not scalar by scalar.
+        // U+2028 and U+2029 are the bytes E2 80 A8 and E2 80 A9, so a string without E2 has neither.
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
+            text += string
+            text += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": text += "\\\""

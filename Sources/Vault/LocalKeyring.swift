@@ -112,7 +112,7 @@ public final class LocalKeyring: KeyProvider {
     private static func wrapContext(_ id: String) -> Data { Data("switchboard-vault:wrap:v1:\(id)".utf8) }
 
     private static func newID() -> String {
-        "local-" + SymmetricKey(size: .bits128).withUnsafeBytes { Data($0).prefix(6).map { String(format: "%02x", $0) }.joined() }
+        "local-" + SymmetricKey(size: .bits128).withUnsafeBytes { hex(Data($0).prefix(6)) }
     }
 
     private static func randomKey() -> String {
@@ -121,7 +121,7 @@ public final class LocalKeyring: KeyProvider {
 
     /// The id of a configured key: the start of its SHA-256, so the same key always has the same id.
     static func id(of key: SymmetricKey) -> String {
-        "cfg-" + key.withUnsafeBytes { SHA256.hash(data: Data($0)) }.prefix(6).map { String(format: "%02x", $0) }.joined()
+        "cfg-" + hex(key.withUnsafeBytes { SHA256.hash(data: Data($0)) }.prefix(6))
     }
 
     static func decode(_ text: String, what: String) throws -> SymmetricKey {
@@ -178,4 +178,9 @@ public final class LocalKeyring: KeyProvider {
 public struct VaultKeyError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Lowercase hex of a few bytes (key ids), without `String(format:)` and its locale machinery.
+private func hex(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { byte in String(byte >> 4, radix: 16) + String(byte & 0x0F, radix: 16) }.joined()
 }

@@ -2,14 +2,16 @@ import Core
 import HTTPTypes
 import Hummingbird
 
-/// Resolves `Authorization: Bearer <token>` into the scope's identity. A rejected token is not an error here: public
-/// routes ignore it, and routes that need an identity report why it was rejected (`RequestScope.requireIdentity`).
+/// Resolves `Authorization: Bearer <token>` into the scope's identity. A rejected token is not an error here: routes
+/// that need an identity report why it was rejected (`RequestScope.requireIdentity`). Public routes (`public`) use
+/// no identity, so a token sent to them is not even looked at: a health check costs no database query.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let accounts: Accounts
+    let publicPaths: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], var scope = RequestScope.current else {
+        guard let header = request.headers[.authorization], var scope = RequestScope.current, !publicPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)

@@ -5,18 +5,15 @@ import Hummingbird
 /// Per-user request limits by tier (GCRA), for every authenticated request to a route that needs an identity: 429
 /// with `Retry-After` beyond the tier's rate, and `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` on
 /// every answer. The tier and seats come from the database with the identity, so a plan change applies to the next
-/// request. Public routes (`exempt`) are never limited, token or not.
+/// request. Public routes are never limited, token or not: `AuthenticationMiddleware` gives them no identity.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let limiter: any RateLimiter
     let plans: Plans
     let clock: WallClock
-    let exempt: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let scope = RequestScope.current, let identity = scope.identity, !exempt.contains(request.uri.path) else {
-            return try await next(request, context)
-        }
+        guard let scope = RequestScope.current, let identity = scope.identity else { return try await next(request, context) }
         let decision = try await Self.acquire(limiter, for: identity.user, plans: plans, clock: clock)
         var response: Response
         if decision.allowed {

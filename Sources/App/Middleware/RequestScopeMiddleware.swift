@@ -14,7 +14,7 @@ struct RequestScopeMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID().uuidString.lowercased()
+        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? RequestIDs.next()
         let client = ClientInfo(
             address: addresses.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[.xForwardedFor]),
             userAgent: request.headers[.userAgent]

@@ -42,7 +42,9 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = "{\"ts\":\"" + RFC3339.format(Date()) + "\",\"level\":\"" + event.level.rawValue + "\",\"msg\":"
+        var line = ""
+        line.reserveCapacity(320)
+        line += "{\"ts\":\"" + RFC3339.format(Date()) + "\",\"level\":\"" + event.level.rawValue + "\",\"msg\":"
         JSONValue.quote("\(event.message)", into: &line)
         line += ",\"logger\":"
         JSONValue.quote(label, into: &line)
@@ -50,15 +52,16 @@ public struct JSONLogHandler: LogHandler {
             line += ",\"request_id\":"
             JSONValue.quote(requestID, into: &line)
         }
-        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
-        for key in merged.keys.sorted() {
+        // Most lines (the access line among them) come from a logger with no metadata of its own: no merge then.
+        let merged = metadata.isEmpty ? event.metadata ?? [:] : event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line += ","
             JSONValue.quote(key, into: &line)
             line += ":"
             if Self.isSecret(key) {
                 line += "\"[redacted]\""
             } else {
-                Self.append(merged[key]!, to: &line)
+                Self.append(value, to: &line)
             }
         }
         line += "}\n"

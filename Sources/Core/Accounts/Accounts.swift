@@ -48,7 +48,7 @@ public final class Accounts: Sendable {
             return Identity(user: user, sessionID: nil)
         }
         let claims = try await tokens.verify(token)
-        guard let userID = UUID(uuidString: claims.sub), let sessionID = UUID(uuidString: claims.sid) else {
+        guard let userID = UUID.parse(claims.sub), let sessionID = UUID.parse(claims.sid) else {
             throw AppError.unauthorized("invalid_token", "The access token's claims are invalid.")
         }
         guard let user = try await sessions.identity(sessionID: sessionID, userID: userID, now: clock.now) else {

@@ -69,15 +69,10 @@ struct UserStore: Sendable {
 
 func uuid(_ row: any SQLRow, _ column: String) throws -> UUID {
     let text = try row.decode(column: column, as: String.self)
-    guard let id = UUID(uuidString: text) else {
+    guard let id = UUID.parse(text) else {
         throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "column \(column) is not a UUID"))
     }
     return id
-}
-
-extension UUID {
-    /// How ids are stored and shown: lowercase.
-    public var lowercased: String { uuidString.lowercased() }
 }
 
 extension UserStore {

@@ -39,7 +39,7 @@ public enum StripeSignature {
     /// The header Stripe would send for `payload` at `timestamp` (for tests and tools).
     public static func header(payload: [UInt8], secret: String, timestamp: Int64) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + payload, using: SymmetricKey(data: Data(secret.utf8)))
-        return "t=\(timestamp),v1=" + code.map { String(format: "%02x", $0) }.joined()
+        return "t=\(timestamp),v1=" + Array(code).hexString
     }
 
     static func hexBytes(_ text: String) -> [UInt8]? {

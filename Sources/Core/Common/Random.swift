@@ -9,7 +9,7 @@ enum Random {
 
     /// `count` bytes from the system's secure generator, as lowercase hex.
     static func hex(bytes count: Int) -> String {
-        bytes(count).map { String(format: "%02x", $0) }.joined()
+        bytes(count).hexString
     }
 
     private static func bytes(_ count: Int) -> [UInt8] {
@@ -35,5 +35,20 @@ extension Data {
 
 /// SHA-256 as lowercase hex: how refresh tokens are stored, so a database dump cannot be replayed.
 func sha256Hex(_ string: String) -> String {
-    SHA256.hash(data: Data(string.utf8)).map { String(format: "%02x", $0) }.joined()
+    Array(SHA256.hash(data: Data(string.utf8))).hexString
+}
+
+extension Sequence<UInt8> {
+    /// Lowercase hex, two digits a byte. Not `String(format:)`, which goes through Foundation's formatter (and its
+    /// locale machinery) for every byte.
+    public var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 }
