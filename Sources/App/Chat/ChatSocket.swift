@@ -14,8 +14,9 @@ import Synchronization
 /// Authentication: the `Authorization` header of the upgrade request, or, since browsers cannot set it, a first
 /// frame `{"type": "auth", "access_token": "..."}` within 10 seconds. The token is checked again for every message,
 /// so a logged-out session stops being served at once; an `auth` frame can bring a fresh token at any time.
-/// Every chat frame counts against the tier's request rate like an HTTP request, and an API key needs its `chat`
-/// scope and a plan that includes API keys.
+/// Before authentication any other frame closes the socket; after it every frame (chat, `auth`, or malformed)
+/// counts against the tier's request rate like an HTTP request, and an API key needs its `chat` scope and a plan
+/// that includes API keys. A client that leaves `maxQueuedBytes` of frames unread is disconnected.
 struct ChatSocket: Sendable {
     static let path: RouterPath = "/api/v1/chat/stream"
     static let authenticationWindow: Duration = .seconds(10)
