@@ -21,26 +21,27 @@ struct OpenAPIDocument {
 
     /// The operations that say `security: []`: the only ones served without an identity.
     var publicOperations: Set<String> {
-        Set(publicRoutes.map(\.operationID))
+        Set(operations.filter { $0.isPublic }.map { $0.id })
     }
 
-    /// The paths of the public operations: the plan's rate limit does not apply to them (health checks, keys,
-    /// sign-in and webhooks answer whoever asks; sign-in has a throttle of its own), so a client that sends a token
-    /// there can never get a 429 that their contract does not list.
+    /// The paths whose every operation is public: no identity is resolved there and the plan's rate limit does not
+    /// apply (health checks, keys, sign-in and webhooks answer whoever asks; sign-in has a throttle of its own), so a
+    /// client that sends a token there can never get a 429 that their contract does not list. A path that also has
+    /// an operation needing an identity is not among them.
     var publicPaths: Set<String> {
-        Set(publicRoutes.map(\.path))
+        let byPath = Dictionary(grouping: operations) { $0.path }
+        return Set(byPath.filter { $0.value.allSatisfy { $0.isPublic } }.keys)
     }
 
-    private var publicRoutes: [(path: String, operationID: String)] {
+    private var operations: [(path: String, id: String, isPublic: Bool)] {
         let paths = object["paths"] as? [String: [String: Any]] ?? [:]
-        var routes: [(path: String, operationID: String)] = []
+        var operations: [(path: String, id: String, isPublic: Bool)] = []
         for (path, item) in paths {
             for case let operation as [String: Any] in item.values {
-                if let security = operation["security"] as? [Any], security.isEmpty, let id = operation["operationId"] as? String {
-                    routes.append((path, id))
-                }
+                guard let id = operation["operationId"] as? String else { continue }
+                operations.append((path, id, (operation["security"] as? [Any])?.isEmpty == true))
             }
         }
-        return routes
+        return operations
     }
 }
