@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 
 /// Resolves `Authorization: Bearer <token>` into the scope's identity. A rejected token is not an error here: routes
-/// that need an identity report why it was rejected (`RequestScope.requireIdentity`). Public routes (`public`) use
+/// that need an identity report why it was rejected (`RequestScope.requireIdentity`). Public routes (`publicPaths`) use
 /// no identity, so a token sent to them is not even looked at: a health check costs no database query.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext

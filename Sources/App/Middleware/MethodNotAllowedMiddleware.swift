@@ -36,15 +36,3 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         }?.allow
     }
 }
-
-extension OpenAPIDocument {
-    /// Every path of the contract with its methods.
-    var methodsByPath: [String: [String]] {
-        let methods: Set = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
-        var result: [String: [String]] = [:]
-        for case let (path, item as [String: Any]) in object["paths"] as? [String: Any] ?? [:] {
-            result[path] = item.keys.filter(methods.contains)
-        }
-        return result
-    }
-}

@@ -82,25 +82,16 @@ struct QueryValidationMiddleware: ServerMiddleware {
 extension OpenAPIDocument {
     /// The query parameters of every operation, as `QueryValidationMiddleware` checks them.
     var queryRules: [String: [QueryValidationMiddleware.Rule]] {
-        let components = (object["components"] as? [String: Any])?["parameters"] as? [String: [String: Any]] ?? [:]
-        func resolve(_ parameter: [String: Any]) -> [String: Any]? {
-            guard let reference = parameter["$ref"] as? String else { return parameter }
-            return components[String(reference.split(separator: "/").last ?? "")]
-        }
         func int(_ value: Any?) -> Int? { (value as? Int) ?? (value as? Double).flatMap { Int(exactly: $0) } }
         var rules: [String: [QueryValidationMiddleware.Rule]] = [:]
-        for case let item as [String: Any] in (object["paths"] as? [String: Any] ?? [:]).values {
-            let shared = item["parameters"] as? [[String: Any]] ?? []
-            for case let operation as [String: Any] in item.values {
-                guard let id = operation["operationId"] as? String else { continue }
-                for case let parameter? in (shared + (operation["parameters"] as? [[String: Any]] ?? [])).map(resolve)
-                where parameter["in"] as? String == "query" {
-                    guard let name = parameter["name"] as? String, let schema = parameter["schema"] as? [String: Any] else { continue }
-                    let kind: QueryValidationMiddleware.Rule.Kind = schema["type"] as? String == "integer"
-                        ? .integer(minimum: int(schema["minimum"]), maximum: int(schema["maximum"]))
-                        : .string(maxLength: int(schema["maxLength"]), allowed: (schema["enum"] as? [Any]).map { Set($0.compactMap { $0 as? String }) })
-                    rules[id, default: []].append(.init(name: name, kind: kind))
-                }
+        for operation in operations {
+            guard let id = operation.id else { continue }
+            for parameter in operation.parameters where parameter["in"] as? String == "query" {
+                guard let name = parameter["name"] as? String, let schema = parameter["schema"] as? [String: Any] else { continue }
+                let kind: QueryValidationMiddleware.Rule.Kind = schema["type"] as? String == "integer"
+                    ? .integer(minimum: int(schema["minimum"]), maximum: int(schema["maximum"]))
+                    : .string(maxLength: int(schema["maxLength"]), allowed: (schema["enum"] as? [Any]).map { Set($0.compactMap { $0 as? String }) })
+                rules[id, default: []].append(.init(name: name, kind: kind))
             }
         }
         return rules

@@ -68,24 +68,11 @@ public struct JSONLogHandler: LogHandler {
         write(line)
     }
 
-    /// Whether `key` contains one of the secret words, ignoring ASCII case; without allocating (it runs for every
-    /// key of every line).
+    /// Whether `key` contains one of the secret words, ignoring ASCII case (`| 0x20` lowercases ASCII letters and
+    /// maps no other byte onto one).
     static func isSecret(_ key: String) -> Bool {
-        var key = key
-        return key.withUTF8 { bytes in
-            redacted.contains { word in
-                guard bytes.count >= word.count else { return false }
-                for start in 0...(bytes.count - word.count) {
-                    var matches = true
-                    for offset in 0..<word.count where bytes[start + offset] | 0x20 != word[offset] {
-                        matches = false
-                        break
-                    }
-                    if matches { return true }
-                }
-                return false
-            }
-        }
+        let lowered = key.utf8.map { $0 | 0x20 }
+        return redacted.contains { lowered.firstRange(of: $0) != nil }
     }
 
     private static func append(_ value: Logger.Metadata.Value, to line: inout String) {

@@ -2,15 +2,27 @@ import API
 import Foundation
 import Yams
 
-/// The contract as served: `openapi.yaml` converted once to JSON for `/openapi.json`.
+/// The contract as served: `openapi.yaml` converted once to JSON for `/openapi.json`, and its operations read once
+/// for the middleware that enforces what the generated server does not (security, query bounds, methods).
 struct OpenAPIDocument {
+    /// One operation of the contract, with the parameters of its path item and its own, references resolved.
+    struct Operation {
+        let path: String
+        let method: String
+        let id: String?
+        let isPublic: Bool
+        let parameters: [[String: Any]]
+    }
+
     let object: [String: Any]
+    let operations: [Operation]
 
     init() throws {
         guard let object = try Yams.load(yaml: Contract.yaml()) as? [String: Any] else {
             throw CocoaError(.fileReadCorruptFile)
         }
         self.object = object
+        operations = Self.operations(of: object)
     }
 
     /// No `.sortedKeys`: on Linux it sorts with locale-aware comparison, which loads ICU (megabytes of resident
@@ -21,7 +33,7 @@ struct OpenAPIDocument {
 
     /// The operations that say `security: []`: the only ones served without an identity.
     var publicOperations: Set<String> {
-        Set(operations.filter { $0.isPublic }.map { $0.id })
+        Set(operations.filter { $0.isPublic }.compactMap { $0.id })
     }
 
     /// The paths whose every operation is public: no identity is resolved there and the plan's rate limit does not
@@ -29,17 +41,29 @@ struct OpenAPIDocument {
     /// client that sends a token there can never get a 429 that their contract does not list. A path that also has
     /// an operation needing an identity is not among them.
     var publicPaths: Set<String> {
-        let byPath = Dictionary(grouping: operations) { $0.path }
-        return Set(byPath.filter { $0.value.allSatisfy { $0.isPublic } }.keys)
+        Set(Dictionary(grouping: operations) { $0.path }.filter { $0.value.allSatisfy { $0.isPublic } }.keys)
     }
 
-    private var operations: [(path: String, id: String, isPublic: Bool)] {
-        let paths = object["paths"] as? [String: [String: Any]] ?? [:]
-        var operations: [(path: String, id: String, isPublic: Bool)] = []
-        for (path, item) in paths {
-            for case let operation as [String: Any] in item.values {
-                guard let id = operation["operationId"] as? String else { continue }
-                operations.append((path, id, (operation["security"] as? [Any])?.isEmpty == true))
+    /// Every path of the contract with its methods.
+    var methodsByPath: [String: [String]] {
+        Dictionary(grouping: operations) { $0.path }.mapValues { $0.map { $0.method } }
+    }
+
+    private static let methods: Set = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+
+    private static func operations(of object: [String: Any]) -> [Operation] {
+        let components = (object["components"] as? [String: Any])?["parameters"] as? [String: [String: Any]] ?? [:]
+        func resolve(_ parameter: [String: Any]) -> [String: Any]? {
+            guard let reference = parameter["$ref"] as? String else { return parameter }
+            return components[String(reference.split(separator: "/").last ?? "")]
+        }
+        var operations: [Operation] = []
+        for case let (path, item as [String: Any]) in object["paths"] as? [String: Any] ?? [:] {
+            let shared = item["parameters"] as? [[String: Any]] ?? []
+            for case let (method, operation as [String: Any]) in item where methods.contains(method) {
+                operations.append(Operation(path: path, method: method, id: operation["operationId"] as? String,
+                                            isPublic: (operation["security"] as? [Any])?.isEmpty == true,
+                                            parameters: (shared + (operation["parameters"] as? [[String: Any]] ?? [])).compactMap(resolve)))
             }
         }
         return operations

@@ -78,13 +78,13 @@ extension Billing {
         return outcome
     }
 
-    /// The user a subscription event is about: by subscription, then customer, then the metadata we set at checkout.
     /// Epoch seconds as Stripe sends them, in milliseconds; nil unless within years 1970 to 9999.
     static func epochMillis(_ value: JSONValue?) -> Int64? {
         guard let seconds = value?.intValue, (0...253_402_300_799).contains(seconds) else { return nil }
         return Int64(seconds) * 1000
     }
 
+    /// The user a subscription event is about: by subscription, then customer, then the metadata we set at checkout.
     private static func user(_ sql: any SQLDatabase, subscription: String?, customer: String?, metadata: String?) async throws -> String? {
         if let subscription, let row = try await sql.raw("SELECT user_id FROM subscriptions WHERE stripe_subscription_id = \(bind: subscription)").first() {
             return try row.decode(column: "user_id", as: String.self)

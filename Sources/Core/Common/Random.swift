@@ -42,13 +42,15 @@ extension Sequence<UInt8> {
     /// Lowercase hex, two digits a byte. Not `String(format:)`, which goes through Foundation's formatter (and its
     /// locale machinery) for every byte.
     public var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(underestimatedCount * 2)
         for byte in self {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0x0F)])
         }
         return String(decoding: text, as: UTF8.self)
     }
 }
+
+/// The lowercase hex digits, by value: `hexString` and `UUID.lowercased` write with them.
+let hexDigits = Array("0123456789abcdef".utf8)
