@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "App", "Core", "Storage", "Vault",
+                "App", "Blueprints", "Core", "Storage", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "API", "Agents", "Connectors", "Core", "LLM", "Storage", "Vault",
+                "API", "Agents", "Blueprints", "Connectors", "Core", "LLM", "Storage", "Vault",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -70,6 +70,17 @@ let package = Package(
             dependencies: [
                 "Core", "LLM",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Blueprints",
+            dependencies: [
+                "Core", "LLM", "Storage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -127,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardTests",
             dependencies: [
-                "Agents", "App", "Connectors", "Core", "LLM", "Storage", "Vault",
+                "Agents", "App", "Blueprints", "Connectors", "Core", "LLM", "Storage", "Vault",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -21,6 +21,8 @@ public struct Settings: Sendable {
     public var databaseURL: String?
     public var databaseMaxConnections = 20
     public var dataDirectory = "./data"
+    /// A blueprint directory to serve (`blueprint.dir`, or `serve --blueprint DIR`): its collections become routes.
+    public var blueprintDirectory: String?
     public var jwtPrivateKey: String?
     public var logLevel: Logger.Level = .info
     public var accounts = AccountsSettings()
@@ -67,6 +69,7 @@ public struct Settings: Sendable {
         databaseURL = string("database.url", secret: true)
         databaseMaxConnections = int("database.max_connections", databaseMaxConnections, 1...1000)
         dataDirectory = string("data.dir") ?? dataDirectory
+        blueprintDirectory = string("blueprint.dir")
         jwtPrivateKey = string("auth.jwt_private_key", secret: true)
         if let level = string("log.level") {
             if let parsed = Logger.Level(rawValue: level.lowercased()) { logLevel = parsed }

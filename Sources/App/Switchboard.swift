@@ -1,6 +1,7 @@
 import API
 import Agents
 import AsyncHTTPClient
+import Blueprints
 import Connectors
 import Core
 import Foundation
@@ -89,6 +90,7 @@ public struct Switchboard: Sendable {
                 // operator needs (they hold no password).
                 throw StartupError(message: "cannot migrate the \(database.engine.rawValue) database: \(String(reflecting: error))")
             }
+            let blueprint = try await loadBlueprint(settings: settings, database: database, clock: clock, logger: logger)
             let signingKey = try settings.jwtPrivateKey.map(SigningKey.init(base64:))
                 ?? SigningKey.loadOrCreate(path: settings.signingKeyPath)
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
@@ -114,7 +116,8 @@ public struct Switchboard: Sendable {
                     limiter = database.engine == .postgres
                         ? DatabaseRateLimiter(db: database, databaseClock: clock.isSystem) as any RateLimiter : LocalRateLimiter()
                 }
-                let router = try buildRouter(settings: settings, handler: handler, limiter: limiter, clock: clock, addresses: addresses, logger: logger)
+                let router = try buildRouter(settings: settings, handler: handler, blueprint: blueprint, limiter: limiter, clock: clock,
+                                             addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
                 ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
@@ -173,7 +176,21 @@ public struct Switchboard: Sendable {
          BigQueryQueryTool(api: google, integrations: integrations)]
     }
 
-    static func buildRouter(settings: Settings, handler: APIHandler, limiter: (any RateLimiter)?, clock: WallClock,
+    /// The blueprint to serve, if any: checked, its additive schema changes applied (destructive ones refused), its
+    /// seeds loaded. Any problem stops start-up with the blueprint's own line-numbered messages.
+    static func loadBlueprint(settings: Settings, database: any Database, clock: WallClock, logger: Logger) async throws -> Blueprint? {
+        guard let directory = settings.blueprintDirectory else { return nil }
+        do {
+            let blueprint = try BlueprintLoader.load(directory: directory)
+            try await CollectionSchema.apply(blueprint, db: database, allowDestructive: false, clock: clock, logger: logger)
+            logger.info("serving blueprint", metadata: ["app": "\(blueprint.name)", "collections": "\(blueprint.collections.count)"])
+            return blueprint
+        } catch let error as BlueprintError {
+            throw StartupError(message: "blueprint \(directory):\n" + error.description)
+        }
+    }
+
+    static func buildRouter(settings: Settings, handler: APIHandler, blueprint: Blueprint?, limiter: (any RateLimiter)?, clock: WallClock,
                             addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
         let accounts = handler.accounts
         let router = Router(context: AppRequestContext.self)
@@ -181,7 +198,7 @@ public struct Switchboard: Sendable {
             router.add(middleware: CORSMiddleware(origins: Set(settings.corsOrigins)))
         }
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
-        let document = try OpenAPIDocument()
+        let document = try OpenAPIDocument(blueprint: blueprint)
         router.add(middleware: MethodNotAllowedMiddleware(paths: document.methodsByPath.merging(
             ["/openapi.json": ["get"], "/docs": ["get"], "/api/v1/chat/stream": ["get"]]) { $0 + $1 }))
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
@@ -201,6 +218,11 @@ public struct Switchboard: Sendable {
             QueryValidationMiddleware(rules: document.queryRules),
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
         ])
+
+        if let blueprint {
+            CollectionRoutes(blueprint: blueprint, database: handler.database, plans: settings.plans, clock: clock,
+                             maxBodyBytes: settings.maxBodyBytes).register(on: router)
+        }
 
         let spec = ByteBuffer(bytes: try document.json())
         router.get("/openapi.json") { _, _ in

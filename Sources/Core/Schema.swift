@@ -209,5 +209,20 @@ public enum Schema {
         Migration(version: 5, name: "unlogged_rate_limits") { engine in
             engine == .postgres ? ["ALTER TABLE rate_limits SET UNLOGGED"] : []
         },
+        // Administrators write shared blueprint collections; blueprints record the schema changes they applied.
+        Migration(version: 6, name: "blueprints") { _ in
+            [
+                "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user'",
+                """
+                CREATE TABLE blueprint_migrations (
+                    app TEXT NOT NULL,
+                    version BIGINT NOT NULL,
+                    statements TEXT NOT NULL,
+                    applied_at BIGINT NOT NULL,
+                    PRIMARY KEY (app, version)
+                )
+                """,
+            ]
+        },
     ]
 }

@@ -17,7 +17,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
             `switchboard serve --http-port 9000 --auth-bcrypt-cost 10`, as environment variables (HTTP_PORT) or in .env.
             """,
         version: App.Switchboard.version,
-        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self, ApiKeysCommand.self, Keys.self],
+        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self, ApiKeysCommand.self, Keys.self, BlueprintCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -40,10 +40,12 @@ struct ConfigFlags: ParsableArguments {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the API server (migrates the database first).")
+    @Option(help: "Serve this blueprint directory too (the configuration key blueprint.dir).") var blueprint: String?
     @OptionGroup var config: ConfigFlags
 
     func run() async throws {
-        let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+        var (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+        settings.blueprintDirectory = blueprint ?? settings.blueprintDirectory
         let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
         try await server.run()
     }
@@ -79,7 +81,7 @@ struct OpenAPI: AsyncParsableCommand {
 }
 
 struct Users: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Create.self, GrantAdmin.self, RevokeAdmin.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -110,6 +112,38 @@ struct Users: AsyncParsableCommand {
             }
             try await server.database.close()
         }
+    }
+}
+
+extension Users {
+    struct GrantAdmin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "grant-admin", abstract: "Make a user an administrator (writes shared blueprint collections).")
+        @Option(help: "The user's email.") var email: String
+        @OptionGroup var config: ConfigFlags
+
+        func run() async throws {
+            try await setRole(email: email, admin: true, config: config)
+        }
+    }
+
+    struct RevokeAdmin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke-admin", abstract: "Take a user's administrator role away.")
+        @Option(help: "The user's email.") var email: String
+        @OptionGroup var config: ConfigFlags
+
+        func run() async throws {
+            try await setRole(email: email, admin: false, config: config)
+        }
+    }
+
+    static func setRole(email: String, admin: Bool, config: ConfigFlags) async throws {
+        let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+        let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
+        let found = try await server.accounts.setAdmin(email: email, admin)
+        try await server.database.close()
+        guard found else { throw ValidationError("no user has the email \(email)") }
+        print(admin ? "\(email) is now an administrator" : "\(email) is no longer an administrator")
     }
 }
 

@@ -1,5 +1,7 @@
 import API
+import Blueprints
 import Foundation
+import LLM
 import Yams
 
 /// The contract as served: `openapi.yaml` converted once to JSON for `/openapi.json`, and its operations read once
@@ -17,9 +19,21 @@ struct OpenAPIDocument {
     let object: [String: Any]
     let operations: [Operation]
 
-    init() throws {
-        guard let object = try Yams.load(yaml: Contract.yaml()) as? [String: Any] else {
+    /// The contract, with a blueprint's collection routes and schemas added when one is served.
+    init(blueprint: Blueprint? = nil) throws {
+        guard var object = try Yams.load(yaml: Contract.yaml()) as? [String: Any] else {
             throw CocoaError(.fileReadCorruptFile)
+        }
+        if let blueprint {
+            let part = CollectionContract.part(for: blueprint)
+            var paths = object["paths"] as? [String: Any] ?? [:]
+            for (path, item) in part.paths { paths[path] = item.foundationObject }
+            object["paths"] = paths
+            var components = object["components"] as? [String: Any] ?? [:]
+            var schemas = components["schemas"] as? [String: Any] ?? [:]
+            for (name, schema) in part.schemas { schemas[name] = schema.foundationObject }
+            components["schemas"] = schemas
+            object["components"] = components
         }
         self.object = object
         operations = Self.operations(of: object)
@@ -67,5 +81,20 @@ struct OpenAPIDocument {
             }
         }
         return operations
+    }
+}
+
+extension JSONValue {
+    /// As Foundation's JSON objects, for `JSONSerialization`.
+    var foundationObject: Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let value): value
+        case .int(let value): value
+        case .double(let value): value
+        case .string(let value): value
+        case .array(let values): values.map(\.foundationObject)
+        case .object(let members): members.mapValues(\.foundationObject)
+        }
     }
 }

@@ -8,16 +8,21 @@ public struct User: Sendable, Equatable {
     public let tier: String
     /// Seats of a per-seat tier (team).
     public let seats: Int
+    /// `user`, or `admin` (granted by `switchboard users grant-admin`): admins write shared blueprint collections.
+    public let role: String
     public let createdAt: Date
 
-    public init(id: UUID, email: String?, name: String?, tier: String, seats: Int = 1, createdAt: Date) {
+    public init(id: UUID, email: String?, name: String?, tier: String, seats: Int = 1, role: String = "user", createdAt: Date) {
         self.id = id
         self.email = email
         self.name = name
         self.tier = tier
         self.seats = seats
+        self.role = role
         self.createdAt = createdAt
     }
+
+    public var isAdmin: Bool { role == "admin" }
 }
 
 /// A login: one chain of refresh tokens and the access tokens minted from it.

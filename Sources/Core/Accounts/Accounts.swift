@@ -217,6 +217,13 @@ public final class Accounts: Sendable {
         return try await users.findForLogin(email: email)?.0
     }
 
+    /// Grants or takes back the admin role (`switchboard users grant-admin` / `revoke-admin`); false when no user
+    /// has this email.
+    public func setAdmin(email: String, _ admin: Bool) async throws -> Bool {
+        guard let email = Credentials.normalizedEmail(email) else { return false }
+        return try await users.setRole(email: email, role: admin ? "admin" : "user", now: clock.now)
+    }
+
     /// Admin creation (`switchboard users create`): no throttling, any tier from the list.
     public func createUser(email rawEmail: String, password: String, name: String?, tier: String) async throws -> User {
         var errors = [Credentials.emailError(rawEmail), Credentials.passwordError(password)].compactMap { $0 }

@@ -18,7 +18,8 @@ public struct ApiKey: Sendable, Equatable {
 
 public struct ApiKeys: Sendable {
     /// What a key may be allowed to do; each API route names the scope it needs.
-    public static let scopes = ["chat", "conversations:read", "conversations:write", "integrations:read", "integrations:write", "account:read"]
+    public static let scopes = ["chat", "conversations:read", "conversations:write", "integrations:read", "integrations:write", "account:read",
+                                     "data:read", "data:write"]
     public static let tokenPrefix = "sk_"
     let db: any Database
     let clock: WallClock
@@ -96,7 +97,7 @@ public struct ApiKeys: Sendable {
         let now = clock.now
         guard let row = try await db.first("""
             SELECT \(unsafeRaw: Self.columns), k.secret_hash, k.revoked_at, u.email AS user_email, u.name AS user_name, u.tier,
-                u.seats, u.created_at AS user_created_at
+                u.seats, u.role, u.created_at AS user_created_at
             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = \(bind: String(parts[0]))
             """) else { throw invalid }
         let stored = Array(try row.decode(column: "secret_hash", as: String.self).utf8)
@@ -110,7 +111,7 @@ public struct ApiKeys: Sendable {
         let user = User(id: key.userID, email: try row.decodeNil(column: "user_email") ? nil : row.decode(column: "user_email", as: String.self),
                         name: try row.decodeNil(column: "user_name") ? nil : row.decode(column: "user_name", as: String.self),
                         tier: try row.decode(column: "tier", as: String.self), seats: Int(try row.decode(column: "seats", as: Int64.self)),
-                        createdAt: Date(millis: try row.decode(column: "user_created_at", as: Int64.self)))
+                        role: try row.decode(column: "role", as: String.self), createdAt: Date(millis: try row.decode(column: "user_created_at", as: Int64.self)))
         // Last use is kept to the minute: one write a minute per key, not one per request.
         if key.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
             try await db.run("UPDATE api_keys SET last_used_at = \(bind: now.millis) WHERE id = \(bind: key.id.lowercased)")

@@ -6,7 +6,7 @@ import Storage
 struct UserStore: Sendable {
     let db: any Database
 
-    static let columns = "u.id, u.email, u.name, u.tier, u.seats, u.created_at"
+    static let columns = "u.id, u.email, u.name, u.tier, u.seats, u.role, u.created_at"
 
     static func user(from row: any SQLRow) throws -> User {
         User(
@@ -15,6 +15,7 @@ struct UserStore: Sendable {
             name: try row.decodeNil(column: "name") ? nil : row.decode(column: "name", as: String.self),
             tier: try row.decode(column: "tier", as: String.self),
             seats: Int(try row.decode(column: "seats", as: Int64.self)),
+            role: try row.decode(column: "role", as: String.self),
             createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self))
         )
     }
@@ -64,6 +65,15 @@ struct UserStore: Sendable {
             UPDATE users SET name = \(bind: name), updated_at = \(bind: now.millis) WHERE id = \(bind: userID.uuidString.lowercased())
             """)
         return try await find(id: userID)
+    }
+}
+
+extension UserStore {
+    /// Sets a user's role; false when no user has this email.
+    func setRole(email: String, role: String, now: Date) async throws -> Bool {
+        try await db.first("""
+            UPDATE users SET role = \(bind: role), updated_at = \(bind: now.millis) WHERE email = \(bind: email) RETURNING id
+            """) != nil
     }
 }
 

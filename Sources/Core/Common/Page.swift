@@ -21,6 +21,14 @@ public struct PageRequest: Sendable, Equatable {
         self.perPage = perPage
     }
 
+    /// The first page at the default size.
+    public static let first = PageRequest(checkedPage: 1, perPage: 20)
+
+    private init(checkedPage page: Int, perPage: Int) {
+        self.page = page
+        self.perPage = perPage
+    }
+
     public var offset: Int { (page - 1) * perPage }
 }
 

@@ -72,6 +72,24 @@ public enum RFC3339 {
         return Date(timeIntervalSince1970: Double(timegm(&parts) - offset) + fraction)
     }
 
+    /// Exactly `YYYY-MM-DDTHH:MM:SS.sssZ` for a time in whole milliseconds: formatting integers, so that a stored
+    /// `.123` never comes back as `.122` through floating point.
+    public static func format(millis: Int64) -> String {
+        let (seconds, remainder) = millis.quotientAndRemainder(dividingBy: 1000)
+        let whole = remainder < 0 ? seconds - 1 : seconds
+        let fraction = remainder < 0 ? remainder + 1000 : remainder
+        let text = format(Date(timeIntervalSince1970: Double(whole)), fractionalDigits: 0)
+        return text.dropLast() + "." + pad(Int(fraction), 3) + "Z"
+    }
+
+    /// The instant `text` names, to the millisecond (rounded); nil unless it is RFC 3339 and names a real day.
+    public static func millis(_ text: String) -> Int64? {
+        guard text.utf8.count >= 20, StringFormat.calendarDate(String(text.prefix(10))) != nil, let date = parse(text) else { return nil }
+        let millis = (date.timeIntervalSince1970 * 1000).rounded()
+        guard abs(millis) < 1e15 else { return nil }
+        return Int64(millis)
+    }
+
     private static func pad(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits

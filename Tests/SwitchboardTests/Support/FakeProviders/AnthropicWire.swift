@@ -20,8 +20,8 @@ struct AnthropicWire: FakeWire {
         if !pieces.isEmpty {
             events.append(event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
             events.append(event("ping", ["type": "ping"]))
-            for piece in pieces {
-                if let pause { events.append(.pause(pause)) }
+            for (place, piece) in pieces.enumerated() {
+                if let pause, place > 0 { events.append(.pause(pause)) }
                 events.append(event("content_block_delta", ["type": "content_block_delta", "index": 0,
                                                             "delta": ["type": "text_delta", "text": .string(piece)]]))
             }

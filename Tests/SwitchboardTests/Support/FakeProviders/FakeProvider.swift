@@ -169,7 +169,7 @@ protocol FakeWire: Sendable {
 }
 
 extension FakeReply {
-    /// The text in the pieces it is streamed in, and the pause between pieces.
+    /// The text in the pieces it is streamed in, and the pause between pieces (the first piece comes at once).
     var pieces: (text: [String], pause: Duration?) {
         switch self {
         case .text(let text), .cut(let text), .inBandError(let text): (Self.split(text), nil)

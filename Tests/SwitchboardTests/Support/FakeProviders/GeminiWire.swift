@@ -27,8 +27,8 @@ struct GeminiWire: FakeWire {
     func stream(_ reply: FakeReply) -> [FakeStreamEvent] {
         var events: [FakeStreamEvent] = []
         let (pieces, pause) = reply.pieces
-        for piece in pieces {
-            if let pause { events.append(.pause(pause)) }
+        for (place, piece) in pieces.enumerated() {
+            if let pause, place > 0 { events.append(.pause(pause)) }
             events.append(.bytes("data: \(chunk([["text": .string(piece)]], finish: nil, outputTokens: FakeUsage.reasoning + 1).jsonString)\r\n\r\n"))
         }
         switch reply {

@@ -19,8 +19,8 @@ struct OpenAIWire: FakeWire {
     func stream(_ reply: FakeReply) -> [FakeStreamEvent] {
         var events: [FakeStreamEvent] = [chunk(["role": "assistant", "content": ""])]
         let (pieces, pause) = reply.pieces
-        for piece in pieces {
-            if let pause { events.append(.pause(pause)) }
+        for (place, piece) in pieces.enumerated() {
+            if let pause, place > 0 { events.append(.pause(pause)) }
             events.append(chunk(["content": .string(piece)]))
         }
         switch reply {

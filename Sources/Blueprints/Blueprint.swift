@@ -1,0 +1,86 @@
+import Foundation
+import LLM
+
+/// An app described by a directory: `blueprint.yaml` (plus seed files). Loaded and checked by `BlueprintLoader`;
+/// everything here has been validated, so the engine never meets a name it cannot quote or a field it cannot store.
+public struct Blueprint: Sendable {
+    public let directory: String
+    /// Lowercase letters, digits and `_`; names the app's tables (`app_<name>_<collection>`) and its migrations.
+    public let name: String
+    public let title: String
+    /// Where the app's routes mount, e.g. `/api/v1`.
+    public let prefix: String
+    /// In the order the file declares them.
+    public let collections: [CollectionSpec]
+
+    public func collection(named name: String) -> CollectionSpec? {
+        collections.first { $0.name == name }
+    }
+}
+
+/// Who a collection's records belong to.
+public enum Ownership: String, Sendable {
+    /// Each record belongs to the user who created it; nobody else sees it.
+    case user
+    /// Every signed-in user reads every record; admins write.
+    case shared
+}
+
+/// One collection: a table, its REST routes, its validation.
+public struct CollectionSpec: Sendable {
+    public let name: String
+    /// Under the app's prefix, e.g. `/exercises`.
+    public let path: String
+    public let owner: Ownership
+    /// The record schema as declared (JSON Schema), used to validate bodies and to describe the collection in the
+    /// served contract.
+    public let schema: JSONValue
+    /// Sorted by name.
+    public let fields: [Field]
+    /// Fields `?q=` searches, case-insensitively.
+    public let search: [String]
+    public let indexes: [[String]]
+    /// A JSON file of records, relative to the blueprint directory; loaded once per record key.
+    public let seed: String?
+    /// The tier feature a caller's plan must include to use this collection, if any.
+    public let feature: String?
+    /// The SQL table: `app_<app>_<collection>`.
+    public let table: String
+
+    public func field(_ name: String) -> Field? {
+        fields.first { $0.name == name }
+    }
+}
+
+/// A top-level field of a collection: one column.
+public struct Field: Sendable {
+    /// How the value is stored.
+    public enum Kind: String, Sendable {
+        case text, integer, number, boolean
+        /// Objects, arrays and mixed types: JSON text.
+        case json
+    }
+
+    public let name: String
+    public let kind: Kind
+    public let schema: JSONValue
+    public let nullable: Bool
+    public let required: Bool
+    public let defaultValue: JSONValue?
+    /// Set by the server (hooks) only: a body that names it is refused.
+    public let readonly: Bool
+    /// Set at creation only.
+    public let immutable: Bool
+    /// Stored but never returned.
+    public let hidden: Bool
+    /// `date-time` text is stored normalized (UTC, milliseconds), so that text order is time order.
+    public var isDateTime: Bool { kind == .text && schema["format"]?.stringValue == "date-time" }
+}
+
+/// The columns every collection table has besides its fields.
+public enum SystemField: String, CaseIterable, Sendable {
+    case id
+    case ownerID = "owner_id"
+    case createdAt = "created_at"
+    case updatedAt = "updated_at"
+}

@@ -1,0 +1,255 @@
+import Core
+import Foundation
+import LLM
+
+/// Reads `blueprint.yaml` from a directory and checks all of it, reporting every problem at once with its line
+/// (`switchboard blueprint check` prints exactly this).
+public enum BlueprintLoader {
+    public static let fileName = "blueprint.yaml"
+
+    public static func load(directory: String) throws(BlueprintError) -> Blueprint {
+        let path = directory + "/" + fileName
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw BlueprintError(["\(path): cannot read the file"])
+        }
+        return try parse(yaml: text, directory: directory)
+    }
+
+    public static func parse(yaml: String, directory: String) throws(BlueprintError) -> Blueprint {
+        let tree: YAMLTree
+        do {
+            tree = try YAMLTree(yaml: yaml)
+        } catch {
+            throw BlueprintError(error.problems.map { "\(fileName): \($0)" })
+        }
+        var checker = Checker(tree: tree, directory: directory)
+        let blueprint = checker.blueprint()
+        if !checker.problems.isEmpty {
+            // In the order of the file, as an editor shows them.
+            throw BlueprintError(checker.problems.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }
+                .map(\.element.message))
+        }
+        return blueprint!
+    }
+}
+
+/// Names that become SQL identifiers: checked here so that quoting them is a formality.
+enum Names {
+    static func isIdentifier(_ name: String, maxLength: Int) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.utf8.count <= maxLength else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
+}
+
+private struct Checker {
+    let tree: YAMLTree
+    let directory: String
+    var problems: [(line: Int, message: String)] = []
+
+    /// Keys of the issue's shape that later versions serve: refused by name rather than ignored, so that nobody
+    /// believes a rule holds when it does not.
+    static let later: Set = ["profile", "agents", "router", "pipelines", "chat_routes", "flags", "tiers", "routes", "hooks"]
+    static let laterInCollection: Set = ["rules", "hooks", "relations", "routes", "field_rules"]
+
+    mutating func problem(_ path: String, _ message: String) {
+        let line = tree.line(path)
+        problems.append((line ?? 0, "\(BlueprintLoader.fileName)\(line.map { ":\($0)" } ?? ""): \(path.isEmpty ? "" : path + ": ")\(message)"))
+    }
+
+    mutating func blueprint() -> Blueprint? {
+        guard case .object(let root) = tree.root else {
+            problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
+            return nil
+        }
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections"], later: Self.later)
+        if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
+        let app = root["app"]?.objectValue ?? [:]
+        if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
+        allowOnly(app, at: "app", known: ["name", "title", "prefix"], later: [])
+        let name = app["name"]?.stringValue ?? ""
+        if !Names.isIdentifier(name, maxLength: 24) {
+            problem("app.name", "must be 1 to 24 lowercase letters, digits or _, starting with a letter")
+        }
+        let title = app["title"].flatMap { $0.stringValue } ?? name
+        let prefix = app["prefix"]?.stringValue ?? "/api/v1"
+        if !(prefix.isEmpty || Self.isPath(prefix)) { problem("app.prefix", "must be a path like /api/v1 (or empty)") }
+
+        var collections: [CollectionSpec] = []
+        var paths: [String: String] = [:]
+        let declared = root["collections"]?.objectValue ?? [:]
+        if root["collections"] != nil, root["collections"]?.objectValue == nil { problem("collections", "must be a mapping of names to collections") }
+        for key in declared.keys.sorted(by: { (tree.line("collections." + $0) ?? 0) < (tree.line("collections." + $1) ?? 0) }) {
+            guard let collection = collection(key, declared[key]!, app: name) else { continue }
+            if let other = paths[collection.path] {
+                problem("collections.\(key).path", "\(collection.path) is already the path of \(other)")
+            }
+            paths[collection.path] = key
+            collections.append(collection)
+        }
+        return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections)
+    }
+
+    mutating func collection(_ name: String, _ value: JSONValue, app: String) -> CollectionSpec? {
+        let at = "collections.\(name)"
+        guard case .object(let spec) = value else {
+            problem(at, "must be a mapping with at least a schema")
+            return nil
+        }
+        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description"],
+                  later: Self.laterInCollection)
+        if !Names.isIdentifier(name, maxLength: 30) {
+            problem(at, "a collection's name must be 1 to 30 lowercase letters, digits or _, starting with a letter")
+        }
+        let path = spec["path"]?.stringValue ?? "/" + name
+        if !Self.isPath(path) { problem(at + ".path", "must be a path like /\(name): lowercase letters, digits, - and _ between slashes") }
+        var owner = Ownership.user
+        if let raw = spec["owner"] {
+            if raw == "team" {
+                problem(at + ".owner", "team ownership is not supported yet by this version; use user or shared")
+            } else if let parsed = raw.stringValue.flatMap(Ownership.init(rawValue:)) {
+                owner = parsed
+            } else {
+                problem(at + ".owner", "must be user or shared")
+            }
+        }
+        let fields = self.fields(spec["schema"], at: at + ".schema")
+        let byName = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+        var search: [String] = []
+        for (index, field) in strings(spec["search"], at: at + ".search").enumerated() {
+            if byName[field]?.kind != .text { problem("\(at).search.\(index)", "\(field) is not a text field of \(name)") }
+            else { search.append(field) }
+        }
+        var indexes: [[String]] = []
+        for (index, entry) in (spec["indexes"]?.arrayValue ?? []).enumerated() {
+            let columns = strings(entry, at: "\(at).indexes.\(index)")
+            for column in columns where byName[column] == nil && SystemField(rawValue: column) == nil {
+                problem("\(at).indexes.\(index)", "\(column) is not a field of \(name)")
+            }
+            if columns.isEmpty || columns.count > 8 { problem("\(at).indexes.\(index)", "an index names 1 to 8 fields") }
+            indexes.append(columns)
+        }
+        if let indexes = spec["indexes"], indexes.arrayValue == nil { problem(at + ".indexes", "must be a list of field lists") }
+        var seed: String?
+        if let file = spec["seed"] {
+            if let file = file.stringValue, !file.hasPrefix("/"), !file.split(separator: "/").contains("..") {
+                if FileManager.default.fileExists(atPath: directory + "/" + file) { seed = file }
+                else { problem(at + ".seed", "\(file) does not exist in \(directory)") }
+            } else {
+                problem(at + ".seed", "must be a file inside the blueprint's directory")
+            }
+        }
+        let feature = spec["feature"]?.stringValue
+        if spec["feature"] != nil, feature == nil { problem(at + ".feature", "must be the name of a tier feature") }
+        return CollectionSpec(name: name, path: path, owner: owner, schema: spec["schema"] ?? .null, fields: fields, search: search,
+                              indexes: indexes, seed: seed, feature: feature, table: "app_\(app)_\(name)")
+    }
+
+    mutating func fields(_ schema: JSONValue?, at: String) -> [Field] {
+        guard case .object(let object)? = schema, object["type"] == "object", case .object(let properties)? = object["properties"] else {
+            problem(at, "must be an object schema: {type: object, properties: {...}}")
+            return []
+        }
+        if let additional = object["additionalProperties"], additional != false {
+            problem(at + ".additionalProperties", "a collection refuses unknown fields: leave it out or set it to false")
+        }
+        let required = Set(strings(object["required"], at: at + ".required"))
+        for name in required where properties[name] == nil { problem(at + ".required", "\(name) is not a property") }
+        var fields: [Field] = []
+        for name in properties.keys.sorted() {
+            let fieldAt = at + ".properties." + name
+            guard Names.isIdentifier(name, maxLength: 60), SystemField(rawValue: name) == nil else {
+                problem(fieldAt, SystemField(rawValue: name) != nil
+                        ? "\(name) is a column every record has; choose another name"
+                        : "field names are 1 to 60 lowercase letters, digits or _, starting with a letter")
+                continue
+            }
+            guard case .object(let rules) = properties[name]! else {
+                problem(fieldAt, "must be a schema (a mapping)")
+                continue
+            }
+            fields.append(field(name, rules, required: required.contains(name), at: fieldAt))
+        }
+        return fields
+    }
+
+    mutating func field(_ name: String, _ rules: [String: JSONValue], required: Bool, at: String) -> Field {
+        var types = rules["type"].map { $0.arrayValue?.compactMap(\.stringValue) ?? [$0.stringValue ?? "?"] } ?? []
+        let known: Set = ["string", "integer", "number", "boolean", "object", "array", "null"]
+        for type in types where !known.contains(type) { problem(at + ".type", "\(type) is not a JSON Schema type") }
+        if types.isEmpty, let options = rules["enum"]?.arrayValue {
+            // An enum without a type: the type of its values.
+            types = Array(Set(options.map { value -> String in
+                switch value {
+                case .string: "string"
+                case .int: "integer"
+                case .double: "number"
+                case .bool: "boolean"
+                case .null: "null"
+                case .array: "array"
+                case .object: "object"
+                }
+            }))
+        }
+        let nullable = types.contains("null")
+        let stored = Set(types).subtracting(["null"])
+        let kind: Field.Kind = switch stored.count == 1 ? stored.first! : "" {
+        case "string": .text
+        case "integer": .integer
+        case "number": .number
+        case "boolean": .boolean
+        default: .json
+        }
+        if types.isEmpty { problem(at, "needs a type (or an enum)") }
+        if let format = rules["format"] {
+            if format.stringValue.flatMap(StringFormat.init(rawValue:)) == nil {
+                problem(at + ".format", "must be one of \(StringFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        if let pattern = rules["pattern"], pattern.stringValue.flatMap(Patterns.compiled) == nil {
+            problem(at + ".pattern", "is not a regular expression")
+        }
+        for flag in ["readonly", "immutable", "hidden"] where rules[flag] != nil && rules[flag]?.boolValue == nil {
+            problem(at + "." + flag, "must be true or false")
+        }
+        let defaultValue = rules["default"]
+        if let defaultValue {
+            for violation in JSONSchema.validate(defaultValue, against: .object(rules)) {
+                problem(at + ".default", "the default \(violation.message)")
+            }
+        }
+        let readonly = rules["readonly"]?.boolValue ?? false
+        if readonly, required, defaultValue == nil {
+            problem(at, "a readonly field that is required needs a default: clients cannot set it")
+        }
+        for key in ["items", "properties"] where rules[key] != nil && kind != .json {
+            problem(at + "." + key, "only objects and arrays have \(key)")
+        }
+        return Field(name: name, kind: kind, schema: .object(rules), nullable: nullable, required: required,
+                     defaultValue: defaultValue, readonly: readonly, immutable: rules["immutable"]?.boolValue ?? false,
+                     hidden: rules["hidden"]?.boolValue ?? false)
+    }
+
+    mutating func strings(_ value: JSONValue?, at: String) -> [String] {
+        guard let value else { return [] }
+        guard let items = value.arrayValue, items.allSatisfy({ $0.stringValue != nil }) else {
+            problem(at, "must be a list of names")
+            return []
+        }
+        return items.compactMap(\.stringValue)
+    }
+
+    mutating func allowOnly(_ object: [String: JSONValue], at: String, known: Set<String>, later: Set<String>) {
+        for key in object.keys.sorted() where !known.contains(key) {
+            let path = YAMLTree.join(at, key)
+            if later.contains(key) { problem(path, "is not supported yet by this version of Switchboard") }
+            else { problem(path, "is not a known key here (known: \(known.sorted().joined(separator: ", ")))") }
+        }
+    }
+
+    static func isPath(_ path: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return path.hasPrefix("/") && segments.count >= 2 && segments.dropFirst().allSatisfy { segment in
+            !segment.isEmpty && segment.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+        }
+    }
+}

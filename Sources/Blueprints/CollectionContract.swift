@@ -1,0 +1,162 @@
+import LLM
+
+/// The OpenAPI paths and schemas of a blueprint's collections, merged into the served `/openapi.json` so that
+/// clients generate from them and the contract fuzzer covers them like every platform route.
+public enum CollectionContract {
+    public struct Part: Sendable {
+        public var paths: [String: JSONValue] = [:]
+        public var schemas: [String: JSONValue] = [:]
+    }
+
+    public static func part(for blueprint: Blueprint) -> Part {
+        var part = Part()
+        for collection in blueprint.collections {
+            let base = camel(blueprint.name) + camel(collection.name)
+            let ref = { (name: String) -> JSONValue in ["$ref": .string("#/components/schemas/\(base)\(name)")] }
+            part.schemas[base + "Record"] = record(collection)
+            part.schemas[base + "Input"] = input(collection, patch: false)
+            part.schemas[base + "Patch"] = input(collection, patch: true)
+            part.schemas[base + "Page"] = [
+                "type": "object", "required": ["items", "total", "page", "per_page"],
+                "properties": ["items": ["type": "array", "items": ref("Record")], "total": ["type": "integer"],
+                               "page": ["type": "integer"], "per_page": ["type": "integer"]],
+            ]
+            let tags: JSONValue = [.string(blueprint.title)]
+            let path = blueprint.prefix + collection.path
+            let json = { (schema: JSONValue) -> JSONValue in ["application/json": ["schema": schema]] }
+            let problem: JSONValue = ["$ref": "#/components/responses/Problem"]
+            let idParameter: JSONValue = ["name": "id", "in": "path", "required": true, "schema": ["type": "string", "format": "uuid"]]
+            let name = camel(collection.name)
+            part.paths[path] = [
+                "get": [
+                    "operationId": .string("list\(base)"), "tags": tags, "summary": .string("List \(collection.name)"),
+                    "parameters": .array(listParameters(collection)),
+                    "responses": ["200": ["description": "A page of records.", "content": json(ref("Page"))], "default": problem],
+                ],
+                "post": [
+                    "operationId": .string("create\(base)"), "tags": tags, "summary": .string("Create a record in \(collection.name)"),
+                    "requestBody": ["required": true, "content": json(ref("Input"))],
+                    "responses": ["201": ["description": "The new record.", "content": json(ref("Record"))], "default": problem],
+                ],
+            ]
+            part.paths[path + "/{id}"] = [
+                "parameters": [idParameter],
+                "get": ["operationId": .string("get\(base)"), "tags": tags, "summary": .string("One record of \(collection.name)"),
+                        "parameters": [["name": "fields", "in": "query", "required": false, "schema": ["type": "string", "maxLength": 2000]]],
+                        "responses": ["200": ["description": "The record.", "content": json(ref("Record"))], "default": problem]],
+                "put": ["operationId": .string("replace\(base)"), "tags": tags, "summary": .string("Replace a record of \(collection.name)"),
+                        "requestBody": ["required": true, "content": json(ref("Input"))],
+                        "responses": ["200": ["description": "The record.", "content": json(ref("Record"))], "default": problem]],
+                "patch": ["operationId": .string("update\(base)"), "tags": tags, "summary": .string("Change fields of a record of \(collection.name)"),
+                          "requestBody": ["required": true, "content": json(ref("Patch"))],
+                          "responses": ["200": ["description": "The record.", "content": json(ref("Record"))], "default": problem]],
+                "delete": ["operationId": .string("delete\(base)"), "tags": tags, "summary": .string("Delete a record of \(collection.name)"),
+                           "responses": ["204": ["description": "Deleted."], "default": problem]],
+            ]
+            part.paths[path + "/aggregate"] = [
+                "get": [
+                    "operationId": .string("aggregate\(base)"), "tags": tags, "summary": .string("Count, sum, average, min or max over \(name)"),
+                    "parameters": [
+                        ["name": "op", "in": "query", "required": false,
+                         "schema": ["type": "string", "enum": ["count", "sum", "avg", "min", "max"], "default": "count"]],
+                        ["name": "field", "in": "query", "required": false, "schema": ["type": "string", "maxLength": 60]],
+                        ["name": "group_by", "in": "query", "required": false, "schema": ["type": "string", "maxLength": 200]],
+                        filterParameter,
+                    ],
+                    "responses": ["200": ["description": "One value per group.", "content": json(aggregateSchema)], "default": problem],
+                ],
+            ]
+        }
+        return part
+    }
+
+    static let filterParameter: JSONValue = [
+        "name": "filter", "in": "query", "required": false,
+        "description": "An expression such as `status = 'open' && due < @now`: = != > >= < <= ~ (contains) !~ in !in, && || ( ), null.",
+        "schema": ["type": "string", "maxLength": .int(Int64(FilterParser.maxLength))],
+    ]
+
+    static func listParameters(_ collection: CollectionSpec) -> [JSONValue] {
+        var parameters: [JSONValue] = [
+            ["name": "page", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1]],
+            ["name": "per_page", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 100, "default": 20]],
+            filterParameter,
+            ["name": "sort", "in": "query", "required": false, "description": "Fields, comma-separated; `-` before a field sorts it descending.",
+             "schema": ["type": "string", "maxLength": 300]],
+            ["name": "fields", "in": "query", "required": false, "description": "Only these fields, comma-separated.",
+             "schema": ["type": "string", "maxLength": 2000]],
+        ]
+        if !collection.search.isEmpty {
+            parameters.append(["name": "q", "in": "query", "required": false,
+                               "description": .string("Records whose \(collection.search.joined(separator: ", ")) contain this text, ignoring case."),
+                               "schema": ["type": "string", "maxLength": .int(Int64(ListQuery.maxSearchLength))]])
+        }
+        return parameters
+    }
+
+    static let aggregateSchema: JSONValue = [
+        "type": "object", "required": ["op", "field", "groups"],
+        "properties": [
+            "op": ["type": "string"], "field": ["type": ["string", "null"]],
+            "groups": ["type": "array", "items": [
+                "type": "object", "required": ["group", "value"],
+                "properties": ["group": ["type": "object"], "value": [:]],
+            ]],
+        ],
+    ]
+
+    /// A record as returned: its own columns, then the fields that are not hidden.
+    static func record(_ collection: CollectionSpec) -> JSONValue {
+        var properties: [String: JSONValue] = [
+            "id": ["type": "string", "format": "uuid"],
+            "created_at": ["type": "string", "format": "date-time"],
+            "updated_at": ["type": "string", "format": "date-time"],
+        ]
+        var required: [JSONValue] = ["id", "created_at", "updated_at"]
+        if collection.owner == .user {
+            properties["owner_id"] = ["type": "string", "format": "uuid"]
+            required.append("owner_id")
+        }
+        for field in collection.fields where !field.hidden {
+            // Every field is in every record: null where an optional one was never set.
+            properties[field.name] = field.required || field.defaultValue != nil ? described(field) : orNull(described(field))
+            required.append(.string(field.name))
+        }
+        return ["type": "object", "required": .array(required), "properties": .object(properties)]
+    }
+
+    /// A body: the fields a client may write (never readonly ones); every field optional for PATCH.
+    static func input(_ collection: CollectionSpec, patch: Bool) -> JSONValue {
+        var properties: [String: JSONValue] = [:]
+        var required: [JSONValue] = []
+        for field in collection.fields where !field.readonly {
+            properties[field.name] = described(field)
+            if field.required, !patch, field.defaultValue == nil { required.append(.string(field.name)) }
+        }
+        var schema: [String: JSONValue] = ["type": "object", "additionalProperties": false, "properties": .object(properties)]
+        if !required.isEmpty { schema["required"] = .array(required) }
+        return .object(schema)
+    }
+
+    /// The field's schema without the blueprint-only keywords.
+    static func described(_ field: Field) -> JSONValue {
+        guard case .object(var schema) = field.schema else { return field.schema }
+        for keyword in ["readonly", "immutable", "hidden"] { schema.removeValue(forKey: keyword) }
+        if field.readonly { schema["readOnly"] = true }
+        return .object(schema)
+    }
+
+    static func orNull(_ schema: JSONValue) -> JSONValue {
+        guard case .object(var rules) = schema else { return schema }
+        if let type = rules["type"] {
+            let types = type.arrayValue ?? [type]
+            if !types.contains("null") { rules["type"] = .array(types + ["null"]) }
+        }
+        if let options = rules["enum"]?.arrayValue, !options.contains(.null) { rules["enum"] = .array(options + [.null]) }
+        return .object(rules)
+    }
+
+    static func camel(_ name: String) -> String {
+        name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+}

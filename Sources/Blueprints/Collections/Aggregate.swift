@@ -1,0 +1,120 @@
+import Core
+import LLM
+import SQLKit
+import Storage
+
+/// `GET {path}/aggregate?op=sum&field=weight_kg&group_by=muscle_group&filter=...`: one aggregate over the records
+/// the caller may see, per group. Sums and averages are numbers (doubles on both engines, whole when they are
+/// whole), so a sum of large integers cannot overflow; min and max keep the field's type.
+public struct AggregateQuery: Sendable {
+    public enum Op: String, Sendable, CaseIterable { case count, sum, avg, min, max }
+
+    public static let maxGroupBy = 3
+    public static let maxGroups = 1000
+
+    public let op: Op
+    public let field: String?
+    public let groupBy: [String]
+    public let filter: FilterExpression?
+
+    public init(_ query: [String: [String]], collection: CollectionSpec, context: FilterContext) throws(AppError) {
+        var errors: [FieldError] = []
+        func single(_ name: String) -> String? {
+            guard let values = query[name] else { return nil }
+            if values.count > 1 { errors.append(FieldError(field: name, code: "repeated", message: "is given more than once")) }
+            return values.first
+        }
+        for name in query.keys.sorted() where !["op", "field", "group_by", "filter"].contains(name) {
+            errors.append(FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route"))
+        }
+        let op = single("op").map { Op(rawValue: $0) } ?? .count
+        if op == nil {
+            errors.append(FieldError(field: "op", code: "not_allowed", message: "must be one of \(Op.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        self.op = op ?? .count
+        field = single("field")
+        if let field {
+            let kind = collection.field(field).flatMap { $0.hidden ? nil : $0.kind }
+            let numeric = kind == .integer || kind == .number
+            let ordered = numeric || kind == .text
+            if kind == nil || kind == .json || ((op == .sum || op == .avg) && !numeric) || ((op == .min || op == .max) && !ordered) {
+                errors.append(FieldError(field: "field", code: "invalid_field", message: "\(field) cannot be aggregated by \(op?.rawValue ?? "that")"))
+            }
+        } else if op != .count {
+            errors.append(FieldError(field: "field", code: "required", message: "names the field to aggregate"))
+        }
+        groupBy = single("group_by").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+        if groupBy.count > Self.maxGroupBy || Set(groupBy).count != groupBy.count {
+            errors.append(FieldError(field: "group_by", code: "invalid_group_by", message: "names 1 to \(Self.maxGroupBy) different fields"))
+        }
+        for name in groupBy {
+            guard let field = collection.field(name), !field.hidden, field.kind != .json else {
+                errors.append(FieldError(field: "group_by", code: "invalid_group_by", message: "cannot group by \(name)"))
+                continue
+            }
+        }
+        var filter: FilterExpression?
+        if let text = single("filter") {
+            do {
+                filter = try FilterParser.parse(text, context: context)
+            } catch {
+                errors.append(FieldError(field: "filter", code: "invalid_filter", message: "the filter \(error.message)"))
+            }
+        }
+        self.filter = filter
+        if !errors.isEmpty { throw AppError.validation(errors) }
+    }
+}
+
+extension CollectionStore {
+    /// `{op, field, groups: [{group: {field: value}, value}]}`, groups in the order of their values.
+    public func aggregate(_ query: AggregateQuery, caller: Caller) async throws -> JSONValue {
+        var condition = visible(to: caller)
+        if let filter = query.filter { condition = condition + " AND " + (try sql.condition(filter)) }
+        let target: SQLQueryString = query.field.map { "\(ident: $0)" } ?? "*"
+        let postgres = db.engine == .postgres
+        let measure: SQLQueryString = switch query.op {
+        case .count: "COUNT(" + target + ")"
+        case .sum: postgres ? "CAST(SUM(" + target + ") AS DOUBLE PRECISION)" : "TOTAL(" + target + ")"
+        case .avg: postgres ? "CAST(AVG(" + target + ") AS DOUBLE PRECISION)" : "AVG(" + target + ")"
+        case .min: "MIN(" + target + ")"
+        case .max: "MAX(" + target + ")"
+        }
+        let groups = query.groupBy.compactMap(collection.field)
+        var select: SQLQueryString = measure + " AS aggregate_value"
+        for (index, group) in groups.enumerated() { select = select + ", \(ident: group.name) AS \(ident: "group_\(index)")" }
+        var statement: SQLQueryString = "SELECT " + select + " FROM \(ident: table) WHERE " + condition
+        if !groups.isEmpty {
+            let names = groups.map(\.name)
+            statement = statement + " GROUP BY \(idents: names, joinedBy: ", ") ORDER BY "
+                + SQLQueryString(names.map { "\"\($0)\" ASC NULLS LAST" }.joined(separator: ", "))
+        }
+        statement = statement + " LIMIT \(bind: AggregateQuery.maxGroups)"
+        let rows = try await db.all(statement)
+        let valueField = query.field.flatMap(collection.field)
+        let items: [JSONValue] = try rows.map { row in
+            var key: [String: JSONValue] = [:]
+            for (index, group) in groups.enumerated() {
+                key[group.name] = try ColumnCodec.decode(row, group, column: "group_\(index)")
+            }
+            let value: JSONValue
+            if try row.decodeNil(column: "aggregate_value") {
+                value = query.op == .sum ? .int(0) : .null
+            } else {
+                switch query.op {
+                case .count: value = .int(try row.decode(column: "aggregate_value", as: Int64.self))
+                case .sum, .avg: value = Self.number(try row.decode(column: "aggregate_value", as: Double.self))
+                case .min, .max: value = try ColumnCodec.decode(row, valueField!, column: "aggregate_value")
+                }
+            }
+            return .object(["group": .object(key), "value": value])
+        }
+        return .object(["op": .string(query.op.rawValue), "field": query.field.map(JSONValue.string) ?? .null, "groups": .array(items)])
+    }
+
+    /// Whole numbers up to 2^53 as integers, others as they are.
+    static func number(_ value: Double) -> JSONValue {
+        if value == value.rounded(), abs(value) <= 9_007_199_254_740_992, let whole = Int64(exactly: value) { return .int(whole) }
+        return .double(value)
+    }
+}

@@ -1,0 +1,151 @@
+import Core
+import Foundation
+import LLM
+import SQLKit
+import Storage
+
+/// Who is asking, as the collections see it.
+public struct Caller: Sendable {
+    public let id: String
+    public let isAdmin: Bool
+
+    public init(id: UUID, isAdmin: Bool) {
+        self.id = id.lowercased
+        self.isAdmin = isAdmin
+    }
+}
+
+/// One collection's records: every statement is scoped by ownership (a user-owned record is found only by its owner;
+/// another user's id is simply not there), every value is bound, and every write is validated by the schema first.
+public struct CollectionStore: Sendable {
+    public let collection: CollectionSpec
+    let db: any Database
+    let clock: WallClock
+
+    public init(collection: CollectionSpec, db: any Database, clock: WallClock) {
+        self.collection = collection
+        self.db = db
+        self.clock = clock
+    }
+
+    var sql: FilterSQL { FilterSQL(collection: collection, engine: db.engine) }
+    var table: String { collection.table }
+
+    /// The condition every statement carries: the caller's own records, or all of a shared collection.
+    func visible(to caller: Caller) -> SQLQueryString {
+        collection.owner == .user ? "owner_id = \(bind: caller.id)" : "1 = 1"
+    }
+
+    func requireWriter(_ caller: Caller) throws(AppError) {
+        if collection.owner == .shared, !caller.isAdmin {
+            throw AppError(status: 403, code: "admin_required", title: "Forbidden",
+                           detail: "\(collection.name) is shared by every user: only administrators change it.")
+        }
+    }
+
+    public func list(_ query: ListQuery, caller: Caller) async throws -> Page<JSONValue> {
+        var condition = visible(to: caller)
+        if let filter = query.filter { condition = condition + " AND " + (try sql.condition(filter)) }
+        if let search = query.search {
+            condition = condition + (db.engine == .postgres ? " AND strpos(search_folded, \(bind: search)) > 0" : " AND instr(search_folded, \(bind: search)) > 0")
+        }
+        let order = query.sort.map { key in
+            "\"\(key.field)\" " + (key.descending ? "DESC NULLS FIRST" : "ASC NULLS LAST")
+        } + ["id ASC"]
+        let total = try await db.first("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition)?.decode(column: "total", as: Int64.self) ?? 0
+        let rows = try await db.all("SELECT * FROM \(ident: table) WHERE " + condition
+            + " ORDER BY \(unsafeRaw: order.joined(separator: ", ")) LIMIT \(bind: query.page.perPage) OFFSET \(bind: query.page.offset)")
+        let items = try rows.map { try record($0, fields: query.fields) }
+        return Page(items: items, total: Int(total), request: query.page)
+    }
+
+    public func get(_ id: String, caller: Caller, fields: Set<String>? = nil) async throws -> JSONValue {
+        guard let key = UUID.parse(id)?.lowercased,
+              let row = try await db.first("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + visible(to: caller)) else {
+            throw AppError.notFound("record")
+        }
+        return try record(row, fields: fields)
+    }
+
+    public func create(_ body: JSONValue, caller: Caller) async throws -> JSONValue {
+        try requireWriter(caller)
+        let values = try RecordInput.values(body, collection, .create)
+        let id = UUID().lowercased
+        let now = clock.now.millis
+        try await insert(id: id, owner: collection.owner == .user ? caller.id : nil, values: values, now: now, on: db.sql)
+        return try await get(id, caller: caller)
+    }
+
+    /// Inserts a validated record; with `ignoreExisting` an id already there is left as it is (seeds).
+    func insert(id: String, owner: String?, values: [String: JSONValue], now: Int64, ignoreExisting: Bool = false,
+                on sql: any SQLDatabase) async throws {
+        let fields = collection.fields
+        var columns = ["id", "owner_id", "created_at", "updated_at"] + fields.map(\.name)
+        var binds: [any Encodable & Sendable] = [id, owner, now, now] + fields.map { ColumnCodec.bind(values[$0.name] ?? .null, as: $0) }
+        if !collection.search.isEmpty {
+            columns.append("search_folded")
+            binds.append(searchText(values))
+        }
+        try await sql.raw("INSERT INTO \(ident: table) (\(idents: columns, joinedBy: ", ")) VALUES (\(binds: binds))"
+            + (ignoreExisting ? " ON CONFLICT (id) DO NOTHING" : "")).run()
+    }
+
+    /// PUT (`replace`) or PATCH: read, validate against what is stored, write, in one transaction.
+    public func update(_ id: String, _ body: JSONValue, replace: Bool, caller: Caller) async throws -> JSONValue {
+        guard let key = UUID.parse(id)?.lowercased else { throw AppError.notFound("record") }
+        let collection = self.collection
+        let visible = visible(to: caller)
+        let now = clock.now.millis
+        let table = self.table
+        let found: Bool = try await db.transaction { sql in
+            guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + visible).first() else { return false }
+            try self.requireWriter(caller)
+            var existing: [String: JSONValue] = [:]
+            for field in collection.fields { existing[field.name] = try ColumnCodec.decode(row, field) }
+            let values = try RecordInput.values(body, collection, replace ? .replace(existing: existing) : .patch(existing: existing))
+            var assignments: [SQLQueryString] = ["updated_at = \(bind: now)"]
+            for field in collection.fields {
+                guard let value = values[field.name] else { continue }
+                assignments.append("\(ident: field.name) = \(bind: ColumnCodec.bind(value, as: field))")
+            }
+            if !collection.search.isEmpty {
+                assignments.append("search_folded = \(bind: self.searchText(existing.merging(values) { $1 }))")
+            }
+            try await sql.raw("UPDATE \(ident: table) SET " + assignments.joined(separator: ", ") + " WHERE id = \(bind: key)").run()
+            return true
+        }
+        guard found else { throw AppError.notFound("record") }
+        return try await get(key, caller: caller)
+    }
+
+    public func delete(_ id: String, caller: Caller) async throws {
+        guard let key = UUID.parse(id)?.lowercased,
+              try await db.first("SELECT id FROM \(ident: table) WHERE id = \(bind: key) AND " + visible(to: caller)) != nil else {
+            throw AppError.notFound("record")
+        }
+        try requireWriter(caller)
+        try await db.run("DELETE FROM \(ident: table) WHERE id = \(bind: key) AND " + visible(to: caller))
+    }
+
+    /// The folded text `?q=` searches: the search fields' values, one per line.
+    func searchText(_ values: [String: JSONValue]) -> String {
+        collection.search.compactMap { values[$0]?.stringValue?.folded }.joined(separator: "\n")
+    }
+
+    /// A row as the API returns it: the record's own columns, then its fields, hidden ones left out.
+    func record(_ row: any SQLRow, fields wanted: Set<String>?) throws -> JSONValue {
+        var object: [String: JSONValue] = [:]
+        func include(_ name: String) -> Bool { wanted?.contains(name) ?? true }
+        object["id"] = .string(try row.decode(column: "id", as: String.self))
+        if collection.owner == .user, include("owner_id") {
+            object["owner_id"] = try row.decodeNil(column: "owner_id") ? .null : .string(try row.decode(column: "owner_id", as: String.self))
+        }
+        for name in ["created_at", "updated_at"] where include(name) {
+            object[name] = .string(RFC3339.format(millis: try row.decode(column: name, as: Int64.self)))
+        }
+        for field in collection.fields where !field.hidden && include(field.name) {
+            object[field.name] = try ColumnCodec.decode(row, field)
+        }
+        return .object(object)
+    }
+}
