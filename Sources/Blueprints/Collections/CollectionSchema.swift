@@ -77,27 +77,39 @@ public enum CollectionSchema {
         let tables = Set(try await existingTables(prefix: prefix, engine: engine, sql: sql))
         for collection in blueprint.collections {
             let wanted = columns(collection, engine: engine)
-            if !tables.contains(collection.table) {
+            let table = "\"\(collection.table)\""
+            let wantedIndexes = indexes(collection).map { index in
+                (index.name, "CREATE INDEX IF NOT EXISTS \"\(index.name)\" ON \(table) (\(index.columns.map { "\"\($0)\"" }.joined(separator: ", ")))")
+            }
+            guard tables.contains(collection.table) else {
                 plan.additive.append(createTable(collection, columns: wanted, engine: engine))
-            } else {
-                let existing = try await existingColumns(collection.table, engine: engine, sql: sql)
-                for (name, type) in wanted {
-                    guard let have = existing[name] else {
-                        plan.additive.append("ALTER TABLE \"\(collection.table)\" ADD COLUMN \"\(name)\" \(type)")
-                        continue
-                    }
-                    if !sameType(have, type) {
-                        plan.destructive.append("ALTER TABLE \"\(collection.table)\" DROP COLUMN \"\(name)\"")
-                        plan.destructive.append("ALTER TABLE \"\(collection.table)\" ADD COLUMN \"\(name)\" \(type)")
-                    }
+                plan.additive += wantedIndexes.map(\.1)
+                continue
+            }
+            let existing = try await existingColumns(collection.table, engine: engine, sql: sql)
+            var dropped: [String] = []
+            for (name, type) in wanted {
+                guard let have = existing[name] else {
+                    plan.additive.append("ALTER TABLE \(table) ADD COLUMN \"\(name)\" \(type)")
+                    continue
                 }
-                for name in existing.keys.sorted() where !wanted.contains(where: { $0.name == name }) {
-                    plan.destructive.append("ALTER TABLE \"\(collection.table)\" DROP COLUMN \"\(name)\"")
+                if !sameType(have, type) {
+                    dropped.append("ALTER TABLE \(table) DROP COLUMN \"\(name)\"")
+                    dropped.append("ALTER TABLE \(table) ADD COLUMN \"\(name)\" \(type)")
                 }
             }
-            let existingIndexes = Set(try await indexes(collection.table, engine: engine, sql: sql))
-            for (name, columns) in indexes(collection) where !existingIndexes.contains(name) {
-                plan.additive.append("CREATE INDEX IF NOT EXISTS \"\(name)\" ON \"\(collection.table)\" (\(columns.map { "\"\($0)\"" }.joined(separator: ", ")))")
+            for name in existing.keys.sorted() where !wanted.contains(where: { $0.name == name }) {
+                dropped.append("ALTER TABLE \(table) DROP COLUMN \"\(name)\"")
+            }
+            // Ours are the `ix_` indexes. A column cannot be dropped from under an index (SQLite refuses), so when
+            // columns go, every index of ours goes first and the declared ones come back after.
+            let ours = try await indexes(collection.table, engine: engine, sql: sql).filter { $0.hasPrefix("ix_") }
+            if dropped.isEmpty {
+                let names = Set(wantedIndexes.map(\.0))
+                plan.additive += ours.filter { !names.contains($0) }.sorted().map { "DROP INDEX IF EXISTS \"\($0)\"" }
+                plan.additive += wantedIndexes.filter { !ours.contains($0.0) }.map(\.1)
+            } else {
+                plan.destructive += ours.sorted().map { "DROP INDEX IF EXISTS \"\($0)\"" } + dropped + wantedIndexes.map(\.1)
             }
         }
         let declared = Set(blueprint.collections.map(\.table))
