@@ -21,58 +21,14 @@ Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--runs 3] 
        [--no-build] [--smoke]
 Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the servers, clusters and data are removed afterwards.
 """
-import argparse, glob, os, re, shutil, subprocess, sys, tempfile, time
+import argparse, glob, os, shutil, subprocess, sys, time
 
-from common import ROOT, Server, add_common_arguments, free_port, http, prepare
+from common import ROOT, PostgresCluster, Server, add_common_arguments, free_port, http, median, prepare, wrk
 
 # Signing up many users is not what is measured: cheap password hashing, and no cap on signups from 127.0.0.1.
 SETUP = ["--auth-bcrypt-cost", "4", "--auth-rate-limit-max-signups", "100000"]
 LIMITED = SETUP + ["--tiers-free-requests-per-minute", "1000000"]  # the most allowed: nothing is refused
 UNLIMITED = SETUP + ["--rate-limit-enabled", "false"]
-
-
-def to_ms(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(url, args, token=None):
-    """wrk's figures for `url`; `token` is one bearer token, or a list of them taken in turn, request by request."""
-    command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s", "--latency", url]
-    script = None
-    if isinstance(token, list):
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write("tokens = {" + ",".join(f'"{t}"' for t in token) + "}\nn = math.random(#tokens)\n"
-                     "request = function()\n  n = n % #tokens + 1\n"
-                     "  return wrk.format(nil, nil, {[\"Authorization\"] = \"Bearer \" .. tokens[n]})\nend\n")
-        script.close()
-        command[1:1] = ["-s", script.name]
-    elif token:
-        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    try:
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    finally:
-        if script:
-            os.unlink(script.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
-    p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    errors = int(non2xx.group(1)) if non2xx else 0
-    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
-
-
-class PostgresCluster:
-    """scripts/postgres-cluster's throwaway cluster, kept running between calls."""
-
-    def __init__(self):
-        script = "source scripts/postgres-cluster && pg_cluster_start && echo \"$PG_CLUSTER_URL $PG_CLUSTER_DIR $PG_CLUSTER_BINDIR\""
-        out = subprocess.run(["bash", "-c", script], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
-        self.url, self.dir, self.bindir = out[-3:]
-
-    def stop(self):
-        subprocess.run(["bash", "-c", f"source scripts/postgres-cluster && PG_CLUSTER_DIR={self.dir} PG_CLUSTER_BINDIR={self.bindir} pg_cluster_stop"],
-                       cwd=ROOT, check=False)
 
 
 def measure_limiter(env, args, users):
@@ -124,10 +80,6 @@ class Hello:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=30)
-
-
-def median(runs, key="rps"):
-    return sorted(runs, key=lambda run: run[key])[len(runs) // 2]
 
 
 def main():

@@ -1,5 +1,5 @@
 """What the benchmarks share: building the release binary, starting it on a fresh data directory, reading RSS."""
-import json, os, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release", "switchboard")
@@ -100,3 +100,57 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def to_ms(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, args, token=None, lua=None):
+    """wrk's figures for `url`; `token` is one bearer token, or a list of them taken in turn, request by request;
+    `lua` is a wrk script of its own (a POST with a body, say)."""
+    command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s", "--latency", url]
+    script = None
+    if lua:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(lua)
+        script.close()
+        command[1:1] = ["-s", script.name]
+    elif isinstance(token, list):
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write("tokens = {" + ",".join(f'"{t}"' for t in token) + "}\nn = math.random(#tokens)\n"
+                     "request = function()\n  n = n % #tokens + 1\n"
+                     "  return wrk.format(nil, nil, {[\"Authorization\"] = \"Bearer \" .. tokens[n]})\nend\n")
+        script.close()
+        command[1:1] = ["-s", script.name]
+    if isinstance(token, str):
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    try:
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    finally:
+        if script:
+            os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
+
+
+class PostgresCluster:
+    """scripts/postgres-cluster's throwaway cluster, kept running between calls."""
+
+    def __init__(self):
+        script = "source scripts/postgres-cluster && pg_cluster_start && echo \"$PG_CLUSTER_URL $PG_CLUSTER_DIR $PG_CLUSTER_BINDIR\""
+        out = subprocess.run(["bash", "-c", script], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+        self.url, self.dir, self.bindir = out[-3:]
+
+    def stop(self):
+        subprocess.run(["bash", "-c", f"source scripts/postgres-cluster && PG_CLUSTER_DIR={self.dir} PG_CLUSTER_BINDIR={self.bindir} pg_cluster_stop"],
+                       cwd=ROOT, check=False)
+
+
+def median(runs, key="rps"):
+    return sorted(runs, key=lambda run: run[key])[len(runs) // 2]

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Collection benchmark: a blueprint collection of --records records of one user, served by the release build, with
+a filtered and sorted list of 20 on an indexed field, a get by id and a create measured against GET /api/v1/auth/me
+in the same run.
+
+Starts Switchboard with bench/blueprint (a `tasks` collection with an index on (status, priority)) on a fresh
+SQLite data directory, and on a throwaway PostgreSQL cluster when PostgreSQL is installed; fills the table with SQL
+(filling it through the API would measure the fill, not the reads), then prints for each engine:
+  * requests/s, p50 and p99 of /me, the filtered list, the get and the create (wrk, 2 threads, 64 connections)
+  * each as a ratio to /me (targets: the filtered list at 0.50 or more; creates at 0.30 or more on SQLite)
+
+Usage: bench/collections.py [--records 100000] [--duration 10] [--connections 64] [--threads 2] [--engines sqlite,postgres]
+       [--no-build] [--smoke]
+Needs wrk. Everything runs on 127.0.0.1; the servers, clusters and data are removed afterwards.
+"""
+import argparse, glob, json, os, shutil, sqlite3, subprocess, sys, uuid
+
+from common import ROOT, PostgresCluster, Server, add_common_arguments, http, prepare, wrk
+
+BLUEPRINT = os.path.join(ROOT, "bench", "blueprint")
+FLAGS = ["--blueprint", BLUEPRINT, "--tiers-free-requests-per-minute", "1000000", "--auth-bcrypt-cost", "4"]
+FILTER = "filter=status%20%3D%20%27open%27%20%26%26%20priority%20%3E%3D%203&sort=-priority&per_page=20"
+
+
+def fill(engine, server, owner, count, postgres_url=None):
+    """`count` records of `owner`, written straight into the collection's table, committed before measuring."""
+    columns = "id, owner_id, created_at, updated_at, search_folded, title, status, priority, estimate, tags"
+    rows = [(str(uuid.uuid4()), owner, 1_700_000_000_000 + n, 1_700_000_000_000 + n, f"task {n}", f"Task {n}",
+             ("open", "doing", "done")[n % 3], 1 + n % 5, (n % 40) / 4, json.dumps(["bench"])) for n in range(count)]
+    if engine == "sqlite":
+        database = sqlite3.connect(os.path.join(server.workdir, "data", "switchboard.sqlite"), timeout=30)
+        database.executemany(f"INSERT INTO app_bench_tasks ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        database.commit()
+        database.close()
+    else:
+        copy = "\n".join("\t".join(str(value) for value in row) for row in rows) + "\n\\.\n"
+        subprocess.run(["psql", postgres_url.split("?")[0], "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                        f"COPY app_bench_tasks ({columns}) FROM STDIN"], input=copy, text=True, check=True)
+        subprocess.run(["psql", postgres_url.split("?")[0], "-q", "-c", "ANALYZE app_bench_tasks"], check=True)
+
+
+def measure(engine, args, env, postgres_url=None):
+    server = Server(FLAGS, env)
+    try:
+        token = server.signup()
+        _, me = http("GET", server.base + "/api/v1/auth/me", token=token)
+        fill(engine, server, me["id"], args.records, postgres_url)
+        status, page = http("GET", f"{server.base}/api/v1/tasks?{FILTER}", token=token)
+        assert status == 200 and len(page["items"]) == 20 and page["total"] > 0, page
+        record = page["items"][0]["id"]
+        create = ("wrk.method = \"POST\"\nwrk.body = '{\"title\": \"Benchmark task\", \"priority\": 4, \"tags\": [\"bench\"]}'\n"
+                  "wrk.headers[\"Content-Type\"] = \"application/json\"\n")
+        routes = [("GET /api/v1/auth/me", server.base + "/api/v1/auth/me", None),
+                  ("GET /tasks?filter&sort (20)", f"{server.base}/api/v1/tasks?{FILTER}", None),
+                  ("GET /tasks/{id}", f"{server.base}/api/v1/tasks/{record}", None),
+                  ("POST /tasks", server.base + "/api/v1/tasks", create)]
+        warm = argparse.Namespace(**{**vars(args), "duration": 1})
+        for _, url, lua in routes:
+            wrk(url, warm, token, lua)
+        return [(name, wrk(url, args, token, lua)) for name, url, lua in routes]
+    finally:
+        server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--engines", default="sqlite,postgres")
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    if args.smoke:
+        args.duration, args.records = 1, 1000
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    prepare(args)
+
+    results = []
+    for engine in args.engines.split(","):
+        if engine == "sqlite":
+            results.append(("SQLite", measure("sqlite", args, {})))
+        elif engine == "postgres":
+            if not glob.glob("/usr/lib/postgresql/*/bin/initdb") and not shutil.which("initdb"):
+                print("PostgreSQL is not installed: its figures are left out", file=sys.stderr)
+                continue
+            cluster = PostgresCluster()
+            try:
+                results.append(("PostgreSQL", measure("postgres", args, {"DATABASE_URL": cluster.url}, cluster.url)))
+            finally:
+                cluster.stop()
+
+    build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
+    print(f"{args.records} records of one user; wrk: {args.threads} threads, {args.connections} connections, "
+          f"{args.duration} s per route; {build}")
+    failed = False
+    for engine, rows in results:
+        me = rows[0][1]["rps"]
+        print(f"{engine:<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'÷ /me':>8}")
+        for name, result in rows:
+            failed |= result["errors"] > 0
+            print(f"  {name:<28}{result['rps']:>12.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}{result['errors']:>10}"
+                  f"{result['rps'] / me:>8.2f}")
+        print(f"  targets: filtered list >= 0.50 of /me" + ("; create >= 0.30 of /me" if engine == "SQLite" else ""))
+    if failed:
+        sys.exit("some responses were not 2xx: the figures are not valid")
+
+
+if __name__ == "__main__":
+    main()
