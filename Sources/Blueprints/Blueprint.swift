@@ -18,6 +18,33 @@ public struct Blueprint: Sendable {
     }
 }
 
+/// The operations a collection rule can govern.
+public enum Rule: String, Sendable, CaseIterable {
+    case list, view, create, update, delete
+
+    /// Whether the rule is about a write (and may read `@body`).
+    public var writes: Bool { self == .create || self == .update }
+}
+
+/// The REST operations of a collection.
+public enum CollectionOperation: String, Sendable, CaseIterable {
+    case list, create, get, replace, update, delete, aggregate
+
+    /// Whether the operation is about one record (its path names the record's id).
+    public var isItem: Bool { [.get, .replace, .update, .delete].contains(self) }
+}
+
+/// A collection operation served at another method and path too (`routes: {create: POST /workouts/log}`), so a
+/// frontend written for another backend works unchanged.
+public struct RouteAlias: Sendable {
+    public let operation: CollectionOperation
+    public let method: String
+    /// Under the app's prefix; an item operation's path has one `{name}` segment, the record's id.
+    public let path: String
+    /// The name of the path segment that holds the record's id.
+    public let parameter: String?
+}
+
 /// Who a collection's records belong to.
 public enum Ownership: String, Sendable {
     /// Each record belongs to the user who created it; nobody else sees it.
@@ -44,6 +71,11 @@ public struct CollectionSpec: Sendable {
     public let seed: String?
     /// The tier feature a caller's plan must include to use this collection, if any.
     public let feature: String?
+    /// Rules, in the filter language, by operation: a failed list rule filters, a failed view, update or delete rule
+    /// answers 404, a failed create rule 403.
+    public let rules: [Rule: String]
+    /// Operations served at the app's own method and path as well (under the prefix).
+    public let aliases: [RouteAlias]
     /// The SQL table: `app_<app>_<collection>`.
     public let table: String
 
@@ -73,6 +105,10 @@ public struct Field: Sendable {
     public let immutable: Bool
     /// Stored but never returned.
     public let hidden: Bool
+    /// Who may see the field (a rule over the record and the caller); others get the record without it.
+    public let readRule: String?
+    /// Who may set the field (a rule over the record, the body and the caller); others get 403.
+    public let writeRule: String?
     /// `date-time` text is stored normalized (UTC, milliseconds), so that text order is time order.
     public var isDateTime: Bool { kind == .text && schema["format"]?.stringValue == "date-time" }
 }

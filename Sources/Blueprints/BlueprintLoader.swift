@@ -49,7 +49,7 @@ private struct Checker {
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
     static let later: Set = ["profile", "agents", "router", "pipelines", "chat_routes", "flags", "tiers", "routes", "hooks"]
-    static let laterInCollection: Set = ["rules", "hooks", "relations", "routes", "field_rules"]
+    static let laterInCollection: Set = ["hooks", "relations"]
 
     mutating func problem(_ path: String, _ message: String) {
         let line = tree.line(path)
@@ -95,7 +95,7 @@ private struct Checker {
             problem(at, "must be a mapping with at least a schema")
             return nil
         }
-        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description"],
+        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes"],
                   later: Self.laterInCollection)
         if !Names.isIdentifier(name, maxLength: 30) {
             problem(at, "a collection's name must be 1 to 30 lowercase letters, digits or _, starting with a letter")
@@ -117,6 +117,7 @@ private struct Checker {
         var search: [String] = []
         for (index, field) in strings(spec["search"], at: at + ".search").enumerated() {
             if byName[field]?.kind != .text { problem("\(at).search.\(index)", "\(field) is not a text field of \(name)") }
+            else if byName[field]?.readRule != nil { problem("\(at).search.\(index)", "\(field) has a read rule: it cannot be searched") }
             else { search.append(field) }
         }
         var indexes: [[String]] = []
@@ -140,8 +141,70 @@ private struct Checker {
         }
         let feature = spec["feature"]?.stringValue
         if spec["feature"] != nil, feature == nil { problem(at + ".feature", "must be the name of a tier feature") }
-        return CollectionSpec(name: name, path: path, owner: owner, schema: spec["schema"] ?? .null, fields: fields, search: search,
-                              indexes: indexes, seed: seed, feature: feature, table: "app_\(app)_\(name)")
+        var rules: [Rule: String] = [:]
+        if let declared = spec["rules"] {
+            let object = declared.objectValue ?? [:]
+            if declared.objectValue == nil { problem(at + ".rules", "must map operations (list, view, create, update, delete) to rules") }
+            allowOnly(object, at: at + ".rules", known: Set(Rule.allCases.map(\.rawValue)), later: [])
+            for rule in Rule.allCases {
+                guard let value = object[rule.rawValue] else { continue }
+                if let text = value.stringValue { rules[rule] = text } else { problem("\(at).rules.\(rule.rawValue)", "must be a rule (text)") }
+            }
+        }
+        let collection = CollectionSpec(name: name, path: path, owner: owner, schema: spec["schema"] ?? .null, fields: fields, search: search,
+                                        indexes: indexes, seed: seed, feature: feature, rules: rules, aliases: aliases(spec["routes"], at: at + ".routes"),
+                                        table: "app_\(app)_\(name)")
+        for (rule, text) in rules { checkRule(text, collection, body: rule.writes, at: "\(at).rules.\(rule.rawValue)") }
+        for field in fields {
+            if let text = field.readRule { checkRule(text, collection, body: false, at: "\(at).schema.properties.\(field.name).read") }
+            if let text = field.writeRule { checkRule(text, collection, body: true, at: "\(at).schema.properties.\(field.name).write") }
+        }
+        return collection
+    }
+
+    /// `routes: {create: POST /workouts/log, get: GET /plans/{plan_id}}`.
+    mutating func aliases(_ value: JSONValue?, at: String) -> [RouteAlias] {
+        guard let value else { return [] }
+        guard case .object(let routes) = value else {
+            problem(at, "must map operations (\(CollectionOperation.allCases.map(\.rawValue).joined(separator: ", "))) to \"METHOD /path\"")
+            return []
+        }
+        allowOnly(routes, at: at, known: Set(CollectionOperation.allCases.map(\.rawValue)), later: [])
+        var aliases: [RouteAlias] = []
+        for operation in CollectionOperation.allCases {
+            guard let route = routes[operation.rawValue] else { continue }
+            let parts = route.stringValue?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
+            let methods: Set = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+            guard parts.count == 2, methods.contains(parts[0]) else {
+                problem("\(at).\(operation.rawValue)", "must be \"METHOD /path\" with METHOD one of GET, POST, PUT, PATCH, DELETE")
+                continue
+            }
+            let segments = parts[1].split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            let parameters = segments.filter { $0.hasPrefix("{") && $0.hasSuffix("}") && $0.count > 2 }.map { String($0.dropFirst().dropLast()) }
+            let plain = "/" + segments.map { $0.hasPrefix("{") ? "x" : String($0) }.joined(separator: "/")
+            guard parts[1].hasPrefix("/"), Self.isPath(plain), parameters.allSatisfy({ Names.isIdentifier($0, maxLength: 40) }),
+                  parameters.count == (operation.isItem ? 1 : 0) else {
+                problem("\(at).\(operation.rawValue)", operation.isItem
+                        ? "the path must name the record's id with one {parameter} segment"
+                        : "the path is a path like /workouts/log, without {parameters}")
+                continue
+            }
+            aliases.append(RouteAlias(operation: operation, method: parts[0], path: parts[1], parameter: parameters.first))
+        }
+        return aliases
+    }
+
+    /// A rule must parse and name only the collection's fields; it is compiled for real with each request.
+    mutating func checkRule(_ text: String, _ collection: CollectionSpec, body: Bool, at: String) {
+        let context = FilterContext(nowMillis: 0, auth: ["id": "", "role": "user", "tier": ""], body: body ? [:] : nil)
+        do {
+            let expression = try FilterParser.parse(text, context: context)
+            _ = try FilterSQL(collection: collection, engine: .sqlite).condition(expression)
+        } catch let error as FilterSyntaxError {
+            problem(at, "the rule \(error.message)")
+        } catch {
+            problem(at, "the rule is not valid: " + ((error as? AppError)?.fieldErrors.first?.message ?? "\(error)"))
+        }
     }
 
     mutating func fields(_ schema: JSONValue?, at: String) -> [Field] {
@@ -211,6 +274,9 @@ private struct Checker {
         for flag in ["readonly", "immutable", "hidden"] where rules[flag] != nil && rules[flag]?.boolValue == nil {
             problem(at + "." + flag, "must be true or false")
         }
+        for keyword in ["read", "write"] where rules[keyword] != nil && rules[keyword]?.stringValue == nil {
+            problem(at + "." + keyword, "must be a rule (text)")
+        }
         let defaultValue = rules["default"]
         if let defaultValue {
             for violation in JSONSchema.validate(defaultValue, against: .object(rules)) {
@@ -226,7 +292,8 @@ private struct Checker {
         }
         return Field(name: name, kind: kind, schema: .object(rules), nullable: nullable, required: required,
                      defaultValue: defaultValue, readonly: readonly, immutable: rules["immutable"]?.boolValue ?? false,
-                     hidden: rules["hidden"]?.boolValue ?? false)
+                     hidden: rules["hidden"]?.boolValue ?? false, readRule: rules["read"]?.stringValue,
+                     writeRule: rules["write"]?.stringValue)
     }
 
     mutating func strings(_ value: JSONValue?, at: String) -> [String] {

@@ -66,8 +66,34 @@ public enum CollectionContract {
                     "responses": ["200": ["description": "One value per group.", "content": json(aggregateSchema)], "default": problem],
                 ],
             ]
+            // Aliases: the same operation, described again at the app's own method and path.
+            for (index, alias) in collection.aliases.enumerated() {
+                let (source, method) = Self.source(alias.operation)
+                let sourcePath = path + (alias.operation.isItem ? "/{id}" : alias.operation == .aggregate ? "/aggregate" : "")
+                guard case .object(var operation)? = part.paths[sourcePath]?[method] else { continue }
+                operation["operationId"] = .string("\(source)\(base)Alias\(index + 1)")
+                var item = part.paths[blueprint.prefix + alias.path]?.objectValue ?? [:]
+                if let parameter = alias.parameter {
+                    item["parameters"] = [["name": .string(parameter), "in": "path", "required": true, "schema": ["type": "string", "format": "uuid"]]]
+                }
+                item[alias.method.lowercased()] = .object(operation)
+                part.paths[blueprint.prefix + alias.path] = .object(item)
+            }
         }
         return part
+    }
+
+    /// The operation id's verb and the method of an operation's own route.
+    static func source(_ operation: CollectionOperation) -> (String, String) {
+        switch operation {
+        case .list: ("list", "get")
+        case .create: ("create", "post")
+        case .get: ("get", "get")
+        case .replace: ("replace", "put")
+        case .update: ("update", "patch")
+        case .delete: ("delete", "delete")
+        case .aggregate: ("aggregate", "get")
+        }
     }
 
     static let filterParameter: JSONValue = [
@@ -141,7 +167,7 @@ public enum CollectionContract {
     /// The field's schema without the blueprint-only keywords.
     static func described(_ field: Field) -> JSONValue {
         guard case .object(var schema) = field.schema else { return field.schema }
-        for keyword in ["readonly", "immutable", "hidden"] { schema.removeValue(forKey: keyword) }
+        for keyword in ["readonly", "immutable", "hidden", "read", "write"] { schema.removeValue(forKey: keyword) }
         if field.readonly { schema["readOnly"] = true }
         return .object(schema)
     }

@@ -21,47 +21,54 @@ struct CollectionRoutes {
     func register(on router: Router<AppRequestContext>) {
         for collection in blueprint.collections {
             let store = CollectionStore(collection: collection, db: database, clock: clock)
-            let path = RouterPath(blueprint.prefix + collection.path)
-            let item = RouterPath(blueprint.prefix + collection.path + "/:id")
-            router.get(path) { request, _ in
-                let caller = try authorize(collection, write: false)
-                let query = try ListQuery(parameters(request), collection: collection, context: filterContext(caller))
+            let base = blueprint.prefix + collection.path
+            let defaults: [(CollectionOperation, HTTPRequest.Method, String)] = [
+                (.list, .get, base), (.create, .post, base), (.aggregate, .get, base + "/aggregate"),
+                (.get, .get, base + "/{id}"), (.replace, .put, base + "/{id}"), (.update, .patch, base + "/{id}"),
+                (.delete, .delete, base + "/{id}"),
+            ]
+            for (operation, method, path) in defaults {
+                router.on(RouterPath(path), method: method, use: handler(operation, store: store, parameter: "id"))
+            }
+            for alias in collection.aliases {
+                router.on(RouterPath(blueprint.prefix + alias.path), method: HTTPRequest.Method(alias.method) ?? .get,
+                          use: handler(alias.operation, store: store, parameter: alias.parameter ?? "id"))
+            }
+        }
+    }
+
+    /// One operation of a collection; `parameter` names the path segment that holds the record's id.
+    private func handler(_ operation: CollectionOperation, store: CollectionStore, parameter: String)
+        -> @Sendable (Request, AppRequestContext) async throws -> Response {
+        let collection = store.collection
+        return { request, context in
+            let caller = try authorize(collection, write: ![.list, .get, .aggregate].contains(operation))
+            func id() throws -> String {
+                guard let id = context.parameters.get(parameter) else { throw AppError.notFound("record") }
+                return id
+            }
+            switch operation {
+            case .list:
+                let query = try ListQuery(parameters(request), collection: collection, context: store.filterContext(caller))
                 let page = try await store.list(query, caller: caller)
                 return json(.ok, .object(["items": .array(page.items), "total": .int(Int64(page.total)),
                                           "page": .int(Int64(page.page)), "per_page": .int(Int64(page.perPage))]))
-            }
-            router.post(path) { request, _ in
-                let caller = try authorize(collection, write: true)
+            case .create:
                 return json(.created, try await store.create(try await body(request), caller: caller))
-            }
-            router.get(RouterPath(blueprint.prefix + collection.path + "/aggregate")) { request, _ in
-                let caller = try authorize(collection, write: false)
-                let query = try AggregateQuery(parameters(request), collection: collection, context: filterContext(caller))
+            case .aggregate:
+                let query = try AggregateQuery(parameters(request), collection: collection, context: store.filterContext(caller))
                 return json(.ok, try await store.aggregate(query, caller: caller))
-            }
-            router.get(item) { request, context in
-                let caller = try authorize(collection, write: false)
-                var fields: Set<String>?
+            case .get:
                 let query = parameters(request)
                 for name in query.keys where name != "fields" {
                     throw AppError.validation([FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route")])
                 }
-                if let list = query["fields"] {
-                    fields = Set(list.joined(separator: ",").split(separator: ",").map(String.init))
-                }
-                return json(.ok, try await store.get(try id(context), caller: caller, fields: fields))
-            }
-            router.put(item) { request, context in
-                let caller = try authorize(collection, write: true)
-                return json(.ok, try await store.update(try id(context), try await body(request), replace: true, caller: caller))
-            }
-            router.patch(item) { request, context in
-                let caller = try authorize(collection, write: true)
-                return json(.ok, try await store.update(try id(context), try await body(request), replace: false, caller: caller))
-            }
-            router.delete(item) { _, context in
-                let caller = try authorize(collection, write: true)
-                try await store.delete(try id(context), caller: caller)
+                let fields = query["fields"].map { Set($0.joined(separator: ",").split(separator: ",").map(String.init)) }
+                return json(.ok, try await store.get(try id(), caller: caller, fields: fields))
+            case .replace, .update:
+                return json(.ok, try await store.update(try id(), try await body(request), replace: operation == .replace, caller: caller))
+            case .delete:
+                try await store.delete(try id(), caller: caller)
                 return Response(status: .noContent)
             }
         }
@@ -71,13 +78,7 @@ struct CollectionRoutes {
     private func authorize(_ collection: CollectionSpec, write: Bool) throws -> Caller {
         let identity = try RequestScope.requireIdentity()
         try plans.authorize(identity, scope: write ? "data:write" : "data:read", feature: collection.feature)
-        return Caller(id: identity.user.id, isAdmin: identity.user.isAdmin)
-    }
-
-    private func filterContext(_ caller: Caller) -> FilterContext {
-        let user = RequestScope.current?.identity?.user
-        return FilterContext(nowMillis: clock.now.millis,
-                             auth: ["id": .string(caller.id), "role": .string(user?.role ?? "user"), "tier": .string(user?.tier ?? "")])
+        return Caller(id: identity.user.id, role: identity.user.role, tier: identity.user.tier)
     }
 
     private func parameters(_ request: Request) -> [String: [String]] {
@@ -86,11 +87,6 @@ struct CollectionRoutes {
             query[String(key).removingPercentEncoding ?? String(key), default: []].append(String(value))
         }
         return query
-    }
-
-    private func id(_ context: AppRequestContext) throws -> String {
-        guard let id = context.parameters.get("id") else { throw AppError.notFound("record") }
-        return id
     }
 
     private func body(_ request: Request) async throws -> JSONValue {

@@ -69,8 +69,12 @@ public struct AggregateQuery: Sendable {
 extension CollectionStore {
     /// `{op, field, groups: [{group: {field: value}, value}]}`, groups in the order of their values.
     public func aggregate(_ query: AggregateQuery, caller: Caller) async throws -> JSONValue {
-        var condition = visible(to: caller)
-        if let filter = query.filter { condition = condition + " AND " + (try sql.condition(filter)) }
+        let access = access(caller)
+        for name in [query.field].compactMap({ $0 }) + query.groupBy where !access.readsEverywhere(name) {
+            throw FilterSQL.invalid(name == query.field ? "field" : "group_by", "cannot aggregate \(name): some records do not show it to you")
+        }
+        var condition = try access.scope(.list)
+        if let filter = query.filter { condition = condition + " AND " + (try access.sql.condition(filter)) }
         let target: SQLQueryString = query.field.map { "\(ident: $0)" } ?? "*"
         let postgres = db.engine == .postgres
         let measure: SQLQueryString = switch query.op {

@@ -4,17 +4,6 @@ import LLM
 import SQLKit
 import Storage
 
-/// Who is asking, as the collections see it.
-public struct Caller: Sendable {
-    public let id: String
-    public let isAdmin: Bool
-
-    public init(id: UUID, isAdmin: Bool) {
-        self.id = id.lowercased
-        self.isAdmin = isAdmin
-    }
-}
-
 /// One collection's records: every statement is scoped by ownership (a user-owned record is found only by its owner;
 /// another user's id is simply not there), every value is bound, and every write is validated by the schema first.
 public struct CollectionStore: Sendable {
@@ -28,24 +17,25 @@ public struct CollectionStore: Sendable {
         self.clock = clock
     }
 
-    var sql: FilterSQL { FilterSQL(collection: collection, engine: db.engine) }
     var table: String { collection.table }
 
-    /// The condition every statement carries: the caller's own records, or all of a shared collection.
-    func visible(to caller: Caller) -> SQLQueryString {
-        collection.owner == .user ? "owner_id = \(bind: caller.id)" : "1 = 1"
+    /// What the caller may do here, with `@now` and `@body` filled in for this request.
+    func access(_ caller: Caller, body: [String: JSONValue]? = nil) -> CollectionAccess {
+        CollectionAccess(collection, caller: caller, nowMillis: clock.now.millis, body: body, engine: db.engine)
     }
 
-    func requireWriter(_ caller: Caller) throws(AppError) {
-        if collection.owner == .shared, !caller.isAdmin {
-            throw AppError(status: 403, code: "admin_required", title: "Forbidden",
-                           detail: "\(collection.name) is shared by every user: only administrators change it.")
-        }
+    /// What a caller's `?filter=` macros stand for now.
+    public func filterContext(_ caller: Caller) -> FilterContext {
+        access(caller).context
     }
 
     public func list(_ query: ListQuery, caller: Caller) async throws -> Page<JSONValue> {
-        var condition = visible(to: caller)
-        if let filter = query.filter { condition = condition + " AND " + (try sql.condition(filter)) }
+        let access = access(caller)
+        for key in query.sort where !access.readsEverywhere(key.field) {
+            throw FilterSQL.invalid("sort", "cannot sort by \(key.field): some records do not show it to you")
+        }
+        var condition = try access.scope(.list)
+        if let filter = query.filter { condition = condition + " AND " + (try access.sql.condition(filter)) }
         if let search = query.search {
             condition = condition + (db.engine == .postgres ? " AND strpos(search_folded, \(bind: search)) > 0" : " AND instr(search_folded, \(bind: search)) > 0")
         }
@@ -55,24 +45,31 @@ public struct CollectionStore: Sendable {
         let total = try await db.first("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition)?.decode(column: "total", as: Int64.self) ?? 0
         let rows = try await db.all("SELECT * FROM \(ident: table) WHERE " + condition
             + " ORDER BY \(unsafeRaw: order.joined(separator: ", ")) LIMIT \(bind: query.page.perPage) OFFSET \(bind: query.page.offset)")
-        let items = try rows.map { try record($0, fields: query.fields) }
+        let items = try rows.map { try record($0, access: access, fields: query.fields) }
         return Page(items: items, total: Int(total), request: query.page)
     }
 
     public func get(_ id: String, caller: Caller, fields: Set<String>? = nil) async throws -> JSONValue {
+        let access = access(caller)
         guard let key = UUID.parse(id)?.lowercased,
-              let row = try await db.first("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + visible(to: caller)) else {
+              let row = try await db.first("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + (try access.scope(.view))) else {
             throw AppError.notFound("record")
         }
-        return try record(row, fields: fields)
+        return try record(row, access: access, fields: fields)
     }
 
     public func create(_ body: JSONValue, caller: Caller) async throws -> JSONValue {
-        try requireWriter(caller)
+        let access = access(caller, body: body.objectValue)
+        try access.requireWriter(.create)
         let values = try RecordInput.values(body, collection, .create)
         let id = UUID().lowercased
-        let now = clock.now.millis
-        try await insert(id: id, owner: collection.owner == .user ? caller.id : nil, values: values, now: now, on: db.sql)
+        let owner = collection.owner == .user ? caller.id : nil
+        var proposed = values
+        proposed["id"] = .string(id)
+        if let owner { proposed["owner_id"] = .string(owner) }
+        try access.requireWritable(body.objectValue ?? [:], record: .object(proposed))
+        try access.requireCreate(.object(proposed))
+        try await insert(id: id, owner: owner, values: values, now: clock.now.millis, on: db.sql)
         return try await get(id, caller: caller)
     }
 
@@ -93,15 +90,17 @@ public struct CollectionStore: Sendable {
     /// PUT (`replace`) or PATCH: read, validate against what is stored, write, in one transaction.
     public func update(_ id: String, _ body: JSONValue, replace: Bool, caller: Caller) async throws -> JSONValue {
         guard let key = UUID.parse(id)?.lowercased else { throw AppError.notFound("record") }
+        let access = access(caller, body: body.objectValue)
+        let scope = try access.scope(.update)
         let collection = self.collection
-        let visible = visible(to: caller)
         let now = clock.now.millis
         let table = self.table
         let found: Bool = try await db.transaction { sql in
-            guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + visible).first() else { return false }
-            try self.requireWriter(caller)
+            guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() else { return false }
+            try access.requireWriter(.update)
             var existing: [String: JSONValue] = [:]
             for field in collection.fields { existing[field.name] = try ColumnCodec.decode(row, field) }
+            try access.requireWritable(body.objectValue ?? [:], record: try self.record(row, access: nil, fields: nil))
             let values = try RecordInput.values(body, collection, replace ? .replace(existing: existing) : .patch(existing: existing))
             var assignments: [SQLQueryString] = ["updated_at = \(bind: now)"]
             for field in collection.fields {
@@ -119,12 +118,14 @@ public struct CollectionStore: Sendable {
     }
 
     public func delete(_ id: String, caller: Caller) async throws {
+        let access = access(caller)
+        let scope = try access.scope(.delete)
         guard let key = UUID.parse(id)?.lowercased,
-              try await db.first("SELECT id FROM \(ident: table) WHERE id = \(bind: key) AND " + visible(to: caller)) != nil else {
+              try await db.first("SELECT id FROM \(ident: table) WHERE id = \(bind: key) AND " + scope) != nil else {
             throw AppError.notFound("record")
         }
-        try requireWriter(caller)
-        try await db.run("DELETE FROM \(ident: table) WHERE id = \(bind: key) AND " + visible(to: caller))
+        try access.requireWriter(.delete)
+        try await db.run("DELETE FROM \(ident: table) WHERE id = \(bind: key) AND " + scope)
     }
 
     /// The folded text `?q=` searches: the search fields' values, one per line.
@@ -132,20 +133,22 @@ public struct CollectionStore: Sendable {
         collection.search.compactMap { values[$0]?.stringValue?.folded }.joined(separator: "\n")
     }
 
-    /// A row as the API returns it: the record's own columns, then its fields, hidden ones left out.
-    func record(_ row: any SQLRow, fields wanted: Set<String>?) throws -> JSONValue {
+    /// A row as the API returns it: the record's own columns, then its fields; hidden ones left out, and, for a
+    /// caller (`access`), those their read rules hide and those they did not ask for.
+    func record(_ row: any SQLRow, access: CollectionAccess?, fields wanted: Set<String>?) throws -> JSONValue {
         var object: [String: JSONValue] = [:]
-        func include(_ name: String) -> Bool { wanted?.contains(name) ?? true }
         object["id"] = .string(try row.decode(column: "id", as: String.self))
-        if collection.owner == .user, include("owner_id") {
+        if collection.owner == .user {
             object["owner_id"] = try row.decodeNil(column: "owner_id") ? .null : .string(try row.decode(column: "owner_id", as: String.self))
         }
-        for name in ["created_at", "updated_at"] where include(name) {
+        for name in ["created_at", "updated_at"] {
             object[name] = .string(RFC3339.format(millis: try row.decode(column: name, as: Int64.self)))
         }
-        for field in collection.fields where !field.hidden && include(field.name) {
+        for field in collection.fields where !field.hidden {
             object[field.name] = try ColumnCodec.decode(row, field)
         }
-        return .object(object)
+        guard case .object(var shown) = access?.readable(.object(object)) ?? .object(object) else { return .object(object) }
+        if let wanted { shown = shown.filter { $0.key == "id" || wanted.contains($0.key) } }
+        return .object(shown)
     }
 }

@@ -17,15 +17,29 @@ public struct FilterMatch: Sendable {
         case .all(let parts): return parts.allSatisfy { matches($0, record) }
         case .any(let parts): return parts.contains { matches($0, record) }
         case .compare(let name, let op, let value):
-            return compare(key(name, record), op, operand(name, value))
+            return Self.compare(key(name, record), op, operand(name, value))
         case .member(let name, let negated, let values):
             let have = key(name, record)
             let found = values.contains { value in
                 let wanted = operand(name, value)
-                return wanted == nil ? have == nil : (have != nil && order(have!, wanted!) == 0)
+                return wanted == nil ? have == nil : (have != nil && Self.order(have!, wanted!) == 0)
             }
             return negated ? !found : found
+        case .constant(let holds):
+            return holds
         }
+    }
+
+    /// A comparison of two values (`@auth.role = 'admin'`), with the meaning comparisons of fields have.
+    static func holds(_ left: FilterValue, _ op: FilterOperator, _ right: FilterValue) -> Bool {
+        func key(_ value: FilterValue) -> Key? {
+            switch value {
+            case .time(let millis): .number(Double(millis))
+            case .json(.null): nil
+            case .json(let json): plain(json, field: nil)
+            }
+        }
+        return compare(key(left), op, key(right))
     }
 
     /// A comparable form of a value: numbers as doubles, times as milliseconds, text as its bytes.
@@ -41,7 +55,7 @@ public struct FilterMatch: Sendable {
         if SystemField(rawValue: name) == .createdAt || SystemField(rawValue: name) == .updatedAt {
             return value.stringValue.flatMap(RFC3339.millis).map { .number(Double($0)) }
         }
-        return plain(value, field: collection.field(name))
+        return Self.plain(value, field: collection.field(name))
     }
 
     private func operand(_ name: String, _ value: FilterValue) -> Key? {
@@ -57,11 +71,11 @@ public struct FilterMatch: Sendable {
         case .json(.string(let text)) where system == .id:
             return .text(Array(text.lowercased().utf8))
         case .json(let json):
-            return plain(json, field: collection.field(name))
+            return Self.plain(json, field: collection.field(name))
         }
     }
 
-    private func plain(_ value: JSONValue, field: Field?) -> Key {
+    private static func plain(_ value: JSONValue, field: Field?) -> Key {
         switch value {
         case .int, .double: return .number(value.doubleValue ?? 0)
         case .bool(let flag): return .flag(flag)
@@ -72,7 +86,7 @@ public struct FilterMatch: Sendable {
         }
     }
 
-    private func compare(_ have: Key?, _ op: FilterOperator, _ wanted: Key?) -> Bool {
+    private static func compare(_ have: Key?, _ op: FilterOperator, _ wanted: Key?) -> Bool {
         guard let wanted else { return op == .equal ? have == nil : have != nil }
         guard let have else { return op == .notEqual || op == .notContains }
         switch op {
@@ -89,7 +103,7 @@ public struct FilterMatch: Sendable {
     }
 
     /// -1, 0 or 1; values of different kinds (which `FilterSQL` refuses) count as different.
-    private func order(_ a: Key, _ b: Key) -> Int {
+    private static func order(_ a: Key, _ b: Key) -> Int {
         switch (a, b) {
         case (.number(let x), .number(let y)): return x < y ? -1 : (x > y ? 1 : 0)
         case (.text(let x), .text(let y)): return x.lexicographicallyPrecedes(y) ? -1 : (x == y ? 0 : 1)
@@ -99,7 +113,7 @@ public struct FilterMatch: Sendable {
         }
     }
 
-    private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty else { return true }
         guard needle.count <= haystack.count else { return false }
         for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {

@@ -12,6 +12,9 @@ import Storage
 struct FilterSQL {
     let collection: CollectionSpec
     let engine: Engine
+    /// Fields with a read rule, and that rule for this caller: a comparison on such a field holds only where the
+    /// caller may read it, so a filter cannot find out what it may not see.
+    var readRules: [String: FilterExpression] = [:]
 
     /// What a filter can name: a field, or one of the columns every record has.
     enum Operand {
@@ -43,20 +46,31 @@ struct FilterSQL {
         switch expression {
         case .all(let parts): return try group(parts, " AND ")
         case .any(let parts): return try group(parts, " OR ")
-        case .compare(let name, let op, let value): return try compare(try operand(name), op, value)
+        case .constant(let holds): return holds ? "1 = 1" : "1 = 0"
+        case .compare(let name, let op, let value): return try guarded(name, try compare(try operand(name), op, value))
         case .member(let name, let negated, let values):
-            let operand = try operand(name)
-            let nonNull = values.filter { $0 != .json(.null) }
-            let hasNull = nonNull.count != values.count
-            var parts: [SQLQueryString] = []
-            if !nonNull.isEmpty {
-                let binds = try nonNull.map { value throws(AppError) in try bindable(operand, value, op: .equal) }
-                parts.append("\(ident: operand.column) IN (\(binds: binds))")
-            }
-            if hasNull { parts.append("\(ident: operand.column) IS NULL") }
-            let inside: SQLQueryString = parts.isEmpty ? "1 = 0" : "(" + parts.joined(separator: " OR ") + ")"
-            return negated ? "NOT COALESCE(" + inside + ", FALSE)" : inside
+            return try guarded(name, try member(name, negated, values))
         }
+    }
+
+    /// A comparison on a field with a read rule, limited to the records whose field the caller may read.
+    private func guarded(_ name: String, _ comparison: SQLQueryString) throws(AppError) -> SQLQueryString {
+        guard let rule = readRules[name], rule != .constant(true) else { return comparison }
+        let unguarded = FilterSQL(collection: collection, engine: engine)
+        return "(" + (try unguarded.condition(rule)) + " AND " + comparison + ")"
+    }
+
+    private func member(_ name: String, _ negated: Bool, _ values: [FilterValue]) throws(AppError) -> SQLQueryString {
+        let operand = try operand(name)
+        let nonNull = values.filter { $0 != .json(.null) }
+        var parts: [SQLQueryString] = []
+        if !nonNull.isEmpty {
+            let binds = try nonNull.map { value throws(AppError) in try bindable(operand, value, op: .equal) }
+            parts.append("\(ident: operand.column) IN (\(binds: binds))")
+        }
+        if nonNull.count != values.count { parts.append("\(ident: operand.column) IS NULL") }
+        let inside: SQLQueryString = parts.isEmpty ? "1 = 0" : "(" + parts.joined(separator: " OR ") + ")"
+        return negated ? "NOT COALESCE(" + inside + ", FALSE)" : inside
     }
 
     private func group(_ parts: [FilterExpression], _ separator: String) throws(AppError) -> SQLQueryString {

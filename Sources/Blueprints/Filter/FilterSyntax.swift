@@ -2,22 +2,37 @@ import Core
 import Foundation
 import LLM
 
-/// A parsed `?filter=` expression: comparisons of a field with a value, joined by `&&` and `||`.
+/// A parsed `?filter=` expression or rule: comparisons of a field with a value, joined by `&&` and `||`.
 ///
-/// The grammar (PocketBase's, smaller): `field op value`, with op one of `= != > >= < <= ~ !~`, or `field in [v, ...]`
-/// and `field !in [...]`; values are 'text' or "text", numbers, `true`, `false`, `null`, `@now` (optionally `+`/`-`
-/// seconds) and `@auth.id`, `@auth.role`, `@auth.tier`; parentheses group. Macros are resolved while parsing, so what
-/// reaches SQL is always a bound value.
+/// The grammar (PocketBase's, smaller): `field op value` (or `value op field`), with op one of `= != > >= < <= ~ !~`,
+/// or `field in [v, ...]` and `field !in [...]`; a field is its name or `@record.name`; values are 'text' or "text",
+/// numbers, `true`, `false`, `null`, `@now` (optionally `+`/`-` seconds), `@auth.id`, `@auth.role`, `@auth.tier` and,
+/// in rules, `@body.name` (the request body's value); parentheses group. Macros are resolved while parsing, so what
+/// reaches SQL is always a bound value, and a comparison of two values (`@auth.role = 'admin'`) is decided there.
 public indirect enum FilterExpression: Sendable, Equatable {
     case all([FilterExpression])
     case any([FilterExpression])
     case compare(field: String, op: FilterOperator, value: FilterValue)
     case member(field: String, negated: Bool, values: [FilterValue])
+    /// A comparison of values only, decided while parsing.
+    case constant(Bool)
 }
 
 public enum FilterOperator: String, Sendable, CaseIterable {
     case equal = "=", notEqual = "!=", greater = ">", greaterOrEqual = ">=", less = "<", lessOrEqual = "<="
     case contains = "~", notContains = "!~"
+
+    /// The operator with its operands swapped (`5 < priority` is `priority > 5`); none for `~`.
+    var mirrored: FilterOperator? {
+        switch self {
+        case .equal, .notEqual: self
+        case .greater: .less
+        case .greaterOrEqual: .lessOrEqual
+        case .less: .greater
+        case .lessOrEqual: .greaterOrEqual
+        case .contains, .notContains: nil
+        }
+    }
 }
 
 public enum FilterValue: Sendable, Equatable {
@@ -30,10 +45,14 @@ public enum FilterValue: Sendable, Equatable {
 public struct FilterContext: Sendable {
     public let nowMillis: Int64
     public let auth: [String: JSONValue]
+    /// The request body's fields, for `@body.*` in rules; nil where there is no body (filters, reads), and then
+    /// `@body` is an error.
+    public var body: [String: JSONValue]?
 
-    public init(nowMillis: Int64, auth: [String: JSONValue]) {
+    public init(nowMillis: Int64, auth: [String: JSONValue], body: [String: JSONValue]? = nil) {
         self.nowMillis = nowMillis
         self.auth = auth
+        self.body = body
     }
 }
 
@@ -79,7 +98,10 @@ public struct FilterParser {
             position += 1
             parts.append(try conjunction(depth: depth))
         }
-        return parts.count == 1 ? parts[0] : .any(parts)
+        // Decided comparisons fold away: `@auth.role = 'admin' || ...` is simply true for an administrator.
+        if parts.contains(.constant(true)) { return .constant(true) }
+        parts.removeAll { $0 == .constant(false) }
+        return parts.isEmpty ? .constant(false) : parts.count == 1 ? parts[0] : .any(parts)
     }
 
     private mutating func conjunction(depth: Int) throws(FilterSyntaxError) -> FilterExpression {
@@ -88,7 +110,9 @@ public struct FilterParser {
             position += 1
             parts.append(try primary(depth: depth))
         }
-        return parts.count == 1 ? parts[0] : .all(parts)
+        if parts.contains(.constant(false)) { return .constant(false) }
+        parts.removeAll { $0 == .constant(true) }
+        return parts.isEmpty ? .constant(true) : parts.count == 1 ? parts[0] : .all(parts)
     }
 
     private mutating func primary(depth: Int) throws(FilterSyntaxError) -> FilterExpression {
@@ -101,18 +125,50 @@ public struct FilterParser {
         }
         terms += 1
         guard terms <= Self.maxTerms else { throw FilterSyntaxError(message: "has more than \(Self.maxTerms) comparisons") }
-        guard case .name(var field) = next() else { throw FilterSyntaxError(message: "expects a field name where a comparison starts") }
-        if field.hasPrefix("record.") { field.removeFirst("record.".count) }
+        let left = try term()
         switch next() {
-        case .name("in"):
-            return .member(field: field, negated: false, values: try list())
-        case .op("!in"):
-            return .member(field: field, negated: true, values: try list())
+        case .name("in"), .op("!in"):
+            let negated = tokens[position - 1] == .op("!in")
+            let values = try list()
+            switch left {
+            case .field(let field): return .member(field: field, negated: negated, values: values)
+            case .value(let value):
+                return .constant(values.contains { FilterMatch.holds(value, .equal, $0) } != negated)
+            }
         case .op(let symbol):
             guard let op = FilterOperator(rawValue: symbol) else { throw FilterSyntaxError(message: "has an unknown operator \(symbol)") }
-            return .compare(field: field, op: op, value: try value())
+            switch (left, try term()) {
+            case (.field(let field), .value(let value)):
+                return .compare(field: field, op: op, value: value)
+            case (.value(let value), .field(let field)):
+                guard let mirrored = op.mirrored else { throw FilterSyntaxError(message: "needs the field on the left of ~ and !~") }
+                return .compare(field: field, op: mirrored, value: value)
+            case (.value(let left), .value(let right)):
+                return .constant(FilterMatch.holds(left, op, right))
+            case (.field, .field):
+                throw FilterSyntaxError(message: "compares a field with a value, not with another field")
+            }
         default:
-            throw FilterSyntaxError(message: "expects an operator (= != > >= < <= ~ !~ in !in) after \(field)")
+            throw FilterSyntaxError(message: "expects an operator (= != > >= < <= ~ !~ in !in) after the first operand")
+        }
+    }
+
+    private enum Term {
+        case field(String)
+        case value(FilterValue)
+    }
+
+    /// A field (`name`, `@record.name`) or a value.
+    private mutating func term() throws(FilterSyntaxError) -> Term {
+        switch peek {
+        case .name(let name) where !["true", "false", "null"].contains(name):
+            position += 1
+            return .field(name.hasPrefix("record.") ? String(name.dropFirst("record.".count)) : name)
+        case .macro(let name) where name.hasPrefix("record."):
+            position += 1
+            return .field(String(name.dropFirst("record.".count)))
+        default:
+            return .value(try value())
         }
     }
 
@@ -145,7 +201,12 @@ public struct FilterParser {
         case .name("null"): value = .json(.null)
         case .macro("now"): value = .time(context.nowMillis)
         case .macro(let name) where name.hasPrefix("auth."):
-            value = .json(context.auth[String(name.dropFirst(5))] ?? .null)
+            let key = String(name.dropFirst("auth.".count))
+            guard let known = context.auth[key] else { throw FilterSyntaxError(message: "has an unknown value @\(name)") }
+            value = .json(known)
+        case .macro(let name) where name.hasPrefix("body."):
+            guard let body = context.body else { throw FilterSyntaxError(message: "uses @body where there is no body") }
+            value = .json(body[String(name.dropFirst("body.".count))] ?? .null)
         case .macro(let name): throw FilterSyntaxError(message: "has an unknown value @\(name)")
         default: throw FilterSyntaxError(message: "expects a value: 'text', a number, true, false, null or @now")
         }

@@ -171,6 +171,24 @@ struct CollectionRESTTests {
         }
     }
 
+    @Test("Route aliases serve an operation at the app's own method and path too, under the same rules")
+    func aliases() async throws {
+        try await TestApp.withBlueprint { app in
+            let user = try await app.signup()
+            let other = try await app.signup()
+            let logged = try await app.request(.post, "/api/v1/tasks/log", json: ["title": "Logged"], token: user.access)
+            #expect(logged.status == 201, "\(logged.text)")
+            let id = logged["id"] as? String ?? ""
+            #expect(try await app.request(.get, "/api/v1/todo/\(id)", token: user.access)["title"] as? String == "Logged")
+            #expect(try await app.request(.get, "/api/v1/todo/\(id)", token: other.access).status == 404)
+            #expect(try await app.request(.get, "/api/v1/tasks/\(id)", token: user.access).status == 200, "the collection's own routes stay")
+            let document = try await app.request(.get, "/openapi.json")
+            let paths = document["paths"] as? [String: Any] ?? [:]
+            #expect((paths["/api/v1/tasks/log"] as? [String: Any])?["post"] != nil)
+            #expect(((paths["/api/v1/todo/{task_id}"] as? [String: Any])?["get"] as? [String: Any])?["operationId"] as? String == "getTestappTasksAlias2")
+        }
+    }
+
     @Test("The served contract lists every collection route and schema; a wrong method answers 405 with Allow")
     func contract() async throws {
         try await TestApp.withBlueprint { app in

@@ -38,6 +38,7 @@ enum TestBlueprint {
                 secret_note: {type: [string, "null"], hidden: true}
             search: [title]
             indexes: [[status, priority]]
+            routes: {create: POST /tasks/log, get: "GET /todo/{task_id}"}
           tips:
             owner: shared
             schema:

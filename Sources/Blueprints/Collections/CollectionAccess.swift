@@ -1,0 +1,127 @@
+import Core
+import Foundation
+import LLM
+import SQLKit
+import Storage
+
+/// Who is asking, as the collections see it.
+public struct Caller: Sendable {
+    public let id: String
+    public let role: String
+    public let tier: String
+
+    public init(id: UUID, role: String, tier: String) {
+        self.id = id.lowercased
+        self.role = role
+        self.tier = tier
+    }
+
+    public var isAdmin: Bool { role == "admin" }
+
+    /// What `@auth.*` stands for.
+    var auth: [String: JSONValue] { ["id": .string(id), "role": .string(role), "tier": .string(tier)] }
+}
+
+/// What one caller may do with one collection, decided by ownership and the collection's rules: every condition here
+/// is compiled into the SQL of the statement it guards, so no rule is checked by loading rows it would hide.
+///
+/// Ownership first: a user-owned record is only ever its owner's. Then the rules: a failed list rule filters, a
+/// failed view, update or delete rule makes the record not found, a failed create rule is a 403. A shared collection
+/// is written by administrators (who pass its write rules), or by anyone its create, update or delete rule admits.
+struct CollectionAccess {
+    let collection: CollectionSpec
+    let caller: Caller
+    let context: FilterContext
+    let engine: Engine
+
+    init(_ collection: CollectionSpec, caller: Caller, nowMillis: Int64, body: [String: JSONValue]? = nil, engine: Engine) {
+        self.collection = collection
+        self.caller = caller
+        self.context = FilterContext(nowMillis: nowMillis, auth: caller.auth, body: body)
+        self.engine = engine
+    }
+
+    /// Filters compiled for this caller: comparisons on fields they may not read never hold.
+    var sql: FilterSQL {
+        var sql = FilterSQL(collection: collection, engine: engine)
+        for field in collection.fields {
+            guard let rule = field.readRule else { continue }
+            sql.readRules[field.name] = (try? parse(rule, body: false)) ?? .constant(false)
+        }
+        return sql
+    }
+
+    /// The caller's records that `rule` admits, as a SQL condition.
+    func scope(_ rule: Rule) throws(AppError) -> SQLQueryString {
+        let owned: SQLQueryString = collection.owner == .user ? "owner_id = \(bind: caller.id)" : "1 = 1"
+        guard let expression = try expression(rule) else { return owned }
+        return owned + " AND " + (try FilterSQL(collection: collection, engine: engine).condition(expression))
+    }
+
+    /// The rule as this caller's request fills it in; nil when nothing limits the operation.
+    func expression(_ rule: Rule) throws(AppError) -> FilterExpression? {
+        if collection.owner == .shared, caller.isAdmin, rule != .list, rule != .view { return nil }
+        guard let text = collection.rules[rule] else { return nil }
+        return try parse(text, body: rule.writes)
+    }
+
+    /// Shared collections are written by administrators, or by whoever the operation's rule admits.
+    func requireWriter(_ rule: Rule) throws(AppError) {
+        if collection.owner == .shared, !caller.isAdmin, collection.rules[rule] == nil {
+            throw AppError(status: 403, code: "admin_required", title: "Forbidden",
+                           detail: "\(collection.name) is shared by every user: only administrators change it.")
+        }
+    }
+
+    /// The create rule, checked against the record about to be created.
+    func requireCreate(_ record: JSONValue) throws(AppError) {
+        guard let expression = try expression(.create), !FilterMatch(collection: collection).matches(expression, record) else { return }
+        throw AppError(status: 403, code: "rule_failed", title: "Forbidden",
+                       detail: "The create rule of \(collection.name) does not allow this record: \(collection.rules[.create] ?? "").")
+    }
+
+    /// Each field the body sets whose write rule does not admit this caller, checked against `record` (the record as
+    /// it stands, or as it would be created).
+    func requireWritable(_ body: [String: JSONValue], record: JSONValue) throws(AppError) {
+        var refused: [FieldError] = []
+        for field in collection.fields where body[field.name] != nil {
+            guard let text = field.writeRule else { continue }
+            if !FilterMatch(collection: collection).matches(try parse(text, body: true), record) {
+                refused.append(FieldError(field: field.name, code: "not_writable", message: "the caller may not set this field"))
+            }
+        }
+        if !refused.isEmpty {
+            throw AppError(status: 403, code: "field_rule_failed", title: "Forbidden",
+                           detail: "Some fields may not be set by this caller.", fieldErrors: refused)
+        }
+    }
+
+    /// The record without the fields whose read rule does not admit this caller.
+    func readable(_ record: JSONValue) -> JSONValue {
+        guard case .object(var object) = record else { return record }
+        for field in collection.fields where object[field.name] != nil {
+            guard let text = field.readRule else { continue }
+            let rule = (try? parse(text, body: false)) ?? .constant(false)
+            if !FilterMatch(collection: collection).matches(rule, record) { object.removeValue(forKey: field.name) }
+        }
+        return .object(object)
+    }
+
+    /// Whether the caller reads `field` in every record (its read rule holds whatever the record): sorting and
+    /// aggregating by a field is only allowed then, since an order or a sum would tell what the rule hides.
+    func readsEverywhere(_ field: String) -> Bool {
+        guard let text = collection.field(field)?.readRule else { return true }
+        return (try? parse(text, body: false)) == .constant(true)
+    }
+
+    private func parse(_ text: String, body: Bool) throws(AppError) -> FilterExpression {
+        var context = self.context
+        if !body { context.body = nil }
+        do {
+            return try FilterParser.parse(text, context: context)
+        } catch {
+            // Rules were checked when the blueprint loaded; one that fails now is the server's fault, not the caller's.
+            throw AppError(status: 500, code: "rule_error", title: "Internal server error", detail: "A rule of \(collection.name) could not be read.")
+        }
+    }
+}
