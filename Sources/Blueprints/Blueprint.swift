@@ -26,6 +26,23 @@ public enum Rule: String, Sendable, CaseIterable {
     public var writes: Bool { self == .create || self == .update }
 }
 
+/// A field holding another record's id: `relations: {plan_id: {collection: plans, on_delete: set_null}}`. A record
+/// may only point at a record its writer may view, and what happens to it when that record goes is declared.
+public struct Relation: Sendable {
+    public enum OnDelete: String, Sendable, CaseIterable {
+        /// The pointing records go too.
+        case cascade
+        /// The field becomes null.
+        case setNull = "set_null"
+        /// The target cannot be deleted while anything points at it (409).
+        case restrict
+    }
+
+    public let field: String
+    public let collection: String
+    public let onDelete: OnDelete
+}
+
 /// The REST operations of a collection.
 public enum CollectionOperation: String, Sendable, CaseIterable {
     case list, create, get, replace, update, delete, aggregate
@@ -76,6 +93,8 @@ public struct CollectionSpec: Sendable {
     public let rules: [Rule: String]
     /// Operations served at the app's own method and path as well (under the prefix).
     public let aliases: [RouteAlias]
+    /// Fields that hold the id of a record of another collection.
+    public let relations: [Relation]
     /// The SQL table: `app_<app>_<collection>`.
     public let table: String
 

@@ -49,7 +49,7 @@ private struct Checker {
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
     static let later: Set = ["profile", "agents", "router", "pipelines", "chat_routes", "flags", "tiers", "routes", "hooks"]
-    static let laterInCollection: Set = ["hooks", "relations"]
+    static let laterInCollection: Set = ["hooks"]
 
     mutating func problem(_ path: String, _ message: String) {
         let line = tree.line(path)
@@ -86,7 +86,43 @@ private struct Checker {
             paths[collection.path] = key
             collections.append(collection)
         }
+        let names = Set(collections.map(\.name))
+        for collection in collections {
+            for relation in collection.relations where !names.contains(relation.collection) {
+                problem("collections.\(collection.name).relations.\(relation.field).collection", "there is no collection \(relation.collection)")
+            }
+        }
         return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections)
+    }
+
+    /// `relations: {plan_id: {collection: plans, on_delete: set_null}}`: each field a text field of its collection.
+    mutating func relations(_ value: JSONValue?, fields: [String: Field], at: String) -> [Relation] {
+        guard let value else { return [] }
+        guard case .object(let declared) = value else {
+            problem(at, "must map fields to {collection, on_delete}")
+            return []
+        }
+        var relations: [Relation] = []
+        for name in declared.keys.sorted() {
+            let spec = declared[name]?.objectValue ?? [:]
+            allowOnly(spec, at: at + "." + name, known: ["collection", "on_delete"], later: [])
+            guard let field = fields[name], field.kind == .text else {
+                problem(at + "." + name, "\(name) must be a text field of the collection (it holds the other record's id)")
+                continue
+            }
+            guard let target = spec["collection"]?.stringValue else {
+                problem(at + "." + name, "names the collection it points at: {collection: ...}")
+                continue
+            }
+            var onDelete = Relation.OnDelete.restrict
+            if let raw = spec["on_delete"] {
+                if let parsed = raw.stringValue.flatMap(Relation.OnDelete.init(rawValue:)) { onDelete = parsed }
+                else { problem(at + "." + name + ".on_delete", "must be one of cascade, set_null, restrict") }
+            }
+            if onDelete == .setNull, !field.nullable { problem(at + "." + name + ".on_delete", "set_null needs a nullable field") }
+            relations.append(Relation(field: name, collection: target, onDelete: onDelete))
+        }
+        return relations
     }
 
     mutating func collection(_ name: String, _ value: JSONValue, app: String) -> CollectionSpec? {
@@ -95,7 +131,7 @@ private struct Checker {
             problem(at, "must be a mapping with at least a schema")
             return nil
         }
-        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes"],
+        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes", "relations"],
                   later: Self.laterInCollection)
         if !Names.isIdentifier(name, maxLength: 30) {
             problem(at, "a collection's name must be 1 to 30 lowercase letters, digits or _, starting with a letter")
@@ -153,6 +189,7 @@ private struct Checker {
         }
         let collection = CollectionSpec(name: name, path: path, owner: owner, schema: spec["schema"] ?? .null, fields: fields, search: search,
                                         indexes: indexes, seed: seed, feature: feature, rules: rules, aliases: aliases(spec["routes"], at: at + ".routes"),
+                                        relations: relations(spec["relations"], fields: byName, at: at + ".relations"),
                                         table: "app_\(app)_\(name)")
         for (rule, text) in rules { checkRule(text, collection, body: rule.writes, at: "\(at).rules.\(rule.rawValue)") }
         for field in fields {

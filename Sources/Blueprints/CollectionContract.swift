@@ -42,7 +42,8 @@ public enum CollectionContract {
             part.paths[path + "/{id}"] = [
                 "parameters": [idParameter],
                 "get": ["operationId": .string("get\(base)"), "tags": tags, "summary": .string("One record of \(collection.name)"),
-                        "parameters": [["name": "fields", "in": "query", "required": false, "schema": ["type": "string", "maxLength": 2000]]],
+                        "parameters": [["name": "fields", "in": "query", "required": false, "schema": ["type": "string", "maxLength": 2000]],
+                                       expandParameter],
                         "responses": ["200": ["description": "The record.", "content": json(ref("Record"))], "default": problem]],
                 "put": ["operationId": .string("replace\(base)"), "tags": tags, "summary": .string("Replace a record of \(collection.name)"),
                         "requestBody": ["required": true, "content": json(ref("Input"))],
@@ -102,6 +103,12 @@ public enum CollectionContract {
         "schema": ["type": "string", "maxLength": .int(Int64(FilterParser.maxLength))],
     ]
 
+    static let expandParameter: JSONValue = [
+        "name": "expand", "in": "query", "required": false,
+        "description": "Relation fields, comma-separated: the records they point at, under `expand`.",
+        "schema": ["type": "string", "maxLength": 2000],
+    ]
+
     static func listParameters(_ collection: CollectionSpec) -> [JSONValue] {
         var parameters: [JSONValue] = [
             ["name": "page", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1]],
@@ -111,6 +118,7 @@ public enum CollectionContract {
              "schema": ["type": "string", "maxLength": 300]],
             ["name": "fields", "in": "query", "required": false, "description": "Only these fields, comma-separated.",
              "schema": ["type": "string", "maxLength": 2000]],
+            expandParameter,
         ]
         if !collection.search.isEmpty {
             parameters.append(["name": "q", "in": "query", "required": false,
@@ -142,6 +150,9 @@ public enum CollectionContract {
         if collection.owner == .user {
             properties["owner_id"] = ["type": "string", "format": "uuid"]
             required.append("owner_id")
+        }
+        if !collection.relations.isEmpty {
+            properties["expand"] = ["type": "object", "description": "With ?expand=: the records relation fields point at (null: not visible)."]
         }
         for field in collection.fields where !field.hidden {
             // Every field is in every record: null where an optional one was never set.

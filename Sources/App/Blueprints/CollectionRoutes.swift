@@ -20,7 +20,7 @@ struct CollectionRoutes {
 
     func register(on router: Router<AppRequestContext>) {
         for collection in blueprint.collections {
-            let store = CollectionStore(collection: collection, db: database, clock: clock)
+            let store = CollectionStore(collection: collection, blueprint: blueprint, db: database, clock: clock)
             let base = blueprint.prefix + collection.path
             let defaults: [(CollectionOperation, HTTPRequest.Method, String)] = [
                 (.list, .get, base), (.create, .post, base), (.aggregate, .get, base + "/aggregate"),
@@ -60,11 +60,12 @@ struct CollectionRoutes {
                 return json(.ok, try await store.aggregate(query, caller: caller))
             case .get:
                 let query = parameters(request)
-                for name in query.keys where name != "fields" {
+                for name in query.keys where name != "fields" && name != "expand" {
                     throw AppError.validation([FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route")])
                 }
                 let fields = query["fields"].map { Set($0.joined(separator: ",").split(separator: ",").map(String.init)) }
-                return json(.ok, try await store.get(try id(), caller: caller, fields: fields))
+                let expand = query["expand"].map { $0.joined(separator: ",").split(separator: ",").map(String.init) } ?? []
+                return json(.ok, try await store.get(try id(), caller: caller, fields: fields, expand: expand))
             case .replace, .update:
                 return json(.ok, try await store.update(try id(), try await body(request), replace: operation == .replace, caller: caller))
             case .delete:

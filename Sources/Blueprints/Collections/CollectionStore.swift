@@ -8,11 +8,14 @@ import Storage
 /// another user's id is simply not there), every value is bound, and every write is validated by the schema first.
 public struct CollectionStore: Sendable {
     public let collection: CollectionSpec
+    /// The whole app, for the collections this one's relations point at or are pointed at from.
+    let blueprint: Blueprint
     let db: any Database
     let clock: WallClock
 
-    public init(collection: CollectionSpec, db: any Database, clock: WallClock) {
+    public init(collection: CollectionSpec, blueprint: Blueprint, db: any Database, clock: WallClock) {
         self.collection = collection
+        self.blueprint = blueprint
         self.db = db
         self.clock = clock
     }
@@ -45,17 +48,19 @@ public struct CollectionStore: Sendable {
         let total = try await db.first("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition)?.decode(column: "total", as: Int64.self) ?? 0
         let rows = try await db.all("SELECT * FROM \(ident: table) WHERE " + condition
             + " ORDER BY \(unsafeRaw: order.joined(separator: ", ")) LIMIT \(bind: query.page.perPage) OFFSET \(bind: query.page.offset)")
-        let items = try rows.map { try record($0, access: access, fields: query.fields) }
+        let items = try await expanded(try rows.map { try record($0, access: access, fields: query.fields) }, fields: query.expand, caller: caller)
         return Page(items: items, total: Int(total), request: query.page)
     }
 
-    public func get(_ id: String, caller: Caller, fields: Set<String>? = nil) async throws -> JSONValue {
+    public func get(_ id: String, caller: Caller, fields: Set<String>? = nil, expand: [String] = []) async throws -> JSONValue {
+        let problems = Self.expandProblems(expand, collection)
+        if !problems.isEmpty { throw AppError.validation(problems) }
         let access = access(caller)
         guard let key = UUID.parse(id)?.lowercased,
               let row = try await db.first("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + (try access.scope(.view))) else {
             throw AppError.notFound("record")
         }
-        return try record(row, access: access, fields: fields)
+        return try await expanded([try record(row, access: access, fields: fields)], fields: expand, caller: caller)[0]
     }
 
     public func create(_ body: JSONValue, caller: Caller) async throws -> JSONValue {
@@ -69,7 +74,12 @@ public struct CollectionStore: Sendable {
         if let owner { proposed["owner_id"] = .string(owner) }
         try access.requireWritable(body.objectValue ?? [:], record: .object(proposed))
         try access.requireCreate(.object(proposed))
-        try await insert(id: id, owner: owner, values: values, now: clock.now.millis, on: db.sql)
+        let now = clock.now.millis
+        try await db.transaction { sql in
+            let problems = try await self.relationProblems(values, caller: caller, on: sql)
+            if !problems.isEmpty { throw AppError.validation(problems) }
+            try await self.insert(id: id, owner: owner, values: values, now: now, on: sql)
+        }
         return try await get(id, caller: caller)
     }
 
@@ -102,6 +112,9 @@ public struct CollectionStore: Sendable {
             for field in collection.fields { existing[field.name] = try ColumnCodec.decode(row, field) }
             try access.requireWritable(body.objectValue ?? [:], record: try self.record(row, access: nil, fields: nil))
             let values = try RecordInput.values(body, collection, replace ? .replace(existing: existing) : .patch(existing: existing))
+            let given = values.filter { body[$0.key] != nil }
+            let problems = try await self.relationProblems(given, caller: caller, on: sql)
+            if !problems.isEmpty { throw AppError.validation(problems) }
             var assignments: [SQLQueryString] = ["updated_at = \(bind: now)"]
             for field in collection.fields {
                 guard let value = values[field.name] else { continue }
@@ -117,15 +130,20 @@ public struct CollectionStore: Sendable {
         return try await get(key, caller: caller)
     }
 
+    /// Deletes a record, and does to the records that point at it what their relations say, in one transaction.
     public func delete(_ id: String, caller: Caller) async throws {
         let access = access(caller)
         let scope = try access.scope(.delete)
-        guard let key = UUID.parse(id)?.lowercased,
-              try await db.first("SELECT id FROM \(ident: table) WHERE id = \(bind: key) AND " + scope) != nil else {
-            throw AppError.notFound("record")
+        guard let key = UUID.parse(id)?.lowercased else { throw AppError.notFound("record") }
+        let table = self.table
+        let now = clock.now.millis
+        try await db.transaction { sql in
+            guard try await sql.raw("SELECT id FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() != nil else {
+                throw AppError.notFound("record")
+            }
+            try access.requireWriter(.delete)
+            try await self.deleteRecord(key, on: sql, now: now)
         }
-        try access.requireWriter(.delete)
-        try await db.run("DELETE FROM \(ident: table) WHERE id = \(bind: key) AND " + scope)
     }
 
     /// The folded text `?q=` searches: the search fields' values, one per line.

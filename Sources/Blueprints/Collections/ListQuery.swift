@@ -15,6 +15,8 @@ public struct ListQuery: Sendable {
     /// Nil: every visible field.
     public var fields: Set<String>?
     public var search: String?
+    /// Relation fields whose records to embed under `expand`.
+    public var expand: [String] = []
 
     public init() {}
 
@@ -26,7 +28,7 @@ public struct ListQuery: Sendable {
             if values.count > 1 { errors.append(FieldError(field: name, code: "repeated", message: "is given more than once")) }
             return values.first
         }
-        for name in query.keys.sorted() where !["page", "per_page", "filter", "sort", "fields", "q"].contains(name) {
+        for name in query.keys.sorted() where !["page", "per_page", "filter", "sort", "fields", "q", "expand"].contains(name) {
             errors.append(FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route"))
         }
         func integer(_ name: String) -> Int? {
@@ -80,6 +82,10 @@ public struct ListQuery: Sendable {
             } else if !text.isEmpty {
                 search = text.folded
             }
+        }
+        if let text = single("expand") {
+            expand = text.split(separator: ",").map(String.init)
+            errors += CollectionStore.expandProblems(expand, collection)
         }
         if !errors.isEmpty { throw AppError.validation(errors) }
     }

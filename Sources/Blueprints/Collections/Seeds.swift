@@ -15,7 +15,7 @@ enum Seeds {
         guard let data = FileManager.default.contents(atPath: path), case .array(let records)? = JSONValue.parse(data) else {
             throw BlueprintError(["\(path): a seed file is a JSON array of records"])
         }
-        let store = CollectionStore(collection: collection, db: db, clock: clock)
+        let store = CollectionStore(collection: collection, blueprint: blueprint, db: db, clock: clock)
         let now = clock.now.millis
         var problems: [String] = []
         var rows: [(id: String, values: [String: JSONValue])] = []
