@@ -12,10 +12,16 @@ public struct Blueprint: Sendable {
     public let prefix: String
     /// In the order the file declares them.
     public let collections: [CollectionSpec]
+    /// Typed fields every user of the app has (`profile:`), stored as a one-record-per-user collection (its `id` is
+    /// the user's); nil when the blueprint declares none.
+    public let profile: CollectionSpec?
 
     public func collection(named name: String) -> CollectionSpec? {
         collections.first { $0.name == name }
     }
+
+    /// Every table the app has: its collections' and its profile's.
+    public var tables: [CollectionSpec] { collections + (profile.map { [$0] } ?? []) }
 }
 
 /// The operations a collection rule can govern.
@@ -41,6 +47,28 @@ public struct Relation: Sendable {
     public let field: String
     public let collection: String
     public let onDelete: OnDelete
+}
+
+public enum HookEvent: String, Sendable, CaseIterable {
+    case afterCreate = "after_create", afterUpdate = "after_update", afterDelete = "after_delete"
+}
+
+/// One step a hook takes. Values may be `@record.<field>`, `@auth.id` or `@now`, filled in when it runs.
+public enum HookAction: Sendable {
+    /// Adds `by` (negative to decrement) to a whole-number field, checked against the field's schema.
+    case adjust(HookTarget, field: String, by: Int64)
+    /// Sets a field, checked against the field's schema.
+    case set(HookTarget, field: String, value: JSONValue)
+    /// Creates a record in another collection, owned by the caller.
+    case create(collection: String, values: [String: JSONValue])
+}
+
+/// Whose field a hook changes.
+public enum HookTarget: Sendable, Equatable {
+    /// The acting user's profile.
+    case profile
+    /// The record the given relation field points at.
+    case relation(String)
 }
 
 /// The REST operations of a collection.
@@ -95,6 +123,8 @@ public struct CollectionSpec: Sendable {
     public let aliases: [RouteAlias]
     /// Fields that hold the id of a record of another collection.
     public let relations: [Relation]
+    /// What happens, in the same transaction, after a record is created, updated or deleted.
+    public let hooks: [HookEvent: [HookAction]]
     /// The SQL table: `app_<app>_<collection>`.
     public let table: String
 

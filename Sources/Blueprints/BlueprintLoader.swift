@@ -48,8 +48,8 @@ private struct Checker {
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
-    static let later: Set = ["profile", "agents", "router", "pipelines", "chat_routes", "flags", "tiers", "routes", "hooks"]
-    static let laterInCollection: Set = ["hooks"]
+    static let later: Set = ["agents", "router", "pipelines", "chat_routes", "flags", "tiers", "routes"]
+    static let laterInCollection: Set<String> = []
 
     mutating func problem(_ path: String, _ message: String) {
         let line = tree.line(path)
@@ -61,7 +61,7 @@ private struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections"], later: Self.later)
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile"], later: Self.later)
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -86,13 +86,114 @@ private struct Checker {
             paths[collection.path] = key
             collections.append(collection)
         }
+        var profile: CollectionSpec?
+        if let declared = root["profile"] {
+            if declared.objectValue == nil { problem("profile", "must map field names to schemas") }
+            let fields = self.fields(.object(["type": "object", "properties": declared]), at: "profile")
+            profile = CollectionSpec(name: "profile", path: "/profile", owner: .user, schema: .object(["type": "object", "properties": declared]),
+                                     fields: fields, search: [], indexes: [], seed: nil, feature: nil, rules: [:], aliases: [], relations: [],
+                                     hooks: [:], table: "app_\(name)__profile")
+        }
+        if profile != nil, let taken = paths["/profile"] {
+            problem("collections.\(taken).path", "/profile is the path of the app's profile")
+        }
         let names = Set(collections.map(\.name))
         for collection in collections {
             for relation in collection.relations where !names.contains(relation.collection) {
                 problem("collections.\(collection.name).relations.\(relation.field).collection", "there is no collection \(relation.collection)")
             }
+            for (event, actions) in collection.hooks {
+                for (index, action) in actions.enumerated() {
+                    checkHook(action, in: collection, collections: collections, profile: profile,
+                              at: "collections.\(collection.name).hooks.\(event.rawValue).\(index)")
+                }
+            }
         }
-        return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections)
+        return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections, profile: profile)
+    }
+
+    /// `hooks: {after_create: [{increment: {profile: affinity_score, by: 1}}, {create: {collection: c, record: {...}}}]}`.
+    mutating func hooks(_ value: JSONValue?, at: String) -> [HookEvent: [HookAction]] {
+        guard let value else { return [:] }
+        guard case .object(let events) = value else {
+            problem(at, "must map after_create, after_update or after_delete to lists of steps")
+            return [:]
+        }
+        allowOnly(events, at: at, known: Set(HookEvent.allCases.map(\.rawValue)), later: ["webhook"])
+        var hooks: [HookEvent: [HookAction]] = [:]
+        for event in HookEvent.allCases {
+            guard let steps = events[event.rawValue] else { continue }
+            for (index, step) in (steps.arrayValue ?? []).enumerated() {
+                let stepAt = "\(at).\(event.rawValue).\(index)"
+                guard case .object(let object) = step, object.count == 1, let (kind, body) = object.first, case .object(let spec) = body else {
+                    problem(stepAt, "a step is one of {increment: ...}, {decrement: ...}, {set: ...}, {create: ...}")
+                    continue
+                }
+                let target: HookTarget? = spec["profile"] != nil ? .profile : spec["relation"]?.stringValue.map(HookTarget.relation)
+                let field = spec["profile"]?.stringValue ?? spec["field"]?.stringValue
+                switch kind {
+                case "increment", "decrement":
+                    allowOnly(spec, at: stepAt + "." + kind, known: ["profile", "relation", "field", "by"], later: [])
+                    guard let target, let field, let by = (spec["by"] ?? .int(1)).intValue, (1...1_000_000_000).contains(by) else {
+                        problem(stepAt, "\(kind) needs {profile: field} or {relation: field, field: name}, and by: 1 to 1000000000")
+                        continue
+                    }
+                    hooks[event, default: []].append(.adjust(target, field: field, by: Int64(kind == "increment" ? by : -by)))
+                case "set":
+                    allowOnly(spec, at: stepAt + ".set", known: ["profile", "relation", "field", "value"], later: [])
+                    guard let target, let field, let value = spec["value"] else {
+                        problem(stepAt, "set needs {profile: field} or {relation: field, field: name}, and value")
+                        continue
+                    }
+                    hooks[event, default: []].append(.set(target, field: field, value: value))
+                case "create":
+                    allowOnly(spec, at: stepAt + ".create", known: ["collection", "record"], later: [])
+                    guard let collection = spec["collection"]?.stringValue, let record = spec["record"]?.objectValue else {
+                        problem(stepAt, "create needs {collection: name, record: {field: value}}")
+                        continue
+                    }
+                    hooks[event, default: []].append(.create(collection: collection, values: record))
+                case "webhook":
+                    problem(stepAt, "webhooks are not supported yet by this version of Switchboard")
+                default:
+                    problem(stepAt, "\(kind) is not a step (increment, decrement, set, create)")
+                }
+            }
+        }
+        return hooks
+    }
+
+    /// A hook names fields that exist, of a type its step can change, and values its field's schema accepts.
+    mutating func checkHook(_ action: HookAction, in collection: CollectionSpec, collections: [CollectionSpec], profile: CollectionSpec?,
+                            at: String) {
+        func target(_ target: HookTarget) -> CollectionSpec? {
+            switch target {
+            case .profile:
+                if profile == nil { problem(at, "the blueprint has no profile fields") }
+                return profile
+            case .relation(let name):
+                guard let relation = collection.relations.first(where: { $0.field == name }) else {
+                    problem(at, "\(name) is not a relation of \(collection.name)")
+                    return nil
+                }
+                return collections.first { $0.name == relation.collection }
+            }
+        }
+        switch action {
+        case .adjust(let where_, let name, _):
+            guard let spec = target(where_) else { return }
+            if spec.field(name)?.kind != .integer { problem(at, "\(name) is not a whole-number field of \(spec.name)") }
+        case .set(let where_, let name, let value):
+            guard let spec = target(where_) else { return }
+            guard let field = spec.field(name) else { return problem(at, "\(name) is not a field of \(spec.name)") }
+            if !HookValues.isTemplate(value) {
+                for violation in JSONSchema.validate(value, against: field.schema) { problem(at, "the value \(violation.message)") }
+            }
+        case .create(let name, let values):
+            guard let spec = collections.first(where: { $0.name == name }) else { return problem(at, "there is no collection \(name)") }
+            if spec.owner != .user { problem(at, "hooks create records in user-owned collections only") }
+            for key in values.keys.sorted() where spec.field(key) == nil { problem(at, "\(key) is not a field of \(name)") }
+        }
     }
 
     /// `relations: {plan_id: {collection: plans, on_delete: set_null}}`: each field a text field of its collection.
@@ -131,7 +232,7 @@ private struct Checker {
             problem(at, "must be a mapping with at least a schema")
             return nil
         }
-        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes", "relations"],
+        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes", "relations", "hooks"],
                   later: Self.laterInCollection)
         if !Names.isIdentifier(name, maxLength: 30) {
             problem(at, "a collection's name must be 1 to 30 lowercase letters, digits or _, starting with a letter")
@@ -190,6 +291,7 @@ private struct Checker {
         let collection = CollectionSpec(name: name, path: path, owner: owner, schema: spec["schema"] ?? .null, fields: fields, search: search,
                                         indexes: indexes, seed: seed, feature: feature, rules: rules, aliases: aliases(spec["routes"], at: at + ".routes"),
                                         relations: relations(spec["relations"], fields: byName, at: at + ".relations"),
+                                        hooks: hooks(spec["hooks"], at: at + ".hooks"),
                                         table: "app_\(app)_\(name)")
         for (rule, text) in rules { checkRule(text, collection, body: rule.writes, at: "\(at).rules.\(rule.rawValue)") }
         for field in fields {

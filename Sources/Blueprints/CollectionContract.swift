@@ -81,6 +81,20 @@ public enum CollectionContract {
                 part.paths[blueprint.prefix + alias.path] = .object(item)
             }
         }
+        if let profile = blueprint.profile {
+            let base = camel(blueprint.name) + "Profile"
+            part.schemas[base + "Record"] = record(profile)
+            part.schemas[base + "Patch"] = input(profile, patch: true)
+            let problem: JSONValue = ["$ref": "#/components/responses/Problem"]
+            let record: JSONValue = ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(base)Record")]]]
+            part.paths[blueprint.prefix + profile.path] = [
+                "get": ["operationId": .string("get\(base)"), "tags": [.string(blueprint.title)], "summary": "The caller's profile in this app",
+                        "responses": ["200": ["description": "The profile.", "content": record], "default": problem]],
+                "patch": ["operationId": .string("update\(base)"), "tags": [.string(blueprint.title)], "summary": "Change the caller's profile",
+                          "requestBody": ["required": true, "content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(base)Patch")]]]],
+                          "responses": ["200": ["description": "The profile.", "content": record], "default": problem]],
+            ]
+        }
         return part
     }
 

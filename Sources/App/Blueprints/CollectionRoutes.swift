@@ -35,6 +35,16 @@ struct CollectionRoutes {
                           use: handler(alias.operation, store: store, parameter: alias.parameter ?? "id"))
             }
         }
+        if let profile = blueprint.profile {
+            let store = CollectionStore(collection: profile, blueprint: blueprint, db: database, clock: clock)
+            router.get(RouterPath(blueprint.prefix + profile.path)) { _, _ in
+                json(.ok, try await store.profile(caller: try authorize(profile, write: false)))
+            }
+            router.patch(RouterPath(blueprint.prefix + profile.path)) { request, _ in
+                let caller = try authorize(profile, write: true)
+                return json(.ok, try await store.updateProfile(try await body(request), caller: caller))
+            }
+        }
     }
 
     /// One operation of a collection; `parameter` names the path segment that holds the record's id.

@@ -75,7 +75,7 @@ public enum CollectionSchema {
         var plan = SchemaPlan()
         let prefix = "app_\(blueprint.name)_"
         let tables = Set(try await existingTables(prefix: prefix, engine: engine, sql: sql))
-        for collection in blueprint.collections {
+        for collection in blueprint.tables {
             let wanted = columns(collection, engine: engine)
             let table = "\"\(collection.table)\""
             let wantedIndexes = indexes(collection).map { index in
@@ -112,7 +112,7 @@ public enum CollectionSchema {
                 plan.destructive += ours.sorted().map { "DROP INDEX IF EXISTS \"\($0)\"" } + dropped + wantedIndexes.map(\.1)
             }
         }
-        let declared = Set(blueprint.collections.map(\.table))
+        let declared = Set(blueprint.tables.map(\.table))
         for table in tables.sorted() where !declared.contains(table) {
             plan.destructive.append("DROP TABLE \"\(table)\"")
         }

@@ -74,11 +74,13 @@ public struct CollectionStore: Sendable {
         if let owner { proposed["owner_id"] = .string(owner) }
         try access.requireWritable(body.objectValue ?? [:], record: .object(proposed))
         try access.requireCreate(.object(proposed))
+        let created = JSONValue.object(proposed)
         let now = clock.now.millis
         try await db.transaction { sql in
             let problems = try await self.relationProblems(values, caller: caller, on: sql)
             if !problems.isEmpty { throw AppError.validation(problems) }
             try await self.insert(id: id, owner: owner, values: values, now: now, on: sql)
+            try await self.runHooks(.afterCreate, record: created, caller: caller, on: sql, now: now)
         }
         return try await get(id, caller: caller)
     }
@@ -124,6 +126,9 @@ public struct CollectionStore: Sendable {
                 assignments.append("search_folded = \(bind: self.searchText(existing.merging(values) { $1 }))")
             }
             try await sql.raw("UPDATE \(ident: table) SET " + assignments.joined(separator: ", ") + " WHERE id = \(bind: key)").run()
+            if case .object(let stored) = try self.record(row, access: nil, fields: nil) {
+                try await self.runHooks(.afterUpdate, record: .object(stored.merging(values) { $1 }), caller: caller, on: sql, now: now)
+            }
             return true
         }
         guard found else { throw AppError.notFound("record") }
@@ -138,11 +143,12 @@ public struct CollectionStore: Sendable {
         let table = self.table
         let now = clock.now.millis
         try await db.transaction { sql in
-            guard try await sql.raw("SELECT id FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() != nil else {
+            guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() else {
                 throw AppError.notFound("record")
             }
             try access.requireWriter(.delete)
             try await self.deleteRecord(key, on: sql, now: now)
+            try await self.runHooks(.afterDelete, record: try self.record(row, access: nil, fields: nil), caller: caller, on: sql, now: now)
         }
     }
 

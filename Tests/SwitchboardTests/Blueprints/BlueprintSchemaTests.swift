@@ -93,7 +93,7 @@ struct BlueprintSchemaTests {
         let yaml = """
             blueprint: 1
             app: {name: Bad-Name}
-            hooks: {}
+            agents: {}
             collections:
               tasks:
                 owner: team
@@ -114,7 +114,7 @@ struct BlueprintSchemaTests {
             """
         let problems = try #require(throwing(yaml))
         let expected = [
-            "blueprint.yaml:2: app.name:", "blueprint.yaml:3: hooks: is not supported yet",
+            "blueprint.yaml:2: app.name:", "blueprint.yaml:3: agents: is not supported yet",
             "blueprint.yaml:6: collections.tasks.owner: team ownership is not supported yet",
             "blueprint.yaml:7: collections.tasks.path:", "blueprint.yaml:10: collections.tasks.schema.required: ghost",
             "blueprint.yaml:12: collections.tasks.schema.properties.title.type: strin",

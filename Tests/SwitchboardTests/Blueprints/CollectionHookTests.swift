@@ -1,0 +1,76 @@
+import App
+import Core
+import Foundation
+import Testing
+
+@Suite("Blueprint collections: profile fields and hooks")
+struct CollectionHookTests {
+    static let yaml = """
+        blueprint: 1
+        app: {name: fit}
+        profile:
+          affinity_score: {type: integer, default: 0, minimum: 0, readonly: true}
+          units: {enum: [kg, lb], default: kg}
+          last_workout: {type: [string, "null"], format: date-time, readonly: true}
+        collections:
+          plans:
+            schema: {type: object, properties: {name: {type: string}, uses: {type: integer, default: 0, minimum: 0, maximum: 2, readonly: true}}}
+          workouts:
+            schema:
+              type: object
+              properties:
+                plan_id: {type: [string, "null"], format: uuid}
+                note: {type: string}
+            relations: {plan_id: {collection: plans, on_delete: set_null}}
+            hooks:
+              after_create:
+                - increment: {profile: affinity_score, by: 2}
+                - set: {profile: last_workout, value: "@now"}
+                - create: {collection: activity, record: {kind: workout, ref: "@record.id"}}
+                - increment: {relation: plan_id, field: uses}
+              after_delete:
+                - decrement: {profile: affinity_score, by: 2}
+          activity:
+            schema: {type: object, properties: {kind: {type: string}, ref: {type: string}}}
+        """
+
+    @Test("Hooks change the profile, related records and other collections in the write's transaction; a failing hook rolls it all back")
+    func hooks() async throws {
+        try await TestApp.withBlueprint(Self.yaml) { app in
+            let user = try await app.signup()
+            let profile = try await app.request(.get, "/api/v1/profile", token: user.access)
+            #expect(profile.status == 200, "\(profile.text)")
+            #expect(profile["affinity_score"] as? Int == 0)
+            #expect(profile["units"] as? String == "kg")
+            #expect(profile["id"] as? String == user.userID, "the profile's id is the user's")
+            #expect(try await app.request(.patch, "/api/v1/profile", json: ["units": "lb"], token: user.access)["units"] as? String == "lb")
+            #expect(try await app.request(.patch, "/api/v1/profile", json: ["affinity_score": 99], token: user.access)
+                .fieldErrors["affinity_score"] == "readonly", "only hooks change a readonly profile field")
+
+            let plan = try await app.create("/plans", ["name": "Strength"], token: user.access)
+            let planID = plan["id"] as? String ?? ""
+            let first = try await app.create("/workouts", ["plan_id": planID, "note": "one"], token: user.access)
+            let after = try await app.request(.get, "/api/v1/profile", token: user.access)
+            #expect(after["affinity_score"] as? Int == 2)
+            #expect(after["last_workout"] as? String == RFC3339.format(millis: app.clock.wallClock.now.millis))
+            #expect(try await app.request(.get, "/api/v1/plans/\(planID)", token: user.access)["uses"] as? Int == 1)
+            let activity = try await app.request(.get, "/api/v1/activity", token: user.access)
+            #expect((activity["items"] as? [[String: Any]])?.first?["ref"] as? String == first["id"] as? String)
+
+            _ = try await app.create("/workouts", ["plan_id": planID, "note": "two"], token: user.access)
+            let third = try await app.request(.post, "/api/v1/workouts", json: ["plan_id": planID, "note": "three"], token: user.access)
+            #expect(third.status == 409, "\(third.text)")
+            #expect(third.code == "hook_failed")
+            #expect(try await app.request(.get, "/api/v1/workouts", token: user.access)["total"] as? Int == 2, "the write was rolled back")
+            #expect(try await app.request(.get, "/api/v1/activity", token: user.access)["total"] as? Int == 2)
+            #expect(try await app.request(.get, "/api/v1/profile", token: user.access)["affinity_score"] as? Int == 4,
+                    "the hook steps before the failing one were rolled back too")
+
+            #expect(try await app.request(.delete, "/api/v1/workouts/\(first["id"] as? String ?? "")", token: user.access).status == 204)
+            #expect(try await app.request(.get, "/api/v1/profile", token: user.access)["affinity_score"] as? Int == 2)
+
+            let other = try await app.signup()
+            #expect(try await app.request(.get, "/api/v1/profile", token: other.access)["affinity_score"] as? Int == 0, "profiles are per user")
+        }
+    }
+}
