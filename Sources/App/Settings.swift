@@ -23,6 +23,8 @@ public struct Settings: Sendable {
     public var dataDirectory = "./data"
     /// A blueprint directory to serve (`blueprint.dir`, or `serve --blueprint DIR`): its collections become routes.
     public var blueprintDirectory: String?
+    /// The wait before a failed webhook's first retry; it doubles with each attempt (at most an hour).
+    public var webhookRetryMilliseconds = 10_000
     public var jwtPrivateKey: String?
     public var logLevel: Logger.Level = .info
     public var accounts = AccountsSettings()
@@ -70,6 +72,7 @@ public struct Settings: Sendable {
         databaseMaxConnections = int("database.max_connections", databaseMaxConnections, 1...1000)
         dataDirectory = string("data.dir") ?? dataDirectory
         blueprintDirectory = string("blueprint.dir")
+        webhookRetryMilliseconds = int("webhooks.retry_ms", webhookRetryMilliseconds, 10...3_600_000)
         jwtPrivateKey = string("auth.jwt_private_key", secret: true)
         if let level = string("log.level") {
             if let parsed = Logger.Level(rawValue: level.lowercased()) { logLevel = parsed }

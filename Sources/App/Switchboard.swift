@@ -122,6 +122,11 @@ public struct Switchboard: Sendable {
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
                 ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
                     .register(on: webSocketRouter)
+                var services: [any Service] = []
+                if let blueprint, blueprint.sendsWebhooks {
+                    services.append(WebhookWorker(database: database, client: httpClient, clock: clock, logger: logger,
+                                                  retryBase: .milliseconds(settings.webhookRetryMilliseconds)))
+                }
                 let application = Application(
                     router: router,
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(
@@ -129,6 +134,7 @@ public struct Switchboard: Sendable {
                         ws: .init(maxFrameSize: ChatSocket.maxFrameBytes))),
                     configuration: ApplicationConfiguration(address: .hostname(settings.httpHost, port: settings.httpPort),
                                                             serverName: "Switchboard"),
+                    services: services,
                     onServerRunning: { channel in
                         logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
                                                             "database": "\(database.engine.rawValue)"])
@@ -182,6 +188,10 @@ public struct Switchboard: Sendable {
         guard let directory = settings.blueprintDirectory else { return nil }
         do {
             let blueprint = try BlueprintLoader.load(directory: directory)
+            let unset = blueprint.webhookSecrets.filter { (ProcessInfo.processInfo.environment[$0] ?? "").isEmpty }
+            if !unset.isEmpty {
+                throw StartupError(message: "blueprint \(directory): webhooks sign with \(unset.sorted().joined(separator: ", ")), which is not set in the environment")
+            }
             try await CollectionSchema.apply(blueprint, db: database, allowDestructive: false, clock: clock, logger: logger)
             logger.info("serving blueprint", metadata: ["app": "\(blueprint.name)", "collections": "\(blueprint.collections.count)"])
             return blueprint

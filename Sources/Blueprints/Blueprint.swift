@@ -20,6 +20,19 @@ public struct Blueprint: Sendable {
         collections.first { $0.name == name }
     }
 
+    /// Every webhook step: its URL and the environment variable it signs with.
+    public var webhooks: [(url: String, secretEnv: String?)] {
+        collections.flatMap { $0.hooks.values.joined() }.compactMap { action in
+            if case .webhook(let url, let secret) = action { return (url, secret) }
+            return nil
+        }
+    }
+
+    public var sendsWebhooks: Bool { !webhooks.isEmpty }
+
+    /// The environment variables webhook steps sign with.
+    public var webhookSecrets: Set<String> { Set(webhooks.compactMap(\.secretEnv)) }
+
     /// Every table the app has: its collections' and its profile's.
     public var tables: [CollectionSpec] { collections + (profile.map { [$0] } ?? []) }
 }
@@ -61,6 +74,9 @@ public enum HookAction: Sendable {
     case set(HookTarget, field: String, value: JSONValue)
     /// Creates a record in another collection, owned by the caller.
     case create(collection: String, values: [String: JSONValue])
+    /// POSTs `{event, app, collection, record, occurred_at}` to `url` after the change commits, signed with the secret
+    /// in the environment variable `secretEnv` (the outbox keeps it until delivered).
+    case webhook(url: String, secretEnv: String?)
 }
 
 /// Whose field a hook changes.

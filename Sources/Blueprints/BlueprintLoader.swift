@@ -119,7 +119,7 @@ private struct Checker {
             problem(at, "must map after_create, after_update or after_delete to lists of steps")
             return [:]
         }
-        allowOnly(events, at: at, known: Set(HookEvent.allCases.map(\.rawValue)), later: ["webhook"])
+        allowOnly(events, at: at, known: Set(HookEvent.allCases.map(\.rawValue)), later: [])
         var hooks: [HookEvent: [HookAction]] = [:]
         for event in HookEvent.allCases {
             guard let steps = events[event.rawValue] else { continue }
@@ -154,7 +154,17 @@ private struct Checker {
                     }
                     hooks[event, default: []].append(.create(collection: collection, values: record))
                 case "webhook":
-                    problem(stepAt, "webhooks are not supported yet by this version of Switchboard")
+                    allowOnly(spec, at: stepAt + ".webhook", known: ["url", "secret_env"], later: [])
+                    let url = spec["url"]?.stringValue ?? ""
+                    guard url.hasPrefix("https://") || url.hasPrefix("http://"), StringFormat.uri.accepts(url) else {
+                        problem(stepAt, "webhook needs {url: https://..., secret_env: NAME_OF_AN_ENVIRONMENT_VARIABLE}")
+                        continue
+                    }
+                    let secret = spec["secret_env"]?.stringValue
+                    if spec["secret_env"] != nil, secret.map({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") } }) != true {
+                        problem(stepAt + ".webhook.secret_env", "names an environment variable (A-Z, 0-9, _)")
+                    }
+                    hooks[event, default: []].append(.webhook(url: url, secretEnv: secret))
                 default:
                     problem(stepAt, "\(kind) is not a step (increment, decrement, set, create)")
                 }
@@ -189,6 +199,8 @@ private struct Checker {
             if !HookValues.isTemplate(value) {
                 for violation in JSONSchema.validate(value, against: field.schema) { problem(at, "the value \(violation.message)") }
             }
+        case .webhook:
+            break
         case .create(let name, let values):
             guard let spec = collections.first(where: { $0.name == name }) else { return problem(at, "there is no collection \(name)") }
             if spec.owner != .user { problem(at, "hooks create records in user-owned collections only") }

@@ -224,5 +224,28 @@ public enum Schema {
                 """,
             ]
         },
+        // Webhooks that blueprint hooks send: written in the transaction of the change they report, delivered after
+        // commit by a worker, retried with backoff, so none is lost when a process stops.
+        Migration(version: 7, name: "webhook_outbox") { _ in
+            [
+                """
+                CREATE TABLE webhook_outbox (
+                    id TEXT PRIMARY KEY,
+                    app TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    secret_env TEXT,
+                    event TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    attempts BIGINT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    delivered_at BIGINT,
+                    failed_at BIGINT,
+                    last_error TEXT
+                )
+                """,
+                "CREATE INDEX webhook_outbox_due ON webhook_outbox (delivered_at, failed_at, next_attempt_at)",
+            ]
+        },
     ]
 }

@@ -47,6 +47,18 @@ extension CollectionStore {
                     throw Self.hookFailed(event, "the \(name) record it creates is not valid: \(reason)")
                 }
                 try await store(for: target).insert(id: UUID().lowercased, owner: caller.id, values: checked, now: now, on: sql)
+            case .webhook(let url, let secret):
+                // Hidden fields stay in the database, webhooks included.
+                let hidden = Set(collection.fields.filter(\.hidden).map(\.name))
+                let shown = record.objectValue.map { JSONValue.object($0.filter { !hidden.contains($0.key) }) } ?? record
+                let payload: JSONValue = ["event": .string(event.rawValue), "app": .string(blueprint.name),
+                                          "collection": .string(collection.name), "record": shown,
+                                          "occurred_at": .string(RFC3339.format(millis: now))]
+                try await sql.raw("""
+                    INSERT INTO webhook_outbox (id, app, url, secret_env, event, payload, attempts, next_attempt_at, created_at)
+                    VALUES (\(bind: UUID().lowercased), \(bind: blueprint.name), \(bind: url), \(bind: secret), \(bind: event.rawValue),
+                            \(bind: payload.jsonString), 0, \(bind: now), \(bind: now))
+                    """).run()
             }
         }
     }

@@ -154,6 +154,7 @@ struct ChatBehaviourTests {
         let backup = try await FakeProvider.start(.openai, [.text("Reachable.")])
         var down = backup.model("down", fallbacks: ["backup"])
         down.baseURL = "http://127.0.0.1:1/v1" // nothing listens on port 1
+        down.connectTimeout = .seconds(60)
         try await TestApp.withFakes([backup], models: [down, backup.model("backup")]) { app in
             let user = try await app.signup()
             let id = try await app.conversation(user.access)
@@ -161,7 +162,8 @@ struct ChatBehaviourTests {
             let reply = try await app.send(id, "hello", token: user.access)
             #expect(reply.status == 200, "\(reply.text)")
             #expect((reply["message"] as? [String: Any])?["model"] as? String == "backup")
-            #expect(ContinuousClock.now - started < .seconds(5), "a refused connection fails fast, not after the connect timeout")
+            // Far below the one-minute connect timeout, whatever the machine's load: a refusal is not waited out.
+            #expect(ContinuousClock.now - started < .seconds(30), "a refused connection fails fast, not after the connect timeout")
         }
     }
 
