@@ -116,13 +116,14 @@ public struct Switchboard: Sendable {
                     limiter = database.engine == .postgres
                         ? DatabaseRateLimiter(db: database, databaseClock: clock.isSystem) as any RateLimiter : LocalRateLimiter()
                 }
-                let router = try buildRouter(settings: settings, handler: handler, blueprint: blueprint, limiter: limiter, clock: clock,
+                let feed = blueprint.map { RecordFeed(blueprint: $0, db: database, clock: clock) }
+                let router = try buildRouter(settings: settings, handler: handler, blueprint: blueprint, feed: feed, limiter: limiter, clock: clock,
                                              addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
                 ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
                     .register(on: webSocketRouter)
-                var services: [any Service] = []
+                var services: [any Service] = feed.map { [RecordFeedService(feed: $0, logger: logger)] } ?? []
                 if let blueprint, blueprint.sendsWebhooks {
                     services.append(WebhookWorker(database: database, client: httpClient, clock: clock, logger: logger,
                                                   retryBase: .milliseconds(settings.webhookRetryMilliseconds)))
@@ -200,7 +201,7 @@ public struct Switchboard: Sendable {
         }
     }
 
-    static func buildRouter(settings: Settings, handler: APIHandler, blueprint: Blueprint?, limiter: (any RateLimiter)?, clock: WallClock,
+    static func buildRouter(settings: Settings, handler: APIHandler, blueprint: Blueprint?, feed: RecordFeed?, limiter: (any RateLimiter)?, clock: WallClock,
                             addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
         let accounts = handler.accounts
         let router = Router(context: AppRequestContext.self)
@@ -229,8 +230,8 @@ public struct Switchboard: Sendable {
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
         ])
 
-        if let blueprint {
-            CollectionRoutes(blueprint: blueprint, database: handler.database, plans: settings.plans, clock: clock,
+        if let blueprint, let feed {
+            CollectionRoutes(blueprint: blueprint, feed: feed, database: handler.database, plans: settings.plans, clock: clock,
                              maxBodyBytes: settings.maxBodyBytes).register(on: router)
         }
 

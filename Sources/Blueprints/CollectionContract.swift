@@ -54,6 +54,16 @@ public enum CollectionContract {
                 "delete": ["operationId": .string("delete\(base)"), "tags": tags, "summary": .string("Delete a record of \(collection.name)"),
                            "responses": ["204": ["description": "Deleted."], "default": problem]],
             ]
+            part.paths[path + "/events"] = [
+                "get": [
+                    "operationId": .string("events\(base)"), "tags": tags,
+                    "summary": .string("Changes to \(collection.name) as server-sent events"),
+                    "description": "`ready` once subscribed; then `created` and `updated` (the record), `deleted` and `left` (`{id}`: an update moved it out of what you see), for the records you may see that pass the filter.",
+                    "parameters": [filterParameter],
+                    "responses": ["200": ["description": "The stream.", "content": ["text/event-stream": ["schema": ["type": "string"]]]],
+                                  "default": problem],
+                ],
+            ]
             part.paths[path + "/aggregate"] = [
                 "get": [
                     "operationId": .string("aggregate\(base)"), "tags": tags, "summary": .string("Count, sum, average, min or max over \(name)"),

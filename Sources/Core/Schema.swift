@@ -247,5 +247,24 @@ public enum Schema {
                 "CREATE INDEX webhook_outbox_due ON webhook_outbox (delivered_at, failed_at, next_attempt_at)",
             ]
         },
+        // Changes to blueprint records, for realtime subscribers in every process; kept for minutes only.
+        // `seq` orders them (a record's changes are serialized by its row, so their order is the commit order).
+        Migration(version: 8, name: "record_events") { engine in
+            [
+                """
+                CREATE TABLE record_events (
+                    seq \(engine == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"),
+                    app TEXT NOT NULL,
+                    collection TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    before TEXT,
+                    after TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX record_events_recent ON record_events (app, created_at)",
+            ]
+        },
     ]
 }

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import LLM
 import NIOCore
+import ServiceLifecycle
 import Storage
 
 /// A blueprint's collections as routes: list, create, get, PUT, PATCH, delete and aggregate under the app's prefix.
@@ -13,6 +14,7 @@ import Storage
 /// `data:write`) and the collection's tier feature, decided by `Plans.authorize` like every other route.
 struct CollectionRoutes {
     let blueprint: Blueprint
+    let feed: RecordFeed
     let database: any Database
     let plans: Plans
     let clock: WallClock
@@ -29,6 +31,34 @@ struct CollectionRoutes {
             ]
             for (operation, method, path) in defaults {
                 router.on(RouterPath(path), method: method, use: handler(operation, store: store, parameter: "id"))
+            }
+            router.get(RouterPath(base + "/events")) { request, _ in
+                let caller = try authorize(collection, write: false)
+                let query = parameters(request)
+                for name in query.keys where name != "filter" {
+                    throw AppError.validation([FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route")])
+                }
+                var filter: FilterExpression?
+                if let texts = query["filter"] {
+                    guard texts.count == 1 else {
+                        throw AppError.validation([FieldError(field: "filter", code: "repeated", message: "is given more than once")])
+                    }
+                    let parsed = try FilterParser.parameter(texts[0], context: store.filterContext(caller))
+                    try store.check(parsed, caller: caller)
+                    try store.checkRealtime(parsed, caller: caller)
+                    filter = parsed
+                }
+                let (bytes, end) = RecordEventStream.bytes(feed.subscribe(store, caller: caller, filter: filter))
+                // The stream ends when the server shuts down: an open subscription must not hold shutdown up.
+                return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                                body: ResponseBody { writer in
+                                    try await withGracefulShutdownHandler {
+                                        for await chunk in bytes { try await writer.write(chunk) }
+                                    } onGracefulShutdown: {
+                                        end()
+                                    }
+                                    try await writer.finish(nil)
+                                })
             }
             for alias in collection.aliases {
                 router.on(RouterPath(blueprint.prefix + alias.path), method: HTTPRequest.Method(alias.method) ?? .get,
@@ -115,5 +145,37 @@ struct CollectionRoutes {
 
     private func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonString)))
+    }
+}
+
+/// A subscriber's events as a `text/event-stream`: `ready` once subscribed, then each change, and a comment every
+/// 15 seconds of silence so that proxies keep the connection open.
+enum RecordEventStream {
+    /// The stream, and what ends it.
+    static func bytes(_ events: AsyncStream<RecordEvent>) -> (AsyncStream<ByteBuffer>, @Sendable () -> Void) {
+        let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        do {
+            continuation.yield(ByteBuffer(string: "event: ready\ndata: {}\n\n"))
+            let task = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await event in events {
+                            continuation.yield(ByteBuffer(string: "event: \(event.name)\ndata: \(event.data.jsonString)\n\n"))
+                        }
+                    }
+                    group.addTask {
+                        while true {
+                            do { try await Task.sleep(for: EventStream.keepAliveInterval) } catch { return }
+                            continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                        }
+                    }
+                    await group.next()
+                    group.cancelAll()
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+        return (stream, { continuation.finish() })
     }
 }

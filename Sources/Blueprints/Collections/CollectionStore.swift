@@ -27,6 +27,11 @@ public struct CollectionStore: Sendable {
         CollectionAccess(collection, caller: caller, nowMillis: clock.now.millis, body: body, engine: db.engine)
     }
 
+    /// A filter the caller may use here: a 400 naming `filter` otherwise (unknown fields, values that do not compare).
+    public func check(_ filter: FilterExpression, caller: Caller) throws(AppError) {
+        _ = try access(caller).sql.condition(filter)
+    }
+
     /// What a caller's `?filter=` macros stand for now.
     public func filterContext(_ caller: Caller) -> FilterContext {
         access(caller).context
@@ -81,6 +86,9 @@ public struct CollectionStore: Sendable {
             if !problems.isEmpty { throw AppError.validation(problems) }
             try await self.insert(id: id, owner: owner, values: values, now: now, on: sql)
             try await self.runHooks(.afterCreate, record: created, caller: caller, on: sql, now: now)
+            if let row = try await sql.raw("SELECT * FROM \(ident: self.table) WHERE id = \(bind: id)").first() {
+                try await self.recordEvent("created", id: id, before: nil, after: try self.record(row, access: nil, fields: nil), now: now, on: sql)
+            }
         }
         return try await get(id, caller: caller)
     }
@@ -126,8 +134,10 @@ public struct CollectionStore: Sendable {
                 assignments.append("search_folded = \(bind: self.searchText(existing.merging(values) { $1 }))")
             }
             try await sql.raw("UPDATE \(ident: table) SET " + assignments.joined(separator: ", ") + " WHERE id = \(bind: key)").run()
-            if case .object(let stored) = try self.record(row, access: nil, fields: nil) {
-                try await self.runHooks(.afterUpdate, record: .object(stored.merging(values) { $1 }), caller: caller, on: sql, now: now)
+            let stored = try self.record(row, access: nil, fields: nil)
+            try await self.runHooks(.afterUpdate, record: .object((stored.objectValue ?? [:]).merging(values) { $1 }), caller: caller, on: sql, now: now)
+            if let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key)").first() {
+                try await self.recordEvent("updated", id: key, before: stored, after: try self.record(row, access: nil, fields: nil), now: now, on: sql)
             }
             return true
         }
@@ -147,8 +157,10 @@ public struct CollectionStore: Sendable {
                 throw AppError.notFound("record")
             }
             try access.requireWriter(.delete)
+            let stored = try self.record(row, access: nil, fields: nil)
             try await self.deleteRecord(key, on: sql, now: now)
-            try await self.runHooks(.afterDelete, record: try self.record(row, access: nil, fields: nil), caller: caller, on: sql, now: now)
+            try await self.runHooks(.afterDelete, record: stored, caller: caller, on: sql, now: now)
+            try await self.recordEvent("deleted", id: key, before: stored, after: nil, now: now, on: sql)
         }
     }
 

@@ -48,9 +48,9 @@ public struct ListQuery: Sendable {
         }
         if let text = single("filter") {
             do {
-                filter = try FilterParser.parse(text, context: context)
+                filter = try FilterParser.parameter(text, context: context)
             } catch {
-                errors.append(FieldError(field: "filter", code: "invalid_filter", message: "the filter \(error.message)"))
+                errors += error.fieldErrors
             }
         }
         if let text = single("sort") {

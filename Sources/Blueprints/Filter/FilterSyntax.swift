@@ -18,6 +18,17 @@ public indirect enum FilterExpression: Sendable, Equatable {
     case constant(Bool)
 }
 
+extension FilterExpression {
+    /// Every field the expression compares.
+    public var fields: Set<String> {
+        switch self {
+        case .all(let parts), .any(let parts): parts.reduce(into: Set()) { $0.formUnion($1.fields) }
+        case .compare(let field, _, _), .member(let field, _, _): [field]
+        case .constant: []
+        }
+    }
+}
+
 public enum FilterOperator: String, Sendable, CaseIterable {
     case equal = "=", notEqual = "!=", greater = ">", greaterOrEqual = ">=", less = "<", lessOrEqual = "<="
     case contains = "~", notContains = "!~"
@@ -86,6 +97,15 @@ public struct FilterParser {
         let expression = try parser.disjunction(depth: 0)
         guard parser.position == parser.tokens.count else { throw FilterSyntaxError(message: "has unexpected text after a complete expression") }
         return expression
+    }
+
+    /// A `?filter=` parameter: a syntax error is a 400 naming `filter`.
+    public static func parameter(_ text: String, context: FilterContext) throws(AppError) -> FilterExpression {
+        do {
+            return try parse(text, context: context)
+        } catch {
+            throw AppError.validation([FieldError(field: "filter", code: "invalid_filter", message: "the filter \(error.message)")])
+        }
     }
 
     private init(context: FilterContext) {
