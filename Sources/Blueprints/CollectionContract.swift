@@ -147,7 +147,7 @@ public enum CollectionContract {
         if !collection.search.isEmpty {
             parameters.append(["name": "q", "in": "query", "required": false,
                                "description": .string("Records whose \(collection.search.joined(separator: ", ")) contain this text, ignoring case."),
-                               "schema": ["type": "string", "maxLength": .int(Int64(ListQuery.maxSearchLength))]])
+                               "schema": ["type": "string", "maxLength": 200]])
         }
         return parameters
     }
@@ -163,27 +163,23 @@ public enum CollectionContract {
         ],
     ]
 
-    /// A record as returned: its own columns, then the fields that are not hidden.
+    /// A record as returned: its own columns, then the fields that are not hidden. Only `id` is required: `?fields=`
+    /// leaves the others out, and a field's read rule can hide it; otherwise every field is there, null where an
+    /// optional one was never set.
     static func record(_ collection: CollectionSpec) -> JSONValue {
         var properties: [String: JSONValue] = [
             "id": ["type": "string", "format": "uuid"],
             "created_at": ["type": "string", "format": "date-time"],
             "updated_at": ["type": "string", "format": "date-time"],
         ]
-        var required: [JSONValue] = ["id", "created_at", "updated_at"]
-        if collection.owner == .user {
-            properties["owner_id"] = ["type": "string", "format": "uuid"]
-            required.append("owner_id")
-        }
+        if collection.owner == .user { properties["owner_id"] = ["type": "string", "format": "uuid"] }
         if !collection.relations.isEmpty {
             properties["expand"] = ["type": "object", "description": "With ?expand=: the records relation fields point at (null: not visible)."]
         }
         for field in collection.fields where !field.hidden {
-            // Every field is in every record: null where an optional one was never set.
             properties[field.name] = field.required || field.defaultValue != nil ? described(field) : orNull(described(field))
-            required.append(.string(field.name))
         }
-        return ["type": "object", "required": .array(required), "properties": .object(properties)]
+        return ["type": "object", "required": ["id"], "properties": .object(properties)]
     }
 
     /// A body: the fields a client may write (never readonly ones); every field optional for PATCH.

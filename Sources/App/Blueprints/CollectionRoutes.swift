@@ -34,19 +34,10 @@ struct CollectionRoutes {
             }
             router.get(RouterPath(base + "/events")) { request, _ in
                 let caller = try authorize(collection, write: false)
-                let query = parameters(request)
-                for name in query.keys where name != "filter" {
-                    throw AppError.validation([FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route")])
-                }
-                var filter: FilterExpression?
-                if let texts = query["filter"] {
-                    guard texts.count == 1 else {
-                        throw AppError.validation([FieldError(field: "filter", code: "repeated", message: "is given more than once")])
-                    }
-                    let parsed = try FilterParser.parameter(texts[0], context: store.filterContext(caller))
-                    try store.check(parsed, caller: caller)
-                    try store.checkRealtime(parsed, caller: caller)
-                    filter = parsed
+                let filter = try EventQuery(parameters(request), context: store.filterContext(caller)).filter
+                if let filter {
+                    try store.check(filter, caller: caller)
+                    try store.checkRealtime(filter, caller: caller)
                 }
                 let (bytes, end) = RecordEventStream.bytes(feed.subscribe(store, caller: caller, filter: filter))
                 // The stream ends when the server shuts down: an open subscription must not hold shutdown up.
@@ -99,13 +90,8 @@ struct CollectionRoutes {
                 let query = try AggregateQuery(parameters(request), collection: collection, context: store.filterContext(caller))
                 return json(.ok, try await store.aggregate(query, caller: caller))
             case .get:
-                let query = parameters(request)
-                for name in query.keys where name != "fields" && name != "expand" {
-                    throw AppError.validation([FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route")])
-                }
-                let fields = query["fields"].map { Set($0.joined(separator: ",").split(separator: ",").map(String.init)) }
-                let expand = query["expand"].map { $0.joined(separator: ",").split(separator: ",").map(String.init) } ?? []
-                return json(.ok, try await store.get(try id(), caller: caller, fields: fields, expand: expand))
+                let query = try RecordQuery(parameters(request), collection: collection)
+                return json(.ok, try await store.get(try id(), caller: caller, fields: query.fields, expand: query.expand))
             case .replace, .update:
                 return json(.ok, try await store.update(try id(), try await body(request), replace: operation == .replace, caller: caller))
             case .delete:

@@ -28,11 +28,12 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         }
     }
 
+    /// The methods of the template that matches the path most literally (`/tips/aggregate` before `/tips/{id}`).
     private func allowed(_ path: String) -> String? {
         let segments = path.split(separator: "/")
-        return routes.first { route in
+        return routes.filter { route in
             route.segments.count == segments.count
                 && zip(route.segments, segments).allSatisfy { template, segment in template.first == "{" || template == segment }
-        }?.allow
+        }.max { $0.segments.filter { $0.first != "{" }.count < $1.segments.filter { $0.first != "{" }.count }?.allow
     }
 }

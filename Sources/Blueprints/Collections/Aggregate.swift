@@ -18,51 +18,32 @@ public struct AggregateQuery: Sendable {
     public let filter: FilterExpression?
 
     public init(_ query: [String: [String]], collection: CollectionSpec, context: FilterContext) throws(AppError) {
-        var errors: [FieldError] = []
-        func single(_ name: String) -> String? {
-            guard let values = query[name] else { return nil }
-            if values.count > 1 { errors.append(FieldError(field: name, code: "repeated", message: "is given more than once")) }
-            return values.first
-        }
-        for name in query.keys.sorted() where !["op", "field", "group_by", "filter"].contains(name) {
-            errors.append(FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route"))
-        }
-        let op = single("op").map { Op(rawValue: $0) } ?? .count
+        var parameters = QueryParameters(query, allowed: ["op", "field", "group_by", "filter"])
+        let op = parameters.single("op").map { Op(rawValue: $0) } ?? .count
         if op == nil {
-            errors.append(FieldError(field: "op", code: "not_allowed", message: "must be one of \(Op.allCases.map(\.rawValue).joined(separator: ", "))"))
+            parameters.errors.append(FieldError(field: "op", code: "not_allowed", message: "must be one of \(Op.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         self.op = op ?? .count
-        field = single("field")
+        field = parameters.single("field")
         if let field {
             let kind = collection.field(field).flatMap { $0.hidden ? nil : $0.kind }
             let numeric = kind == .integer || kind == .number
             let ordered = numeric || kind == .text
             if kind == nil || kind == .json || ((op == .sum || op == .avg) && !numeric) || ((op == .min || op == .max) && !ordered) {
-                errors.append(FieldError(field: "field", code: "invalid_field", message: "\(field) cannot be aggregated by \(op?.rawValue ?? "that")"))
+                parameters.errors.append(FieldError(field: "field", code: "invalid_field", message: "\(field) cannot be aggregated by \(op?.rawValue ?? "that")"))
             }
         } else if op != .count {
-            errors.append(FieldError(field: "field", code: "required", message: "names the field to aggregate"))
+            parameters.errors.append(FieldError(field: "field", code: "required", message: "names the field to aggregate"))
         }
-        groupBy = single("group_by").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+        groupBy = parameters.single("group_by").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
         if groupBy.count > Self.maxGroupBy || Set(groupBy).count != groupBy.count {
-            errors.append(FieldError(field: "group_by", code: "invalid_group_by", message: "names 1 to \(Self.maxGroupBy) different fields"))
+            parameters.errors.append(FieldError(field: "group_by", code: "invalid_group_by", message: "names 1 to \(Self.maxGroupBy) different fields"))
         }
-        for name in groupBy {
-            guard let field = collection.field(name), !field.hidden, field.kind != .json else {
-                errors.append(FieldError(field: "group_by", code: "invalid_group_by", message: "cannot group by \(name)"))
-                continue
-            }
+        for name in groupBy where collection.field(name).map({ $0.hidden || $0.kind == .json }) ?? true {
+            parameters.errors.append(FieldError(field: "group_by", code: "invalid_group_by", message: "cannot group by \(name)"))
         }
-        var filter: FilterExpression?
-        if let text = single("filter") {
-            do {
-                filter = try FilterParser.parameter(text, context: context)
-            } catch {
-                errors += error.fieldErrors
-            }
-        }
-        self.filter = filter
-        if !errors.isEmpty { throw AppError.validation(errors) }
+        filter = parameters.filter(context)
+        try parameters.finish()
     }
 }
 

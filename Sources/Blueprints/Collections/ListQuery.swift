@@ -6,7 +6,6 @@ import LLM
 /// collection's schema.
 public struct ListQuery: Sendable {
     public static let maxSortKeys = 4
-    public static let maxSearchLength = 200
 
     public var page = PageRequest.first
     public var filter: FilterExpression?
@@ -22,19 +21,11 @@ public struct ListQuery: Sendable {
 
     /// Reads the parameters of a list (`query` holds each parameter's values, in order).
     public init(_ query: [String: [String]], collection: CollectionSpec, context: FilterContext) throws(AppError) {
-        var errors: [FieldError] = []
-        func single(_ name: String) -> String? {
-            guard let values = query[name] else { return nil }
-            if values.count > 1 { errors.append(FieldError(field: name, code: "repeated", message: "is given more than once")) }
-            return values.first
-        }
-        for name in query.keys.sorted() where !["page", "per_page", "filter", "sort", "fields", "q", "expand"].contains(name) {
-            errors.append(FieldError(field: name, code: "unknown_parameter", message: "is not a parameter of this route"))
-        }
+        var parameters = QueryParameters(query, allowed: ["page", "per_page", "filter", "sort", "fields", "q", "expand"])
         func integer(_ name: String) -> Int? {
-            guard let text = single(name) else { return nil }
+            guard let text = parameters.single(name) else { return nil }
             guard let value = Int(text) else {
-                errors.append(FieldError(field: name, code: "invalid_type", message: "must be a whole number"))
+                parameters.errors.append(FieldError(field: name, code: "invalid_type", message: "must be a whole number"))
                 return nil
             }
             return value
@@ -44,50 +35,35 @@ public struct ListQuery: Sendable {
         do {
             page = try PageRequest(page: pageNumber, perPage: perPage)
         } catch {
-            errors += (error as? AppError)?.fieldErrors ?? []
+            parameters.errors += (error as? AppError)?.fieldErrors ?? []
         }
-        if let text = single("filter") {
-            do {
-                filter = try FilterParser.parameter(text, context: context)
-            } catch {
-                errors += error.fieldErrors
-            }
-        }
-        if let text = single("sort") {
+        filter = parameters.filter(context)
+        if let text = parameters.single("sort") {
             let keys = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
             if keys.count > Self.maxSortKeys || keys.contains(where: \.isEmpty) {
-                errors.append(FieldError(field: "sort", code: "invalid_sort", message: "names 1 to \(Self.maxSortKeys) fields, comma-separated"))
+                parameters.errors.append(FieldError(field: "sort", code: "invalid_sort", message: "names 1 to \(Self.maxSortKeys) fields, comma-separated"))
             } else {
                 sort = []
                 for key in keys {
                     let descending = key.hasPrefix("-")
                     let name = descending ? String(key.dropFirst()) : key
                     if Self.sortable(name, collection) { sort.append((name, descending)) }
-                    else { errors.append(FieldError(field: "sort", code: "invalid_sort", message: "cannot sort by \(name)")) }
+                    else { parameters.errors.append(FieldError(field: "sort", code: "invalid_sort", message: "cannot sort by \(name)")) }
                 }
             }
         }
-        if let text = single("fields") {
-            let names = Set(text.split(separator: ",").map(String.init))
-            for name in names.sorted() where !Self.visible(name, collection) {
-                errors.append(FieldError(field: "fields", code: "unknown_field", message: "\(name) is not a field of \(collection.name)"))
-            }
-            fields = names
-        }
-        if let text = single("q") {
+        fields = parameters.fields(collection)
+        if let text = parameters.single("q") {
             if collection.search.isEmpty {
-                errors.append(FieldError(field: "q", code: "unknown_parameter", message: "\(collection.name) has no searchable fields"))
-            } else if text.count > Self.maxSearchLength || text.containsNUL {
-                errors.append(FieldError(field: "q", code: "too_long", message: "must be at most \(Self.maxSearchLength) characters"))
+                parameters.errors.append(FieldError(field: "q", code: "unknown_parameter", message: "\(collection.name) has no searchable fields"))
+            } else if text.containsNUL {
+                parameters.errors.append(FieldError(field: "q", code: "invalid_text", message: "must not contain NUL characters"))
             } else if !text.isEmpty {
                 search = text.folded
             }
         }
-        if let text = single("expand") {
-            expand = text.split(separator: ",").map(String.init)
-            errors += CollectionStore.expandProblems(expand, collection)
-        }
-        if !errors.isEmpty { throw AppError.validation(errors) }
+        expand = parameters.expand(collection)
+        try parameters.finish()
     }
 
     static func visible(_ name: String, _ collection: CollectionSpec) -> Bool {

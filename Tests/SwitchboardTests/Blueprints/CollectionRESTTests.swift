@@ -225,7 +225,7 @@ struct CollectionRESTTests {
                 ("filter=secret_note%20%3D%20'x'", "filter"), ("filter=tags%20%3E%201", "filter"),
                 ("filter=due%20%3E%20'yesterday'", "filter"), ("filter=done%20%3E%20true", "filter"),
                 ("sort=ghost", "sort"), ("sort=tags", "sort"), ("sort=a,b,c,d,e", "sort"), ("fields=ghost", "fields"),
-                ("q=" + String(repeating: "a", count: 300), "q"), ("unknown=1", "unknown"),
+                ("q=" + String(repeating: "a", count: 300), "q"), ("unknown=1", "unknown"), ("fields=" + String(repeating: "a", count: 2001), "fields"),
             ]
             for (query, field) in cases {
                 let reply = try await app.request(.get, "/api/v1/tasks?" + query, token: user.access)
@@ -236,6 +236,14 @@ struct CollectionRESTTests {
                 let reply = try await app.request(.get, "/api/v1/tasks/aggregate?" + query, token: user.access)
                 #expect(reply.status == 400, "\(query): \(reply.text)")
             }
+            let task = try await app.create("/tasks", ["title": "x"], token: user.access)
+            let longFields = try await app.request(.get, "/api/v1/tasks/\(task["id"] as? String ?? "")?fields=" + String(repeating: "0", count: 2001),
+                                             token: user.access)
+            #expect(longFields.fieldErrors["fields"] == "too_long")
+            #expect(try await app.request(.get, "/api/v1/tasks/\(task["id"] as? String ?? "")?fields=ghost", token: user.access)
+                .fieldErrors["fields"] == "unknown_field")
+            let wrong = try await app.request(.delete, "/api/v1/tasks/aggregate", token: user.access)
+            #expect(wrong.headers[.allow] == "GET", "the literal route wins over /tasks/{id}")
             #expect(try await app.request(.get, "/ready").status == 200)
         }
     }
