@@ -21,7 +21,7 @@ import Vault
 public struct Switchboard: Sendable {
     public static let version = "0.1.0"
 
-    public let application: Application<RouterResponder<AppRequestContext>>
+    public let application: Application<PathAliasResponder>
     public let database: any Database
     public let accounts: Accounts
     public let orchestrator: Orchestrator
@@ -117,8 +117,8 @@ public struct Switchboard: Sendable {
                         ? DatabaseRateLimiter(db: database, databaseClock: clock.isSystem) as any RateLimiter : LocalRateLimiter()
                 }
                 let feed = blueprint.map { RecordFeed(blueprint: $0, db: database, clock: clock) }
-                let router = try buildRouter(settings: settings, handler: handler, blueprint: blueprint, feed: feed, limiter: limiter, clock: clock,
-                                             addresses: addresses, logger: logger)
+                let responder = try buildResponder(settings: settings, handler: handler, blueprint: blueprint, feed: feed, limiter: limiter,
+                                                   clock: clock, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
                 ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
@@ -129,7 +129,7 @@ public struct Switchboard: Sendable {
                                                   retryBase: .milliseconds(settings.webhookRetryMilliseconds)))
                 }
                 let application = Application(
-                    router: router,
+                    responder: responder,
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(
                         http1: .init(idleTimeout: .seconds(Int64(settings.httpIdleTimeoutSeconds))),
                         ws: .init(maxFrameSize: ChatSocket.maxFrameBytes))),
@@ -201,8 +201,8 @@ public struct Switchboard: Sendable {
         }
     }
 
-    static func buildRouter(settings: Settings, handler: APIHandler, blueprint: Blueprint?, feed: RecordFeed?, limiter: (any RateLimiter)?, clock: WallClock,
-                            addresses: ClientAddressResolver, logger: Logger) throws -> Router<AppRequestContext> {
+    static func buildResponder(settings: Settings, handler: APIHandler, blueprint: Blueprint?, feed: RecordFeed?, limiter: (any RateLimiter)?,
+                               clock: WallClock, addresses: ClientAddressResolver, logger: Logger) throws -> PathAliasResponder {
         let accounts = handler.accounts
         let router = Router(context: AppRequestContext.self)
         if !settings.corsOrigins.isEmpty {
@@ -244,7 +244,7 @@ public struct Switchboard: Sendable {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
         }
-        return router
+        return PathAliasResponder(router: router.buildResponder(), aliases: document.aliases)
     }
 }
 

@@ -12,6 +12,8 @@ public struct Blueprint: Sendable {
     public let prefix: String
     /// In the order the file declares them.
     public let collections: [CollectionSpec]
+    /// Platform operations served at the app's own method and path as well (`routes: {auth.signup: POST /auth/register}`).
+    public let platformAliases: [PlatformAlias]
     /// Typed fields every user of the app has (`profile:`), stored as a one-record-per-user collection (its `id` is
     /// the user's); nil when the blueprint declares none.
     public let profile: CollectionSpec?
@@ -104,6 +106,21 @@ public struct RouteAlias: Sendable {
     public let path: String
     /// The name of the path segment that holds the record's id.
     public let parameter: String?
+}
+
+/// A platform operation (by a short name such as `auth.signup`, or its operation id in the contract) served at the
+/// app's own method and path, under the app's prefix.
+public struct PlatformAlias: Sendable {
+    public let operation: String
+    public let method: String
+    public let path: String
+
+    /// Short names for the operations apps most often move.
+    public static let names = ["auth.signup": "signup", "auth.login": "login", "auth.refresh": "refresh", "auth.logout": "logout",
+                               "auth.me": "getMe", "auth.profile": "updateProfile", "health": "getHealth"]
+
+    /// The contract's operation id.
+    public var operationID: String { Self.names[operation] ?? operation }
 }
 
 /// Who a collection's records belong to.

@@ -48,7 +48,7 @@ private struct Checker {
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
-    static let later: Set = ["agents", "router", "pipelines", "chat_routes", "flags", "tiers", "routes"]
+    static let later: Set = ["agents", "router", "pipelines", "chat_routes", "flags", "tiers"]
     static let laterInCollection: Set<String> = []
 
     mutating func problem(_ path: String, _ message: String) {
@@ -61,7 +61,7 @@ private struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile"], later: Self.later)
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes"], later: Self.later)
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -109,7 +109,8 @@ private struct Checker {
                 }
             }
         }
-        return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections, profile: profile)
+        return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
+                         platformAliases: platformAliases(root["routes"]), profile: profile)
     }
 
     /// `hooks: {after_create: [{increment: {profile: affinity_score, by: 1}}, {create: {collection: c, record: {...}}}]}`.
@@ -311,6 +312,26 @@ private struct Checker {
             if let text = field.writeRule { checkRule(text, collection, body: true, at: "\(at).schema.properties.\(field.name).write") }
         }
         return collection
+    }
+
+    /// Top-level `routes: {auth.signup: POST /auth/register}`: platform operations at the app's own paths (which
+    /// operations exist is the contract's business: serve checks the names).
+    mutating func platformAliases(_ value: JSONValue?) -> [PlatformAlias] {
+        guard let value else { return [] }
+        guard case .object(let routes) = value else {
+            problem("routes", "must map platform operations (auth.signup, auth.login, auth.me...) to \"METHOD /path\"")
+            return []
+        }
+        var aliases: [PlatformAlias] = []
+        for name in routes.keys.sorted() {
+            let parts = routes[name]?.stringValue?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
+            guard parts.count == 2, ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(parts[0]), Self.isPath(parts[1]) else {
+                problem("routes." + name, "must be \"METHOD /path\" (a path without {parameters})")
+                continue
+            }
+            aliases.append(PlatformAlias(operation: name, method: parts[0], path: parts[1]))
+        }
+        return aliases
     }
 
     /// `routes: {create: POST /workouts/log, get: GET /plans/{plan_id}}`.

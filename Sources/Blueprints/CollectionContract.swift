@@ -213,7 +213,7 @@ public enum CollectionContract {
         return .object(rules)
     }
 
-    static func camel(_ name: String) -> String {
+    public static func camel(_ name: String) -> String {
         name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 }

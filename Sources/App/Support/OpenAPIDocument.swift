@@ -18,6 +18,8 @@ struct OpenAPIDocument {
 
     let object: [String: Any]
     let operations: [Operation]
+    /// A blueprint's platform aliases: `"POST /api/v1/auth/register"` -> the platform path it stands for.
+    let aliases: [String: String]
 
     /// The contract, with a blueprint's collection routes and schemas added when one is served.
     init(blueprint: Blueprint? = nil) throws {
@@ -35,6 +37,30 @@ struct OpenAPIDocument {
             components["schemas"] = schemas
             object["components"] = components
         }
+        var aliases: [String: String] = [:]
+        for alias in blueprint?.platformAliases ?? [] {
+            var paths = object["paths"] as? [String: Any] ?? [:]
+            let found = paths.lazy.compactMap { path, item -> (String, String, [String: Any])? in
+                guard !path.contains("{"), let item = item as? [String: Any] else { return nil }
+                for case let (method, operation as [String: Any]) in item where operation["operationId"] as? String == alias.operationID {
+                    return (path, method, operation)
+                }
+                return nil
+            }.first
+            guard let (target, method, operation) = found, method == alias.method.lowercased() else {
+                throw StartupError(message: "blueprint routes.\(alias.operation): there is no platform operation \(alias.operationID) "
+                                   + "without path parameters, or it is not a \(alias.method)")
+            }
+            let path = (blueprint?.prefix ?? "") + alias.path
+            var copy = operation
+            copy["operationId"] = alias.operationID + "At" + CollectionContract.camel(alias.path.replacingOccurrences(of: "/", with: "_"))
+            var item = paths[path] as? [String: Any] ?? [:]
+            item[method] = copy
+            paths[path] = item
+            object["paths"] = paths
+            aliases[alias.method + " " + path] = target
+        }
+        self.aliases = aliases
         self.object = object
         operations = Self.operations(of: object)
     }

@@ -186,6 +186,19 @@ struct CollectionRESTTests {
             let paths = document["paths"] as? [String: Any] ?? [:]
             #expect((paths["/api/v1/tasks/log"] as? [String: Any])?["post"] != nil)
             #expect(((paths["/api/v1/todo/{task_id}"] as? [String: Any])?["get"] as? [String: Any])?["operationId"] as? String == "getTestappTasksAlias2")
+
+            // Platform operations at the app's own paths: the same checks, the same answers.
+            let registered = try await app.request(.post, "/api/v1/auth/register", json: ["email": "alias@example.com", "password": "correct horse battery"])
+            #expect(registered.status == 201, "\(registered.text)")
+            let token = registered["access_token"] as? String ?? ""
+            #expect(try await app.request(.get, "/api/v1/auth/whoami", token: token)["email"] as? String == "alias@example.com")
+            #expect(try await app.request(.get, "/api/v1/auth/whoami").status == 401)
+            let register = (paths["/api/v1/auth/register"] as? [String: Any])?["post"] as? [String: Any]
+            #expect((register?["security"] as? [Any])?.isEmpty == true, "public like signup")
+
+            var settings = app.settings
+            settings.blueprintDirectory = try TestBlueprint.directory(TestBlueprint.yaml.replacingOccurrences(of: "auth.me: GET", with: "auth.me: POST"))
+            await #expect(throws: StartupError.self) { _ = try await Switchboard.build(settings: settings, logger: .init(label: "test")) }
         }
     }
 

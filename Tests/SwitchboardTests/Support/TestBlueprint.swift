@@ -10,6 +10,7 @@ enum TestBlueprint {
     static let yaml = """
         blueprint: 1
         app: {name: testapp, title: Test App, prefix: /api/v1}
+        routes: {auth.signup: POST /auth/register, auth.me: GET /auth/whoami}
         collections:
           tasks:
             path: /tasks

@@ -1,0 +1,21 @@
+import Hummingbird
+
+/// The application's responder: the router, after a blueprint's platform aliases (`POST /api/v1/auth/register` as
+/// signup) have been resolved. An aliased request continues as if it had been sent to the platform's path, so it
+/// passes the same middleware (authentication, limits, problems) and handlers, and answers the same way; it has to
+/// happen before routing, since the router picks the route before any middleware runs.
+public struct PathAliasResponder: HTTPResponder {
+    public typealias Context = AppRequestContext
+    let router: RouterResponder<AppRequestContext>
+    /// `"METHOD /path"` -> the platform path.
+    let aliases: [String: String]
+
+    public func respond(to request: Request, context: Context) async throws -> Response {
+        guard !aliases.isEmpty, let target = aliases[request.method.rawValue + " " + request.uri.path] else {
+            return try await router.respond(to: request, context: context)
+        }
+        var head = request.head
+        head.path = target + (request.uri.query.map { "?" + $0 } ?? "")
+        return try await router.respond(to: Request(head: head, body: request.body), context: context)
+    }
+}
