@@ -21,9 +21,10 @@ Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--runs 3] 
        [--no-build] [--smoke]
 Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the servers, clusters and data are removed afterwards.
 """
-import argparse, glob, os, shutil, subprocess, sys, time
+import argparse, os, shutil, subprocess, sys, time
 
-from common import ROOT, PostgresCluster, Server, add_common_arguments, free_port, http, median, prepare, wrk
+from common import (ROOT, PostgresCluster, Server, add_common_arguments, add_load_arguments, free_port, http, median,
+                    postgres_installed, prepare, wrk)
 
 # Signing up many users is not what is measured: cheap password hashing, and no cap on signups from 127.0.0.1.
 SETUP = ["--auth-bcrypt-cost", "4", "--auth-rate-limit-max-signups", "100000"]
@@ -84,11 +85,8 @@ class Hello:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
+    add_load_arguments(parser)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--users", type=int, default=64, help="users taking turns in the many-users limiter runs")
     add_common_arguments(parser)
     args = parser.parse_args()
@@ -126,8 +124,7 @@ def main():
             for label, users in (("SQLite, 1 user", 1), (f"SQLite, {args.users} users", args.users)):
                 limiter.append((label, *measure_limiter({}, args, users)))
         elif engine == "postgres":
-            if not glob.glob("/usr/lib/postgresql/*/bin/initdb") and not shutil.which("initdb"):
-                print("PostgreSQL is not installed: its limiter figures are left out", file=sys.stderr)
+            if not postgres_installed():
                 continue
             cluster = PostgresCluster()
             try:

@@ -13,9 +13,9 @@ Usage: bench/collections.py [--records 100000] [--duration 10] [--connections 64
        [--no-build] [--smoke]
 Needs wrk. Everything runs on 127.0.0.1; the servers, clusters and data are removed afterwards.
 """
-import argparse, glob, json, os, shutil, sqlite3, subprocess, sys, uuid
+import argparse, json, os, shutil, sqlite3, subprocess, sys, uuid
 
-from common import ROOT, PostgresCluster, Server, add_common_arguments, http, prepare, wrk
+from common import ROOT, PostgresCluster, Server, add_common_arguments, add_load_arguments, http, postgres_installed, prepare, wrk
 
 BLUEPRINT = os.path.join(ROOT, "bench", "blueprint")
 FLAGS = ["--blueprint", BLUEPRINT, "--tiers-free-requests-per-minute", "1000000", "--auth-bcrypt-cost", "4"]
@@ -65,10 +65,7 @@ def measure(engine, args, env, postgres_url=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--engines", default="sqlite,postgres")
+    add_load_arguments(parser)
     add_common_arguments(parser)
     args = parser.parse_args()
     if args.smoke:
@@ -82,8 +79,7 @@ def main():
         if engine == "sqlite":
             results.append(("SQLite", measure("sqlite", args, {})))
         elif engine == "postgres":
-            if not glob.glob("/usr/lib/postgresql/*/bin/initdb") and not shutil.which("initdb"):
-                print("PostgreSQL is not installed: its figures are left out", file=sys.stderr)
+            if not postgres_installed():
                 continue
             cluster = PostgresCluster()
             try:

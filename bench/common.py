@@ -1,5 +1,5 @@
 """What the benchmarks share: building the release binary, starting it on a fresh data directory, reading RSS."""
-import json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import glob, json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release", "switchboard")
@@ -13,6 +13,22 @@ def add_common_arguments(parser):
     parser.add_argument("--smoke", action="store_true",
                         help="a second or two of everything against the debug build (CI runs this so that no benchmark rots); "
                              "the figures mean nothing")
+
+
+def add_load_arguments(parser):
+    """wrk's load (per route and run) and the engines to measure on."""
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--engines", default="sqlite,postgres")
+
+
+def postgres_installed():
+    """Whether a throwaway PostgreSQL cluster can be started here; says so on stderr when not."""
+    if glob.glob("/usr/lib/postgresql/*/bin/initdb") or shutil.which("initdb"):
+        return True
+    print("PostgreSQL is not installed: its figures are left out", file=sys.stderr)
+    return False
 
 
 def prepare(args):

@@ -30,15 +30,9 @@ struct BlueprintCommand: AsyncParsableCommand {
 
         func run() async throws {
             let blueprint = try BlueprintCommand.loaded(directory)
-            let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
-            let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
-            do {
+            try await BlueprintCommand.withDatabase(config) { database, _ in
                 print(try await CollectionSchema.plan(blueprint, db: database).description)
-            } catch {
-                try? await database.close()
-                throw error
             }
-            try await database.close()
         }
     }
 
@@ -50,22 +44,30 @@ struct BlueprintCommand: AsyncParsableCommand {
 
         func run() async throws {
             let blueprint = try BlueprintCommand.loaded(directory)
-            let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
-            let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
-            do {
+            try await BlueprintCommand.withDatabase(config) { database, logger in
                 try await Migrator(database: database, migrations: Schema.migrations, logger: logger).migrate()
                 let plan = try await CollectionSchema.apply(blueprint, db: database, allowDestructive: allowDestructive, logger: logger)
                 print(plan.isEmpty ? "nothing to change" : plan.description)
-            } catch let error as BlueprintError {
-                try? await database.close()
-                FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
-                throw ExitCode(1)
-            } catch {
-                try? await database.close()
-                throw error
             }
-            try await database.close()
         }
+    }
+
+    /// Runs `body` with the configured database, closed afterwards whatever happens; a blueprint's problems go to
+    /// standard error with exit code 1.
+    static func withDatabase(_ config: ConfigFlags, _ body: (any Database, Logger) async throws -> Void) async throws {
+        let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+        let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
+        do {
+            try await body(database, logger)
+        } catch let error as BlueprintError {
+            try? await database.close()
+            FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
+            throw ExitCode(1)
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        try await database.close()
     }
 
     /// The blueprint, or its problems on standard error and exit code 1.

@@ -79,16 +79,26 @@ public struct CollectionStore: Sendable {
         try access.requireCreate(.object(proposed))
         let created = JSONValue.object(proposed)
         let now = clock.now.millis
+        let record = shown(id: id, owner: owner, createdAt: now, updatedAt: now, values: values)
         try await db.transaction { sql in
             let problems = try await self.relationProblems(values, caller: caller, on: sql)
             if !problems.isEmpty { throw AppError.validation(problems) }
             try await self.insert(id: id, owner: owner, values: values, now: now, on: sql)
             try await self.runHooks(.afterCreate, record: created, caller: caller, on: sql, now: now)
-            if let row = try await sql.raw("SELECT * FROM \(ident: self.table) WHERE id = \(bind: id)").first() {
-                try await self.recordEvent("created", id: id, before: nil, after: try self.record(row, access: nil, fields: nil), now: now, on: sql)
-            }
+            try await self.recordEvent("created", id: id, before: nil, after: record, now: now, on: sql)
         }
-        return try await get(id, caller: caller)
+        return access.readable(record)
+    }
+
+    /// A record as the API shows it, from what was just written (hidden fields left out): no need to read it back.
+    func shown(id: String, owner: String?, createdAt: Int64, updatedAt: Int64, values: [String: JSONValue]) -> JSONValue {
+        var object: [String: JSONValue] = ["id": .string(id), "created_at": .string(RFC3339.format(millis: createdAt)),
+                                           "updated_at": .string(RFC3339.format(millis: updatedAt))]
+        if collection.owner == .user { object["owner_id"] = owner.map(JSONValue.string) ?? .null }
+        for field in collection.fields where !field.hidden {
+            object[field.name] = ColumnCodec.stored(values[field.name] ?? .null, as: field)
+        }
+        return .object(object)
     }
 
     /// Inserts a validated record; with `ignoreExisting` an id already there is left as it is (seeds).
@@ -113,8 +123,8 @@ public struct CollectionStore: Sendable {
         let collection = self.collection
         let now = clock.now.millis
         let table = self.table
-        let found: Bool = try await db.transaction { sql in
-            guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() else { return false }
+        let updated: JSONValue? = try await db.transaction { sql in
+            guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() else { return nil }
             try access.requireWriter(.update)
             var existing: [String: JSONValue] = [:]
             for field in collection.fields { existing[field.name] = try ColumnCodec.decode(row, field) }
@@ -133,14 +143,15 @@ public struct CollectionStore: Sendable {
             }
             try await sql.raw("UPDATE \(ident: table) SET " + assignments.joined(separator: ", ") + " WHERE id = \(bind: key)").run()
             let stored = try self.record(row, access: nil, fields: nil)
+            let owner = try row.decodeNil(column: "owner_id") ? nil : try row.decode(column: "owner_id", as: String.self)
+            let after = self.shown(id: key, owner: owner, createdAt: try row.decode(column: "created_at", as: Int64.self), updatedAt: now,
+                                   values: existing.merging(values) { $1 })
             try await self.runHooks(.afterUpdate, record: .object((stored.objectValue ?? [:]).merging(values) { $1 }), caller: caller, on: sql, now: now)
-            if let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key)").first() {
-                try await self.recordEvent("updated", id: key, before: stored, after: try self.record(row, access: nil, fields: nil), now: now, on: sql)
-            }
-            return true
+            try await self.recordEvent("updated", id: key, before: stored, after: after, now: now, on: sql)
+            return after
         }
-        guard found else { throw AppError.notFound("record") }
-        return try await get(key, caller: caller)
+        guard let updated else { throw AppError.notFound("record") }
+        return access.readable(updated)
     }
 
     /// Deletes a record, and does to the records that point at it what their relations say, in one transaction.

@@ -24,6 +24,18 @@ enum ColumnCodec {
         }
     }
 
+    /// A validated value as the database will hand it back: date-times normalized, whole numbers as integers,
+    /// numbers as doubles. Lets a write answer with its record without reading it again.
+    static func stored(_ value: JSONValue, as field: Field) -> JSONValue {
+        switch (field.kind, value) {
+        case (_, .null): .null
+        case (.text, .string(let text)) where field.isDateTime: .string(normalizedDateTime(text) ?? text)
+        case (.integer, _): value.doubleValue.flatMap { Int64(exactly: $0) }.map(JSONValue.int) ?? value
+        case (.number, _): value.doubleValue.map(JSONValue.double) ?? value
+        default: value
+        }
+    }
+
     /// A date-time as stored and returned: `YYYY-MM-DDTHH:MM:SS.sssZ`.
     static func normalizedDateTime(_ text: String) -> String? {
         RFC3339.millis(text).map(RFC3339.format(millis:))
