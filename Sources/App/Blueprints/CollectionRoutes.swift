@@ -21,8 +21,9 @@ struct CollectionRoutes {
     let maxBodyBytes: Int
 
     func register(on router: Router<AppRequestContext>) {
+        let counts = CountCache()
         for collection in blueprint.collections {
-            let store = CollectionStore(collection: collection, blueprint: blueprint, db: database, clock: clock)
+            let store = CollectionStore(collection: collection, blueprint: blueprint, db: database, clock: clock, counts: counts)
             let base = blueprint.prefix + collection.path
             let defaults: [(CollectionOperation, HTTPRequest.Method, String)] = [
                 (.list, .get, base), (.create, .post, base), (.aggregate, .get, base + "/aggregate"),
@@ -57,7 +58,7 @@ struct CollectionRoutes {
             }
         }
         if let profile = blueprint.profile {
-            let store = CollectionStore(collection: profile, blueprint: blueprint, db: database, clock: clock)
+            let store = CollectionStore(collection: profile, blueprint: blueprint, db: database, clock: clock, counts: counts)
             router.get(RouterPath(blueprint.prefix + profile.path)) { _, _ in
                 json(.ok, try await store.profile(caller: try authorize(profile, write: false)))
             }

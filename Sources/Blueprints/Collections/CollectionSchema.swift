@@ -132,10 +132,11 @@ public enum CollectionSchema {
     }
 
     /// The declared indexes, each led by the owner on user-owned collections (every query filters by it), and the
-    /// owner's own index for the default order (newest first).
+    /// owner's own index for the default order (newest first); each ends with `id`, the order's tie-breaker, so that
+    /// a sorted page is read straight off the index.
     static func indexes(_ collection: CollectionSpec) -> [(name: String, columns: [String])] {
         let lead = collection.owner == .user ? ["owner_id"] : []
-        let all = [lead + ["created_at"]] + collection.indexes.map { lead + $0 }
+        let all = ([lead + ["created_at"]] + collection.indexes.map { lead + $0 }).map { $0.contains("id") ? $0 : $0 + ["id"] }
         return all.map { columns in
             let digest = SHA256.hash(data: Data((collection.table + ":" + columns.joined(separator: ",")).utf8))
             return ("ix_" + digest.prefix(8).map { String(format: "%02x", $0) }.joined(), columns)

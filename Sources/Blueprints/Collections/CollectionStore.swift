@@ -12,12 +12,15 @@ public struct CollectionStore: Sendable {
     let blueprint: Blueprint
     let db: any Database
     let clock: WallClock
+    /// List totals, shared by the app's stores (SQLite only; nil: always count).
+    let counts: CountCache?
 
-    public init(collection: CollectionSpec, blueprint: Blueprint, db: any Database, clock: WallClock) {
+    public init(collection: CollectionSpec, blueprint: Blueprint, db: any Database, clock: WallClock, counts: CountCache? = nil) {
         self.collection = collection
         self.blueprint = blueprint
         self.db = db
         self.clock = clock
+        self.counts = db.engine == .sqlite ? counts : nil
     }
 
     var table: String { collection.table }
@@ -47,10 +50,14 @@ public struct CollectionStore: Sendable {
         if let search = query.search {
             condition = condition + (db.engine == .postgres ? " AND strpos(search_folded, \(bind: search)) > 0" : " AND instr(search_folded, \(bind: search)) > 0")
         }
+        // Nulls sort last ascending and first descending on both engines. Only nullable fields say so: a NULLS clause
+        // against SQLite's own default keeps it from reading the order off an index. The tie-breaker, `id`, runs
+        // the way the last key does, so one index scan serves the whole order.
         let order = query.sort.map { key in
-            "\"\(key.field)\" " + (key.descending ? "DESC NULLS FIRST" : "ASC NULLS LAST")
-        } + ["id ASC"]
-        let total = try await db.first("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition)?.decode(column: "total", as: Int64.self) ?? 0
+            let nullable = collection.field(key.field)?.nullable ?? false
+            return "\"\(key.field)\" " + (key.descending ? "DESC" : "ASC") + (nullable ? (key.descending ? " NULLS FIRST" : " NULLS LAST") : "")
+        } + [query.sort.last?.descending == true ? "id DESC" : "id ASC"]
+        let total = try await count("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition)
         let rows = try await db.all("SELECT * FROM \(ident: table) WHERE " + condition
             + " ORDER BY \(unsafeRaw: order.joined(separator: ", ")) LIMIT \(bind: query.page.perPage) OFFSET \(bind: query.page.offset)")
         let items = try await expanded(try rows.map { try record($0, access: access, fields: query.fields) }, fields: query.expand, caller: caller)
@@ -80,7 +87,7 @@ public struct CollectionStore: Sendable {
         let created = JSONValue.object(proposed)
         let now = clock.now.millis
         let record = shown(id: id, owner: owner, createdAt: now, updatedAt: now, values: values)
-        try await db.transaction { sql in
+        try await writing { sql in
             let problems = try await self.relationProblems(values, caller: caller, on: sql)
             if !problems.isEmpty { throw AppError.validation(problems) }
             try await self.insert(id: id, owner: owner, values: values, now: now, on: sql)
@@ -88,6 +95,24 @@ public struct CollectionStore: Sendable {
             try await self.recordEvent("created", id: id, before: nil, after: record, now: now, on: sql)
         }
         return access.readable(record)
+    }
+
+    /// A total, from the cache when no write came since it was counted.
+    func count(_ query: SQLQueryString) async throws -> Int64 {
+        guard let counts else { return try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0 }
+        let key = CountCache.key(query, on: db.sql)
+        if let total = counts.total(for: key) { return total }
+        let generation = counts.generation
+        let total = try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0
+        counts.remember(total, for: key, counted: generation)
+        return total
+    }
+
+    /// Runs a write transaction; once it committed (or failed, which changes nothing but costs nothing to assume),
+    /// remembered totals are forgotten.
+    func writing<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        defer { counts?.written() }
+        return try await db.transaction(body)
     }
 
     /// A record as the API shows it, from what was just written (hidden fields left out): no need to read it back.
@@ -123,7 +148,7 @@ public struct CollectionStore: Sendable {
         let collection = self.collection
         let now = clock.now.millis
         let table = self.table
-        let updated: JSONValue? = try await db.transaction { sql in
+        let updated: JSONValue? = try await writing { sql in
             guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() else { return nil }
             try access.requireWriter(.update)
             var existing: [String: JSONValue] = [:]
@@ -161,7 +186,7 @@ public struct CollectionStore: Sendable {
         guard let key = UUID.parse(id)?.lowercased else { throw AppError.notFound("record") }
         let table = self.table
         let now = clock.now.millis
-        try await db.transaction { sql in
+        try await writing { sql in
             guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() else {
                 throw AppError.notFound("record")
             }

@@ -12,7 +12,7 @@ extension CollectionStore {
     static let maxCascadeDepth = 16
 
     func store(for collection: CollectionSpec) -> CollectionStore {
-        CollectionStore(collection: collection, blueprint: blueprint, db: db, clock: clock)
+        CollectionStore(collection: collection, blueprint: blueprint, db: db, clock: clock, counts: counts)
     }
 
     /// Field errors for relation fields in `values` that point at nothing the caller may view.
