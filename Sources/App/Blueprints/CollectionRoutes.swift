@@ -8,8 +8,8 @@ import NIOCore
 import ServiceLifecycle
 import Storage
 
-/// A blueprint's collections as routes: list, create, get, PUT, PATCH, delete and aggregate under the app's prefix.
-/// They sit behind the same router middleware as the contract's routes (request ids, problems, body limit,
+/// A blueprint's collections as routes under the app's prefix: list, create, get, PUT, PATCH, delete, aggregate,
+/// realtime events, the collections' aliases, and the profile. They sit behind the same router middleware as the contract's routes (request ids, problems, body limit,
 /// authentication, rate limits), and here pass the same policy: an identity, the key's scope (`data:read`,
 /// `data:write`) and the collection's tier feature, decided by `Plans.authorize` like every other route.
 struct CollectionRoutes {
@@ -40,7 +40,7 @@ struct CollectionRoutes {
                     try store.check(filter, caller: caller)
                     try store.checkRealtime(filter, caller: caller)
                 }
-                let (bytes, end) = RecordEventStream.bytes(feed.subscribe(store, caller: caller, filter: filter))
+                let (bytes, end) = RecordEventStream.bytes(try await feed.subscribe(store, caller: caller, filter: filter))
                 // The stream ends when the server shuts down: an open subscription must not hold shutdown up.
                 return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                                 body: ResponseBody { writer in

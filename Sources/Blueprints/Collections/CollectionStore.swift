@@ -194,7 +194,6 @@ public struct CollectionStore: Sendable {
             let stored = try self.record(row, access: nil, fields: nil)
             try await self.deleteRecord(key, on: sql, now: now)
             try await self.runHooks(.afterDelete, record: stored, caller: caller, on: sql, now: now)
-            try await self.recordEvent("deleted", id: key, before: stored, after: nil, now: now, on: sql)
         }
     }
 

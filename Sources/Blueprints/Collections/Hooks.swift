@@ -82,7 +82,7 @@ extension CollectionStore {
             id = pointed
         }
         guard let field = spec.field(name),
-              let row = try await sql.raw("SELECT \(ident: name) FROM \(ident: spec.table) WHERE id = \(bind: id)").first() else { return }
+              let row = try await sql.raw("SELECT * FROM \(ident: spec.table) WHERE id = \(bind: id)").first() else { return }
         let value = try compute(try ColumnCodec.decode(row, field))
         let problems = RecordInput.problems(value, field)
         if !problems.isEmpty {
@@ -92,6 +92,15 @@ extension CollectionStore {
             UPDATE \(ident: spec.table) SET \(ident: name) = \(bind: ColumnCodec.bind(value, as: field)), updated_at = \(bind: now)
             WHERE id = \(bind: id)
             """).run()
+        // A related record that changed is a realtime event like any other change (the profile has no subscribers).
+        if case .relation = target {
+            let related = store(for: spec)
+            let before = try related.record(row, access: nil, fields: nil)
+            guard case .object(var after) = before else { return }
+            if !field.hidden { after[name] = ColumnCodec.stored(value, as: field) }
+            after["updated_at"] = .string(RFC3339.format(millis: now))
+            try await related.recordEvent("updated", id: id, before: before, after: .object(after), now: now, on: sql)
+        }
     }
 
     static func hookFailed(_ event: HookEvent?, _ reason: String) -> AppError {

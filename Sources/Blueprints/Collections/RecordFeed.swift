@@ -55,6 +55,8 @@ public final class RecordFeed: Sendable {
         let caller: Caller
         let filter: FilterExpression?
         let continuation: AsyncStream<RecordEvent>.Continuation
+        /// The changes already in the window when the subscription began: a subscriber hears what comes after.
+        let earlier: Set<Int64>
     }
 
     public static let window: Int64 = 5_000
@@ -74,11 +76,18 @@ public final class RecordFeed: Sendable {
         self.clock = clock
     }
 
-    /// Events of `store`'s collection that `caller` may see, filtered; ends when the feed drops the subscriber.
-    public func subscribe(_ store: CollectionStore, caller: Caller, filter: FilterExpression?) -> AsyncStream<RecordEvent> {
+    /// Events of `store`'s collection that `caller` may see, filtered, from now on; ends when the feed drops the
+    /// subscriber.
+    public func subscribe(_ store: CollectionStore, caller: Caller, filter: FilterExpression?) async throws -> AsyncStream<RecordEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: RecordEvent.self, bufferingPolicy: .bufferingNewest(Self.buffer))
+        let rows = try await db.all("""
+            SELECT seq FROM record_events WHERE app = \(bind: blueprint.name) AND created_at >= \(bind: clock.now.millis - Self.window)
+            """)
+        let earlier = Set(try rows.map { try $0.decode(column: "seq", as: Int64.self) })
         let id = UUID()
-        state.withLock { $0.subscribers[id] = Subscriber(store: store, caller: caller, filter: filter, continuation: continuation) }
+        state.withLock {
+            $0.subscribers[id] = Subscriber(store: store, caller: caller, filter: filter, continuation: continuation, earlier: earlier)
+        }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
@@ -102,7 +111,8 @@ public final class RecordFeed: Sendable {
             WHERE app = \(bind: blueprint.name) AND created_at >= \(bind: now - Self.window) ORDER BY seq
             """)
         for row in rows {
-            let seq = String(try row.decode(column: "seq", as: Int64.self))
+            let number = try row.decode(column: "seq", as: Int64.self)
+            let seq = String(number)
             let fresh = state.withLock { state -> Bool in
                 guard state.delivered[seq] == nil else { return false }
                 state.delivered[seq] = now
@@ -117,7 +127,7 @@ public final class RecordFeed: Sendable {
             }
             let before = try json("before")
             let after = try json("after")
-            for subscriber in subscribers where subscriber.store.collection.name == collection {
+            for subscriber in subscribers where subscriber.store.collection.name == collection && !subscriber.earlier.contains(number) {
                 if let message = message(event, recordID: recordID, before: before, after: after, for: subscriber) {
                     subscriber.continuation.yield(message)
                 }

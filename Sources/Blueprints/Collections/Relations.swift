@@ -32,16 +32,18 @@ extension CollectionStore {
         return problems
     }
 
-    /// Deletes one record, after doing to the records that point at it what their relations declare.
+    /// Deletes one record, after doing to the records that point at it what their relations declare; every record
+    /// deleted or changed on the way is a realtime event too.
     func deleteRecord(_ id: String, on sql: any SQLDatabase, now: Int64, depth: Int = 0) async throws {
         guard depth < Self.maxCascadeDepth else {
             throw AppError.conflict("cascade_too_deep", "Deleting this record would cascade through more than \(Self.maxCascadeDepth) collections.")
         }
+        guard let row = try await sql.raw("SELECT * FROM \(ident: collection.table) WHERE id = \(bind: id)").first() else { return }
         for source in blueprint.collections {
             for relation in source.relations where relation.collection == collection.name {
-                let pointing = try await sql.raw("SELECT id FROM \(ident: source.table) WHERE \(ident: relation.field) = \(bind: id)").all()
-                    .map { try $0.decode(column: "id", as: String.self) }
+                let pointing = try await sql.raw("SELECT * FROM \(ident: source.table) WHERE \(ident: relation.field) = \(bind: id)").all()
                 guard !pointing.isEmpty else { continue }
+                let child = store(for: source)
                 switch relation.onDelete {
                 case .restrict:
                     throw AppError.conflict("record_referenced", "\(pointing.count) \(source.name) record(s) point at this record through \(relation.field).")
@@ -50,15 +52,24 @@ extension CollectionStore {
                         UPDATE \(ident: source.table) SET \(ident: relation.field) = NULL, updated_at = \(bind: now)
                         WHERE \(ident: relation.field) = \(bind: id)
                         """).run()
+                    for record in pointing {
+                        let before = try child.record(record, access: nil, fields: nil)
+                        guard case .object(var after) = before, let recordID = after["id"]?.stringValue else { continue }
+                        after[relation.field] = .null
+                        after["updated_at"] = .string(RFC3339.format(millis: now))
+                        try await child.recordEvent("updated", id: recordID, before: before, after: .object(after), now: now, on: sql)
+                    }
                 case .cascade:
-                    let child = store(for: source)
-                    for record in pointing where !(source.name == collection.name && record == id) {
-                        try await child.deleteRecord(record, on: sql, now: now, depth: depth + 1)
+                    for record in pointing {
+                        let recordID = try record.decode(column: "id", as: String.self)
+                        if source.name == collection.name && recordID == id { continue }
+                        try await child.deleteRecord(recordID, on: sql, now: now, depth: depth + 1)
                     }
                 }
             }
         }
         try await sql.raw("DELETE FROM \(ident: collection.table) WHERE id = \(bind: id)").run()
+        try await recordEvent("deleted", id: id, before: try record(row, access: nil, fields: nil), after: nil, now: now, on: sql)
     }
 
     /// `records` with an `expand` member holding, for each relation field asked for, the record it points at (when

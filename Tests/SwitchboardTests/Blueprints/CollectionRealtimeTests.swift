@@ -84,6 +84,33 @@ struct CollectionRealtimeTests {
         }
     }
 
+    @Test("Changes made by relations and hooks are events too: a cascaded delete, a field set to null")
+    func relatedChanges() async throws {
+        let directory = try TestBlueprint.directory(CollectionRelationTests.yaml, files: ["seed/exercises.json": "[]"])
+        try await TestApp.run(.live, customize: { $0.blueprintDirectory = directory }) { app in
+            let port = try #require(app.client.port)
+            let user = try await app.signup()
+            let plan = try await app.create("/plans", ["name": "Strength"], token: user.access)
+            let workout = try await app.create("/workouts", ["plan_id": plan["id"] as? String ?? ""], token: user.access)
+            let set = try await app.create("/sets", ["workout_id": workout["id"] as? String ?? "", "reps": 5], token: user.access)
+            let workouts = try await RecordSubscription(port: port, path: "/api/v1/workouts/events", token: user.access)
+            let sets = try await RecordSubscription(port: port, path: "/api/v1/sets/events", token: user.access)
+
+            #expect(try await app.request(.delete, "/api/v1/plans/\(plan["id"] as? String ?? "")", token: user.access).status == 204)
+            let nulled = try await workouts.events(after: 1)
+            #expect(nulled.first?.name == "updated")
+            #expect(nulled.first?.data["plan_id"] == .null)
+
+            #expect(try await app.request(.delete, "/api/v1/workouts/\(workout["id"] as? String ?? "")", token: user.access).status == 204)
+            let cascaded = try await sets.events(after: 1)
+            #expect(cascaded.first?.name == "deleted")
+            #expect(cascaded.first?.data["id"]?.stringValue == set["id"] as? String)
+            #expect(try await workouts.events(after: 2).last?.name == "deleted")
+            workouts.close()
+            sets.close()
+        }
+    }
+
     @Test("Across two processes sharing PostgreSQL, a change made through one reaches subscribers of the other",
           .enabled(if: TestDatabase.engine == .postgres))
     func acrossProcesses() async throws {
