@@ -99,7 +99,11 @@ public struct Switchboard: Sendable {
             let integrations = Integrations(database: database, vault: Vault(provider: try await VaultSetup.keyProvider(settings)), clock: clock)
             try await VaultSetup.checkKeys(integrations)
             let google = GoogleAPI(settings: settings.connectors, client: httpClient)
-            let quotas = Quotas(db: database, plans: settings.plans, clock: clock)
+            // A blueprint's user-owned records count toward the storage quota with conversations.
+            let recordTables = (blueprint?.tables ?? []).filter { $0.owner == .user }.map { collection in
+                Quotas.RecordTable(name: collection.table, textColumns: collection.fields.filter { $0.kind == .text || $0.kind == .json }.map(\.name))
+            }
+            let quotas = Quotas(db: database, plans: settings.plans, clock: clock, recordTables: recordTables)
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
                                                            tools: connectorTools(google: google, integrations: integrations),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
@@ -231,8 +235,8 @@ public struct Switchboard: Sendable {
         ])
 
         if let blueprint, let feed {
-            CollectionRoutes(blueprint: blueprint, feed: feed, database: handler.database, plans: settings.plans, clock: clock,
-                             maxBodyBytes: settings.maxBodyBytes).register(on: router)
+            CollectionRoutes(blueprint: blueprint, feed: feed, database: handler.database, plans: settings.plans, quotas: handler.quotas,
+                             clock: clock, maxBodyBytes: settings.maxBodyBytes).register(on: router)
         }
 
         let spec = ByteBuffer(bytes: try document.json())

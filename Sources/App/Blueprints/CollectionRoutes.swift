@@ -17,6 +17,7 @@ struct CollectionRoutes {
     let feed: RecordFeed
     let database: any Database
     let plans: Plans
+    let quotas: Quotas
     let clock: WallClock
     let maxBodyBytes: Int
 
@@ -75,6 +76,10 @@ struct CollectionRoutes {
         let collection = store.collection
         return { request, context in
             let caller = try authorize(collection, write: ![.list, .get, .aggregate].contains(operation))
+            // Over the plan's storage, records can be read and deleted but not added or grown.
+            if [.create, .replace, .update].contains(operation), collection.owner == .user {
+                try await quotas.admitStorage(user: try RequestScope.requireIdentity().user)
+            }
             func id() throws -> String {
                 guard let id = context.parameters.get(parameter) else { throw AppError.notFound("record") }
                 return id

@@ -14,11 +14,25 @@ public struct Quotas: Sendable {
     let clock: WallClock
     /// The last storage figure per user, and when it was measured.
     private let storage = StorageFigures()
+    /// Tables of user-owned records (a blueprint's collections) that count toward the quota too.
+    let recordTables: [RecordTable]
 
-    public init(db: any Database, plans: Plans, clock: WallClock) {
+    /// A table whose rows belong to users (`owner_id`), and its text columns.
+    public struct RecordTable: Sendable {
+        public let name: String
+        public let textColumns: [String]
+
+        public init(name: String, textColumns: [String]) {
+            self.name = name
+            self.textColumns = textColumns
+        }
+    }
+
+    public init(db: any Database, plans: Plans, clock: WallClock, recordTables: [RecordTable] = []) {
         self.db = db
         self.plans = plans
         self.clock = clock
+        self.recordTables = recordTables
     }
 
     public struct Balance: Sendable, Equatable {
@@ -54,14 +68,21 @@ public struct Quotas: Sendable {
 
     // MARK: Storage
 
-    /// Roughly what the user stores: the text of their messages and their conversations' titles and metadata, in
+    /// Roughly what the user stores: the text of their messages and their conversations' titles and metadata, and
+    /// their records in a blueprint's collections (their text and JSON, and 100 bytes a record for the rest), in
     /// bytes (characters on PostgreSQL).
     public func storageBytes(userID: UUID) async throws -> Int64 {
-        let row = try await db.first("""
+        var query: SQLQueryString = """
             SELECT (SELECT COALESCE(SUM(LENGTH(parts)), 0) FROM messages WHERE user_id = \(bind: userID.lowercased))
                  + (SELECT COALESCE(SUM(LENGTH(metadata) + COALESCE(LENGTH(title), 0)), 0) FROM conversations
-                    WHERE user_id = \(bind: userID.lowercased)) AS n
-            """)
+                    WHERE user_id = \(bind: userID.lowercased))
+            """
+        for table in recordTables {
+            let lengths = table.textColumns.map { "COALESCE(LENGTH(\"\($0)\"), 0)" }.joined(separator: " + ")
+            query = query + " + (SELECT COALESCE(SUM(100\(unsafeRaw: lengths.isEmpty ? "" : " + " + lengths)), 0) FROM \(ident: table.name) "
+                + "WHERE owner_id = \(bind: userID.lowercased))"
+        }
+        let row = try await db.first(query + " AS n")
         let bytes = try row?.decode(column: "n", as: Int64.self) ?? 0
         let now = clock.now
         storage.figures.withLock { figures in
@@ -83,7 +104,7 @@ public struct Quotas: Sendable {
         return cached.bytes
     }
 
-    /// 402 `storage_quota_exceeded` once the user stores more than the plan allows: no new conversations or turns
+    /// 402 `storage_quota_exceeded` once the user stores more than the plan allows: no new conversations, turns or records
     /// until they delete some (or upgrade). Summing a user's messages is a scan, so a figure up to
     /// `storageRecheck` old is trusted: the limit may be passed by what is written in that time.
     public func admitStorage(user: User) async throws {
@@ -98,7 +119,7 @@ public struct Quotas: Sendable {
         }
         guard bytes >= quota else { return }
         var error = AppError(status: 402, code: "storage_quota_exceeded", title: "Payment required",
-                             detail: "Your conversations take \(bytes / Plans.megabyte) MiB of the \(quota / Plans.megabyte) MiB your plan allows. Delete some, or upgrade the plan.")
+                             detail: "Your conversations and records take \(bytes / Plans.megabyte) MiB of the \(quota / Plans.megabyte) MiB your plan allows. Delete some, or upgrade the plan.")
         error.extensions["storage_bytes"] = String(quota)
         throw error
     }

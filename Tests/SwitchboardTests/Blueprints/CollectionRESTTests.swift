@@ -171,6 +171,25 @@ struct CollectionRESTTests {
         }
     }
 
+    @Test("A user's records count toward the plan's storage: over it, records are read and deleted but not added")
+    func storageQuota() async throws {
+        try await TestApp.withBlueprint(customize: { $0.freeTier { $0.storageBytes = 2_000 } }) { app in
+            let user = try await app.signup()
+            let big = String(repeating: "x", count: 110)
+            var ids: [String] = []
+            for _ in 0..<10 { ids.append(try await app.create("/tasks", ["title": big], token: user.access)["id"] as? String ?? "") }
+            app.clock.advance(seconds: 60) // past the figure's recheck time
+            let refused = try await app.request(.post, "/api/v1/tasks", json: ["title": big], token: user.access)
+            #expect(refused.status == 402, "\(refused.text)")
+            #expect(refused.code == "storage_quota_exceeded")
+            #expect(try await app.request(.patch, "/api/v1/tasks/\(ids[0])", json: ["title": "y"], token: user.access).status == 402)
+            #expect(try await app.request(.get, "/api/v1/tasks", token: user.access)["total"] as? Int == 10)
+            for id in ids.prefix(5) { #expect(try await app.request(.delete, "/api/v1/tasks/\(id)", token: user.access).status == 204) }
+            #expect(try await app.request(.post, "/api/v1/tasks", json: ["title": "small"], token: user.access).status == 201,
+                    "deleting frees the user at once")
+        }
+    }
+
     @Test("Route aliases serve an operation at the app's own method and path too, under the same rules")
     func aliases() async throws {
         try await TestApp.withBlueprint { app in
