@@ -13,7 +13,8 @@ import Storage
 /// Each delivery is claimed first (its next attempt moved a minute on, only if nobody moved it already), so several
 /// processes sharing a PostgreSQL never send one twice at once; a 2xx marks it delivered, anything else is retried
 /// after `retryBase` doubling each time (at most an hour), up to `maxAttempts`, then it is marked failed. Rows stay
-/// in the table, so what was sent and what failed can be read with SQL. Bodies are signed in Stripe's scheme:
+/// in the table (delivered ones for a week, failed ones until an operator deletes them), so what was sent and what
+/// failed can be read with SQL. Bodies are signed in Stripe's scheme:
 /// `Switchboard-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the secret in the environment
 /// variable the hook names.
 struct WebhookWorker: Service {
@@ -26,10 +27,20 @@ struct WebhookWorker: Service {
     var pollInterval: Duration = .milliseconds(500)
     var secrets: [String: String] = ProcessInfo.processInfo.environment
 
+    /// Delivered webhooks are kept this long (for whoever wants to see what was sent), then deleted.
+    static let keepDelivered: Int64 = 7 * 86_400_000
+
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            var lastPrune = ContinuousClock.now - .seconds(3600)
             while !Task.isCancelled {
                 let sent = (try? await deliverDue()) ?? 0
+                if ContinuousClock.now - lastPrune > .seconds(600) {
+                    try? await database.run("""
+                        DELETE FROM webhook_outbox WHERE delivered_at IS NOT NULL AND delivered_at < \(bind: clock.now.millis - Self.keepDelivered)
+                        """)
+                    lastPrune = ContinuousClock.now
+                }
                 if sent == 0 { try? await Task.sleep(for: pollInterval) }
             }
         }

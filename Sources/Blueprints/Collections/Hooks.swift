@@ -46,7 +46,12 @@ extension CollectionStore {
                     let reason = error.fieldErrors.map { "\($0.field) \($0.message)" }.joined(separator: "; ")
                     throw Self.hookFailed(event, "the \(name) record it creates is not valid: \(reason)")
                 }
-                try await store(for: target).insert(id: UUID().lowercased, owner: caller.id, values: checked, now: now, on: sql)
+                let created = store(for: target)
+                let id = UUID().lowercased
+                try await created.insert(id: id, owner: caller.id, values: checked, now: now, on: sql)
+                try await created.recordEvent("created", id: id, before: nil,
+                                              after: created.shown(id: id, owner: caller.id, createdAt: now, updatedAt: now, values: checked),
+                                              now: now, on: sql)
             case .webhook(let url, let secret):
                 // Hidden fields stay in the database, webhooks included.
                 let hidden = Set(collection.fields.filter(\.hidden).map(\.name))

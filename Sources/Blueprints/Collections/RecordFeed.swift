@@ -150,6 +150,6 @@ public final class RecordFeed: Sendable {
 
     /// Drops changes older than `retention`.
     public func prune() async throws {
-        try await db.run("DELETE FROM record_events WHERE created_at < \(bind: clock.now.millis - Self.retention)")
+        try await db.run("DELETE FROM record_events WHERE app = \(bind: blueprint.name) AND created_at < \(bind: clock.now.millis - Self.retention)")
     }
 }
