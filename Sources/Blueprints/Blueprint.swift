@@ -35,6 +35,14 @@ public struct Blueprint: Sendable {
     /// The environment variables webhook steps sign with.
     public var webhookSecrets: Set<String> { Set(webhooks.compactMap(\.secretEnv)) }
 
+    /// Whether any rule reads the caller's profile (`@auth.profile.*`): then each request loads it.
+    public var rulesReadProfile: Bool {
+        collections.contains { collection in
+            (Array(collection.rules.values) + collection.fields.flatMap { [$0.readRule, $0.writeRule].compactMap { $0 } })
+                .contains { $0.contains("@auth.profile.") }
+        }
+    }
+
     /// Every table the app has: its collections' and its profile's.
     public var tables: [CollectionSpec] { collections + (profile.map { [$0] } ?? []) }
 }

@@ -184,7 +184,18 @@ extension Checker {
 
     /// A rule must parse and name only the collection's fields; it is compiled for real with each request.
     mutating func checkRule(_ text: String, _ collection: CollectionSpec, body: Bool, at: String) {
-        let context = FilterContext(nowMillis: 0, auth: ["id": "", "role": "user", "tier": ""], body: body ? [:] : nil)
+        var auth: [String: JSONValue] = ["id": "", "role": "user", "tier": ""]
+        // A value of each profile field's type, so that a rule comparing it with a field of another type is caught.
+        for field in profileFields {
+            auth["profile." + field.name] = switch field.kind {
+            case .text: ""
+            case .integer: 0
+            case .number: 0.5
+            case .boolean: false
+            case .json: .null
+            }
+        }
+        let context = FilterContext(nowMillis: 0, auth: auth, body: body ? [:] : nil)
         do {
             let expression = try FilterParser.parse(text, context: context)
             _ = try FilterSQL(collection: collection, engine: .sqlite).condition(expression)

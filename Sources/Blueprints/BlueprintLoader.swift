@@ -45,6 +45,8 @@ struct Checker {
     let tree: YAMLTree
     let directory: String
     var problems: [(line: Int, message: String)] = []
+    /// The profile's fields, which rules may read as `@auth.profile.<field>`.
+    var profileFields: [Field] = []
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
@@ -74,6 +76,15 @@ struct Checker {
         let prefix = app["prefix"]?.stringValue ?? "/api/v1"
         if !(prefix.isEmpty || Self.isPath(prefix)) { problem("app.prefix", "must be a path like /api/v1 (or empty)") }
 
+        var profile: CollectionSpec?
+        if let declared = root["profile"] {
+            if declared.objectValue == nil { problem("profile", "must map field names to schemas") }
+            let fields = self.fields(.object(["type": "object", "properties": declared]), at: "profile")
+            profile = CollectionSpec(name: "profile", path: "/profile", owner: .user, schema: .object(["type": "object", "properties": declared]),
+                                     fields: fields, search: [], indexes: [], seed: nil, feature: nil, rules: [:], aliases: [], relations: [],
+                                     hooks: [:], table: "app_\(name)__profile")
+        }
+        profileFields = profile?.fields ?? []
         var collections: [CollectionSpec] = []
         var paths: [String: String] = [:]
         let declared = root["collections"]?.objectValue ?? [:]
@@ -85,14 +96,6 @@ struct Checker {
             }
             paths[collection.path] = key
             collections.append(collection)
-        }
-        var profile: CollectionSpec?
-        if let declared = root["profile"] {
-            if declared.objectValue == nil { problem("profile", "must map field names to schemas") }
-            let fields = self.fields(.object(["type": "object", "properties": declared]), at: "profile")
-            profile = CollectionSpec(name: "profile", path: "/profile", owner: .user, schema: .object(["type": "object", "properties": declared]),
-                                     fields: fields, search: [], indexes: [], seed: nil, feature: nil, rules: [:], aliases: [], relations: [],
-                                     hooks: [:], table: "app_\(name)__profile")
         }
         if profile != nil, let taken = paths["/profile"] {
             problem("collections.\(taken).path", "/profile is the path of the app's profile")

@@ -35,7 +35,7 @@ struct CollectionRoutes {
                 router.on(RouterPath(path), method: method, use: handler(operation, store: store, parameter: "id"))
             }
             router.get(RouterPath(base + "/events")) { request, _ in
-                let caller = try authorize(collection, write: false)
+                let caller = try await authorize(collection, write: false)
                 let filter = try EventQuery(parameters(request), context: store.filterContext(caller)).filter
                 if let filter {
                     try store.check(filter, caller: caller)
@@ -61,10 +61,10 @@ struct CollectionRoutes {
         if let profile = blueprint.profile {
             let store = CollectionStore(collection: profile, blueprint: blueprint, db: database, clock: clock, counts: counts)
             router.get(RouterPath(blueprint.prefix + profile.path)) { _, _ in
-                json(.ok, try await store.profile(caller: try authorize(profile, write: false)))
+                json(.ok, try await store.profile(caller: try await authorize(profile, write: false)))
             }
             router.patch(RouterPath(blueprint.prefix + profile.path)) { request, _ in
-                let caller = try authorize(profile, write: true)
+                let caller = try await authorize(profile, write: true)
                 return json(.ok, try await store.updateProfile(try await body(request), caller: caller))
             }
         }
@@ -75,7 +75,7 @@ struct CollectionRoutes {
         -> @Sendable (Request, AppRequestContext) async throws -> Response {
         let collection = store.collection
         return { request, context in
-            let caller = try authorize(collection, write: ![.list, .get, .aggregate].contains(operation))
+            let caller = try await authorize(collection, write: ![.list, .get, .aggregate].contains(operation))
             // Over the plan's storage, records can be read and deleted but not added or grown.
             if [.create, .replace, .update].contains(operation), collection.owner == .user {
                 try await quotas.admitStorage(user: try RequestScope.requireIdentity().user)
@@ -107,12 +107,17 @@ struct CollectionRoutes {
         }
     }
 
-    /// The one policy: an identity, the scope an API key needs, the tier's feature.
-    private func authorize(_ collection: CollectionSpec, write: Bool) throws -> Caller {
+    /// The one policy: an identity, the scope an API key needs, the tier's feature. The caller's profile comes along
+    /// when the app's rules read it.
+    private func authorize(_ collection: CollectionSpec, write: Bool) async throws -> Caller {
         let identity = try RequestScope.requireIdentity()
         try plans.authorize(identity, scope: write ? "data:write" : "data:read", feature: collection.feature)
-        return Caller(id: identity.user.id, role: identity.user.role, tier: identity.user.tier)
+        let user = identity.user
+        guard readsProfile, let profile = blueprint.profile else { return Caller(id: user.id, role: user.role, tier: user.tier) }
+        return Caller(id: user.id, role: user.role, tier: user.tier, profile: try await ProfileRows.values(profile, userID: user.id, db: database))
     }
+
+    private var readsProfile: Bool { blueprint.rulesReadProfile }
 
     private func parameters(_ request: Request) -> [String: [String]] {
         var query: [String: [String]] = [:]

@@ -9,17 +9,24 @@ public struct Caller: Sendable {
     public let id: String
     public let role: String
     public let tier: String
+    /// The caller's profile fields, loaded when rules read them (`@auth.profile.<field>`).
+    public let profile: [String: JSONValue]
 
-    public init(id: UUID, role: String, tier: String) {
+    public init(id: UUID, role: String, tier: String, profile: [String: JSONValue] = [:]) {
         self.id = id.lowercased
         self.role = role
         self.tier = tier
+        self.profile = profile
     }
 
     public var isAdmin: Bool { role == "admin" }
 
     /// What `@auth.*` stands for.
-    var auth: [String: JSONValue] { ["id": .string(id), "role": .string(role), "tier": .string(tier)] }
+    var auth: [String: JSONValue] {
+        var auth: [String: JSONValue] = ["id": .string(id), "role": .string(role), "tier": .string(tier)]
+        for (name, value) in profile { auth["profile." + name] = value }
+        return auth
+    }
 }
 
 /// What one caller may do with one collection, decided by ownership and the collection's rules: every condition here

@@ -123,6 +123,18 @@ public enum ProfileRows {
     }
 }
 
+extension ProfileRows {
+    /// A user's profile fields as rules see them: stored values, or the defaults of a profile not made yet.
+    public static func values(_ profile: CollectionSpec, userID: UUID, db: any Database) async throws -> [String: JSONValue] {
+        guard let row = try await db.first("SELECT * FROM \(ident: profile.table) WHERE id = \(bind: userID.lowercased)") else {
+            return try RecordInput.values(.object([:]), profile, .seed)
+        }
+        var values: [String: JSONValue] = [:]
+        for field in profile.fields { values[field.name] = try ColumnCodec.decode(row, field) }
+        return values
+    }
+}
+
 extension CollectionStore {
     /// The caller's profile (made on first use).
     public func profile(caller: Caller) async throws -> JSONValue {

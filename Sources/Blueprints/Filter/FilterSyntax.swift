@@ -87,6 +87,8 @@ public struct FilterParser {
     private var tokens: [Token] = []
     private var position = 0
     private var terms = 0
+    /// Whether the operand just read was a macro without a value (a profile field never set, say).
+    private var unknownMacro = false
     private let context: FilterContext
 
     public static func parse(_ text: String, context: FilterContext) throws(FilterSyntaxError) -> FilterExpression {
@@ -145,6 +147,7 @@ public struct FilterParser {
         }
         terms += 1
         guard terms <= Self.maxTerms else { throw FilterSyntaxError(message: "has more than \(Self.maxTerms) comparisons") }
+        unknownMacro = false
         let left = try term()
         switch next() {
         case .name("in"), .op("!in"):
@@ -157,7 +160,11 @@ public struct FilterParser {
             }
         case .op(let symbol):
             guard let op = FilterOperator(rawValue: symbol) else { throw FilterSyntaxError(message: "has an unknown operator \(symbol)") }
-            switch (left, try term()) {
+            let right = try term()
+            // A caller's value that is not there (a profile field never set, a body field left out) is unknown: an
+            // order against it holds for no record, as in SQL, rather than being the caller's mistake.
+            if unknownMacro, op != .equal, op != .notEqual { return .constant(false) }
+            switch (left, right) {
             case (.field(let field), .value(let value)):
                 return .compare(field: field, op: op, value: value)
             case (.value(let value), .field(let field)):
@@ -223,10 +230,13 @@ public struct FilterParser {
         case .macro(let name) where name.hasPrefix("auth."):
             let key = String(name.dropFirst("auth.".count))
             guard let known = context.auth[key] else { throw FilterSyntaxError(message: "has an unknown value @\(name)") }
+            if known == .null { unknownMacro = true }
             value = .json(known)
         case .macro(let name) where name.hasPrefix("body."):
             guard let body = context.body else { throw FilterSyntaxError(message: "uses @body where there is no body") }
-            value = .json(body[String(name.dropFirst("body.".count))] ?? .null)
+            let given = body[String(name.dropFirst("body.".count))] ?? .null
+            if given == .null { unknownMacro = true }
+            value = .json(given)
         case .macro(let name): throw FilterSyntaxError(message: "has an unknown value @\(name)")
         default: throw FilterSyntaxError(message: "expects a value: 'text', a number, true, false, null or @now")
         }

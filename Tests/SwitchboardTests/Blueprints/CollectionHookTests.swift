@@ -1,4 +1,5 @@
 import App
+import Blueprints
 import Core
 import Foundation
 import Testing
@@ -74,6 +75,45 @@ struct CollectionHookTests {
 
             let other = try await app.signup()
             #expect(try await app.request(.get, "/api/v1/profile", token: other.access)["affinity_score"] as? Int == 0, "profiles are per user")
+        }
+    }
+}
+
+@Suite("Blueprint collections: rules that read the profile")
+struct ProfileRuleTests {
+    static let yaml = """
+        blueprint: 1
+        app: {name: school}
+        profile:
+          level: {type: integer, default: 1, minimum: 1, readonly: true}
+        collections:
+          lessons:
+            owner: shared
+            schema: {type: object, properties: {title: {type: string}, min_level: {type: integer}}}
+            rules: {list: "min_level <= @auth.profile.level", view: "min_level <= @auth.profile.level"}
+            seed: seed/lessons.json
+          completions:
+            schema: {type: object, properties: {note: {type: string}}}
+            hooks: {after_create: [{increment: {profile: level}}]}
+        """
+
+    @Test("@auth.profile.* in a rule is the caller's profile as it stands: a hook that raises it opens what the rule held back")
+    func profileRules() async throws {
+        let directory = try TestBlueprint.directory(Self.yaml, files: ["seed/lessons.json": """
+            [{"title": "One", "min_level": 1}, {"title": "Two", "min_level": 2}, {"title": "Three", "min_level": 3}]
+            """])
+        try await TestApp.run(customize: { $0.blueprintDirectory = directory }) { app in
+            let user = try await app.signup()
+            #expect(try await app.request(.get, "/api/v1/lessons", token: user.access)["total"] as? Int == 1, "a new profile has its defaults")
+            _ = try await app.create("/completions", ["note": "done"], token: user.access)
+            let lessons = try await app.request(.get, "/api/v1/lessons?sort=min_level", token: user.access)
+            #expect((lessons["items"] as? [[String: Any]])?.compactMap { $0["title"] as? String } == ["One", "Two"])
+            let other = try await app.signup()
+            #expect(try await app.request(.get, "/api/v1/lessons", token: other.access)["total"] as? Int == 1, "each caller's own profile")
+        }
+        #expect(throws: BlueprintError.self) {
+            _ = try BlueprintLoader.parse(yaml: Self.yaml.replacingOccurrences(of: "@auth.profile.level\", view", with: "@auth.profile.ghost\", view"),
+                                          directory: directory)
         }
     }
 }
