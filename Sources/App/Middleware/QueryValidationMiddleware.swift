@@ -68,7 +68,8 @@ struct QueryValidationMiddleware: ServerMiddleware {
                 return FieldError(field: rule.name, code: "out_of_range", message: "must be at most \(maximum)")
             }
         case .string(let maxLength, let allowed):
-            if let maxLength, value.count > maxLength {
+            // Code points, as JSON Schema counts (combining marks make a long text look short in characters).
+            if let maxLength, value.unicodeScalars.count > maxLength {
                 return FieldError(field: rule.name, code: "too_long", message: "must be at most \(maxLength) characters")
             }
             if let allowed, !allowed.contains(value) {

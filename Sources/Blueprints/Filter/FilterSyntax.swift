@@ -92,7 +92,7 @@ public struct FilterParser {
     private let context: FilterContext
 
     public static func parse(_ text: String, context: FilterContext) throws(FilterSyntaxError) -> FilterExpression {
-        guard text.count <= maxLength else { throw FilterSyntaxError(message: "is longer than \(maxLength) characters") }
+        guard text.unicodeScalars.count <= maxLength else { throw FilterSyntaxError(message: "is longer than \(maxLength) characters") }
         var parser = FilterParser(context: context)
         parser.tokens = try tokenize(text)
         guard !parser.tokens.isEmpty else { throw FilterSyntaxError(message: "is empty") }

@@ -53,7 +53,8 @@ public enum JSONSchema {
         }
         switch value {
         case .string(let string):
-            let length = string.count
+            // Code points, as JSON Schema counts them (not characters: combining marks would hide length).
+            let length = string.unicodeScalars.count
             if let min = rules["minLength"]?.intValue, length < min { fail("too_short", "must be at least \(min) characters long") }
             if let max = rules["maxLength"]?.intValue, length > max { fail("too_long", "must be at most \(max) characters long") }
             if let name = rules["format"]?.stringValue, let format = StringFormat(rawValue: name), !format.accepts(string) {

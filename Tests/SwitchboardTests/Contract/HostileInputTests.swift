@@ -36,6 +36,10 @@ struct HostileInputTests {
                 ("per_page=101", "per_page", "out_of_range"),
                 ("page=1&page=2", "page", "duplicate"),
             ]
+            // 150 characters, 300 code points: lengths are counted as JSON Schema counts them.
+            let combining = String(repeating: "e\u{301}", count: 150).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let search = try await app.request(.get, "/api/v1/conversations?q=\(combining)", token: user.access)
+            #expect(search.fieldErrors["q"] == "too_long", "\(search.text)")
             for path in paged {
                 for (query, field, code) in hostile {
                     let reply = try await app.request(.get, "\(path)?\(query)", token: user.access)
