@@ -40,21 +40,28 @@ struct CollectionAccess {
     let caller: Caller
     let context: FilterContext
     let engine: Engine
+    /// The fields' read rules for this caller, read once for the request (a rule that cannot be read admits nobody).
+    let readRules: [String: FilterExpression]
 
     init(_ collection: CollectionSpec, caller: Caller, nowMillis: Int64, body: [String: JSONValue]? = nil, engine: Engine) {
         self.collection = collection
         self.caller = caller
         self.context = FilterContext(nowMillis: nowMillis, auth: caller.auth, body: body)
         self.engine = engine
+        var readContext = context
+        readContext.body = nil
+        var readRules: [String: FilterExpression] = [:]
+        for field in collection.fields {
+            guard let rule = field.readRule else { continue }
+            readRules[field.name] = (try? FilterParser.parse(rule, context: readContext)) ?? .constant(false)
+        }
+        self.readRules = readRules
     }
 
     /// Filters compiled for this caller: comparisons on fields they may not read never hold.
     var sql: FilterSQL {
         var sql = FilterSQL(collection: collection, engine: engine)
-        for field in collection.fields {
-            guard let rule = field.readRule else { continue }
-            sql.readRules[field.name] = (try? parse(rule, body: false)) ?? .constant(false)
-        }
+        sql.readRules = readRules
         return sql
     }
 
@@ -106,10 +113,8 @@ struct CollectionAccess {
     /// The record without the fields whose read rule does not admit this caller.
     func readable(_ record: JSONValue) -> JSONValue {
         guard case .object(var object) = record else { return record }
-        for field in collection.fields where object[field.name] != nil {
-            guard let text = field.readRule else { continue }
-            let rule = (try? parse(text, body: false)) ?? .constant(false)
-            if !FilterMatch(collection: collection).matches(rule, record) { object.removeValue(forKey: field.name) }
+        for (name, rule) in readRules where object[name] != nil && !FilterMatch(collection: collection).matches(rule, record) {
+            object.removeValue(forKey: name)
         }
         return .object(object)
     }
@@ -117,8 +122,7 @@ struct CollectionAccess {
     /// Whether the caller reads `field` in every record (its read rule holds whatever the record): sorting and
     /// aggregating by a field is only allowed then, since an order or a sum would tell what the rule hides.
     func readsEverywhere(_ field: String) -> Bool {
-        guard let text = collection.field(field)?.readRule else { return true }
-        return (try? parse(text, body: false)) == .constant(true)
+        readRules[field].map { $0 == .constant(true) } ?? true
     }
 
     private func parse(_ text: String, body: Bool) throws(AppError) -> FilterExpression {

@@ -151,9 +151,9 @@ public struct CollectionStore: Sendable {
         let updated: JSONValue? = try await writing { sql in
             guard let row = try await sql.raw("SELECT * FROM \(ident: table) WHERE id = \(bind: key) AND " + scope).first() else { return nil }
             try access.requireWriter(.update)
-            var existing: [String: JSONValue] = [:]
-            for field in collection.fields { existing[field.name] = try ColumnCodec.decode(row, field) }
-            try access.requireWritable(body.objectValue ?? [:], record: try self.record(row, access: nil, fields: nil))
+            let existing = try ColumnCodec.decode(row, collection.fields)
+            let stored = try self.record(row, access: nil, fields: nil)
+            try access.requireWritable(body.objectValue ?? [:], record: stored)
             let values = try RecordInput.values(body, collection, replace ? .replace(existing: existing) : .patch(existing: existing))
             let given = values.filter { body[$0.key] != nil }
             let problems = try await self.relationProblems(given, caller: caller, on: sql)
@@ -167,7 +167,6 @@ public struct CollectionStore: Sendable {
                 assignments.append("search_folded = \(bind: self.searchText(existing.merging(values) { $1 }))")
             }
             try await sql.raw("UPDATE \(ident: table) SET " + assignments.joined(separator: ", ") + " WHERE id = \(bind: key)").run()
-            let stored = try self.record(row, access: nil, fields: nil)
             let owner = try row.decodeNil(column: "owner_id") ? nil : try row.decode(column: "owner_id", as: String.self)
             let after = self.shown(id: key, owner: owner, createdAt: try row.decode(column: "created_at", as: Int64.self), updatedAt: now,
                                    values: existing.merging(values) { $1 })
@@ -191,8 +190,7 @@ public struct CollectionStore: Sendable {
                 throw AppError.notFound("record")
             }
             try access.requireWriter(.delete)
-            let stored = try self.record(row, access: nil, fields: nil)
-            try await self.deleteRecord(key, on: sql, now: now)
+            let stored = try await self.deleteRecord(row, on: sql, now: now)
             try await self.runHooks(.afterDelete, record: stored, caller: caller, on: sql, now: now)
         }
     }

@@ -55,6 +55,13 @@ enum ColumnCodec {
         }
     }
 
+    /// Every field's value in a row, hidden ones included.
+    static func decode(_ row: any SQLRow, _ fields: [Field]) throws -> [String: JSONValue] {
+        var values: [String: JSONValue] = [:]
+        for field in fields { values[field.name] = try decode(row, field) }
+        return values
+    }
+
     /// The column type on each engine. Text compares byte by byte on both (`COLLATE "C"` on PostgreSQL), so sorting
     /// and ranges give the same answers wherever the data lives.
     static func sqlType(_ kind: Field.Kind, engine: Engine) -> String {

@@ -129,9 +129,7 @@ extension ProfileRows {
         guard let row = try await db.first("SELECT * FROM \(ident: profile.table) WHERE id = \(bind: userID.lowercased)") else {
             return try RecordInput.values(.object([:]), profile, .seed)
         }
-        var values: [String: JSONValue] = [:]
-        for field in profile.fields { values[field.name] = try ColumnCodec.decode(row, field) }
-        return values
+        return try ColumnCodec.decode(row, profile.fields)
     }
 }
 

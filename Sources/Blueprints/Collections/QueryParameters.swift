@@ -19,7 +19,7 @@ struct QueryParameters {
 
     mutating func single(_ name: String) -> String? {
         guard let given = values[name], let text = given.first else { return nil }
-        if given.count > 1 { errors.append(FieldError(field: name, code: "repeated", message: "is given more than once")) }
+        if given.count > 1 { errors.append(FieldError(field: name, code: "duplicate", message: "must be given once")) }
         if let limit = Self.maxLengths[name], text.unicodeScalars.count > limit {
             errors.append(FieldError(field: name, code: "too_long", message: "must be at most \(limit) characters"))
             return nil

@@ -32,13 +32,15 @@ extension CollectionStore {
         return problems
     }
 
-    /// Deletes one record, after doing to the records that point at it what their relations declare; every record
-    /// deleted or changed on the way is a realtime event too.
-    func deleteRecord(_ id: String, on sql: any SQLDatabase, now: Int64, depth: Int = 0) async throws {
+    /// Deletes the record `row` holds (already read by the caller), after doing to the records that point at it what
+    /// their relations declare; every record deleted or changed on the way is a realtime event too. Returns the
+    /// record as it was.
+    @discardableResult
+    func deleteRecord(_ row: any SQLRow, on sql: any SQLDatabase, now: Int64, depth: Int = 0) async throws -> JSONValue {
         guard depth < Self.maxCascadeDepth else {
             throw AppError.conflict("cascade_too_deep", "Deleting this record would cascade through more than \(Self.maxCascadeDepth) collections.")
         }
-        guard let row = try await sql.raw("SELECT * FROM \(ident: collection.table) WHERE id = \(bind: id)").first() else { return }
+        let id = try row.decode(column: "id", as: String.self)
         for source in blueprint.collections {
             for relation in source.relations where relation.collection == collection.name {
                 let pointing = try await sql.raw("SELECT * FROM \(ident: source.table) WHERE \(ident: relation.field) = \(bind: id)").all()
@@ -62,14 +64,21 @@ extension CollectionStore {
                 case .cascade:
                     for record in pointing {
                         let recordID = try record.decode(column: "id", as: String.self)
+                        // A record pointing at itself goes with this one's own delete; one an earlier branch of the
+                        // cascade already deleted is read again so that it is not deleted (and announced) twice.
                         if source.name == collection.name && recordID == id { continue }
-                        try await child.deleteRecord(recordID, on: sql, now: now, depth: depth + 1)
+                        guard let current = try await sql.raw("SELECT * FROM \(ident: source.table) WHERE id = \(bind: recordID)").first() else {
+                            continue
+                        }
+                        try await child.deleteRecord(current, on: sql, now: now, depth: depth + 1)
                     }
                 }
             }
         }
         try await sql.raw("DELETE FROM \(ident: collection.table) WHERE id = \(bind: id)").run()
-        try await recordEvent("deleted", id: id, before: try record(row, access: nil, fields: nil), after: nil, now: now, on: sql)
+        let before = try record(row, access: nil, fields: nil)
+        try await recordEvent("deleted", id: id, before: before, after: nil, now: now, on: sql)
+        return before
     }
 
     /// `records` with an `expand` member holding, for each relation field asked for, the record it points at (when
