@@ -36,7 +36,7 @@ struct CollectionRoutes {
             }
             router.get(RouterPath(base + "/events")) { request, _ in
                 let caller = try await authorize(collection, write: false)
-                let filter = try EventQuery(parameters(request), context: store.filterContext(caller)).filter
+                let filter = try EventQuery(try parameters(request), context: store.filterContext(caller)).filter
                 if let filter {
                     try store.check(filter, caller: caller)
                     try store.checkRealtime(filter, caller: caller)
@@ -86,17 +86,17 @@ struct CollectionRoutes {
             }
             switch operation {
             case .list:
-                let query = try ListQuery(parameters(request), collection: collection, context: store.filterContext(caller))
+                let query = try ListQuery(try parameters(request), collection: collection, context: store.filterContext(caller))
                 let page = try await store.list(query, caller: caller)
                 return json(.ok, .object(["items": .array(page.items), "total": .int(Int64(page.total)),
                                           "page": .int(Int64(page.page)), "per_page": .int(Int64(page.perPage))]))
             case .create:
                 return json(.created, try await store.create(try await body(request), caller: caller))
             case .aggregate:
-                let query = try AggregateQuery(parameters(request), collection: collection, context: store.filterContext(caller))
+                let query = try AggregateQuery(try parameters(request), collection: collection, context: store.filterContext(caller))
                 return json(.ok, try await store.aggregate(query, caller: caller))
             case .get:
-                let query = try RecordQuery(parameters(request), collection: collection)
+                let query = try RecordQuery(try parameters(request), collection: collection)
                 return json(.ok, try await store.get(try id(), caller: caller, fields: query.fields, expand: query.expand))
             case .replace, .update:
                 return json(.ok, try await store.update(try id(), try await body(request), replace: operation == .replace, caller: caller))
@@ -119,10 +119,14 @@ struct CollectionRoutes {
 
     private var readsProfile: Bool { blueprint.rulesReadProfile }
 
-    private func parameters(_ request: Request) -> [String: [String]] {
+    /// The query's parameters by name, read as the contract's routes read them.
+    private func parameters(_ request: Request) throws -> [String: [String]] {
         var query: [String: [String]] = [:]
-        for (key, value) in request.uri.queryParameters {
-            query[String(key).removingPercentEncoding ?? String(key), default: []].append(String(value))
+        for (name, value) in QueryString.parameters(Substring(request.uri.query ?? "")) {
+            guard let value else {
+                throw AppError.validation([FieldError(field: name, code: "invalid_value", message: "is not percent-encoded correctly")])
+            }
+            query[name, default: []].append(value)
         }
         return query
     }

@@ -36,15 +36,12 @@ struct QueryValidationMiddleware: ServerMiddleware {
     static func check(query: Substring, rules: [Rule]) -> [FieldError] {
         var seen: Set<String> = []
         var errors: [FieldError] = []
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let rawName = parts.first, let name = String(rawName).removingPercentEncoding,
-                  let rule = rules.first(where: { $0.name == name }) else { continue }
+        for (name, value) in QueryString.parameters(query) {
+            guard let rule = rules.first(where: { $0.name == name }) else { continue }
             guard seen.insert(name).inserted else {
                 errors.append(FieldError(field: name, code: "duplicate", message: "must be given once"))
                 continue
             }
-            let value = parts.count == 2 ? String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding : ""
             guard let value else {
                 errors.append(FieldError(field: name, code: "invalid_value", message: "is not percent-encoded correctly"))
                 continue

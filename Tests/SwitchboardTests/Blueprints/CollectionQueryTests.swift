@@ -47,6 +47,7 @@ struct CollectionQueryTests {
             #expect(try await titles("sort=-estimate,title") == ["Write report", "buy stamps", "Call the bank", "Buy milk"], "nulls first descending")
             #expect(try await titles("sort=title&per_page=2&page=2") == ["Write report", "buy stamps"])
             #expect(try await titles("q=BUY&sort=title") == ["Buy milk", "buy stamps"], "search ignores case")
+            #expect(try await titles("q=buy+milk") == ["Buy milk"], "+ is a space, as on every route")
 
             let page = try await app.request(.get, "/api/v1/tasks?per_page=1&fields=title,priority", token: user.access)
             #expect(page["total"] as? Int == 4)

@@ -258,6 +258,7 @@ struct CollectionRESTTests {
                 ("filter=due%20%3E%20'yesterday'", "filter"), ("filter=done%20%3E%20true", "filter"),
                 ("sort=ghost", "sort"), ("sort=tags", "sort"), ("sort=a,b,c,d,e", "sort"), ("fields=ghost", "fields"),
                 ("q=" + String(repeating: "a", count: 300), "q"), ("unknown=1", "unknown"), ("fields=" + String(repeating: "a", count: 2001), "fields"),
+                ("filter=%zz", "filter"),
             ]
             for (query, field) in cases {
                 let reply = try await app.request(.get, "/api/v1/tasks?" + query, token: user.access)
