@@ -25,10 +25,9 @@ extension CollectionStore {
 
     /// Whether `caller` sees `record` under `filter`: ownership, the view rule, the filter; evaluated in memory with
     /// exactly the meaning they have in SQL.
-    func sees(_ record: JSONValue, caller: Caller, filter: FilterExpression?) -> Bool {
-        if collection.owner == .user, record["owner_id"]?.stringValue != caller.id { return false }
+    func sees(_ record: JSONValue, as access: CollectionAccess, filter: FilterExpression?) -> Bool {
+        if collection.owner == .user, record["owner_id"]?.stringValue != access.caller.id { return false }
         let match = FilterMatch(collection: collection)
-        let access = access(caller)
         if let view = try? access.expression(.view), !match.matches(view, record) { return false }
         return filter.map { match.matches($0, record) } ?? true
     }
@@ -140,9 +139,10 @@ public final class RecordFeed: Sendable {
     /// when they saw it before and no longer do, `deleted` when they saw it; otherwise nothing.
     private func message(_ event: String, recordID: String, before: JSONValue?, after: JSONValue?, for subscriber: Subscriber) -> RecordEvent? {
         let store = subscriber.store
-        let sawBefore = before.map { store.sees($0, caller: subscriber.caller, filter: subscriber.filter) } ?? false
-        if let after, store.sees(after, caller: subscriber.caller, filter: subscriber.filter) {
-            return RecordEvent(name: event, data: store.access(subscriber.caller).readable(after))
+        let access = store.access(subscriber.caller)
+        let sawBefore = before.map { store.sees($0, as: access, filter: subscriber.filter) } ?? false
+        if let after, store.sees(after, as: access, filter: subscriber.filter) {
+            return RecordEvent(name: event, data: access.readable(after))
         }
         if sawBefore { return RecordEvent(name: event == "deleted" ? "deleted" : "left", data: ["id": .string(recordID)]) }
         return nil
