@@ -39,6 +39,8 @@ public struct TurnFailure: Sendable, Error {
     public let retryAfter: Int?
     /// The stored message that carries the failure (an incomplete or error assistant message).
     public let messageID: UUID?
+    /// The problem's title; nil: the one its status says (a provider's failure).
+    let title: String?
 
     /// 503 when the provider is overloaded, rate-limited or cooling down; 504 when it is too slow; 502 otherwise.
     init(_ error: ProviderError, messageID: UUID?) {
@@ -53,6 +55,18 @@ public struct TurnFailure: Sendable, Error {
         model = error.model
         retryAfter = error.retryAfter.map { max(1, Int(($0.components.seconds)) + ($0.components.attoseconds > 0 ? 1 : 0)) }
         self.messageID = messageID
+        title = nil
+    }
+
+    /// A failure the turn met that a client can act on, as it is (the conversation was deleted meanwhile: 404).
+    init(_ error: AppError) {
+        status = error.status
+        code = error.code
+        message = error.detail ?? error.title
+        model = nil
+        retryAfter = error.retryAfter
+        messageID = nil
+        title = error.title
     }
 
     init(status: Int, code: String, message: String, model: String?, messageID: UUID?) {
@@ -62,10 +76,12 @@ public struct TurnFailure: Sendable, Error {
         self.model = model
         self.retryAfter = nil
         self.messageID = messageID
+        title = nil
     }
 
     public var appError: AppError {
-        var error = AppError(status: status, code: code, title: status == 504 ? "Gateway timeout" : status == 503 ? "Service unavailable" : "Bad gateway",
+        var error = AppError(status: status, code: code,
+                             title: title ?? (status == 504 ? "Gateway timeout" : status == 503 ? "Service unavailable" : "Bad gateway"),
                              detail: message, retryAfter: retryAfter)
         if let model { error.extensions["model"] = model }
         return error

@@ -335,6 +335,13 @@ public final class Orchestrator: Sendable {
                 if Task.isCancelled { return .timedOut }
                 history.append(ChatMessage(role: .tool, parts: results.map(Part.toolResult)))
             }
+        } catch let error as AppError where error.status < 500 {
+            // What the client can act on stays what it is: a conversation deleted while its turn ran is a 404.
+            if Task.isCancelled { return .timedOut }
+            logger.warning("turn stopped", metadata: ["code": "\(error.code)"])
+            let failure = TurnFailure(error)
+            emitter.yield(.error(failure))
+            return .failed(failure, partial: false)
         } catch {
             if Task.isCancelled { return .timedOut }
             logger.error("turn failed", metadata: ["error_type": "\(type(of: error))", "error": "\(error)"])

@@ -185,6 +185,21 @@ struct ChatBehaviourTests {
         }
     }
 
+    @Test("A conversation deleted while its turn runs: the turn answers 404, not a server error")
+    func deletedMidTurn() async throws {
+        let fake = try await FakeProvider.start(.openai, [.slow("word word word word word word", delay: .milliseconds(500))])
+        try await TestApp.withFakes([fake]) { app in
+            let user = try await app.signup()
+            let id = try await app.conversation(user.access)
+            async let reply = app.send(id, "slowly", token: user.access)
+            for _ in 0..<100 where fake.requests.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(try await app.request(.delete, "/api/v1/conversations/\(id)", token: user.access).status == 204)
+            let answered = try await reply
+            #expect(answered.status == 404, "\(answered.text)")
+            #expect(answered.code == "not_found")
+        }
+    }
+
     @Test("Unknown agent or model, empty or oversized content: 400 with field errors, nothing stored")
     func badTurns() async throws {
         try await TestApp.run { app in
