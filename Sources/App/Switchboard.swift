@@ -99,8 +99,9 @@ public struct Switchboard: Sendable {
             let integrations = Integrations(database: database, vault: Vault(provider: try await VaultSetup.keyProvider(settings)), clock: clock)
             try await VaultSetup.checkKeys(integrations)
             let google = GoogleAPI(settings: settings.connectors, client: httpClient)
-            // A blueprint's user-owned records count toward the storage quota with conversations.
-            let recordTables = (blueprint?.tables ?? []).filter { $0.owner == .user }.map { collection in
+            // A blueprint's user-owned records count toward the storage quota with conversations; a team's records
+            // count toward the member who created them.
+            let recordTables = (blueprint?.tables ?? []).filter { $0.owner != .shared }.map { collection in
                 Quotas.RecordTable(name: collection.table, textColumns: collection.fields.filter { $0.kind == .text || $0.kind == .json }.map(\.name))
             }
             let quotas = Quotas(db: database, plans: settings.plans, clock: clock, recordTables: recordTables)
@@ -109,7 +110,8 @@ public struct Switchboard: Sendable {
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             do {
                 let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator,
-                                         integrations: integrations, validator: IntegrationValidator(integrations: integrations, api: google),
+                                         integrations: integrations, teams: Teams(db: database, clock: clock),
+                                         validator: IntegrationValidator(integrations: integrations, api: google),
                                          plans: settings.plans, quotas: quotas, usage: UsageStore(db: database),
                                          billing: Billing(db: database, plans: settings.plans, settings: settings.billing, client: httpClient,
                                                           clock: clock, logger: logger),

@@ -137,6 +137,9 @@ public enum Ownership: String, Sendable {
     case user
     /// Every signed-in user reads every record; admins write.
     case shared
+    /// Each record belongs to a team (`team_id`, given at create); its members see and write it. `owner_id` is the
+    /// member who created it.
+    case team
 }
 
 /// One collection: a table, its REST routes, its validation.
@@ -145,6 +148,15 @@ public struct CollectionSpec: Sendable {
     /// Under the app's prefix, e.g. `/exercises`.
     public let path: String
     public let owner: Ownership
+
+    /// Whether records show this column: the owner on user- and team-owned records, the team on team-owned ones.
+    public func showsSystemField(_ field: SystemField) -> Bool {
+        switch field {
+        case .id, .createdAt, .updatedAt: true
+        case .ownerID: owner != .shared
+        case .teamID: owner == .team
+        }
+    }
     /// The record schema as declared (JSON Schema), used to validate bodies and to describe the collection in the
     /// served contract.
     public let schema: JSONValue
@@ -207,6 +219,7 @@ public struct Field: Sendable {
 public enum SystemField: String, CaseIterable, Sendable {
     case id
     case ownerID = "owner_id"
+    case teamID = "team_id"
     case createdAt = "created_at"
     case updatedAt = "updated_at"
 }

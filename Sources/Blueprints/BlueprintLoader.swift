@@ -131,12 +131,10 @@ struct Checker {
         if !Self.isPath(path) { problem(at + ".path", "must be a path like /\(name): lowercase letters, digits, - and _ between slashes") }
         var owner = Ownership.user
         if let raw = spec["owner"] {
-            if raw == "team" {
-                problem(at + ".owner", "team ownership is not supported yet by this version; use user or shared")
-            } else if let parsed = raw.stringValue.flatMap(Ownership.init(rawValue:)) {
+            if let parsed = raw.stringValue.flatMap(Ownership.init(rawValue:)) {
                 owner = parsed
             } else {
-                problem(at + ".owner", "must be user or shared")
+                problem(at + ".owner", "must be user, team or shared")
             }
         }
         let fields = self.fields(spec["schema"], at: at + ".schema")
@@ -158,7 +156,9 @@ struct Checker {
         }
         if let indexes = spec["indexes"], indexes.arrayValue == nil { problem(at + ".indexes", "must be a list of field lists") }
         var seed: String?
-        if let file = spec["seed"] {
+        if let file = spec["seed"], owner == .team {
+            problem(at + ".seed", "team-owned collections have no seed: their records belong to teams created at run time (\(file.stringValue ?? ""))")
+        } else if let file = spec["seed"] {
             if let file = file.stringValue, !file.hasPrefix("/"), !file.split(separator: "/").contains("..") {
                 if FileManager.default.fileExists(atPath: directory + "/" + file) { seed = file }
                 else { problem(at + ".seed", "\(file) does not exist in \(directory)") }

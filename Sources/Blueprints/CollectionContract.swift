@@ -16,6 +16,9 @@ public enum CollectionContract {
             part.schemas[base + "Record"] = record(collection)
             part.schemas[base + "Input"] = input(collection, patch: false)
             part.schemas[base + "Patch"] = input(collection, patch: true)
+            // A team-owned record is created in a team, named once.
+            let create = collection.owner == .team ? "Create" : "Input"
+            if collection.owner == .team { part.schemas[base + "Create"] = input(collection, patch: false, team: true) }
             part.schemas[base + "Page"] = [
                 "type": "object", "required": ["items", "total", "page", "per_page"],
                 "properties": ["items": ["type": "array", "items": ref("Record")], "total": ["type": "integer"],
@@ -35,7 +38,7 @@ public enum CollectionContract {
                 ],
                 "post": [
                     "operationId": .string("create\(base)"), "tags": tags, "summary": .string("Create a record in \(collection.name)"),
-                    "requestBody": ["required": true, "content": json(ref("Input"))],
+                    "requestBody": ["required": true, "content": json(ref(create))],
                     "responses": ["201": ["description": "The new record.", "content": json(ref("Record"))], "default": problem],
                 ],
             ]
@@ -172,7 +175,8 @@ public enum CollectionContract {
             "created_at": ["type": "string", "format": "date-time"],
             "updated_at": ["type": "string", "format": "date-time"],
         ]
-        if collection.owner == .user { properties["owner_id"] = ["type": "string", "format": "uuid"] }
+        if collection.showsSystemField(.ownerID) { properties["owner_id"] = ["type": "string", "format": "uuid"] }
+        if collection.showsSystemField(.teamID) { properties["team_id"] = ["type": "string", "format": "uuid"] }
         if !collection.relations.isEmpty {
             properties["expand"] = ["type": "object", "description": "With ?expand=: the records relation fields point at (null: not visible)."]
         }
@@ -182,10 +186,15 @@ public enum CollectionContract {
         return ["type": "object", "required": ["id"], "properties": .object(properties)]
     }
 
-    /// A body: the fields a client may write (never readonly ones); every field optional for PATCH.
-    static func input(_ collection: CollectionSpec, patch: Bool) -> JSONValue {
+    /// A body: the fields a client may write (never readonly ones); every field optional for PATCH; with `team`, the
+    /// team a record is created in too.
+    static func input(_ collection: CollectionSpec, patch: Bool, team: Bool = false) -> JSONValue {
         var properties: [String: JSONValue] = [:]
         var required: [JSONValue] = []
+        if team {
+            properties["team_id"] = ["type": "string", "format": "uuid", "description": "The team the record belongs to; the caller must be a member."]
+            required.append("team_id")
+        }
         for field in collection.fields where !field.readonly {
             properties[field.name] = described(field)
             if field.required, !patch, field.defaultValue == nil { required.append(.string(field.name)) }

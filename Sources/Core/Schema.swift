@@ -266,5 +266,42 @@ public enum Schema {
                 "CREATE INDEX record_events_recent ON record_events (app, created_at)",
             ]
         },
+        // Teams: members with roles, and invitations by email. Blueprint collections owned by teams point here, so a
+        // deleted team takes its records with it.
+        Migration(version: 9, name: "teams") { _ in
+            [
+                """
+                CREATE TABLE teams (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE team_members (
+                    team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    role TEXT NOT NULL,
+                    joined_at BIGINT NOT NULL,
+                    PRIMARY KEY (team_id, user_id)
+                )
+                """,
+                "CREATE INDEX team_members_user ON team_members (user_id, team_id)",
+                """
+                CREATE TABLE team_invitations (
+                    id TEXT PRIMARY KEY,
+                    team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+                    email TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    invited_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX team_invitations_email ON team_invitations (team_id, email)",
+                "CREATE INDEX team_invitations_invitee ON team_invitations (email, created_at)",
+            ]
+        },
     ]
 }

@@ -77,7 +77,7 @@ struct CollectionRoutes {
         return { request, context in
             let caller = try await authorize(collection, write: ![.list, .get, .aggregate].contains(operation))
             // Over the plan's storage, records can be read and deleted but not added or grown.
-            if [.create, .replace, .update].contains(operation), collection.owner == .user {
+            if [.create, .replace, .update].contains(operation), collection.owner != .shared {
                 try await quotas.admitStorage(user: try RequestScope.requireIdentity().user)
             }
             func id() throws -> String {

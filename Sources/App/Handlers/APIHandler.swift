@@ -13,6 +13,7 @@ struct APIHandler: APIProtocol {
     let conversations: Conversations
     let orchestrator: Orchestrator
     let integrations: Integrations
+    let teams: Teams
     let validator: IntegrationValidator
     let plans: Plans
     let quotas: Quotas

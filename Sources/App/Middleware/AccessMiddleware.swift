@@ -31,6 +31,12 @@ struct AccessMiddleware: ServerMiddleware {
         // Removing one's own secrets is always allowed, whatever the plan.
         "deleteIntegration": Rule(scope: "integrations:write"),
         "createApiKey": Rule(scope: nil, feature: "api_keys"),
+        "listTeams": Rule(scope: "teams:read"), "getTeam": Rule(scope: "teams:read"), "listTeamMembers": Rule(scope: "teams:read"),
+        "listTeamInvitations": Rule(scope: "teams:read"), "listMyInvitations": Rule(scope: "teams:read"),
+        "createTeam": Rule(scope: "teams:write"), "renameTeam": Rule(scope: "teams:write"), "deleteTeam": Rule(scope: "teams:write"),
+        "updateTeamMember": Rule(scope: "teams:write"), "removeTeamMember": Rule(scope: "teams:write"),
+        "createInvitation": Rule(scope: "teams:write"), "revokeInvitation": Rule(scope: "teams:write"),
+        "acceptInvitation": Rule(scope: "teams:write"), "declineInvitation": Rule(scope: "teams:write"),
     ]
 
     let plans: Plans

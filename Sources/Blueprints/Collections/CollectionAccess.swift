@@ -11,6 +11,9 @@ public struct Caller: Sendable {
     public let tier: String
     /// The caller's profile fields, loaded when rules read them (`@auth.profile.<field>`).
     public let profile: [String: JSONValue]
+    /// The teams the caller belongs to, where realtime events of team-owned records are checked in memory (SQL
+    /// statements ask `team_members` themselves).
+    public var teams: Set<String> = []
 
     public init(id: UUID, role: String, tier: String, profile: [String: JSONValue] = [:]) {
         self.id = id.lowercased
@@ -65,9 +68,14 @@ struct CollectionAccess {
         return sql
     }
 
-    /// The caller's records that `rule` admits, as a SQL condition.
+    /// The caller's records that `rule` admits, as a SQL condition: their own, their teams', or all of a shared
+    /// collection's.
     func scope(_ rule: Rule) throws(AppError) -> SQLQueryString {
-        let owned: SQLQueryString = collection.owner == .user ? "owner_id = \(bind: caller.id)" : "1 = 1"
+        let owned: SQLQueryString = switch collection.owner {
+        case .user: "owner_id = \(bind: caller.id)"
+        case .team: "team_id IN (SELECT team_id FROM team_members WHERE user_id = \(bind: caller.id))"
+        case .shared: "1 = 1"
+        }
         guard let expression = try expression(rule) else { return owned }
         return owned + " AND " + (try FilterSQL(collection: collection, engine: engine).condition(expression))
     }

@@ -87,6 +87,11 @@ public enum CollectionSchema {
                 continue
             }
             let existing = try await existingColumns(collection.table, engine: engine, sql: sql)
+            // Records cannot change hands between users and teams: a collection whose ownership changed is rebuilt.
+            if (existing["team_id"] != nil) != (collection.owner == .team) {
+                plan.destructive += ["DROP TABLE \(table)", createTable(collection, columns: wanted, engine: engine)] + wantedIndexes.map(\.1)
+                continue
+            }
             var dropped: [String] = []
             for (name, type) in wanted {
                 guard let have = existing[name] else {
@@ -122,7 +127,9 @@ public enum CollectionSchema {
     /// Every column of a collection's table with its SQL type, in order.
     static func columns(_ collection: CollectionSpec, engine: Engine) -> [(name: String, type: String)] {
         let owner = collection.owner == .user ? "TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE" : "TEXT"
-        return [("id", "TEXT PRIMARY KEY"), ("owner_id", owner), ("created_at", "BIGINT NOT NULL"), ("updated_at", "BIGINT NOT NULL"),
+        // A deleted team takes its records with it.
+        let team = collection.owner == .team ? [("team_id", "TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE")] : []
+        return [("id", "TEXT PRIMARY KEY"), ("owner_id", owner)] + team + [("created_at", "BIGINT NOT NULL"), ("updated_at", "BIGINT NOT NULL"),
                 ("search_folded", "TEXT")]
             + collection.fields.map { ($0.name, ColumnCodec.sqlType($0.kind, engine: engine)) }
     }
@@ -131,11 +138,11 @@ public enum CollectionSchema {
         "CREATE TABLE \"\(collection.table)\" (\(columns.map { "\"\($0.name)\" \($0.type)" }.joined(separator: ", ")))"
     }
 
-    /// The declared indexes, each led by the owner on user-owned collections (every query filters by it), and the
-    /// owner's own index for the default order (newest first); each ends with `id`, the order's tie-breaker, so that
-    /// a sorted page is read straight off the index.
+    /// The declared indexes, each led by the owner on user-owned collections (every query filters by it) or by the
+    /// team on team-owned ones, and the owner's own index for the default order (newest first); each ends with `id`,
+    /// the order's tie-breaker, so that a sorted page is read straight off the index.
     static func indexes(_ collection: CollectionSpec) -> [(name: String, columns: [String])] {
-        let lead = collection.owner == .user ? ["owner_id"] : []
+        let lead = collection.owner == .user ? ["owner_id"] : collection.owner == .team ? ["team_id"] : []
         let all = ([lead + ["created_at"]] + collection.indexes.map { lead + $0 }).map { $0.contains("id") ? $0 : $0 + ["id"] }
         return all.map { columns in
             let digest = SHA256.hash(data: Data((collection.table + ":" + columns.joined(separator: ",")).utf8))

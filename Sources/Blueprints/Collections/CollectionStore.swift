@@ -78,19 +78,24 @@ public struct CollectionStore: Sendable {
         try access.requireWriter(.create)
         let values = try RecordInput.values(body, collection, .create)
         let id = UUID().lowercased
-        let owner = collection.owner == .user ? caller.id : nil
+        let owner = collection.owner == .shared ? nil : caller.id
+        let team = collection.owner == .team ? body.objectValue.flatMap(RecordInput.teamID) : nil
         var proposed = values
         proposed["id"] = .string(id)
         if let owner { proposed["owner_id"] = .string(owner) }
+        if let team { proposed["team_id"] = .string(team) }
         try access.requireWritable(body.objectValue ?? [:], record: .object(proposed))
         try access.requireCreate(.object(proposed))
         let created = JSONValue.object(proposed)
         let now = clock.now.millis
-        let record = shown(id: id, owner: owner, createdAt: now, updatedAt: now, values: values)
+        let record = shown(id: id, owner: owner, team: team, createdAt: now, updatedAt: now, values: values)
         try await writing { sql in
-            let problems = try await self.relationProblems(values, caller: caller, on: sql)
+            var problems = try await self.relationProblems(values, caller: caller, on: sql)
+            if let team, try await sql.raw("SELECT 1 AS found FROM team_members WHERE team_id = \(bind: team) AND user_id = \(bind: caller.id)").first() == nil {
+                problems.append(FieldError(field: "team_id", code: "not_found", message: "is not a team you belong to"))
+            }
             if !problems.isEmpty { throw AppError.validation(problems) }
-            try await self.insert(id: id, owner: owner, values: values, now: now, on: sql)
+            try await self.insert(id: id, owner: owner, team: team, values: values, now: now, on: sql)
             try await self.runHooks(.afterCreate, record: created, caller: caller, on: sql, now: now)
             try await self.recordEvent("created", id: id, before: nil, after: record, now: now, on: sql)
         }
@@ -99,7 +104,8 @@ public struct CollectionStore: Sendable {
 
     /// A total, from the cache when no write came since it was counted.
     func count(_ query: SQLQueryString) async throws -> Int64 {
-        guard let counts else { return try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0 }
+        // Team-owned totals change when memberships do, which no write here tells the cache.
+        guard let counts, collection.owner != .team else { return try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0 }
         let key = CountCache.key(query, on: db.sql)
         if let total = counts.total(for: key) { return total }
         let generation = counts.generation
@@ -116,10 +122,11 @@ public struct CollectionStore: Sendable {
     }
 
     /// A record as the API shows it, from what was just written (hidden fields left out): no need to read it back.
-    func shown(id: String, owner: String?, createdAt: Int64, updatedAt: Int64, values: [String: JSONValue]) -> JSONValue {
+    func shown(id: String, owner: String?, team: String? = nil, createdAt: Int64, updatedAt: Int64, values: [String: JSONValue]) -> JSONValue {
         var object: [String: JSONValue] = ["id": .string(id), "created_at": .string(RFC3339.format(millis: createdAt)),
                                            "updated_at": .string(RFC3339.format(millis: updatedAt))]
-        if collection.owner == .user { object["owner_id"] = owner.map(JSONValue.string) ?? .null }
+        if collection.showsSystemField(.ownerID) { object["owner_id"] = owner.map(JSONValue.string) ?? .null }
+        if collection.showsSystemField(.teamID) { object["team_id"] = team.map(JSONValue.string) ?? .null }
         for field in collection.fields where !field.hidden {
             object[field.name] = ColumnCodec.stored(values[field.name] ?? .null, as: field)
         }
@@ -127,11 +134,15 @@ public struct CollectionStore: Sendable {
     }
 
     /// Inserts a validated record; with `ignoreExisting` an id already there is left as it is (seeds).
-    func insert(id: String, owner: String?, values: [String: JSONValue], now: Int64, ignoreExisting: Bool = false,
+    func insert(id: String, owner: String?, team: String? = nil, values: [String: JSONValue], now: Int64, ignoreExisting: Bool = false,
                 on sql: any SQLDatabase) async throws {
         let fields = collection.fields
         var columns = ["id", "owner_id", "created_at", "updated_at"] + fields.map(\.name)
         var binds: [any Encodable & Sendable] = [id, owner, now, now] + fields.map { ColumnCodec.bind(values[$0.name] ?? .null, as: $0) }
+        if collection.owner == .team {
+            columns.append("team_id")
+            binds.append(team)
+        }
         if !collection.search.isEmpty {
             columns.append("search_folded")
             binds.append(searchText(values))
@@ -168,7 +179,8 @@ public struct CollectionStore: Sendable {
             }
             try await sql.raw("UPDATE \(ident: table) SET " + assignments.joined(separator: ", ") + " WHERE id = \(bind: key)").run()
             let owner = try row.decodeNil(column: "owner_id") ? nil : try row.decode(column: "owner_id", as: String.self)
-            let after = self.shown(id: key, owner: owner, createdAt: try row.decode(column: "created_at", as: Int64.self), updatedAt: now,
+            let team = stored["team_id"]?.stringValue
+            let after = self.shown(id: key, owner: owner, team: team, createdAt: try row.decode(column: "created_at", as: Int64.self), updatedAt: now,
                                    values: existing.merging(values) { $1 })
             try await self.runHooks(.afterUpdate, record: .object((stored.objectValue ?? [:]).merging(values) { $1 }), caller: caller, on: sql, now: now)
             try await self.recordEvent("updated", id: key, before: stored, after: after, now: now, on: sql)
@@ -205,8 +217,9 @@ public struct CollectionStore: Sendable {
     func record(_ row: any SQLRow, access: CollectionAccess?, fields wanted: Set<String>?) throws -> JSONValue {
         var object: [String: JSONValue] = [:]
         object["id"] = .string(try row.decode(column: "id", as: String.self))
-        if collection.owner == .user {
-            object["owner_id"] = try row.decodeNil(column: "owner_id") ? .null : .string(try row.decode(column: "owner_id", as: String.self))
+        for system in [SystemField.ownerID, .teamID] where collection.showsSystemField(system) {
+            let column = system.rawValue
+            object[column] = try row.decodeNil(column: column) ? .null : .string(try row.decode(column: column, as: String.self))
         }
         for name in ["created_at", "updated_at"] {
             object[name] = .string(RFC3339.format(millis: try row.decode(column: name, as: Int64.self)))

@@ -69,7 +69,7 @@ public struct ListQuery: Sendable {
     static func visible(_ name: String, _ collection: CollectionSpec) -> Bool {
         if let field = collection.field(name) { return !field.hidden }
         guard let system = SystemField(rawValue: name) else { return false }
-        return system != .ownerID || collection.owner == .user
+        return collection.showsSystemField(system)
     }
 
     static func sortable(_ name: String, _ collection: CollectionSpec) -> Bool {

@@ -26,7 +26,11 @@ extension CollectionStore {
     /// Whether `caller` sees `record` under `filter`: ownership, the view rule, the filter; evaluated in memory with
     /// exactly the meaning they have in SQL.
     func sees(_ record: JSONValue, as access: CollectionAccess, filter: FilterExpression?) -> Bool {
-        if collection.owner == .user, record["owner_id"]?.stringValue != access.caller.id { return false }
+        switch collection.owner {
+        case .user: if record["owner_id"]?.stringValue != access.caller.id { return false }
+        case .team: if !access.caller.teams.contains(record["team_id"]?.stringValue ?? "") { return false }
+        case .shared: break
+        }
         let match = FilterMatch(collection: collection)
         if let view = try? access.expression(.view), !match.matches(view, record) { return false }
         return filter.map { match.matches($0, record) } ?? true
@@ -51,7 +55,7 @@ extension CollectionStore {
 public final class RecordFeed: Sendable {
     struct Subscriber: Sendable {
         let store: CollectionStore
-        let caller: Caller
+        var caller: Caller
         let filter: FilterExpression?
         let continuation: AsyncStream<RecordEvent>.Continuation
         /// The changes already in the window when the subscription began: a subscriber hears what comes after.
@@ -102,13 +106,14 @@ public final class RecordFeed: Sendable {
 
     /// Reads the changes of the last few seconds not delivered yet and tells each subscriber what concerns them.
     public func poll() async throws {
-        let subscribers = state.withLock { Array($0.subscribers.values) }
+        var subscribers = state.withLock { Array($0.subscribers.values) }
         guard !subscribers.isEmpty else { return }
         let now = clock.now.millis
         let rows = try await db.all("""
             SELECT seq, collection, event, record_id, before, after FROM record_events
             WHERE app = \(bind: blueprint.name) AND created_at >= \(bind: now - Self.window) ORDER BY seq
             """)
+        if !rows.isEmpty { try await loadTeams(&subscribers) }
         for row in rows {
             let number = try row.decode(column: "seq", as: Int64.self)
             let seq = String(number)
@@ -133,6 +138,21 @@ public final class RecordFeed: Sendable {
             }
         }
         state.withLock { state in state.delivered = state.delivered.filter { now - $0.value <= 2 * Self.window } }
+    }
+
+    /// The teams of the subscribers to team-owned collections, as they are now: someone who left a team stops
+    /// hearing about its records at once.
+    private func loadTeams(_ subscribers: inout [Subscriber]) async throws {
+        let callers = Set(subscribers.filter { $0.store.collection.owner == .team }.map(\.caller.id))
+        guard !callers.isEmpty else { return }
+        let rows = try await db.all("SELECT user_id, team_id FROM team_members WHERE user_id IN (\(binds: callers.sorted()))")
+        var teams: [String: Set<String>] = [:]
+        for row in rows {
+            teams[try row.decode(column: "user_id", as: String.self), default: []].insert(try row.decode(column: "team_id", as: String.self))
+        }
+        for index in subscribers.indices where subscribers[index].store.collection.owner == .team {
+            subscribers[index].caller.teams = teams[subscribers[index].caller.id] ?? []
+        }
     }
 
     /// What one change means to one subscriber: the record as they see it when they see it after the change, `left`

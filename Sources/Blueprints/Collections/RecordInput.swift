@@ -1,4 +1,5 @@
 import Core
+import Foundation
 import LLM
 
 /// A request body checked against a collection's schema, every problem reported at once as a field error with its
@@ -23,12 +24,21 @@ enum RecordInput {
         }
         var errors: [FieldError] = []
         for key in object.keys.sorted() {
+            // A team-owned record names its team when it is created, and stays in it.
+            if key == SystemField.teamID.rawValue, collection.owner == .team {
+                if !isCreate(mode) { errors.append(FieldError(field: key, code: "immutable", message: "a record stays in the team it was created in")) }
+                continue
+            }
             guard let field = collection.field(key) else {
                 errors.append(FieldError(field: key, code: SystemField(rawValue: key) == nil ? "unknown_field" : "readonly",
                                          message: SystemField(rawValue: key) == nil ? "is not a field of \(collection.name)" : "is set by the server"))
                 continue
             }
             if field.readonly, !isSeed(mode) { errors.append(FieldError(field: key, code: "readonly", message: "is set by the server")) }
+        }
+        if collection.owner == .team, isCreate(mode), teamID(object) == nil {
+            errors.append(object["team_id"] == nil ? FieldError(field: "team_id", code: "required", message: "is required")
+                          : FieldError(field: "team_id", code: "invalid_format", message: "must be a team's id (a UUID)"))
         }
         var values: [String: JSONValue] = [:]
         for field in collection.fields where !field.readonly || isCreate(mode) {
@@ -57,6 +67,11 @@ enum RecordInput {
         }
         if !errors.isEmpty { throw AppError.validation(errors) }
         return values
+    }
+
+    /// The team a body creates its record in, lowercased; nil when it names none.
+    static func teamID(_ body: [String: JSONValue]) -> String? {
+        body["team_id"]?.stringValue.flatMap(UUID.parse)?.lowercased
     }
 
     private static func isCreate(_ mode: Mode) -> Bool {

@@ -21,7 +21,7 @@ struct FilterSQL {
         case field(Field)
         /// `created_at`, `updated_at`: milliseconds in the database, RFC 3339 text in filters and responses.
         case time(String)
-        /// `id`, `owner_id`.
+        /// `id`, `owner_id`, `team_id`.
         case key(String)
 
         var column: String {
@@ -37,7 +37,7 @@ struct FilterSQL {
         switch SystemField(rawValue: name) {
         case .createdAt, .updatedAt: return .time(name)
         case .id: return .key(name)
-        case .ownerID where collection.owner == .user: return .key(name)
+        case .ownerID where collection.owner != .shared, .teamID where collection.owner == .team: return .key(name)
         default: throw Self.invalid("filter", "\(name) is not a field of \(collection.name)")
         }
     }

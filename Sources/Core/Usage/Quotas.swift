@@ -17,7 +17,7 @@ public struct Quotas: Sendable {
     /// Tables of user-owned records (a blueprint's collections) that count toward the quota too.
     let recordTables: [RecordTable]
 
-    /// A table whose rows belong to users (`owner_id`), and its text columns.
+    /// A table whose rows were created by users (`owner_id`), and its text columns.
     public struct RecordTable: Sendable {
         public let name: String
         public let textColumns: [String]

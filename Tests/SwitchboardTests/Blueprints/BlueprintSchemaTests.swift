@@ -70,6 +70,27 @@ struct BlueprintSchemaTests {
         await third.close()
     }
 
+    @Test("A collection whose ownership changes between users and teams is rebuilt, which is destructive")
+    func ownershipChange() async throws {
+        let (settings, _) = try await TestApp.settings()
+        let logger = Logger(label: "test")
+        let store = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
+        try await Migrator(database: store, migrations: Schema.migrations, logger: logger).migrate()
+        let byUser = try BlueprintLoader.parse(yaml: Self.yaml("          title: {type: string}"), directory: "/tmp")
+        try await CollectionSchema.apply(byUser, db: store, allowDestructive: false, logger: logger)
+        let byTeam = try BlueprintLoader.parse(yaml: Self.yaml("          title: {type: string}").replacingOccurrences(of: "  notes:\n", with: "  notes:\n    owner: team\n"),
+                                               directory: "/tmp")
+        #expect(byTeam.collections.first?.owner == .team)
+        let plan = try await CollectionSchema.plan(byTeam, db: store)
+        #expect(plan.additive.isEmpty, "\(plan.description)")
+        #expect(plan.destructive.first == "DROP TABLE \"app_evolving_notes\"", "\(plan.description)")
+        #expect(plan.destructive.contains { $0.contains("\"team_id\" TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE") })
+        await #expect(throws: BlueprintError.self) { try await CollectionSchema.apply(byTeam, db: store, allowDestructive: false, logger: logger) }
+        try await CollectionSchema.apply(byTeam, db: store, allowDestructive: true, logger: logger)
+        #expect(try await CollectionSchema.plan(byTeam, db: store).isEmpty)
+        try await store.close()
+    }
+
     @Test("Processes starting together apply a blueprint once")
     func concurrentStarts() async throws {
         let (settings, _) = try await TestApp.settings()
@@ -96,7 +117,7 @@ struct BlueprintSchemaTests {
             agents: {}
             collections:
               tasks:
-                owner: team
+                owner: teams
                 path: tasks
                 schema:
                   type: object
@@ -115,7 +136,7 @@ struct BlueprintSchemaTests {
         let problems = try #require(throwing(yaml))
         let expected = [
             "blueprint.yaml:2: app.name:", "blueprint.yaml:3: agents: is not supported yet",
-            "blueprint.yaml:6: collections.tasks.owner: team ownership is not supported yet",
+            "blueprint.yaml:6: collections.tasks.owner: must be user, team or shared",
             "blueprint.yaml:7: collections.tasks.path:", "blueprint.yaml:10: collections.tasks.schema.required: ghost",
             "blueprint.yaml:12: collections.tasks.schema.properties.title.type: strin",
             "blueprint.yaml:13: collections.tasks.schema.properties.created_at: created_at is a column every record has",

@@ -6,7 +6,7 @@ import HummingbirdTesting
 enum TestBlueprint {
     /// A blueprint using every field feature the collections have: types and nullable unions, enums, formats,
     /// bounds, patterns, nested arrays of objects, defaults, readonly, immutable and hidden fields, search, indexes,
-    /// a shared collection with a seed, and a collection behind a tier feature.
+    /// a shared collection with a seed, a collection behind a tier feature, and a team-owned collection.
     static let yaml = """
         blueprint: 1
         app: {name: testapp, title: Test App, prefix: /api/v1}
@@ -53,6 +53,15 @@ enum TestBlueprint {
           reports:
             feature: reports
             schema: {type: object, properties: {name: {type: string}}}
+          projects:
+            owner: team
+            schema:
+              type: object
+              required: [name]
+              properties:
+                name: {type: string, maxLength: 80}
+                status: {enum: [active, archived], default: active}
+            indexes: [[status]]
         """
 
     static let tips = """
