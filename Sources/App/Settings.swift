@@ -1,5 +1,6 @@
 import Agents
 import Configuration
+import Blueprints
 import Connectors
 import Core
 import LLM
@@ -117,16 +118,27 @@ public struct Settings: Sendable {
         if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 
-    /// The providers in precedence order: flags, environment, `.env`. Defaults are the values above.
-    public static func reader(arguments: [String], environmentFile: String = ".env") async throws -> ConfigReader {
+    /// The providers in precedence order: flags, environment, `.env`, then what the blueprint served (`blueprint`,
+    /// else the key `blueprint.dir`) configures (its tier matrix). Defaults are the values above.
+    public static func reader(arguments: [String], environmentFile: String = ".env", blueprint: String? = nil) async throws -> ConfigReader {
         let secret: SecretsSpecifier<String, String> = .dynamic { key, _ in
             ["KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL"].contains { key.uppercased().contains($0) }
         }
-        return ConfigReader(providers: [
+        var providers: [any ConfigProvider] = [
             CommandLineArgumentsProvider(arguments: ["switchboard"] + arguments, secretsSpecifier: secret),
             EnvironmentVariablesProvider(secretsSpecifier: secret),
             try await EnvironmentVariablesProvider(environmentFilePath: .init(environmentFile), allowMissing: true, secretsSpecifier: secret),
-        ])
+        ]
+        // A blueprint that cannot be read adds nothing here: start-up reports its problems when it loads it.
+        if let directory = blueprint ?? SettingsReader(ConfigReader(providers: providers)).string("blueprint.dir"),
+           let configuration = try? BlueprintLoader.load(directory: directory).configuration, !configuration.isEmpty {
+            var values: [AbsoluteConfigKey: ConfigValue] = [:]
+            for (key, value) in configuration {
+                values[AbsoluteConfigKey(SettingsReader.configKey(key).components)] = ConfigValue(.string(value), isSecret: false)
+            }
+            providers.append(InMemoryProvider(name: "blueprint", values: values))
+        }
+        return ConfigReader(providers: providers)
     }
 }
 

@@ -17,6 +17,9 @@ public struct Blueprint: Sendable {
     /// Typed fields every user of the app has (`profile:`), stored as a one-record-per-user collection (its `id` is
     /// the user's); nil when the blueprint declares none.
     public let profile: CollectionSpec?
+    /// Configuration the blueprint sets, by documented key (`tiers.pro.requests_per_minute`): its tier matrix. The
+    /// server reads it below flags, the environment and `.env`, which override it.
+    public var configuration: [String: String] = [:]
 
     public func collection(named name: String) -> CollectionSpec? {
         collections.first { $0.name == name }

@@ -27,8 +27,9 @@ struct ConfigFlags: ParsableArguments {
     @Argument(parsing: .allUnrecognized, help: .hidden)
     var arguments: [String] = []
 
-    func settings() async throws -> (Settings, Logger) {
-        let reader = try await Settings.reader(arguments: arguments)
+    /// The settings, with the configuration of the blueprint `serve --blueprint` names (else `blueprint.dir`'s).
+    func settings(blueprint: String? = nil) async throws -> (Settings, Logger) {
+        let reader = try await Settings.reader(arguments: arguments, blueprint: blueprint)
         let settings = try Settings(reader: reader)
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
@@ -44,7 +45,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var config: ConfigFlags
 
     func run() async throws {
-        var (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+        var (settings, logger) = try await reportingStartupErrors { try await config.settings(blueprint: blueprint) }
         settings.blueprintDirectory = blueprint ?? settings.blueprintDirectory
         let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
         try await server.run()
