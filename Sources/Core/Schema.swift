@@ -303,5 +303,19 @@ public enum Schema {
                 "CREATE INDEX team_invitations_invitee ON team_invitations (email, created_at)",
             ]
         },
+        // How many writes each blueprint's collections have committed, in a few rows per app (so that concurrent
+        // writers rarely wait on one another): list totals are remembered until the sum moves, across processes.
+        Migration(version: 10, name: "blueprint_versions") { _ in
+            [
+                """
+                CREATE TABLE blueprint_versions (
+                    app TEXT NOT NULL,
+                    shard BIGINT NOT NULL,
+                    version BIGINT NOT NULL,
+                    PRIMARY KEY (app, shard)
+                )
+                """,
+            ]
+        },
     ]
 }

@@ -12,7 +12,7 @@ public struct CollectionStore: Sendable {
     let blueprint: Blueprint
     let db: any Database
     let clock: WallClock
-    /// List totals, shared by the app's stores (SQLite only; nil: always count).
+    /// List totals, shared by the app's stores (nil: always count).
     let counts: CountCache?
 
     public init(collection: CollectionSpec, blueprint: Blueprint, db: any Database, clock: WallClock, counts: CountCache? = nil) {
@@ -20,7 +20,7 @@ public struct CollectionStore: Sendable {
         self.blueprint = blueprint
         self.db = db
         self.clock = clock
-        self.counts = db.engine == .sqlite ? counts : nil
+        self.counts = counts
     }
 
     var table: String { collection.table }
@@ -107,18 +107,24 @@ public struct CollectionStore: Sendable {
         // Team-owned totals change when memberships do, which no write here tells the cache.
         guard let counts, collection.owner != .team else { return try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0 }
         let key = CountCache.key(query, on: db.sql)
-        if let total = counts.total(for: key) { return total }
-        let generation = counts.generation
+        let version = try await counts.version(app: blueprint.name, db: db)
+        if let total = counts.total(for: key, at: version) { return total }
         let total = try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0
-        counts.remember(total, for: key, counted: generation)
+        counts.remember(total, for: key, at: version)
         return total
     }
 
-    /// Runs a write transaction; once it committed (or failed, which changes nothing but costs nothing to assume),
-    /// remembered totals are forgotten.
+    /// Runs a write transaction that moves the app's data version on (see `CountCache`); once it committed (or
+    /// failed, which changes nothing but costs nothing to assume), this process's remembered totals are forgotten.
     func writing<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         defer { counts?.written() }
-        return try await db.transaction(body)
+        let app = blueprint.name
+        let versioned = db.engine == .postgres
+        return try await db.transaction { sql in
+            let result = try await body(sql)
+            if versioned { try await CountCache.bump(app: app, on: sql) }
+            return result
+        }
     }
 
     /// A record as the API shows it, from what was just written (hidden fields left out): no need to read it back.

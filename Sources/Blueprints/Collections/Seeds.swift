@@ -40,7 +40,7 @@ enum Seeds {
         }
         guard problems.isEmpty else { throw BlueprintError(problems) }
         let checked = rows
-        let loaded = try await db.transaction { sql in
+        let loaded = try await store.writing { sql in
             for row in checked {
                 try await store.insert(id: row.id, owner: nil, values: row.values, now: now, ignoreExisting: true, on: sql)
             }
