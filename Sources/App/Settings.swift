@@ -45,6 +45,9 @@ public struct Settings: Sendable {
     public var billing = BillingSettings()
     /// Prices per configured model, for usage reports.
     public var prices: [String: ModelPrice] = [:]
+    /// The served blueprint's flags as configured (`flags.<name>`), by name; flags left unset keep the blueprint's
+    /// default.
+    public var flags: [String: Bool] = [:]
 
     public init() {}
 
@@ -73,6 +76,13 @@ public struct Settings: Sendable {
         databaseMaxConnections = int("database.max_connections", databaseMaxConnections, 1...1000)
         dataDirectory = string("data.dir") ?? dataDirectory
         blueprintDirectory = string("blueprint.dir")
+        // The blueprint names its flags; a blueprint that cannot be read is reported when the server loads it.
+        if let blueprintDirectory, let declared = try? BlueprintLoader.load(directory: blueprintDirectory).flags {
+            for name in declared.keys.sorted() {
+                guard let text = string("flags." + name) else { continue }
+                if let value = Bool(text.lowercased()) { flags[name] = value } else { keys.problem("flags.\(name) must be true or false") }
+            }
+        }
         webhookRetryMilliseconds = int("webhooks.retry_ms", webhookRetryMilliseconds, 10...3_600_000)
         jwtPrivateKey = string("auth.jwt_private_key", secret: true)
         if let level = string("log.level") {
@@ -118,9 +128,9 @@ public struct Settings: Sendable {
         if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 
-    /// The providers in precedence order: flags, environment, `.env`, then what the blueprint served (`blueprint`,
-    /// else the key `blueprint.dir`) configures (its tier matrix). Defaults are the values above.
-    public static func reader(arguments: [String], environmentFile: String = ".env", blueprint: String? = nil) async throws -> ConfigReader {
+    /// The providers in precedence order: flags, environment, `.env`, then what the blueprint served (the key
+    /// `blueprint.dir`) configures (its tier matrix). Defaults are the values above.
+    public static func reader(arguments: [String], environmentFile: String = ".env") async throws -> ConfigReader {
         let secret: SecretsSpecifier<String, String> = .dynamic { key, _ in
             ["KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL"].contains { key.uppercased().contains($0) }
         }
@@ -130,7 +140,7 @@ public struct Settings: Sendable {
             try await EnvironmentVariablesProvider(environmentFilePath: .init(environmentFile), allowMissing: true, secretsSpecifier: secret),
         ]
         // A blueprint that cannot be read adds nothing here: start-up reports its problems when it loads it.
-        if let directory = blueprint ?? SettingsReader(ConfigReader(providers: providers)).string("blueprint.dir"),
+        if let directory = SettingsReader(ConfigReader(providers: providers)).string("blueprint.dir"),
            let configuration = try? BlueprintLoader.load(directory: directory).configuration, !configuration.isEmpty {
             var values: [AbsoluteConfigKey: ConfigValue] = [:]
             for (key, value) in configuration {

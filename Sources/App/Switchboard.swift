@@ -194,7 +194,8 @@ public struct Switchboard: Sendable {
     static func loadBlueprint(settings: Settings, database: any Database, clock: WallClock, logger: Logger) async throws -> Blueprint? {
         guard let directory = settings.blueprintDirectory else { return nil }
         do {
-            let blueprint = try BlueprintLoader.load(directory: directory)
+            var blueprint = try BlueprintLoader.load(directory: directory)
+            blueprint.flags.merge(settings.flags.filter { blueprint.flags[$0.key] != nil }) { $1 }
             let unset = blueprint.webhookSecrets.filter { (ProcessInfo.processInfo.environment[$0] ?? "").isEmpty }
             if !unset.isEmpty {
                 throw StartupError(message: "blueprint \(directory): webhooks sign with \(unset.sorted().joined(separator: ", ")), which is not set in the environment")

@@ -20,6 +20,9 @@ public struct Blueprint: Sendable {
     /// Configuration the blueprint sets, by documented key (`tiers.pro.requests_per_minute`): its tier matrix. The
     /// server reads it below flags, the environment and `.env`, which override it.
     public var configuration: [String: String] = [:]
+    /// The app's flags (`flags: {ai: {default: true}}`) by name: their defaults as loaded, then as configured
+    /// (`flags.<name>`, `FLAGS_<NAME>`) once the server applied its settings.
+    public var flags: [String: Bool] = [:]
 
     public func collection(named name: String) -> CollectionSpec? {
         collections.first { $0.name == name }

@@ -195,7 +195,7 @@ extension Checker {
             case .json: .null
             }
         }
-        let context = FilterContext(nowMillis: 0, auth: auth, body: body ? [:] : nil)
+        let context = FilterContext(nowMillis: 0, auth: auth, body: body ? [:] : nil, flags: flags)
         do {
             let expression = try FilterParser.parse(text, context: context)
             _ = try FilterSQL(collection: collection, engine: .sqlite).condition(expression)

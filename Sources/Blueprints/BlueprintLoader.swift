@@ -47,10 +47,12 @@ struct Checker {
     var problems: [(line: Int, message: String)] = []
     /// The profile's fields, which rules may read as `@auth.profile.<field>`.
     var profileFields: [Field] = []
+    /// The app's flags and their defaults, which rules may read as `@flag.<name>`.
+    var flags: [String: Bool] = [:]
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
-    static let later: Set = ["agents", "router", "pipelines", "chat_routes", "flags"]
+    static let later: Set = ["agents", "router", "pipelines", "chat_routes"]
     static let laterInCollection: Set<String> = []
 
     mutating func problem(_ path: String, _ message: String) {
@@ -63,7 +65,7 @@ struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers"], later: Self.later)
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags"], later: Self.later)
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -85,6 +87,7 @@ struct Checker {
                                      hooks: [:], table: "app_\(name)__profile")
         }
         profileFields = profile?.fields ?? []
+        flags = flags(root["flags"])
         var collections: [CollectionSpec] = []
         var paths: [String: String] = [:]
         let declared = root["collections"]?.objectValue ?? [:]
@@ -113,7 +116,8 @@ struct Checker {
             }
         }
         return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
-                         platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]))
+                         platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
+                         flags: flags)
     }
 
     mutating func collection(_ name: String, _ value: JSONValue, app: String) -> CollectionSpec? {
@@ -278,6 +282,30 @@ struct Checker {
                      defaultValue: defaultValue, readonly: readonly, immutable: rules["immutable"]?.boolValue ?? false,
                      hidden: rules["hidden"]?.boolValue ?? false, readRule: rules["read"]?.stringValue,
                      writeRule: rules["write"]?.stringValue)
+    }
+
+    /// `flags: {ai: {default: true, description: ...}}`: switches an operator sets with `flags.<name>`.
+    mutating func flags(_ value: JSONValue?) -> [String: Bool] {
+        guard let value else { return [:] }
+        guard case .object(let declared) = value else {
+            problem("flags", "must map flag names to {default: true|false}")
+            return [:]
+        }
+        var flags: [String: Bool] = [:]
+        for (name, spec) in declared {
+            let at = "flags." + name
+            guard Names.isIdentifier(name, maxLength: 40) else {
+                problem(at, "a flag's name must be lowercase letters, digits or _, starting with a letter")
+                continue
+            }
+            allowOnly(spec.objectValue ?? [:], at: at, known: ["default", "description"], later: [])
+            guard let initial = spec["default"]?.boolValue else {
+                problem(at, "needs default: true or false")
+                continue
+            }
+            flags[name] = initial
+        }
+        return flags
     }
 
     mutating func strings(_ value: JSONValue?, at: String) -> [String] {

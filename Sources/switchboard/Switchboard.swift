@@ -27,9 +27,9 @@ struct ConfigFlags: ParsableArguments {
     @Argument(parsing: .allUnrecognized, help: .hidden)
     var arguments: [String] = []
 
-    /// The settings, with the configuration of the blueprint `serve --blueprint` names (else `blueprint.dir`'s).
+    /// The settings; `serve --blueprint DIR` says the same as `--blueprint-dir DIR`.
     func settings(blueprint: String? = nil) async throws -> (Settings, Logger) {
-        let reader = try await Settings.reader(arguments: arguments, blueprint: blueprint)
+        let reader = try await Settings.reader(arguments: arguments + (blueprint.map { ["--blueprint-dir", $0] } ?? []))
         let settings = try Settings(reader: reader)
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
@@ -45,8 +45,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var config: ConfigFlags
 
     func run() async throws {
-        var (settings, logger) = try await reportingStartupErrors { try await config.settings(blueprint: blueprint) }
-        settings.blueprintDirectory = blueprint ?? settings.blueprintDirectory
+        let (settings, logger) = try await reportingStartupErrors { try await config.settings(blueprint: blueprint) }
         let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
         try await server.run()
     }

@@ -46,10 +46,11 @@ struct CollectionAccess {
     /// The fields' read rules for this caller, read once for the request (a rule that cannot be read admits nobody).
     let readRules: [String: FilterExpression]
 
-    init(_ collection: CollectionSpec, caller: Caller, nowMillis: Int64, body: [String: JSONValue]? = nil, engine: Engine) {
+    init(_ collection: CollectionSpec, caller: Caller, nowMillis: Int64, body: [String: JSONValue]? = nil, flags: [String: Bool] = [:],
+         engine: Engine) {
         self.collection = collection
         self.caller = caller
-        self.context = FilterContext(nowMillis: nowMillis, auth: caller.auth, body: body)
+        self.context = FilterContext(nowMillis: nowMillis, auth: caller.auth, body: body, flags: flags)
         self.engine = engine
         var readContext = context
         readContext.body = nil

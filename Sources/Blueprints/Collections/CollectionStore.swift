@@ -27,7 +27,7 @@ public struct CollectionStore: Sendable {
 
     /// What the caller may do here, with `@now` and `@body` filled in for this request.
     func access(_ caller: Caller, body: [String: JSONValue]? = nil) -> CollectionAccess {
-        CollectionAccess(collection, caller: caller, nowMillis: clock.now.millis, body: body, engine: db.engine)
+        CollectionAccess(collection, caller: caller, nowMillis: clock.now.millis, body: body, flags: blueprint.flags, engine: db.engine)
     }
 
     /// A filter the caller may use here: a 400 naming `filter` otherwise (unknown fields, values that do not compare).

@@ -6,7 +6,8 @@ import LLM
 ///
 /// The grammar (PocketBase's, smaller): `field op value` (or `value op field`), with op one of `= != > >= < <= ~ !~`,
 /// or `field in [v, ...]` and `field !in [...]`; a field is its name or `@record.name`; values are 'text' or "text",
-/// numbers, `true`, `false`, `null`, `@now` (optionally `+`/`-` seconds), `@auth.id`, `@auth.role`, `@auth.tier` and,
+/// numbers, `true`, `false`, `null`, `@now` (optionally `+`/`-` seconds), `@auth.id`, `@auth.role`, `@auth.tier`,
+/// `@flag.name` (the app's flag as configured) and,
 /// in rules, `@body.name` (the request body's value); parentheses group. Macros are resolved while parsing, so what
 /// reaches SQL is always a bound value, and a comparison of two values (`@auth.role = 'admin'`) is decided there.
 public indirect enum FilterExpression: Sendable, Equatable {
@@ -59,11 +60,14 @@ public struct FilterContext: Sendable {
     /// The request body's fields, for `@body.*` in rules; nil where there is no body (filters, reads), and then
     /// `@body` is an error.
     public var body: [String: JSONValue]?
+    /// The app's flags as configured, for `@flag.*`.
+    public var flags: [String: Bool]
 
-    public init(nowMillis: Int64, auth: [String: JSONValue], body: [String: JSONValue]? = nil) {
+    public init(nowMillis: Int64, auth: [String: JSONValue], body: [String: JSONValue]? = nil, flags: [String: Bool] = [:]) {
         self.nowMillis = nowMillis
         self.auth = auth
         self.body = body
+        self.flags = flags
     }
 }
 
@@ -237,6 +241,11 @@ public struct FilterParser {
             let given = body[String(name.dropFirst("body.".count))] ?? .null
             if given == .null { unknownMacro = true }
             value = .json(given)
+        case .macro(let name) where name.hasPrefix("flag."):
+            guard let flag = context.flags[String(name.dropFirst("flag.".count))] else {
+                throw FilterSyntaxError(message: "has an unknown flag @\(name) (flags are declared under flags:)")
+            }
+            value = .json(.bool(flag))
         case .macro(let name): throw FilterSyntaxError(message: "has an unknown value @\(name)")
         default: throw FilterSyntaxError(message: "expects a value: 'text', a number, true, false, null or @now")
         }

@@ -114,28 +114,16 @@ struct CollectionRealtimeTests {
     @Test("Across two processes sharing PostgreSQL, a change made through one reaches subscribers of the other",
           .enabled(if: TestDatabase.engine == .postgres))
     func acrossProcesses() async throws {
-        var (settings, _) = try await TestApp.settings()
-        settings.blueprintDirectory = try TestBlueprint.directory()
-        let logger = Logger(label: "test")
-        let first = try await Switchboard.build(settings: settings, logger: logger)
-        let second = try await Switchboard.build(settings: settings, logger: logger)
-        try await first.application.test(.live) { one in
-            try await second.application.test(.live) { two in
-                let signup = try await two.execute(uri: "/api/v1/auth/signup", method: .post, headers: [.contentType: "application/json"],
-                                                   body: ByteBuffer(string: #"{"email": "two@example.com", "password": "correct horse battery"}"#))
-                let token = try #require((try JSONSerialization.jsonObject(with: Data(buffer: signup.body)) as? [String: Any])?["access_token"] as? String)
-                let subscription = try await RecordSubscription(port: try #require(one.port), path: "/api/v1/tasks/events", token: token)
-                let created = try await two.execute(uri: "/api/v1/tasks", method: .post,
-                                                    headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
-                                                    body: ByteBuffer(string: #"{"title": "Made on the other process"}"#))
-                #expect(created.status == .created)
-                let heard = try await subscription.events(after: 1)
-                #expect(heard.first?.name == "created")
-                #expect(heard.first?.data["title"]?.stringValue == "Made on the other process")
-                subscription.close()
-            }
+        try await TestApp.withTwoProcesses(.live) { one, two, token in
+            let subscription = try await RecordSubscription(port: try #require(one.port), path: "/api/v1/tasks/events", token: token)
+            let created = try await two.execute(uri: "/api/v1/tasks", method: .post,
+                                                headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
+                                                body: ByteBuffer(string: #"{"title": "Made on the other process"}"#))
+            #expect(created.status == .created)
+            let heard = try await subscription.events(after: 1)
+            #expect(heard.first?.name == "created")
+            #expect(heard.first?.data["title"]?.stringValue == "Made on the other process")
+            subscription.close()
         }
-        await second.close()
-        await first.close()
     }
 }

@@ -37,37 +37,25 @@ struct CollectionTotalsTests {
     @Test("Across two processes sharing PostgreSQL, a write through one changes the totals the other answers",
           .enabled(if: TestDatabase.engine == .postgres))
     func acrossProcesses() async throws {
-        var (settings, _) = try await TestApp.settings()
-        settings.blueprintDirectory = try TestBlueprint.directory()
-        let logger = Logger(label: "test")
-        let first = try await Switchboard.build(settings: settings, logger: logger)
-        let second = try await Switchboard.build(settings: settings, logger: logger)
-        try await first.application.test(.router) { one in
-            try await second.application.test(.router) { two in
-                let signup = try await two.execute(uri: "/api/v1/auth/signup", method: .post, headers: [.contentType: "application/json"],
-                                                   body: ByteBuffer(string: #"{"email": "totals@example.com", "password": "correct horse battery"}"#))
-                let token = try #require((try JSONSerialization.jsonObject(with: Data(buffer: signup.body)) as? [String: Any])?["access_token"] as? String)
-                let auth: HTTPFields = [.authorization: "Bearer \(token)"]
-                func total(_ client: some TestClientProtocol) async throws -> Int? {
-                    let reply = try await client.execute(uri: "/api/v1/tasks", method: .get, headers: auth, body: nil)
-                    return (try JSONSerialization.jsonObject(with: Data(buffer: reply.body)) as? [String: Any])?["total"] as? Int
-                }
-                func create(_ client: some TestClientProtocol) async throws -> String? {
-                    var headers = auth
-                    headers[.contentType] = "application/json"
-                    let reply = try await client.execute(uri: "/api/v1/tasks", method: .post, headers: headers, body: ByteBuffer(string: #"{"title": "t"}"#))
-                    return (try JSONSerialization.jsonObject(with: Data(buffer: reply.body)) as? [String: Any])?["id"] as? String
-                }
-                _ = try await create(one)
-                #expect(try await total(one) == 1)
-                #expect(try await total(one) == 1)
-                let id = try #require(try await create(two))
-                #expect(try await total(one) == 2, "the other process's create is counted")
-                #expect(try await two.execute(uri: "/api/v1/tasks/\(id)", method: .delete, headers: auth, body: nil).status == .noContent)
-                #expect(try await total(one) == 1, "and its delete")
+        try await TestApp.withTwoProcesses(.router) { one, two, token in
+            let auth: HTTPFields = [.authorization: "Bearer \(token)"]
+            func total(_ client: some TestClientProtocol) async throws -> Int? {
+                let reply = try await client.execute(uri: "/api/v1/tasks", method: .get, headers: auth, body: nil)
+                return (try JSONSerialization.jsonObject(with: Data(buffer: reply.body)) as? [String: Any])?["total"] as? Int
             }
+            func create(_ client: some TestClientProtocol) async throws -> String? {
+                var headers = auth
+                headers[.contentType] = "application/json"
+                let reply = try await client.execute(uri: "/api/v1/tasks", method: .post, headers: headers, body: ByteBuffer(string: #"{"title": "t"}"#))
+                return (try JSONSerialization.jsonObject(with: Data(buffer: reply.body)) as? [String: Any])?["id"] as? String
+            }
+            _ = try await create(one)
+            #expect(try await total(one) == 1)
+            #expect(try await total(one) == 1)
+            let id = try #require(try await create(two))
+            #expect(try await total(one) == 2, "the other process's create is counted")
+            #expect(try await two.execute(uri: "/api/v1/tasks/\(id)", method: .delete, headers: auth, body: nil).status == .noContent)
+            #expect(try await total(one) == 1, "and its delete")
         }
-        await second.close()
-        await first.close()
     }
 }

@@ -1,6 +1,9 @@
 import App
 import Foundation
 import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
 
 /// Blueprints for tests: written to a new directory, then served by a real server on a fresh store.
 enum TestBlueprint {
@@ -90,6 +93,34 @@ extension TestApp {
             settings.blueprintDirectory = directory
             customize(&settings)
         }, body)
+    }
+
+    /// Runs `body` against two servers sharing one database and serving the test blueprint (two processes of one
+    /// deployment, on PostgreSQL), with the access token of a user signed up through the second.
+    static func withTwoProcesses(_ testing: TestingSetup,
+                                 _ body: @Sendable (_ one: any TestClientProtocol, _ two: any TestClientProtocol, _ token: String) async throws -> Void)
+        async throws {
+        var (settings, _) = try await TestApp.settings()
+        settings.blueprintDirectory = try TestBlueprint.directory()
+        let logger = Logger(label: "test")
+        let first = try await Switchboard.build(settings: settings, logger: logger)
+        let second = try await Switchboard.build(settings: settings, logger: logger)
+        do {
+            try await first.application.test(testing) { one in
+                try await second.application.test(testing) { two in
+                    let signup = try await two.execute(uri: "/api/v1/auth/signup", method: .post, headers: [.contentType: "application/json"],
+                                                       body: ByteBuffer(string: #"{"email": "two@example.com", "password": "correct horse battery"}"#))
+                    let json = try JSONSerialization.jsonObject(with: Data(buffer: signup.body)) as? [String: Any]
+                    try await body(one, two, try #require(json?["access_token"] as? String))
+                }
+            }
+        } catch {
+            await second.close()
+            await first.close()
+            throw error
+        }
+        await second.close()
+        await first.close()
     }
 
     /// Creates a record and returns it, requiring a 201.

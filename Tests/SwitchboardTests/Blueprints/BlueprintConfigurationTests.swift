@@ -4,9 +4,10 @@ import Core
 import Foundation
 import Testing
 
-/// A blueprint's own tier matrix: configuration at the lowest precedence, so flags and the environment still win.
-@Suite("Blueprint tiers")
-struct BlueprintTiersTests {
+/// What a blueprint configures: its own tier matrix (configuration at the lowest precedence, so flags and the
+/// environment still win) and its flags (declared with defaults, set by configuration, read by rules as `@flag.*`).
+@Suite("Blueprint configuration: tiers and flags")
+struct BlueprintConfigurationTests {
     static let yaml = """
         blueprint: 1
         app: {name: tiered, title: Tiered}
@@ -25,7 +26,7 @@ struct BlueprintTiersTests {
 
     /// The settings a server started with `serve --blueprint DIR` and `arguments` reads.
     static func settings(_ directory: String, _ arguments: [String] = []) async throws -> Settings {
-        try Settings(reader: try await Settings.reader(arguments: arguments, environmentFile: "/nonexistent/.env", blueprint: directory))
+        try Settings(reader: try await Settings.reader(arguments: ["--blueprint-dir", directory] + arguments, environmentFile: "/nonexistent/.env"))
     }
 
     @Test("The blueprint's tiers become the feature matrix; a flag still overrides any of their keys")
@@ -93,5 +94,40 @@ struct BlueprintTiersTests {
             #expect(problems.count == expected.count, "\(problems.joined(separator: "\n"))")
             for start in expected { #expect(problems.contains { $0.hasPrefix(start) }, "missing: \(start)\n\(problems.joined(separator: "\n"))") }
         }
+    }
+
+    static let flagged = """
+        blueprint: 1
+        app: {name: flagged}
+        flags:
+          beta: {default: false, description: Beta features}
+          signup_open: {default: true}
+        collections:
+          notes:
+            schema: {type: object, properties: {text: {type: string}}}
+            rules: {create: "@flag.beta = true", list: "@flag.signup_open = true"}
+        """
+
+    @Test("Flags: declared with a default, set by configuration (flags.<name>), read by rules as @flag.<name>")
+    func flags() async throws {
+        let directory = try TestBlueprint.directory(Self.flagged, files: [:])
+        #expect(try await Self.settings(directory).flags.isEmpty, "nothing configured: the blueprint's defaults hold")
+        let configured = try await Self.settings(directory, ["--flags-beta", "true"])
+        #expect(configured.flags == ["beta": true])
+        await #expect(throws: SettingsError.self) { _ = try await Self.settings(directory, ["--flags-beta", "maybe"]) }
+
+        try await TestApp.withBlueprint(Self.flagged) { app in
+            let user = try await app.signup()
+            let refused = try await app.request(.post, "/api/v1/notes", json: ["text": "early"], token: user.access)
+            #expect(refused.status == 403 && refused.code == "rule_failed", "beta is off by default")
+            #expect(try await app.request(.get, "/api/v1/notes", token: user.access).status == 200)
+        }
+        try await TestApp.withBlueprint(Self.flagged, customize: { $0.flags = configured.flags }) { app in
+            let user = try await app.signup()
+            #expect(try await app.request(.post, "/api/v1/notes", json: ["text": "early"], token: user.access).status == 201, "beta turned on")
+            #expect(try await app.request(.get, "/api/v1/notes", token: user.access)["total"] as? Int == 1)
+        }
+        let unknown = Self.flagged.replacingOccurrences(of: "@flag.beta", with: "@flag.gamma")
+        #expect(throws: BlueprintError.self) { _ = try BlueprintLoader.parse(yaml: unknown, directory: "/tmp") }
     }
 }
