@@ -1,0 +1,29 @@
+import Core
+import Foundation
+import Testing
+
+@Suite("RFC 3339 formatting")
+struct RFC3339Tests {
+    @Test("Milliseconds are formatted as the C library's calendar says, across eras, leap years and before 1970")
+    func matchesTheCLibrary() {
+        var generator = SystemRandomNumberGenerator()
+        let edges: [Int64] = [0, -1, 1, 951_782_400_000, 951_868_799_999, 4_107_542_399_999, -62_135_596_800_000, 253_402_300_799_999,
+                              -62_167_219_200_000, 253_402_300_800_000, 1_700_000_000_123]
+        let samples = edges + (0..<2000).map { _ in Int64.random(in: -62_167_219_200_000...253_402_300_799_999, using: &generator) }
+        for millis in samples {
+            let (seconds, remainder) = millis.quotientAndRemainder(dividingBy: 1000)
+            let whole = remainder < 0 ? seconds - 1 : seconds
+            var time = time_t(whole)
+            var parts = tm()
+            gmtime_r(&time, &parts)
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                                  Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec),
+                                  Int(remainder < 0 ? remainder + 1000 : remainder))
+            let year = Int(parts.tm_year) + 1900
+            if (0...9999).contains(year) {
+                #expect(RFC3339.format(millis: millis) == expected, "\(millis)")
+            }
+            #expect(RFC3339.millis(RFC3339.format(millis: millis)) == millis || !(0...9999).contains(year), "round trip of \(millis)")
+        }
+    }
+}
