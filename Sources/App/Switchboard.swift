@@ -91,6 +91,10 @@ public struct Switchboard: Sendable {
                 throw StartupError(message: "cannot migrate the \(database.engine.rawValue) database: \(String(reflecting: error))")
             }
             let blueprint = try await loadBlueprint(settings: settings, database: database, clock: clock, logger: logger)
+            // The blueprint's agents join the configured ones.
+            var settings = settings
+            if let blueprint { settings.agents = try agents(settings: settings, blueprint: blueprint) }
+            let counts = CountCache()
             let signingKey = try settings.jwtPrivateKey.map(SigningKey.init(base64:))
                 ?? SigningKey.loadOrCreate(path: settings.signingKeyPath)
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
@@ -105,8 +109,9 @@ public struct Switchboard: Sendable {
                 Quotas.RecordTable(name: collection.table, textColumns: collection.fields.filter { $0.kind == .text || $0.kind == .json }.map(\.name))
             }
             let quotas = Quotas(db: database, plans: settings.plans, clock: clock, recordTables: recordTables)
+            let appTools = blueprint.map { collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, clock: clock) }
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
-                                                           tools: connectorTools(google: google, integrations: integrations),
+                                                           tools: connectorTools(google: google, integrations: integrations) + (appTools ?? []),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             do {
                 let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator,
@@ -123,7 +128,7 @@ public struct Switchboard: Sendable {
                         ? DatabaseRateLimiter(db: database, databaseClock: clock.isSystem) as any RateLimiter : LocalRateLimiter()
                 }
                 let feed = blueprint.map { RecordFeed(blueprint: $0, db: database, clock: clock) }
-                let responder = try buildResponder(settings: settings, handler: handler, blueprint: blueprint, feed: feed, limiter: limiter,
+                let responder = try buildResponder(settings: settings, handler: handler, blueprint: blueprint, feed: feed, counts: counts, limiter: limiter,
                                                    clock: clock, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
@@ -164,7 +169,12 @@ public struct Switchboard: Sendable {
     /// naming a tool that does not exist) stop start-up with a message.
     static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool],
                                   policy: any TurnPolicy, clock: WallClock, logger: Logger) async throws -> Orchestrator {
-        let tools = ToolRegistry([CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra)
+        let all: [any Tool] = [CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra
+        var named = Set<String>()
+        for tool in all where !named.insert(tool.name).inserted {
+            throw StartupError(message: "two tools are named \(tool.name) (a blueprint collection's tool and a platform tool, say): rename the collection")
+        }
+        let tools = ToolRegistry(all)
         for agent in settings.agents {
             for tool in agent.tools where tools.tool(named: tool) == nil {
                 throw StartupError(message: "agents.\(agent.name).tools: there is no tool '\(tool)' (tools: \(tools.names.joined(separator: ", ")))")
@@ -179,6 +189,36 @@ public struct Switchboard: Sendable {
         return Orchestrator(router: router, tools: tools, agents: settings.agents, defaultAgent: settings.defaultAgent,
                             conversations: conversations.store, usage: UsageStore(db: database), settings: settings.chat,
                             policy: policy, clock: clock, logger: logger)
+    }
+
+    /// The configured agents and the blueprint's; a blueprint agent may not take a configured agent's name or name a
+    /// model that is not configured.
+    static func agents(settings: Settings, blueprint: Blueprint) throws -> [AgentDefinition] {
+        var agents = settings.agents
+        for agent in blueprint.agents {
+            if agents.contains(where: { $0.name == agent.name }) {
+                throw StartupError(message: "blueprint agents.\(agent.name): an agent of that name is configured already")
+            }
+            if let model = agent.model, !settings.models.contains(where: { $0.name == model }) {
+                throw StartupError(message: "blueprint agents.\(agent.name).model: there is no model '\(model)' (models: "
+                                   + settings.models.map(\.name).joined(separator: ", ") + ")")
+            }
+            agents.append(AgentDefinition(name: agent.name, description: agent.description, model: agent.model, systemPrompt: agent.systemPrompt,
+                                          tools: agent.tools, maxIterations: agent.maxIterations))
+        }
+        return agents
+    }
+
+    /// The tools of the blueprint's collections that its agents use.
+    static func collectionTools(_ blueprint: Blueprint, database: any Database, counts: CountCache, accounts: Accounts, plans: Plans,
+                                clock: WallClock) -> [any Tool] {
+        let used = Set(blueprint.agents.flatMap(\.tools))
+        return blueprint.collections.flatMap { collection in
+            let store = CollectionStore(collection: collection, blueprint: blueprint, db: database, clock: clock, counts: counts)
+            return ToolOperation.allCases.filter { used.contains($0.toolName(collection.name)) }.map { operation in
+                CollectionTool(store: store, operation: operation, accounts: accounts, plans: plans, database: database) as any Tool
+            }
+        }
     }
 
     /// The Google Analytics and BigQuery tools, acting with the caller's own service account.
@@ -208,7 +248,8 @@ public struct Switchboard: Sendable {
         }
     }
 
-    static func buildResponder(settings: Settings, handler: APIHandler, blueprint: Blueprint?, feed: RecordFeed?, limiter: (any RateLimiter)?,
+    static func buildResponder(settings: Settings, handler: APIHandler, blueprint: Blueprint?, feed: RecordFeed?, counts: CountCache,
+                               limiter: (any RateLimiter)?,
                                clock: WallClock, addresses: ClientAddressResolver, logger: Logger) throws -> PathAliasResponder {
         let accounts = handler.accounts
         let router = Router(context: AppRequestContext.self)
@@ -239,7 +280,7 @@ public struct Switchboard: Sendable {
 
         if let blueprint, let feed {
             CollectionRoutes(blueprint: blueprint, feed: feed, database: handler.database, plans: settings.plans, quotas: handler.quotas,
-                             clock: clock, maxBodyBytes: settings.maxBodyBytes).register(on: router)
+                             clock: clock, maxBodyBytes: settings.maxBodyBytes, counts: counts).register(on: router)
         }
 
         let spec = ByteBuffer(bytes: try document.json())

@@ -52,7 +52,7 @@ struct Checker {
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
-    static let later: Set = ["agents", "router", "pipelines", "chat_routes"]
+    static let later: Set = ["router", "pipelines", "chat_routes"]
     static let laterInCollection: Set<String> = []
 
     mutating func problem(_ path: String, _ message: String) {
@@ -65,7 +65,7 @@ struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags"], later: Self.later)
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents"], later: Self.later)
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -117,7 +117,7 @@ struct Checker {
         }
         return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
                          platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
-                         flags: flags)
+                         flags: flags, agents: agents(root["agents"], collections: collections))
     }
 
     mutating func collection(_ name: String, _ value: JSONValue, app: String) -> CollectionSpec? {

@@ -169,7 +169,7 @@ public enum CollectionContract {
     /// A record as returned: its own columns, then the fields that are not hidden. Only `id` is required: `?fields=`
     /// leaves the others out, and a field's read rule can hide it; otherwise every field is there, null where an
     /// optional one was never set.
-    static func record(_ collection: CollectionSpec) -> JSONValue {
+    public static func record(_ collection: CollectionSpec) -> JSONValue {
         var properties: [String: JSONValue] = [
             "id": ["type": "string", "format": "uuid"],
             "created_at": ["type": "string", "format": "date-time"],
@@ -188,7 +188,7 @@ public enum CollectionContract {
 
     /// A body: the fields a client may write (never readonly ones); every field optional for PATCH; with `team`, the
     /// team a record is created in too.
-    static func input(_ collection: CollectionSpec, patch: Bool, team: Bool = false) -> JSONValue {
+    public static func input(_ collection: CollectionSpec, patch: Bool, team: Bool = false) -> JSONValue {
         var properties: [String: JSONValue] = [:]
         var required: [JSONValue] = []
         if team {

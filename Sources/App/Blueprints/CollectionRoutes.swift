@@ -20,9 +20,10 @@ struct CollectionRoutes {
     let quotas: Quotas
     let clock: WallClock
     let maxBodyBytes: Int
+    /// List totals, shared with the app's agent tools (their writes must move it on too).
+    let counts: CountCache
 
     func register(on router: Router<AppRequestContext>) {
-        let counts = CountCache()
         for collection in blueprint.collections {
             let store = CollectionStore(collection: collection, blueprint: blueprint, db: database, clock: clock, counts: counts)
             let base = blueprint.prefix + collection.path
@@ -112,12 +113,8 @@ struct CollectionRoutes {
     private func authorize(_ collection: CollectionSpec, write: Bool) async throws -> Caller {
         let identity = try RequestScope.requireIdentity()
         try plans.authorize(identity, scope: write ? "data:write" : "data:read", feature: collection.feature)
-        let user = identity.user
-        guard readsProfile, let profile = blueprint.profile else { return Caller(id: user.id, role: user.role, tier: user.tier) }
-        return Caller(id: user.id, role: user.role, tier: user.tier, profile: try await ProfileRows.values(profile, userID: user.id, db: database))
+        return try await Caller.of(identity.user, in: blueprint, db: database)
     }
-
-    private var readsProfile: Bool { blueprint.rulesReadProfile }
 
     /// The query's parameters by name, read as the contract's routes read them.
     private func parameters(_ request: Request) throws -> [String: [String]] {

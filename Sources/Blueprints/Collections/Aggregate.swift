@@ -15,7 +15,7 @@ public struct AggregateQuery: Sendable {
     public let op: Op
     public let field: String?
     public let groupBy: [String]
-    public let filter: FilterExpression?
+    public var filter: FilterExpression?
 
     public init(_ query: [String: [String]], collection: CollectionSpec, context: FilterContext) throws(AppError) {
         var parameters = QueryParameters(query, allowed: ["op", "field", "group_by", "filter"])

@@ -24,6 +24,12 @@ public struct Caller: Sendable {
 
     public var isAdmin: Bool { role == "admin" }
 
+    /// A user as an app's collections see them: with their profile when the app's rules read it.
+    public static func of(_ user: User, in blueprint: Blueprint, db: any Database) async throws -> Caller {
+        guard blueprint.rulesReadProfile, let profile = blueprint.profile else { return Caller(id: user.id, role: user.role, tier: user.tier) }
+        return Caller(id: user.id, role: user.role, tier: user.tier, profile: try await ProfileRows.values(profile, userID: user.id, db: db))
+    }
+
     /// What `@auth.*` stands for.
     var auth: [String: JSONValue] {
         var auth: [String: JSONValue] = ["id": .string(id), "role": .string(role), "tier": .string(tier)]

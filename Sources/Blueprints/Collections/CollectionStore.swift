@@ -9,7 +9,7 @@ import Storage
 public struct CollectionStore: Sendable {
     public let collection: CollectionSpec
     /// The whole app, for the collections this one's relations point at or are pointed at from.
-    let blueprint: Blueprint
+    public let blueprint: Blueprint
     let db: any Database
     let clock: WallClock
     /// List totals, shared by the app's stores (nil: always count).

@@ -212,6 +212,11 @@ public final class Accounts: Sendable {
     }
 
     /// The user with this email, if any (admin commands).
+    /// The user as stored now (tier and role included).
+    public func user(id: UUID) async throws -> User? {
+        try await users.find(id: id)
+    }
+
     public func user(email: String) async throws -> User? {
         guard let email = Credentials.normalizedEmail(email) else { return nil }
         return try await users.findForLogin(email: email)?.0

@@ -78,7 +78,11 @@ enum TestBlueprint {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("blueprint-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/seed", withIntermediateDirectories: true)
         try yaml.write(toFile: directory + "/blueprint.yaml", atomically: true, encoding: .utf8)
-        for (path, text) in files { try text.write(toFile: directory + "/" + path, atomically: true, encoding: .utf8) }
+        for (path, text) in files {
+            let file = URL(fileURLWithPath: directory + "/" + path)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: file, atomically: true, encoding: .utf8)
+        }
         return directory
     }
 }

@@ -1,0 +1,107 @@
+import Foundation
+import LLM
+
+/// An agent the blueprint declares (`agents:`): a system prompt from a file of the blueprint, a configured model,
+/// and the tools it may call: its collections' generated tools (`tasks.list`, `tasks.*`) and the platform's by name.
+public struct BlueprintAgent: Sendable {
+    public let name: String
+    public let description: String
+    /// A model name from configuration (`models.<name>.*`); nil for the default model. Checked when the server starts.
+    public let model: String?
+    public let systemPrompt: String
+    /// Tool names as the model sees them: `tasks_list`, `current_time`.
+    public let tools: [String]
+    public let maxIterations: Int
+}
+
+/// What a generated tool does with its collection.
+public enum ToolOperation: String, Sendable, CaseIterable {
+    case list, get, create, update, delete, aggregate
+
+    /// The tool's name: `<collection>_<operation>`.
+    public func toolName(_ collection: String) -> String { collection + "_" + rawValue }
+}
+
+extension Checker {
+    /// Keys of an agent that later versions serve.
+    static let laterInAgent: Set = ["approvals", "prompt_blocks", "sanitize"]
+
+    mutating func agents(_ value: JSONValue?, collections: [CollectionSpec]) -> [BlueprintAgent] {
+        guard let value else { return [] }
+        guard case .object(let declared) = value else {
+            problem("agents", "must map agent names to {description, model, system, tools}")
+            return []
+        }
+        var agents: [BlueprintAgent] = []
+        for name in declared.keys.sorted(by: { (tree.line("agents." + $0) ?? 0) < (tree.line("agents." + $1) ?? 0) }) {
+            let at = "agents." + name
+            guard Names.isIdentifier(name, maxLength: 40) else {
+                problem(at, "an agent's name must be lowercase letters, digits or _, starting with a letter")
+                continue
+            }
+            guard case .object(let spec) = declared[name] ?? .null else {
+                problem(at, "must be a mapping with description, system and tools")
+                continue
+            }
+            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations"], later: Self.laterInAgent)
+            let description = spec["description"]?.stringValue ?? ""
+            if description.isEmpty { problem(at + ".description", "is required: what the agent does (routers and frontends read it)") }
+            if let model = spec["model"], model.stringValue?.isEmpty ?? true { problem(at + ".model", "must be a configured model's name") }
+            let system = systemPrompt(spec["system"], at: at + ".system")
+            let maxIterations = spec["max_iterations"].map { $0.intValue ?? 0 } ?? 8
+            if !(1...50).contains(maxIterations) { problem(at + ".max_iterations", "must be an integer in 1...50") }
+            let tools = agentTools(spec["tools"], collections: collections, at: at + ".tools")
+            agents.append(BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, systemPrompt: system,
+                                         tools: tools, maxIterations: maxIterations))
+        }
+        return agents
+    }
+
+    /// The prompt file's text. Templates (`{{...}}`) come with a later version: refused rather than sent as they are.
+    private mutating func systemPrompt(_ value: JSONValue?, at: String) -> String {
+        guard let file = value?.stringValue, !file.isEmpty else {
+            problem(at, "is required: a file of the blueprint holding the system prompt, e.g. prompts/coach.md")
+            return ""
+        }
+        guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
+            problem(at, "must be a file inside the blueprint's directory")
+            return ""
+        }
+        guard let data = FileManager.default.contents(atPath: directory + "/" + file), let text = String(data: data, encoding: .utf8),
+              !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            problem(at, "\(file) does not exist in \(directory), is empty or is not UTF-8 text")
+            return ""
+        }
+        if text.contains("{{") { problem(at, "\(file) holds a template ({{...}}), which is not supported yet by this version of Switchboard") }
+        return text
+    }
+
+    /// `tasks.list`, `tasks.*` (every operation but delete), or a platform tool's name, as tool names.
+    private mutating func agentTools(_ value: JSONValue?, collections: [CollectionSpec], at: String) -> [String] {
+        var names: [String] = []
+        for (index, entry) in strings(value, at: at).enumerated() {
+            let parts = entry.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 else {
+                // A platform tool (current_time, a connector's); whether it exists is checked when the server starts.
+                if Names.isIdentifier(entry, maxLength: 64) { names.append(entry) } else { problem("\(at).\(index)", "\(entry) is not a tool name") }
+                continue
+            }
+            guard let collection = collections.first(where: { $0.name == parts[0] }) else {
+                problem("\(at).\(index)", "there is no collection \(parts[0])")
+                continue
+            }
+            if parts[1] == "*" {
+                // Deleting through an agent waits for human approval, which a later version brings: never implied.
+                names += ToolOperation.allCases.filter { $0 != .delete }.map { $0.toolName(collection.name) }
+            } else if parts[1] == ToolOperation.delete.rawValue {
+                problem("\(at).\(index)", "deleting needs human approval, which is not supported yet by this version of Switchboard")
+            } else if let operation = ToolOperation(rawValue: parts[1]) {
+                names.append(operation.toolName(collection.name))
+            } else {
+                problem("\(at).\(index)", "must be \(parts[0]).* or one of \(ToolOperation.allCases.map { parts[0] + "." + $0.rawValue }.joined(separator: ", "))")
+            }
+        }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+}
