@@ -18,7 +18,7 @@ struct BlueprintCommand: AsyncParsableCommand {
 
         func run() async throws {
             let blueprint = try BlueprintCommand.loaded(directory)
-            print("\(directory): app \(blueprint.name) with \(blueprint.collections.count) collections is valid")
+            print("\(directory): app \(blueprint.name) with \(blueprint.collections.count) collections and \(blueprint.agents.count) agents is valid")
         }
     }
 
