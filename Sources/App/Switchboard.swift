@@ -109,7 +109,9 @@ public struct Switchboard: Sendable {
                 Quotas.RecordTable(name: collection.table, textColumns: collection.fields.filter { $0.kind == .text || $0.kind == .json }.map(\.name))
             }
             let quotas = Quotas(db: database, plans: settings.plans, clock: clock, recordTables: recordTables)
-            let appTools = blueprint.map { collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, clock: clock) }
+            let appTools = blueprint.map {
+                collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, quotas: quotas, clock: clock)
+            }
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
                                                            tools: connectorTools(google: google, integrations: integrations) + (appTools ?? []),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
@@ -211,12 +213,12 @@ public struct Switchboard: Sendable {
 
     /// The tools of the blueprint's collections that its agents use.
     static func collectionTools(_ blueprint: Blueprint, database: any Database, counts: CountCache, accounts: Accounts, plans: Plans,
-                                clock: WallClock) -> [any Tool] {
+                                quotas: Quotas, clock: WallClock) -> [any Tool] {
         let used = Set(blueprint.agents.flatMap(\.tools))
         return blueprint.collections.flatMap { collection in
             let store = CollectionStore(collection: collection, blueprint: blueprint, db: database, clock: clock, counts: counts)
             return ToolOperation.allCases.filter { used.contains($0.toolName(collection.name)) }.map { operation in
-                CollectionTool(store: store, operation: operation, accounts: accounts, plans: plans, database: database) as any Tool
+                CollectionTool(store: store, operation: operation, accounts: accounts, plans: plans, quotas: quotas, database: database) as any Tool
             }
         }
     }

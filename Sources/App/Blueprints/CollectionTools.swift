@@ -15,6 +15,7 @@ struct CollectionTool: Tool {
     let operation: ToolOperation
     let accounts: Accounts
     let plans: Plans
+    let quotas: Quotas
     let database: any Database
 
     static let maxLimit = 50
@@ -122,12 +123,14 @@ struct CollectionTool: Tool {
         }
     }
 
-    /// The turn's user as the collections see them, held to the plan as the REST routes hold them.
+    /// The turn's user as the collections see them, held to the plan as the REST routes hold them: the collection's
+    /// feature, and over the storage quota, no records added or grown.
     private func caller(_ userID: UUID) async throws -> Caller {
         guard let user = try await accounts.user(id: userID) else { throw ToolError("The user no longer exists.") }
         if let feature = collection.feature, !plans.tier(user.tier).includes(feature) {
             throw ToolError("\(collection.name) is not in the user's plan (\(user.tier)).")
         }
+        if [.create, .update].contains(operation), collection.owner != .shared { try await quotas.admitStorage(user: user) }
         return try await Caller.of(user, in: store.blueprint, db: database)
     }
 
