@@ -1,3 +1,5 @@
+import Core
+
 /// A query string's parameters as clients send them, in order: names and values percent-decoded, `+` a space (form
 /// encoding); a value that is not percent-encoded correctly is nil. The one reading that contract checks and
 /// blueprint routes share.
@@ -25,9 +27,9 @@ enum QueryString {
             if byte == UInt8(ascii: "+"), plusIsSpace {
                 bytes.append(UInt8(ascii: " "))
             } else if byte == UInt8(ascii: "%") {
-                guard index != utf8.endIndex, let high = hex(utf8[index]) else { return nil }
+                guard index != utf8.endIndex, let high = utf8[index].hexDigitValue else { return nil }
                 index = utf8.index(after: index)
-                guard index != utf8.endIndex, let low = hex(utf8[index]) else { return nil }
+                guard index != utf8.endIndex, let low = utf8[index].hexDigitValue else { return nil }
                 index = utf8.index(after: index)
                 bytes.append(high << 4 | low)
             } else {
@@ -35,14 +37,5 @@ enum QueryString {
             }
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
