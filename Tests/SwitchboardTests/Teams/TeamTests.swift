@@ -127,6 +127,9 @@ struct TeamTests {
             #expect(try await invite("x@example.com", by: member.access).code == "team_role_required", "members do not invite")
             #expect(try await app.request(.get, "/api/v1/teams/\(team)/invitations", token: member.access).code == "team_role_required")
             #expect(try await invite("not an address", by: owner.access).status == 400)
+            let defaulted = try await app.request(.post, "/api/v1/teams/\(team)/invitations", json: ["email": "null@example.com", "role": NSNull()],
+                                                  token: owner.access)
+            #expect(defaulted.status == 201 && defaulted["role"] as? String == "member", "a null role is the default: \(defaulted.text)")
 
             var late = try await app.signup()
             let declined = try #require(try await invite(late.email, by: admin.access)["id"] as? String, "admins invite")
