@@ -117,7 +117,7 @@ public struct Switchboard: Sendable {
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             do {
                 let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator,
-                                         integrations: integrations, teams: Teams(db: database, clock: clock),
+                                         integrations: integrations, teams: Teams(db: database, clock: clock), app: blueprint,
                                          validator: IntegrationValidator(integrations: integrations, api: google),
                                          plans: settings.plans, quotas: quotas, usage: UsageStore(db: database),
                                          billing: Billing(db: database, plans: settings.plans, settings: settings.billing, client: httpClient,

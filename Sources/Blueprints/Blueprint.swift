@@ -23,6 +23,8 @@ public struct Blueprint: Sendable {
     /// The app's flags (`flags: {ai: {default: true}}`) by name: their defaults as loaded, then as configured
     /// (`flags.<name>`, `FLAGS_<NAME>`) once the server applied its settings.
     public var flags: [String: Bool] = [:]
+    /// The flags frontends may read (`public: true`), by name.
+    public var publicFlags: Set<String> = []
     /// The app's agents, beside the configured ones.
     public var agents: [BlueprintAgent] = []
 

@@ -49,6 +49,8 @@ struct Checker {
     var profileFields: [Field] = []
     /// The app's flags and their defaults, which rules may read as `@flag.<name>`.
     var flags: [String: Bool] = [:]
+    /// The flags frontends may read (`GET /api/v1/app`).
+    var publicFlags: Set<String> = []
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
@@ -117,7 +119,7 @@ struct Checker {
         }
         return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
                          platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
-                         flags: flags, agents: agents(root["agents"], collections: collections))
+                         flags: flags, publicFlags: publicFlags, agents: agents(root["agents"], collections: collections))
     }
 
     mutating func collection(_ name: String, _ value: JSONValue, app: String) -> CollectionSpec? {
@@ -284,7 +286,8 @@ struct Checker {
                      writeRule: rules["write"]?.stringValue)
     }
 
-    /// `flags: {ai: {default: true, description: ...}}`: switches an operator sets with `flags.<name>`.
+    /// `flags: {ai: {default: true, public: true, description: ...}}`: switches an operator sets with `flags.<name>`;
+    /// public ones are shown to frontends.
     mutating func flags(_ value: JSONValue?) -> [String: Bool] {
         guard let value else { return [:] }
         guard case .object(let declared) = value else {
@@ -298,7 +301,11 @@ struct Checker {
                 problem(at, "a flag's name must be lowercase letters, digits or _, starting with a letter")
                 continue
             }
-            allowOnly(spec.objectValue ?? [:], at: at, known: ["default", "description"], later: [])
+            allowOnly(spec.objectValue ?? [:], at: at, known: ["default", "description", "public"], later: [])
+            if let shown = spec["public"] {
+                if shown.boolValue == nil { problem(at + ".public", "must be true or false") }
+                if shown.boolValue == true { publicFlags.insert(name) }
+            }
             guard let initial = spec["default"]?.boolValue else {
                 problem(at, "needs default: true or false")
                 continue

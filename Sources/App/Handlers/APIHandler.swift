@@ -1,5 +1,6 @@
 import API
 import Agents
+import Blueprints
 import Connectors
 import Core
 import Foundation
@@ -14,6 +15,8 @@ struct APIHandler: APIProtocol {
     let orchestrator: Orchestrator
     let integrations: Integrations
     let teams: Teams
+    /// The served blueprint, if any.
+    let app: Blueprint?
     let validator: IntegrationValidator
     let plans: Plans
     let quotas: Quotas

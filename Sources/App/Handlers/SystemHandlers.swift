@@ -8,6 +8,18 @@ extension APIHandler {
         .ok(.init(body: .json(.init(status: .ok, version: Switchboard.version))))
     }
 
+    func getApp(_ input: Operations.GetApp.Input) async throws -> Operations.GetApp.Output {
+        guard let app else { throw AppError(status: 404, code: "no_app", title: "Not found", detail: "This server serves no blueprint.") }
+        let flags = Components.Schemas.AppInfo.FlagsPayload(
+            additionalProperties: app.flags.filter { app.publicFlags.contains($0.key) })
+        return .ok(.init(body: .json(.init(
+            name: app.name, title: app.title, prefix: app.prefix, flags: flags,
+            agents: app.agents.map { .init(name: $0.name, description: $0.description) },
+            collections: app.collections.map { collection in
+                .init(name: collection.name, path: app.prefix + collection.path, owner: .init(rawValue: collection.owner.rawValue) ?? .user)
+            }))))
+    }
+
     func getReady(_ input: Operations.GetReady.Input) async throws -> Operations.GetReady.Output {
         do {
             try await database.run("SELECT 1")

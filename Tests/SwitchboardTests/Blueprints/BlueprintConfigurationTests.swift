@@ -101,14 +101,14 @@ struct BlueprintConfigurationTests {
         app: {name: flagged}
         flags:
           beta: {default: false, description: Beta features}
-          signup_open: {default: true}
+          signup_open: {default: true, public: true}
         collections:
           notes:
             schema: {type: object, properties: {text: {type: string}}}
             rules: {create: "@flag.beta = true", list: "@flag.signup_open = true"}
         """
 
-    @Test("Flags: declared with a default, set by configuration (flags.<name>), read by rules as @flag.<name>")
+    @Test("Flags: declared with a default, set by configuration (flags.<name>), read by rules as @flag.<name>, public ones shown at /api/v1/app")
     func flags() async throws {
         let directory = try TestBlueprint.directory(Self.flagged, files: [:])
         #expect(try await Self.settings(directory).flags.isEmpty, "nothing configured: the blueprint's defaults hold")
@@ -123,9 +123,19 @@ struct BlueprintConfigurationTests {
             #expect(try await app.request(.get, "/api/v1/notes", token: user.access).status == 200)
         }
         try await TestApp.withBlueprint(Self.flagged, customize: { $0.flags = configured.flags }) { app in
+            let info = try await app.request(.get, "/api/v1/app")
+            #expect(info.status == 200, "public: no token needed")
+            #expect(info["name"] as? String == "flagged")
+            #expect(info["flags"] as? [String: Bool] == ["signup_open": true], "public flags only, as configured")
+            let collections = info["collections"] as? [[String: Any]]
+            #expect(collections?.first?["path"] as? String == "/api/v1/notes" && collections?.first?["owner"] as? String == "user")
             let user = try await app.signup()
             #expect(try await app.request(.post, "/api/v1/notes", json: ["text": "early"], token: user.access).status == 201, "beta turned on")
             #expect(try await app.request(.get, "/api/v1/notes", token: user.access)["total"] as? Int == 1)
+        }
+        try await TestApp.run { app in
+            let none = try await app.request(.get, "/api/v1/app")
+            #expect(none.status == 404 && none.code == "no_app", "a server without a blueprint serves no app")
         }
         let unknown = Self.flagged.replacingOccurrences(of: "@flag.beta", with: "@flag.gamma")
         #expect(throws: BlueprintError.self) { _ = try BlueprintLoader.parse(yaml: unknown, directory: "/tmp") }

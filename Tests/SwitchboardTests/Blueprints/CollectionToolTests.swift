@@ -30,6 +30,8 @@ struct CollectionToolTests {
         ])
         let directory = try TestBlueprint.directory(Self.yaml, files: Self.files)
         try await TestApp.withFakes([fake], customize: { $0.blueprintDirectory = directory }) { app in
+            let agents = try await app.request(.get, "/api/v1/app")["agents"] as? [[String: Any]]
+            #expect(agents?.map { $0["name"] as? String } == ["planner"], "frontends see the app's agents")
             let user = try await app.signup()
             let other = try await app.signup()
             _ = try await app.create("/tasks", ["title": "Someone else's"], token: other.access)
