@@ -134,67 +134,97 @@ extension JSONValue {
 
     /// Compact JSON with sorted keys: the same value always gives the same text.
     public var jsonString: String {
-        var text = ""
-        write(to: &text)
-        return text
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        write(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    public var jsonData: Data { Data(jsonString.utf8) }
+    public var jsonData: Data {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        write(to: &bytes)
+        return Data(bytes)
+    }
 
-    /// Written by hand: JSONEncoder's sorted keys compare with the locale on Linux, which is slow and loads ICU.
-    private func write(to text: inout String) {
+    /// Written by hand, into bytes: JSONEncoder's sorted keys compare with the locale on Linux, which is slow and
+    /// loads ICU, and appending to a String checks more per piece than a page of records can afford.
+    private func write(to out: inout [UInt8]) {
         switch self {
-        case .null: text += "null"
-        case .bool(let value): text += value ? "true" : "false"
-        case .int(let value): text += String(value)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .int(let value): out.append(contentsOf: String(value).utf8)
         case .double(let value):
-            if value.isFinite, value == value.rounded(), abs(value) < 1e15 { text += String(Int64(value)) }
-            else if value.isFinite { text += "\(value)" }
-            else { text += "null" }
-        case .string(let value): Self.quote(value, into: &text)
+            if value.isFinite, value == value.rounded(), abs(value) < 1e15 { out.append(contentsOf: String(Int64(value)).utf8) }
+            else if value.isFinite { out.append(contentsOf: "\(value)".utf8) }
+            else { out.append(contentsOf: "null".utf8) }
+        case .string(let value): Self.quote(value, into: &out)
         case .array(let values):
-            text += "["
+            out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
-                if index > 0 { text += "," }
-                value.write(to: &text)
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                value.write(to: &out)
             }
-            text += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let object):
-            text += "{"
+            out.append(UInt8(ascii: "{"))
             for (index, key) in object.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-                if index > 0 { text += "," }
-                Self.quote(key, into: &text)
-                text += ":"
-                object[key]!.write(to: &text)
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                Self.quote(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                object[key]?.write(to: &out)
             }
-            text += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
     /// Appends `string` as a JSON string literal: quotes, backslashes and control characters escaped, and the line
     /// separators U+2028/2029 too, so no value can break a line of JSON (the log handler relies on it).
     public static func quote(_ string: String, into text: inout String) {
-        text += "\""
-        // Most strings (ids, paths, log messages) need no escaping: they are appended whole, not scalar by scalar.
-        // U+2028 and U+2029 are the bytes E2 80 A8 and E2 80 A9, so a string without E2 has neither.
-        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
+        guard needsEscaping(string) else {
+            text += "\""
             text += string
             text += "\""
             return
         }
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
+        var bytes: [UInt8] = []
+        quote(string, into: &bytes)
+        text += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Most strings (ids, paths, log messages) need no escaping: they are appended whole. U+2028 and U+2029 are the
+    /// bytes E2 80 A8 and E2 80 A9, so a string without E2 has neither.
+    private static func needsEscaping(_ string: String) -> Bool {
+        string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 })
+    }
+
+    static func quote(_ string: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        guard needsEscaping(string) else {
+            out.append(contentsOf: string.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
         }
-        text += "\""
+        let bytes = Array(string.utf8)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
+            case 0..<0x20:
+                let hex = String(byte, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+            case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
+                out.append(contentsOf: (bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                index += 2
+            default: out.append(byte)
+            }
+            index += 1
+        }
+        out.append(UInt8(ascii: "\""))
     }
 }

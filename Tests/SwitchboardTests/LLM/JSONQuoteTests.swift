@@ -19,4 +19,20 @@ struct JSONQuoteTests {
             #expect(!quoted.contains("\u{2028}") && !quoted.contains("\u{2029}"), "line separators are escaped for JavaScript")
         }
     }
+
+    @Test("Values written as JSON read back the same through Foundation: strings that need escaping, numbers, nesting")
+    func values() throws {
+        let alphabet: [Character] = ["a", "\"", "\\", "\n", "\u{1}", "é", "\u{2028}", "\u{2029}", "😀"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let text = String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            let number = Int64.random(in: Int64.min...Int64.max, using: &generator)
+            let value: JSONValue = ["text": .string(text), text: .int(number), "list": [.int(-1), .double(2.5), .bool(true), .null, .string(text)]]
+            let read = try #require(try JSONSerialization.jsonObject(with: value.jsonData) as? [String: Any])
+            #expect(read["text"] as? String == text)
+            #expect((read[text] as? NSNumber)?.int64Value == number || text == "text" || text == "list")
+            #expect((read["list"] as? [Any])?.count == 5)
+            #expect(JSONValue.parse(value.jsonString) == value)
+        }
+    }
 }
