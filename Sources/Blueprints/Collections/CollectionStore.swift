@@ -57,9 +57,16 @@ public struct CollectionStore: Sendable {
             let nullable = collection.field(key.field)?.nullable ?? false
             return "\"\(key.field)\" " + (key.descending ? "DESC" : "ASC") + (nullable ? (key.descending ? " NULLS FIRST" : " NULLS LAST") : "")
         } + [query.sort.last?.descending == true ? "id DESC" : "id ASC"]
-        let total = try await count("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition)
-        let rows = try await db.all("SELECT * FROM \(ident: table) WHERE " + condition
+        // The version of the data comes with the page (on PostgreSQL, in the page's own statement: no extra round
+        // trip), and the total is counted after it, or remembered at that version.
+        let cached = counts != nil && collection.owner != .team
+        var version = cached ? counts?.localVersion : nil
+        let versioned = cached && db.engine == .postgres
+        let rows = try await db.all("SELECT *" + (versioned ? ", " + CountCache.versionQuery(app: blueprint.name) + " AS \"_version\"" : "")
+            + " FROM \(ident: table) WHERE " + condition
             + " ORDER BY \(unsafeRaw: order.joined(separator: ", ")) LIMIT \(bind: query.page.perPage) OFFSET \(bind: query.page.offset)")
+        if versioned { version = try rows.first?.decode(column: "_version", as: Int64.self) }
+        let total = try await count("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition, at: version)
         let items = try await expanded(try rows.map { try record($0, access: access, fields: query.fields) }, fields: query.expand, caller: caller)
         return Page(items: items, total: Int(total), request: query.page)
     }
@@ -102,12 +109,11 @@ public struct CollectionStore: Sendable {
         return access.readable(record)
     }
 
-    /// A total, from the cache when no write came since it was counted.
-    func count(_ query: SQLQueryString) async throws -> Int64 {
-        // Team-owned totals change when memberships do, which no write here tells the cache.
-        guard let counts, collection.owner != .team else { return try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0 }
+    /// A total, from the cache when it was counted at `version` of the data (read before this count); counted when
+    /// there is no version (team-owned totals change when memberships do, which no write here tells the cache).
+    func count(_ query: SQLQueryString, at version: Int64?) async throws -> Int64 {
+        guard let counts, let version else { return try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0 }
         let key = CountCache.key(query, on: db.sql)
-        let version = try await counts.version(app: blueprint.name, db: db)
         if let total = counts.total(for: key, at: version) { return total }
         let total = try await db.first(query)?.decode(column: "total", as: Int64.self) ?? 0
         counts.remember(total, for: key, at: version)

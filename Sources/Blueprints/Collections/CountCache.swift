@@ -13,7 +13,7 @@ import Synchronization
 ///   each write transaction.
 /// - On PostgreSQL other processes write too: every write transaction adds one to a row of `blueprint_versions`
 ///   (one of 16, picked at random, so concurrent writers rarely wait on each other), and the version is their sum,
-///   read before counting. A snapshot sees every commit an earlier one saw, and each commit raises the sum, so equal
+///   read with the page, before counting. A snapshot sees every commit an earlier one saw, and each commit raises the sum, so equal
 ///   sums mean the same commits: a total is never served after a write it does not include. A count that races a
 ///   write is stored under the older version, which no later reader sees again.
 /// Writes made outside Switchboard (an operator's SQL) are seen after the next write through it.
@@ -39,11 +39,13 @@ public final class CountCache: Sendable {
         }
     }
 
-    /// The version of the app's data now: counts taken after reading it include every write it covers.
-    func version(app: String, db: any Database) async throws -> Int64 {
-        guard db.engine == .postgres else { return state.withLock { $0.generation } }
-        return try await db.first("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) AS version FROM blueprint_versions WHERE app = \(bind: app)")?
-            .decode(column: "version", as: Int64.self) ?? 0
+    /// The version of the data on SQLite, where this process makes every write.
+    var localVersion: Int64 { state.withLock { $0.generation } }
+
+    /// The version of the app's data on PostgreSQL, as a scalar subquery: counts taken after reading it include
+    /// every write it covers.
+    static func versionQuery(app: String) -> SQLQueryString {
+        "(SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM blueprint_versions WHERE app = \(bind: app))"
     }
 
     /// In a write transaction on PostgreSQL, last (the row stays locked until commit): the write moves the version on.
