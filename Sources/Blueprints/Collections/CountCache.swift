@@ -13,9 +13,9 @@ import Synchronization
 ///   each write transaction.
 /// - On PostgreSQL other processes write too: every write transaction adds one to a row of `blueprint_versions`
 ///   (one of 16, picked at random, so concurrent writers rarely wait on each other), and the version is their sum,
-///   read with the page, before counting. A snapshot sees every commit an earlier one saw, and each commit raises the sum, so equal
-///   sums mean the same commits: a total is never served after a write it does not include. A count that races a
-///   write is stored under the older version, which no later reader sees again.
+///   read with the page, before counting. A snapshot sees every commit an earlier one saw, and each commit raises
+///   the sum, so equal sums mean the same commits: a total is never served after a write it does not include. A
+///   count that races a write is stored under the older version, which no later reader sees again.
 /// Writes made outside Switchboard (an operator's SQL) are seen after the next write through it.
 public final class CountCache: Sendable {
     static let capacity = 1_000
