@@ -33,7 +33,7 @@ extension Checker {
             return []
         }
         var agents: [BlueprintAgent] = []
-        for name in declared.keys.sorted(by: { (tree.line("agents." + $0) ?? 0) < (tree.line("agents." + $1) ?? 0) }) {
+        for name in inFileOrder(declared, at: "agents") {
             let at = "agents." + name
             guard Names.isIdentifier(name, maxLength: 40) else {
                 problem(at, "an agent's name must be lowercase letters, digits or _, starting with a letter")

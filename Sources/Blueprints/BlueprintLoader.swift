@@ -94,7 +94,7 @@ struct Checker {
         var paths: [String: String] = [:]
         let declared = root["collections"]?.objectValue ?? [:]
         if root["collections"] != nil, root["collections"]?.objectValue == nil { problem("collections", "must be a mapping of names to collections") }
-        for key in declared.keys.sorted(by: { (tree.line("collections." + $0) ?? 0) < (tree.line("collections." + $1) ?? 0) }) {
+        for key in inFileOrder(declared, at: "collections") {
             guard let collection = collection(key, declared[key]!, app: name) else { continue }
             if let other = paths[collection.path] {
                 problem("collections.\(key).path", "\(collection.path) is already the path of \(other)")
@@ -313,6 +313,11 @@ struct Checker {
             flags[name] = initial
         }
         return flags
+    }
+
+    /// A mapping's keys in the order the file writes them (a YAML mapping's own order is lost in a dictionary).
+    func inFileOrder(_ object: [String: JSONValue], at: String) -> [String] {
+        object.keys.sorted { (tree.line(at + "." + $0) ?? 0) < (tree.line(at + "." + $1) ?? 0) }
     }
 
     mutating func strings(_ value: JSONValue?, at: String) -> [String] {

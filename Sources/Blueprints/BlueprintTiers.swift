@@ -17,7 +17,7 @@ extension Checker {
         }
         var keys: [String: String] = [:]
         var defaults: [String] = []
-        let names = tiers.keys.sorted { (tree.line("tiers." + $0) ?? 0) < (tree.line("tiers." + $1) ?? 0) }
+        let names = inFileOrder(tiers, at: "tiers")
         for name in names {
             let at = "tiers." + name
             guard Names.isIdentifier(name, maxLength: 40) else {

@@ -26,6 +26,14 @@ struct APIHandler: APIProtocol {
     let clock: WallClock
 }
 
+extension APIHandler {
+    /// The id in a path, or a 404 naming what it would identify: a malformed id finds nothing, as another user's does.
+    func pathID(_ text: String, _ what: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw AppError.notFound(what) }
+        return id
+    }
+}
+
 /// API representations of Core models.
 extension Components.Schemas.User {
     init(_ user: User) {

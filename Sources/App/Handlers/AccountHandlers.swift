@@ -63,7 +63,7 @@ extension APIHandler {
 
     func deleteApiKey(_ input: Operations.DeleteApiKey.Input) async throws -> Operations.DeleteApiKey.Output {
         let identity = try RequestScope.requireIdentity()
-        guard let id = UUID(uuidString: input.path.id) else { throw AppError.notFound("API key") }
+        let id = try pathID(input.path.id, "API key")
         try await accounts.apiKeys.revoke(id, userID: identity.user.id)
         return .noContent(.init())
     }

@@ -85,7 +85,7 @@ extension APIHandler {
 
     func deleteSession(_ input: Operations.DeleteSession.Input) async throws -> Operations.DeleteSession.Output {
         let identity = try RequestScope.requireIdentity()
-        guard let id = UUID(uuidString: input.path.id) else { throw AppError.notFound("session") }
+        let id = try pathID(input.path.id, "session")
         try await accounts.revokeSession(identity, sessionID: id)
         return .noContent(.init())
     }

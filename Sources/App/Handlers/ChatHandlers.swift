@@ -8,7 +8,7 @@ extension APIHandler {
     func sendMessage(_ input: Operations.SendMessage.Input) async throws -> Operations.SendMessage.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
-        let turn = try await orchestrator.start(.init(user: identity.user, conversationID: try conversationID(input.path.id),
+        let turn = try await orchestrator.start(.init(user: identity.user, conversationID: try pathID(input.path.id, "conversation"),
                                                       content: body.content, agent: body.agent, model: body.model))
         // The generated code reads a missing Accept header as "everything": stream only when asked to.
         let accepted = input.headers.accept.map(\.contentType)

@@ -22,35 +22,29 @@ extension APIHandler {
 
     func getConversation(_ input: Operations.GetConversation.Input) async throws -> Operations.GetConversation.Output {
         let identity = try RequestScope.requireIdentity()
-        let conversation = try await conversations.get(try conversationID(input.path.id), userID: identity.user.id)
+        let conversation = try await conversations.get(try pathID(input.path.id, "conversation"), userID: identity.user.id)
         return .ok(.init(body: .json(.init(conversation))))
     }
 
     func updateConversation(_ input: Operations.UpdateConversation.Input) async throws -> Operations.UpdateConversation.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
-        let conversation = try await conversations.update(try conversationID(input.path.id), userID: identity.user.id,
+        let conversation = try await conversations.update(try pathID(input.path.id, "conversation"), userID: identity.user.id,
                                                           title: body.title, agent: body.agent, metadata: body.metadata?.json)
         return .ok(.init(body: .json(.init(conversation))))
     }
 
     func deleteConversation(_ input: Operations.DeleteConversation.Input) async throws -> Operations.DeleteConversation.Output {
         let identity = try RequestScope.requireIdentity()
-        try await conversations.delete(try conversationID(input.path.id), userID: identity.user.id)
+        try await conversations.delete(try pathID(input.path.id, "conversation"), userID: identity.user.id)
         return .noContent(.init())
     }
 
     func listMessages(_ input: Operations.ListMessages.Input) async throws -> Operations.ListMessages.Output {
         let identity = try RequestScope.requireIdentity()
-        let page = try await conversations.messages(try conversationID(input.path.id), userID: identity.user.id,
+        let page = try await conversations.messages(try pathID(input.path.id, "conversation"), userID: identity.user.id,
                                                     page: PageRequest(page: input.query.page, perPage: input.query.perPage))
         return .ok(.init(body: .json(.init(items: page.items.map(Components.Schemas.Message.init), total: page.total,
                                            page: page.page, perPage: page.perPage))))
-    }
-
-    /// A malformed id names no conversation: 404, like another user's.
-    func conversationID(_ text: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw AppError.notFound("conversation") }
-        return id
     }
 }

@@ -55,18 +55,18 @@ extension APIHandler {
 
     func getIntegration(_ input: Operations.GetIntegration.Input) async throws -> Operations.GetIntegration.Output {
         let identity = try RequestScope.requireIdentity()
-        return .ok(.init(body: .json(.init(try await integrations.get(try integrationID(input.path.id), userID: identity.user.id)))))
+        return .ok(.init(body: .json(.init(try await integrations.get(try pathID(input.path.id, "integration"), userID: identity.user.id)))))
     }
 
     func deleteIntegration(_ input: Operations.DeleteIntegration.Input) async throws -> Operations.DeleteIntegration.Output {
         let identity = try RequestScope.requireIdentity()
-        try await integrations.delete(try integrationID(input.path.id), userID: identity.user.id)
+        try await integrations.delete(try pathID(input.path.id, "integration"), userID: identity.user.id)
         return .noContent(.init())
     }
 
     func validateIntegration(_ input: Operations.ValidateIntegration.Input) async throws -> Operations.ValidateIntegration.Output {
         let identity = try RequestScope.requireIdentity()
-        let result = try await validator.validate(try integrationID(input.path.id), userID: identity.user.id)
+        let result = try await validator.validate(try pathID(input.path.id, "integration"), userID: identity.user.id)
         return .ok(.init(body: .json(.init(valid: result.valid == true,
                                            status: result.valid.map { $0 ? .valid : .invalid } ?? .unchecked,
                                            checks: result.checks.map { .init(name: $0.name, ok: $0.ok, detail: $0.detail) }))))
@@ -81,12 +81,6 @@ extension APIHandler {
             throw AppError.validation([FieldError(field: field, code: "too_long", message: "must be at most \(limit) bytes")])
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// A malformed id names no integration: 404, like another user's.
-    private func integrationID(_ text: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw AppError.notFound("integration") }
-        return id
     }
 }
 

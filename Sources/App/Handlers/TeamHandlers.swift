@@ -19,24 +19,24 @@ extension APIHandler {
 
     func getTeam(_ input: Operations.GetTeam.Input) async throws -> Operations.GetTeam.Output {
         let identity = try RequestScope.requireIdentity()
-        return .ok(.init(body: .json(.init(try await teams.get(try teamID(input.path.id), userID: identity.user.id)))))
+        return .ok(.init(body: .json(.init(try await teams.get(try pathID(input.path.id, "team"), userID: identity.user.id)))))
     }
 
     func renameTeam(_ input: Operations.RenameTeam.Input) async throws -> Operations.RenameTeam.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
-        return .ok(.init(body: .json(.init(try await teams.rename(try teamID(input.path.id), name: body.name, userID: identity.user.id)))))
+        return .ok(.init(body: .json(.init(try await teams.rename(try pathID(input.path.id, "team"), name: body.name, userID: identity.user.id)))))
     }
 
     func deleteTeam(_ input: Operations.DeleteTeam.Input) async throws -> Operations.DeleteTeam.Output {
         let identity = try RequestScope.requireIdentity()
-        try await teams.delete(try teamID(input.path.id), userID: identity.user.id)
+        try await teams.delete(try pathID(input.path.id, "team"), userID: identity.user.id)
         return .noContent(.init())
     }
 
     func listTeamMembers(_ input: Operations.ListTeamMembers.Input) async throws -> Operations.ListTeamMembers.Output {
         let identity = try RequestScope.requireIdentity()
-        let page = try await teams.members(try teamID(input.path.id), userID: identity.user.id,
+        let page = try await teams.members(try pathID(input.path.id, "team"), userID: identity.user.id,
                                            page: PageRequest(page: input.query.page, perPage: input.query.perPage))
         return .ok(.init(body: .json(.init(items: page.items.map(Components.Schemas.TeamMember.init), total: page.total, page: page.page,
                                            perPage: page.perPage))))
@@ -45,20 +45,20 @@ extension APIHandler {
     func updateTeamMember(_ input: Operations.UpdateTeamMember.Input) async throws -> Operations.UpdateTeamMember.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
-        let member = try await teams.setRole(try teamID(input.path.id), member: try memberID(input.path.userId), to: TeamRole(body.role),
+        let member = try await teams.setRole(try pathID(input.path.id, "team"), member: try pathID(input.path.userId, "member"), to: TeamRole(body.role),
                                              userID: identity.user.id)
         return .ok(.init(body: .json(.init(member))))
     }
 
     func removeTeamMember(_ input: Operations.RemoveTeamMember.Input) async throws -> Operations.RemoveTeamMember.Output {
         let identity = try RequestScope.requireIdentity()
-        try await teams.remove(try teamID(input.path.id), member: try memberID(input.path.userId), userID: identity.user.id)
+        try await teams.remove(try pathID(input.path.id, "team"), member: try pathID(input.path.userId, "member"), userID: identity.user.id)
         return .noContent(.init())
     }
 
     func listTeamInvitations(_ input: Operations.ListTeamInvitations.Input) async throws -> Operations.ListTeamInvitations.Output {
         let identity = try RequestScope.requireIdentity()
-        let page = try await teams.invitations(try teamID(input.path.id), userID: identity.user.id,
+        let page = try await teams.invitations(try pathID(input.path.id, "team"), userID: identity.user.id,
                                                page: PageRequest(page: input.query.page, perPage: input.query.perPage))
         return .ok(.init(body: .json(.init(page))))
     }
@@ -66,15 +66,15 @@ extension APIHandler {
     func createInvitation(_ input: Operations.CreateInvitation.Input) async throws -> Operations.CreateInvitation.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
-        let invitation = try await teams.invite(try teamID(input.path.id), email: body.email, role: body.role == .admin ? .admin : .member,
+        let invitation = try await teams.invite(try pathID(input.path.id, "team"), email: body.email, role: body.role == .admin ? .admin : .member,
                                                 userID: identity.user.id)
         return .created(.init(body: .json(.init(invitation))))
     }
 
     func revokeInvitation(_ input: Operations.RevokeInvitation.Input) async throws -> Operations.RevokeInvitation.Output {
         let identity = try RequestScope.requireIdentity()
-        guard let invitation = UUID(uuidString: input.path.invitationId) else { throw AppError.notFound("invitation") }
-        try await teams.revoke(try teamID(input.path.id), invitation: invitation, userID: identity.user.id)
+        let invitation = try pathID(input.path.invitationId, "invitation")
+        try await teams.revoke(try pathID(input.path.id, "team"), invitation: invitation, userID: identity.user.id)
         return .noContent(.init())
     }
 
@@ -86,25 +86,15 @@ extension APIHandler {
 
     func acceptInvitation(_ input: Operations.AcceptInvitation.Input) async throws -> Operations.AcceptInvitation.Output {
         let identity = try RequestScope.requireIdentity()
-        guard let invitation = UUID(uuidString: input.path.invitationId) else { throw AppError.notFound("invitation") }
+        let invitation = try pathID(input.path.invitationId, "invitation")
         return .ok(.init(body: .json(.init(try await teams.accept(invitation, user: identity.user)))))
     }
 
     func declineInvitation(_ input: Operations.DeclineInvitation.Input) async throws -> Operations.DeclineInvitation.Output {
         let identity = try RequestScope.requireIdentity()
-        guard let invitation = UUID(uuidString: input.path.invitationId) else { throw AppError.notFound("invitation") }
+        let invitation = try pathID(input.path.invitationId, "invitation")
         try await teams.decline(invitation, user: identity.user)
         return .noContent(.init())
-    }
-
-    private func teamID(_ text: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw AppError.notFound("team") }
-        return id
-    }
-
-    private func memberID(_ text: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw AppError.notFound("member") }
-        return id
     }
 }
 

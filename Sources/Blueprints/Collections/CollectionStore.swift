@@ -59,13 +59,13 @@ public struct CollectionStore: Sendable {
         } + [query.sort.last?.descending == true ? "id DESC" : "id ASC"]
         // The version of the data comes with the page (on PostgreSQL, in the page's own statement: no extra round
         // trip), and the total is counted after it, or remembered at that version.
-        let cached = counts != nil && collection.owner != .team
-        var version = cached ? counts?.localVersion : nil
-        let versioned = cached && db.engine == .postgres
+        let remembered = counts != nil && collection.owner != .team
+        let versioned = remembered && db.engine == .postgres
+        let localVersion = remembered && !versioned ? counts?.localVersion : nil
         let rows = try await db.all("SELECT *" + (versioned ? ", " + CountCache.versionQuery(app: blueprint.name) + " AS \"_version\"" : "")
             + " FROM \(ident: table) WHERE " + condition
             + " ORDER BY \(unsafeRaw: order.joined(separator: ", ")) LIMIT \(bind: query.page.perPage) OFFSET \(bind: query.page.offset)")
-        if versioned { version = try rows.first?.decode(column: "_version", as: Int64.self) }
+        let version = versioned ? try rows.first?.decode(column: "_version", as: Int64.self) : localVersion
         let total = try await count("SELECT COUNT(*) AS total FROM \(ident: table) WHERE " + condition, at: version)
         let items = try await expanded(try rows.map { try record($0, access: access, fields: query.fields) }, fields: query.expand, caller: caller)
         return Page(items: items, total: Int(total), request: query.page)

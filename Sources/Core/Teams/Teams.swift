@@ -105,7 +105,7 @@ public struct Teams: Sendable {
     // MARK: Members
 
     public func members(_ id: UUID, userID: UUID, page: PageRequest) async throws -> Page<TeamMember> {
-        _ = try await get(id, userID: userID)
+        _ = try await role(in: id, of: userID, on: db.sql, missing: "team")
         let total = try await db.first("SELECT COUNT(*) AS n FROM team_members WHERE team_id = \(bind: id.lowercased)")?
             .decode(column: "n", as: Int.self) ?? 0
         let rows = try await db.all("""
@@ -125,7 +125,7 @@ public struct Teams: Sendable {
     /// Owners set any role; admins move non-owners between member and admin. A team keeps at least one owner.
     public func setRole(_ id: UUID, member memberID: UUID, to role: TeamRole, userID: UUID) async throws -> TeamMember {
         try await changing(id, userID: userID, requires: .admin) { sql, callerRole in
-            let current = try await self.memberRole(id, memberID, on: sql)
+            let current = try await self.role(in: id, of: memberID, on: sql)
             if callerRole != .owner, current == .owner || role == .owner {
                 throw Self.roleRequired(.owner, "change an owner's role or make an owner")
             }
@@ -144,7 +144,7 @@ public struct Teams: Sendable {
     /// Removes a member. Anyone may leave; owners remove anyone, admins remove members; the last owner stays.
     public func remove(_ id: UUID, member memberID: UUID, userID: UUID) async throws {
         try await changing(id, userID: userID, requires: .member) { sql, callerRole in
-            let current = try await self.memberRole(id, memberID, on: sql)
+            let current = try await self.role(in: id, of: memberID, on: sql)
             if memberID != userID {
                 if callerRole == .member { throw Self.roleRequired(.admin, "remove members") }
                 if callerRole == .admin, current != .member { throw Self.roleRequired(.owner, "remove admins and owners") }
@@ -154,10 +154,11 @@ public struct Teams: Sendable {
         }
     }
 
-    private func memberRole(_ id: UUID, _ memberID: UUID, on sql: any SQLDatabase) async throws -> TeamRole {
+    /// A member's role in the team; 404 naming `missing` when they are not in it (the team itself, for the caller).
+    private func role(in id: UUID, of userID: UUID, on sql: any SQLDatabase, missing: String = "member") async throws -> TeamRole {
         guard let row = try await sql.raw("""
-            SELECT role FROM team_members WHERE team_id = \(bind: id.lowercased) AND user_id = \(bind: memberID.lowercased)
-            """).first() else { throw AppError.notFound("member") }
+            SELECT role FROM team_members WHERE team_id = \(bind: id.lowercased) AND user_id = \(bind: userID.lowercased)
+            """).first() else { throw AppError.notFound(missing) }
         return try Self.role(row)
     }
 
@@ -217,8 +218,7 @@ public struct Teams: Sendable {
 
     /// A team's pending invitations (owners and admins).
     public func invitations(_ id: UUID, userID: UUID, page: PageRequest) async throws -> Page<TeamInvitation> {
-        let team = try await get(id, userID: userID)
-        guard team.role >= .admin else { throw Self.roleRequired(.admin, "see invitations") }
+        guard try await role(in: id, of: userID, on: db.sql, missing: "team") >= .admin else { throw Self.roleRequired(.admin, "see invitations") }
         return try await invitations(where: "i.team_id = \(bind: id.lowercased)", page: page)
     }
 
@@ -295,10 +295,7 @@ public struct Teams: Sendable {
                                        _ body: @escaping @Sendable (any SQLDatabase, TeamRole) async throws -> T) async throws -> T {
         try await db.transaction { sql in
             try await self.lock(id.lowercased, on: sql)
-            guard let row = try await sql.raw("""
-                SELECT role FROM team_members WHERE team_id = \(bind: id.lowercased) AND user_id = \(bind: userID.lowercased)
-                """).first() else { throw AppError.notFound("team") }
-            let callerRole = try Self.role(row)
+            let callerRole = try await self.role(in: id, of: userID, on: sql, missing: "team")
             guard callerRole >= role else { throw Self.roleRequired(role, "do this") }
             return try await body(sql, callerRole)
         }
