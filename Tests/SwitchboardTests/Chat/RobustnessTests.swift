@@ -58,7 +58,7 @@ struct RobustnessTests {
 
     @Test("Shutdown stops a running turn cleanly: the part written is stored and the conversation is released")
     func shutdownStopsTurns() async throws {
-        let fake = try await FakeProvider.start(.anthropic, [.slow("one two three four five six seven eight", delay: .milliseconds(250))])
+        let fake = try await FakeProvider.start(.anthropic, [.slow("one two three four five six seven eight", delay: .seconds(5))])
         try await TestApp.withFakes([fake]) { app in
             let user = try await app.signup()
             let id = try await app.conversation(user.access)

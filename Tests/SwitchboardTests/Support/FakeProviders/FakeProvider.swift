@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import LLM
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -140,7 +141,8 @@ final class FakeProvider: Sendable {
             events: for event in events {
                 switch event {
                 case .bytes(let text): try await writer.write(ByteBuffer(string: text))
-                case .pause(let delay): try await Task.sleep(for: delay)
+                // A pause ends when the fake stops, so a slow answer nobody reads any more does not hold the test up.
+                case .pause(let delay): try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
                 case .cutShort:
                     // The HTTP body ends here, before the provider's own end of stream. (Throwing to close the socket
                     // instead lost the bytes written just before, now and then, on a loaded machine: the test then saw
