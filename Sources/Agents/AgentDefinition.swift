@@ -1,4 +1,5 @@
 import Foundation
+import LLM
 
 /// An agent: a system prompt, a model, and the tools it may call. Configured under `agents.<name>.*`.
 public struct AgentDefinition: Sendable, Equatable {
@@ -10,15 +11,27 @@ public struct AgentDefinition: Sendable, Equatable {
     public var tools: [String]
     /// Model calls that may ask for tools in one turn; the turn then ends with a message saying the limit was hit.
     public var maxIterations: Int
+    /// Tools whose calls wait for the user's decision, always or when a condition on their arguments holds.
+    public var approvals: [String: ApprovalRule]
 
     public init(name: String, description: String, model: String? = nil, systemPrompt: String, tools: [String],
-                maxIterations: Int = 8) {
+                maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:]) {
         self.name = name
         self.description = description
         self.model = model
         self.systemPrompt = systemPrompt
         self.tools = tools
         self.maxIterations = maxIterations
+        self.approvals = approvals
+    }
+
+    /// Whether this call must wait for the user's decision.
+    public func needsApproval(_ call: ToolCall) -> Bool {
+        switch approvals[call.name] ?? .never {
+        case .never: false
+        case .always: true
+        case .when(let condition): condition.holds(for: call.arguments)
+        }
     }
 
     /// Answers when nothing else is configured: a general assistant with the built-in tools.
@@ -30,4 +43,26 @@ public struct AgentDefinition: Sendable, Equatable {
             the date and time, conversation_search to find what the user said in earlier conversations.
             """,
         tools: [CurrentTimeTool.name, ConversationSearchTool.name])
+}
+
+/// When a tool's calls need the user's approval before they run.
+public enum ApprovalRule: Sendable, Equatable {
+    case never, always
+    case when(any ApprovalCondition)
+
+    public static func == (left: ApprovalRule, right: ApprovalRule) -> Bool {
+        switch (left, right) {
+        case (.never, .never), (.always, .always): true
+        case (.when(let a), .when(let b)): a.text == b.text
+        default: false
+        }
+    }
+}
+
+/// A condition on a call's arguments (a blueprint's `{when: "@body.status = 'archived'"}`).
+public protocol ApprovalCondition: Sendable {
+    /// As declared, for logs and comparison.
+    var text: String { get }
+    /// Whether the call needs approval; a condition that cannot be decided must answer true.
+    func holds(for arguments: JSONValue) -> Bool
 }

@@ -13,6 +13,8 @@ public enum ChatEvent: Sendable {
     case toolCall(messageID: UUID, call: ToolCall)
     /// `tool.result`: a tool finished; the stored tool message holds its result.
     case toolResult(StoredMessage)
+    /// `tool.approval_required`: a tool call waits for the user's decision; the turn ends `awaiting_approval`.
+    case approvalRequired(ToolApproval)
     /// `error`: the turn failed; what was produced before is stored.
     case error(TurnFailure)
     /// `done`: the turn is over and the conversation is free for the next one. Always the last event.
@@ -24,6 +26,7 @@ public enum ChatEvent: Sendable {
         case .messageCompleted: "message.completed"
         case .toolCall: "tool.call"
         case .toolResult: "tool.result"
+        case .approvalRequired: "tool.approval_required"
         case .error: "error"
         case .done: "done"
         }
@@ -95,6 +98,8 @@ public struct TurnSummary: Sendable {
         case incomplete
         /// No answer.
         case error
+        /// Paused: tool calls wait for the user's decision (`POST .../approvals/{id}` resumes it).
+        case awaitingApproval = "awaiting_approval"
     }
 
     public let turnID: UUID

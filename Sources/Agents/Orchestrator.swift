@@ -15,6 +15,8 @@ public struct ChatSettings: Sendable {
     public var maxToolResultCharacters: Int = 32_000
     /// Turns one user may run at once, across their conversations (beyond: 429 `too_many_turns`).
     public var maxConcurrentTurnsPerUser: Int = 8
+    /// How long a tool call waits for the user's decision before it lapses.
+    public var approvalTimeout: Duration = .seconds(86_400)
 
     public init() {}
 }
@@ -28,6 +30,7 @@ public final class Orchestrator: Sendable {
     public let agents: [String: AgentDefinition]
     public let defaultAgent: String
     let conversations: ConversationStore
+    let approvals: ApprovalStore
     let usage: UsageStore
     let settings: ChatSettings
     let clock: WallClock
@@ -37,13 +40,14 @@ public final class Orchestrator: Sendable {
     private let running = TurnTracker()
 
     public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], defaultAgent: String,
-                conversations: ConversationStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
+                conversations: ConversationStore, approvals: ApprovalStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
                 clock: WallClock, logger: Logger) {
         self.router = router
         self.tools = tools
         self.agents = Dictionary(agents.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         self.defaultAgent = defaultAgent
         self.conversations = conversations
+        self.approvals = approvals
         self.usage = usage
         self.settings = settings
         self.policy = policy
@@ -94,18 +98,7 @@ public final class Orchestrator: Sendable {
 
         let turnID = UUID()
         let now = clock.now
-        let lease = now.addingTimeInterval(Double(settings.turnTimeout.components.seconds) + 60)
-        let conversation: Conversation
-        switch try await conversations.beginTurn(conversationID: request.conversationID, userID: request.userID, turnID: turnID,
-                                                 now: now, leaseUntil: lease, maxRunning: settings.maxConcurrentTurnsPerUser) {
-        case .notFound: throw AppError.notFound("conversation")
-        case .busy: throw AppError.conflict("turn_in_progress", "A reply is already being written in this conversation; wait for it to finish.")
-        case .tooManyTurns:
-            throw AppError(status: 429, code: "too_many_turns", title: "Too many requests",
-                           detail: "You have \(settings.maxConcurrentTurnsPerUser) replies being written already; wait for one to finish.",
-                           retryAfter: 2)
-        case .started(let started): conversation = started
-        }
+        let conversation = try await claim(request.conversationID, userID: request.userID, turnID: turnID, now: now)
 
         let agentName = request.agent ?? conversation.agent ?? defaultAgent
         var agent: AgentDefinition
@@ -121,7 +114,10 @@ public final class Orchestrator: Sendable {
         if let policy { agent.tools = agent.tools.filter { policy.allowsTool($0, user: request.user) } }
         let model = request.model ?? agent.model ?? router.defaultModel
         let userMessage: StoredMessage
+        let closed: [StoredMessage]
         do {
+            // A new message instead of a decision: the calls that waited are not run, and the model is told so.
+            closed = try await closeApprovals(conversationID: conversation.id, userID: request.userID, turnID: turnID, now: now)
             userMessage = try await conversations.append(
                 StoredMessage(conversationID: conversation.id, turnID: turnID, role: .user, parts: [.text(content)],
                               createdAt: now, completedAt: now), userID: request.userID)
@@ -130,19 +126,40 @@ public final class Orchestrator: Sendable {
             throw error
         }
 
-        let (events, emitter) = AsyncStream.makeStream(of: ChatEvent.self, bufferingPolicy: .unbounded)
-        emitter.yield(.messageCompleted(userMessage))
         let context = TurnContext(id: turnID, conversationID: conversation.id, user: request.user, agent: agent, model: model)
+        return launch(context, first: closed.map(ChatEvent.toolResult) + [.messageCompleted(userMessage)], resuming: [])
+    }
+
+    /// Claims the conversation for the turn `turnID`: 404 when it is not the user's, 409 `turn_in_progress` while
+    /// another turn runs on it, 429 `too_many_turns` beyond the user's running turns.
+    func claim(_ conversationID: UUID, userID: UUID, turnID: UUID, now: Date) async throws -> Conversation {
+        let lease = now.addingTimeInterval(Double(settings.turnTimeout.components.seconds) + 60)
+        switch try await conversations.beginTurn(conversationID: conversationID, userID: userID, turnID: turnID,
+                                                 now: now, leaseUntil: lease, maxRunning: settings.maxConcurrentTurnsPerUser) {
+        case .notFound: throw AppError.notFound("conversation")
+        case .busy: throw AppError.conflict("turn_in_progress", "A reply is already being written in this conversation; wait for it to finish.")
+        case .tooManyTurns:
+            throw AppError(status: 429, code: "too_many_turns", title: "Too many requests",
+                           detail: "You have \(settings.maxConcurrentTurnsPerUser) replies being written already; wait for one to finish.",
+                           retryAfter: 2)
+        case .started(let started): return started
+        }
+    }
+
+    /// Runs the turn `context` (whose conversation is claimed) in a task of its own; `first` are its first events.
+    func launch(_ context: TurnContext, first: [ChatEvent], resuming: [ToolApproval]) -> Turn {
+        let (events, emitter) = AsyncStream.makeStream(of: ChatEvent.self, bufferingPolicy: .unbounded)
+        for event in first { emitter.yield(event) }
         var logger = self.logger
-        logger[metadataKey: "turn_id"] = "\(turnID.lowercased)"
+        logger[metadataKey: "turn_id"] = "\(context.id.lowercased)"
         let turnLogger = logger
         let task = Task {
-            await self.run(context, emitter: emitter, logger: turnLogger)
+            await self.run(context, resuming: resuming, emitter: emitter, logger: turnLogger)
             emitter.finish()
-            self.running.end(turnID)
+            self.running.end(context.id)
         }
-        running.begin(turnID, task)
-        return Turn(id: turnID, conversationID: conversation.id, events: events)
+        running.begin(context.id, task)
+        return Turn(id: context.id, conversationID: context.conversationID, events: events)
     }
 
     /// At shutdown, after the last request: waits for running turns up to `timeout`, then stops the rest, each
@@ -155,7 +172,7 @@ public final class Orchestrator: Sendable {
         await running.waitUntilIdle(timeout: cleanup)
     }
 
-    private func unknownAgent(_ name: String) -> FieldError {
+    func unknownAgent(_ name: String) -> FieldError {
         FieldError(field: "agent", code: "unknown_agent", message: "'\(name)' is not an agent; use one of \(agents.keys.sorted().joined(separator: ", "))")
     }
 
@@ -177,15 +194,17 @@ public final class Orchestrator: Sendable {
 
     private enum Outcome: Sendable {
         case complete
+        /// Tool calls wait for the user's decision.
+        case awaitingApproval
         case failed(TurnFailure, partial: Bool)
         /// The loop was stopped: by the turn's deadline, or by shutdown.
         case timedOut
     }
 
-    private func run(_ turn: TurnContext, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async {
+    private func run(_ turn: TurnContext, resuming: [ToolApproval], emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async {
         let progress = TurnProgress()
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask { await self.loop(turn, progress: progress, emitter: emitter, logger: logger) }
+            group.addTask { await self.loop(turn, resuming: resuming, progress: progress, emitter: emitter, logger: logger) }
             group.addTask {
                 do { try await Task.sleep(for: self.settings.turnTimeout) } catch { return nil }
                 return .timedOut
@@ -203,6 +222,8 @@ public final class Orchestrator: Sendable {
             switch outcome {
             case .complete:
                 break
+            case .awaitingApproval:
+                status = .awaitingApproval
             case .failed(_, let partial):
                 status = partial ? .incomplete : .error
             case .timedOut:
@@ -241,13 +262,30 @@ public final class Orchestrator: Sendable {
         }.value
     }
 
-    private func loop(_ turn: TurnContext, progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> Outcome {
+    private func loop(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+                      logger: Logger) async -> Outcome {
         do {
+            let runner = self.runner
+            let toolContext = ToolContext(userID: turn.userID, conversationID: turn.conversationID, logger: logger)
+            let storeResult: @Sendable (ToolResult) async -> Void = { result in
+                do {
+                    let message = try await self.store(StoredMessage(
+                        conversationID: turn.conversationID, turnID: turn.id, role: .tool, parts: [.toolResult(result)],
+                        status: .complete, createdAt: self.clock.now, completedAt: self.clock.now), turn: turn)
+                    emitter.yield(.toolResult(message))
+                } catch {
+                    logger.error("could not store a tool result", metadata: ["error": "\(error)"])
+                }
+            }
+            if !resuming.isEmpty {
+                // The decided calls of the paused step run (or are answered with their rejection) before the model
+                // sees the conversation again.
+                await runDecided(resuming, turn: turn, context: toolContext, finished: storeResult)
+                if Task.isCancelled { return .timedOut }
+            }
             var history = History.prepare(try await conversations.history(conversationID: turn.conversationID,
                                                                           limit: settings.historyMessages))
             let specs = tools.specs(turn.agent.tools)
-            let runner = ToolRunner(registry: tools, timeout: settings.toolTimeout, maxResultCharacters: settings.maxToolResultCharacters)
-            let toolContext = ToolContext(userID: turn.userID, conversationID: turn.conversationID, logger: logger)
             var steps = 0
             while true {
                 if steps >= turn.agent.maxIterations {
@@ -321,19 +359,35 @@ public final class Orchestrator: Sendable {
                 let calls = response.message.toolCalls
                 guard response.finishReason == .toolCalls, !calls.isEmpty else { return .complete }
                 for call in calls { emitter.yield(.toolCall(messageID: stepID, call: call)) }
-                let storeResult: @Sendable (ToolResult) async -> Void = { result in
-                    do {
-                        let message = try await self.store(StoredMessage(
-                            conversationID: turn.conversationID, turnID: turn.id, role: .tool, parts: [.toolResult(result)],
-                            status: .complete, createdAt: self.clock.now, completedAt: self.clock.now), turn: turn)
-                        emitter.yield(.toolResult(message))
-                    } catch {
-                        logger.error("could not store a tool result", metadata: ["error": "\(error)"])
+                // Calls that need the user's approval wait for it, unless they would be refused anyway: then the model
+                // gets the refusal at once, as for any other call.
+                var waiting: [ToolCall] = []
+                var refused: [ToolResult] = []
+                for call in calls where turn.agent.needsApproval(call) {
+                    if let refusal = await runner.check(call, allowed: turn.agent.tools, context: toolContext) {
+                        refused.append(refusal)
+                        await storeResult(refusal)
+                    } else {
+                        waiting.append(call)
                     }
                 }
-                let results = await runner.run(calls, allowed: turn.agent.tools, context: toolContext, finished: storeResult)
+                let free = calls.filter { call in !turn.agent.needsApproval(call) }
+                let ran = await runner.run(free, allowed: turn.agent.tools, context: toolContext, finished: storeResult)
                 if Task.isCancelled { return .timedOut }
-                history.append(ChatMessage(role: .tool, parts: results.map(Part.toolResult)))
+                if !waiting.isEmpty {
+                    let now = clock.now
+                    let expires = now.addingTimeInterval(Double(settings.approvalTimeout.components.seconds))
+                    let pending = waiting.map { call in
+                        ToolApproval(conversationID: turn.conversationID, userID: turn.userID, turnID: turn.id, messageID: stepID, seq: assistant.seq, call: call,
+                                     agent: turn.agent.name, model: turn.model, createdAt: now, expiresAt: expires)
+                    }
+                    try await approvals.insert(pending)
+                    for approval in pending { emitter.yield(.approvalRequired(approval)) }
+                    logger.info("turn awaits approval", metadata: ["tools": "\(waiting.map(\.name).joined(separator: ","))"])
+                    return .awaitingApproval
+                }
+                let results = Dictionary((refused + ran).map { ($0.callID, $0) }, uniquingKeysWith: { first, _ in first })
+                history.append(ChatMessage(role: .tool, parts: calls.compactMap { results[$0.id] }.map(Part.toolResult)))
             }
         } catch let error as AppError where error.status < 500 {
             // What the client can act on stays what it is: a conversation deleted while its turn ran is a 404.
@@ -376,7 +430,7 @@ public final class Orchestrator: Sendable {
         return partial
     }
 
-    private func store(_ message: StoredMessage, turn: TurnContext) async throws -> StoredMessage {
+    func store(_ message: StoredMessage, turn: TurnContext) async throws -> StoredMessage {
         try await conversations.append(message, userID: turn.userID)
     }
 

@@ -14,6 +14,13 @@ public protocol Tool: Sendable {
     /// Runs the tool for `context.userID`. A `ToolError` is shown to the model; any other error is logged and the
     /// model is told only that the tool failed.
     func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue
+    /// Checks, without changing anything, what the schema cannot (the record to change exists and is the user's),
+    /// before a call is put to the user for approval. Throws a `ToolError` the model reads.
+    func precheck(_ arguments: JSONValue, context: ToolContext) async throws
+}
+
+extension Tool {
+    public func precheck(_ arguments: JSONValue, context: ToolContext) async throws {}
 }
 
 /// Who a tool runs for. Tools reach data only through this user, so no tool can read another user's.

@@ -29,19 +29,54 @@ struct ToolRunner: Sendable {
         }
     }
 
-    func run(_ call: ToolCall, allowed: [String], context: ToolContext) async -> ToolResult {
-        func failure(_ message: String) -> ToolResult {
-            ToolResult(callID: call.id, name: call.name, content: ["error": .string(message)], isError: true)
-        }
+    static func failure(_ call: ToolCall, _ message: String) -> ToolResult {
+        ToolResult(callID: call.id, name: call.name, content: ["error": .string(message)], isError: true)
+    }
+
+    /// The tool, or the error result the model gets instead: a tool it may not call, arguments its schema refuses.
+    private func resolve(_ call: ToolCall, allowed: [String]) -> Result<any Tool, Refusal> {
         guard allowed.contains(call.name), let tool = registry.tool(named: call.name) else {
-            return failure("There is no tool named '\(call.name)'. Available tools: \(allowed.joined(separator: ", ")).")
+            return .failure(Refusal(result: Self.failure(call, "There is no tool named '\(call.name)'. Available tools: \(allowed.joined(separator: ", ")).")))
         }
         guard case .object = call.arguments else {
-            return failure("The arguments must be a JSON object; received: \(String(call.arguments.jsonString.prefix(200)))")
+            return .failure(Refusal(result: Self.failure(call, "The arguments must be a JSON object; received: \(String(call.arguments.jsonString.prefix(200)))")))
         }
         let violations = JSONSchema.validate(call.arguments, against: tool.parameters)
         guard violations.isEmpty else {
-            return failure("Invalid arguments: " + violations.map(\.description).joined(separator: "; ") + ".")
+            return .failure(Refusal(result: Self.failure(call, "Invalid arguments: " + violations.map(\.description).joined(separator: "; ") + ".")))
+        }
+        return .success(tool)
+    }
+
+    struct Refusal: Error {
+        let result: ToolResult
+    }
+
+    /// What running `call` would be refused with, found without running it (the tool's own precheck included); nil
+    /// when it may be put to the user for approval.
+    func check(_ call: ToolCall, allowed: [String], context: ToolContext) async -> ToolResult? {
+        let tool: any Tool
+        switch resolve(call, allowed: allowed) {
+        case .failure(let refusal): return refusal.result
+        case .success(let found): tool = found
+        }
+        do {
+            try await tool.precheck(call.arguments, context: context)
+            return nil
+        } catch let error as ToolError {
+            return Self.failure(call, error.message)
+        } catch {
+            context.logger.error("tool check failed", metadata: ["tool": "\(call.name)", "error_type": "\(type(of: error))", "error": "\(error)"])
+            return Self.failure(call, "The tool failed unexpectedly.")
+        }
+    }
+
+    func run(_ call: ToolCall, allowed: [String], context: ToolContext) async -> ToolResult {
+        func failure(_ message: String) -> ToolResult { Self.failure(call, message) }
+        let tool: any Tool
+        switch resolve(call, allowed: allowed) {
+        case .failure(let refusal): return refusal.result
+        case .success(let found): tool = found
         }
         let started = ContinuousClock.now
         do {

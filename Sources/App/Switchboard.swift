@@ -93,7 +93,7 @@ public struct Switchboard: Sendable {
             let blueprint = try await loadBlueprint(settings: settings, database: database, clock: clock, logger: logger)
             // The blueprint's agents join the configured ones.
             var settings = settings
-            if let blueprint { settings.agents = try agents(settings: settings, blueprint: blueprint) }
+            if let blueprint { settings.agents = try agents(settings: settings, blueprint: blueprint, clock: clock) }
             let counts = CountCache()
             let signingKey = try settings.jwtPrivateKey.map(SigningKey.init(base64:))
                 ?? SigningKey.loadOrCreate(path: settings.signingKeyPath)
@@ -189,13 +189,14 @@ public struct Switchboard: Sendable {
             throw StartupError(message: error.description)
         }
         return Orchestrator(router: router, tools: tools, agents: settings.agents, defaultAgent: settings.defaultAgent,
-                            conversations: conversations.store, usage: UsageStore(db: database), settings: settings.chat,
+                            conversations: conversations.store, approvals: ApprovalStore(db: database), usage: UsageStore(db: database),
+                            settings: settings.chat,
                             policy: policy, clock: clock, logger: logger)
     }
 
     /// The configured agents and the blueprint's; a blueprint agent may not take a configured agent's name or name a
     /// model that is not configured.
-    static func agents(settings: Settings, blueprint: Blueprint) throws -> [AgentDefinition] {
+    static func agents(settings: Settings, blueprint: Blueprint, clock: WallClock) throws -> [AgentDefinition] {
         var agents = settings.agents
         for agent in blueprint.agents {
             if agents.contains(where: { $0.name == agent.name }) {
@@ -206,7 +207,8 @@ public struct Switchboard: Sendable {
                                    + settings.models.map(\.name).joined(separator: ", ") + ")")
             }
             agents.append(AgentDefinition(name: agent.name, description: agent.description, model: agent.model, systemPrompt: agent.systemPrompt,
-                                          tools: agent.tools, maxIterations: agent.maxIterations))
+                                          tools: agent.tools, maxIterations: agent.maxIterations,
+                                          approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock)))
         }
         return agents
     }

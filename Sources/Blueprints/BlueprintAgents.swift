@@ -12,6 +12,17 @@ public struct BlueprintAgent: Sendable {
     /// Tool names as the model sees them: `tasks_list`, `current_time`.
     public let tools: [String]
     public let maxIterations: Int
+    /// Tool name -> when its calls wait for the user's decision. Every `_delete` tool is here (`always` unless
+    /// declared otherwise).
+    public let approvals: [String: BlueprintApproval]
+}
+
+/// When an agent's calls of one tool wait for the user's approval (`approvals:`).
+public enum BlueprintApproval: Sendable, Equatable {
+    case never, always
+    /// A filter over the call's record fields, as the tool would write them: `@body.status = 'archived'`, or
+    /// `status = 'archived'`.
+    case when(String)
 }
 
 /// What a generated tool does with its collection.
@@ -24,7 +35,7 @@ public enum ToolOperation: String, Sendable, CaseIterable {
 
 extension Checker {
     /// Keys of an agent that later versions serve.
-    static let laterInAgent: Set = ["approvals", "prompt_blocks", "sanitize"]
+    static let laterInAgent: Set = ["prompt_blocks", "sanitize"]
 
     mutating func agents(_ value: JSONValue?, collections: [CollectionSpec]) -> [BlueprintAgent] {
         guard let value else { return [] }
@@ -43,7 +54,7 @@ extension Checker {
                 problem(at, "must be a mapping with description, system and tools")
                 continue
             }
-            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations"], later: Self.laterInAgent)
+            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals"], later: Self.laterInAgent)
             let description = spec["description"]?.stringValue ?? ""
             if description.isEmpty { problem(at + ".description", "is required: what the agent does (routers and frontends read it)") }
             if let model = spec["model"], model.stringValue?.isEmpty ?? true { problem(at + ".model", "must be a configured model's name") }
@@ -51,8 +62,9 @@ extension Checker {
             let maxIterations = spec["max_iterations"].map { $0.intValue ?? 0 } ?? 8
             if !(1...50).contains(maxIterations) { problem(at + ".max_iterations", "must be an integer in 1...50") }
             let tools = agentTools(spec["tools"], collections: collections, at: at + ".tools")
+            let approvals = agentApprovals(spec["approvals"], tools: tools, collections: collections, at: at + ".approvals")
             agents.append(BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, systemPrompt: system,
-                                         tools: tools, maxIterations: maxIterations))
+                                         tools: tools, maxIterations: maxIterations, approvals: approvals))
         }
         return agents
     }
@@ -76,7 +88,7 @@ extension Checker {
         return text
     }
 
-    /// `tasks.list`, `tasks.*` (every operation but delete), or a platform tool's name, as tool names.
+    /// `tasks.list`, `tasks.*` (every operation), or a platform tool's name, as tool names.
     private mutating func agentTools(_ value: JSONValue?, collections: [CollectionSpec], at: String) -> [String] {
         var names: [String] = []
         for (index, entry) in strings(value, at: at).enumerated() {
@@ -91,10 +103,7 @@ extension Checker {
                 continue
             }
             if parts[1] == "*" {
-                // Deleting through an agent waits for human approval, which a later version brings: never implied.
-                names += ToolOperation.allCases.filter { $0 != .delete }.map { $0.toolName(collection.name) }
-            } else if parts[1] == ToolOperation.delete.rawValue {
-                problem("\(at).\(index)", "deleting needs human approval, which is not supported yet by this version of Switchboard")
+                names += ToolOperation.allCases.map { $0.toolName(collection.name) }
             } else if let operation = ToolOperation(rawValue: parts[1]) {
                 names.append(operation.toolName(collection.name))
             } else {
@@ -103,5 +112,49 @@ extension Checker {
         }
         var seen = Set<String>()
         return names.filter { seen.insert($0).inserted }
+    }
+}
+
+extension Checker {
+    /// `approvals:` maps a tool as the agent lists it (`tasks.delete`, `current_time`) to `never`, `always` or
+    /// `{when: condition}`. Deleting tools wait for approval unless declared otherwise.
+    mutating func agentApprovals(_ value: JSONValue?, tools: [String], collections: [CollectionSpec], at: String) -> [String: BlueprintApproval] {
+        var approvals: [String: BlueprintApproval] = [:]
+        for tool in tools where tool.hasSuffix("_" + ToolOperation.delete.rawValue)
+            && collections.contains(where: { ToolOperation.delete.toolName($0.name) == tool }) {
+            approvals[tool] = .always
+        }
+        guard let value else { return approvals }
+        guard case .object(let declared) = value else {
+            problem(at, "must map tools (tasks.delete, tasks.update) to never, always or {when: condition}")
+            return approvals
+        }
+        for key in inFileOrder(declared, at: at) {
+            let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            let collection = parts.count == 2 ? collections.first { $0.name == parts[0] } : nil
+            let tool = parts.count == 2 ? ToolOperation(rawValue: parts[1]).flatMap { operation in collection.map { operation.toolName($0.name) } } : key
+            guard let tool, tools.contains(tool) else {
+                problem("\(at).\(key)", "is not one of the agent's tools (\(tools.joined(separator: ", ")))")
+                continue
+            }
+            switch declared[key] {
+            case .string("never"): approvals[tool] = .never
+            case .string("always"): approvals[tool] = .always
+            case .object(let condition) where condition.keys.sorted() == ["when"]:
+                guard let collection, let text = condition["when"]?.stringValue else {
+                    problem("\(at).\(key).when", collection == nil ? "conditions apply to a collection's tools only" : "must be a condition, e.g. \"@body.status = 'archived'\"")
+                    continue
+                }
+                if text.contains("@auth") {
+                    problem("\(at).\(key).when", "reads the call's fields (@body.x or x) and flags only, not @auth")
+                    continue
+                }
+                checkRule(text, collection, body: true, at: "\(at).\(key).when")
+                approvals[tool] = .when(text)
+            default:
+                problem("\(at).\(key)", "must be never, always or {when: condition}")
+            }
+        }
+        return approvals
     }
 }

@@ -317,5 +317,32 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 11, name: "tool_approvals") { _ in
+            [
+                // A tool call waiting for (or given) its user's decision: it outlives the turn that paused, and a restart.
+                """
+                CREATE TABLE tool_approvals (
+                    id TEXT PRIMARY KEY,
+                    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    turn_id TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    call_id TEXT NOT NULL,
+                    tool TEXT NOT NULL,
+                    arguments TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    decided_arguments TEXT,
+                    reason TEXT,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    decided_at BIGINT
+                )
+                """,
+                "CREATE INDEX tool_approvals_conversation ON tool_approvals (conversation_id, seq)",
+            ]
+        },
     ]
 }

@@ -6,7 +6,7 @@ import LLM
 import Storage
 
 /// A collection's operations as tools for the app's agents: `<collection>_list`, `_get`, `_create`, `_update`,
-/// `_aggregate`. Each runs through the same `CollectionStore` call as the REST route, as the turn's user (never an
+/// `_delete` (which waits for the user's approval unless the blueprint says otherwise), `_aggregate`. Each runs through the same `CollectionStore` call as the REST route, as the turn's user (never an
 /// owner the model names), so ownership, rules, field rules, relations, hooks and validation hold exactly as they
 /// do over HTTP; what they refuse comes back to the model as a tool error it can act on. Results are wrapped in
 /// `{"data": ...}`: records are the user's data, never instructions.
@@ -84,6 +84,18 @@ struct CollectionTool: Tool {
     func execute(_ arguments: JSONValue, context: ToolContext) async throws -> JSONValue {
         do {
             return ["data": try await run(arguments, caller: try await caller(context.userID))]
+        } catch let error as AppError {
+            throw ToolError(Self.message(error))
+        }
+    }
+
+    /// Before a call waits for approval: the record it changes must be one the user sees, or the user would be asked
+    /// about nothing.
+    func precheck(_ arguments: JSONValue, context: ToolContext) async throws {
+        guard [.update, .delete].contains(operation) else { return }
+        do {
+            let caller = try await caller(context.userID)
+            _ = try await store.get(arguments["id"]?.stringValue ?? "", caller: caller)
         } catch let error as AppError {
             throw ToolError(Self.message(error))
         }

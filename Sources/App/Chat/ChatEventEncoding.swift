@@ -15,6 +15,8 @@ enum ChatEventEncoding {
         case .toolCall(let messageID, let call):
             return JSONValue.object(["message_id": .string(messageID.lowercased),
                                      "tool_call": ["id": .string(call.id), "name": .string(call.name), "arguments": call.arguments]]).jsonData
+        case .approvalRequired(let approval):
+            return encode(Components.Schemas.Approval(approval, now: approval.createdAt))
         case .error(let failure):
             return JSONValue.object([
                 "status": .int(Int64(failure.status)), "code": .string(failure.code), "message": .string(failure.message),

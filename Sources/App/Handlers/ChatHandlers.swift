@@ -10,20 +10,67 @@ extension APIHandler {
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
         let turn = try await orchestrator.start(.init(user: identity.user, conversationID: try pathID(input.path.id, "conversation"),
                                                       content: body.content, agent: body.agent, model: body.model))
-        // The generated code reads a missing Accept header as "everything": stream only when asked to.
         let accepted = input.headers.accept.map(\.contentType)
-        let streaming = body.stream ?? (accepted.contains(.textEventStream) && !accepted.contains(.json))
-        if streaming {
-            return .ok(.init(body: .textEventStream(HTTPBody(EventStream.serverSentEvents(turn.events), length: .unknown,
-                                                             iterationBehavior: .single))))
+        switch try await answer(turn, streaming: Self.streaming(body.stream, eventStream: accepted.contains(.textEventStream),
+                                                                 json: accepted.contains(.json))) {
+        case .stream(let events): return .ok(.init(body: .textEventStream(events)))
+        case .json(let result): return .ok(.init(body: .json(result)))
         }
-        // Collected into one answer; a failed turn answers the problem (what was produced is stored all the same).
+    }
+
+    func listApprovals(_ input: Operations.ListApprovals.Input) async throws -> Operations.ListApprovals.Output {
+        let identity = try RequestScope.requireIdentity()
+        let approvals = try await orchestrator.approvals(conversationID: try pathID(input.path.id, "conversation"), userID: identity.user.id)
+        let now = clock.now
+        return .ok(.init(body: .json(.init(items: approvals.map { .init($0, now: now) }))))
+    }
+
+    func decideApproval(_ input: Operations.DecideApproval.Input) async throws -> Operations.DecideApproval.Output {
+        let identity = try RequestScope.requireIdentity()
+        guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
+        let conversationID = try pathID(input.path.id, "conversation")
+        let decision = Orchestrator.Decision(
+            user: identity.user, conversationID: conversationID, approvalID: try pathID(input.path.approvalId, "approval"),
+            kind: Orchestrator.Decision.Kind(rawValue: body.decision.rawValue) ?? .reject,
+            arguments: body.arguments?.json, reason: body.reason)
+        switch try await orchestrator.decide(decision) {
+        case .waiting(let approval, let pending):
+            let now = clock.now
+            return .accepted(.init(body: .json(.init(approval: .init(approval, now: now), pending: pending.map { .init($0, now: now) }))))
+        case .resumed(let turn):
+            let accepted = input.headers.accept.map(\.contentType)
+            switch try await answer(turn, streaming: Self.streaming(body.stream, eventStream: accepted.contains(.textEventStream),
+                                                                     json: accepted.contains(.json))) {
+            case .stream(let events): return .ok(.init(body: .textEventStream(events)))
+            case .json(let result): return .ok(.init(body: .json(result)))
+            }
+        }
+    }
+
+    /// The generated code reads a missing Accept header as "everything": stream only when asked to.
+    static func streaming(_ asked: Bool?, eventStream: Bool, json: Bool) -> Bool {
+        asked ?? (eventStream && !json)
+    }
+
+    enum TurnAnswer {
+        case stream(HTTPBody)
+        case json(Components.Schemas.TurnResult)
+    }
+
+    /// A running turn as the client asked for it: its events as they come, or collected into one answer when it is
+    /// over. A failed turn answers the problem (what was produced is stored all the same).
+    func answer(_ turn: Orchestrator.Turn, streaming: Bool) async throws -> TurnAnswer {
+        if streaming {
+            return .stream(HTTPBody(EventStream.serverSentEvents(turn.events), length: .unknown, iterationBehavior: .single))
+        }
         var messages: [Components.Schemas.Message] = []
+        var approvals: [Components.Schemas.Approval] = []
         var failure: TurnFailure?
         var summary: TurnSummary?
         for await event in turn.events {
             switch event {
             case .messageCompleted(let message), .toolResult(let message): messages.append(.init(message))
+            case .approvalRequired(let approval): approvals.append(.init(approval, now: approval.createdAt))
             case .error(let error): failure = error
             case .done(let done): summary = done
             case .messageDelta, .toolCall: continue
@@ -33,9 +80,13 @@ extension APIHandler {
         guard let summary, let final = messages.last(where: { $0.role == .assistant }) else {
             throw AppError(status: 500, code: "internal_error", title: "Internal server error", detail: "The turn ended without an answer.")
         }
-        return .ok(.init(body: .json(.init(turnId: turn.id.lowercased, conversationId: turn.conversationID.lowercased,
-                                           status: summary.status == .complete ? .complete : .incomplete, message: final,
-                                           messages: messages, usage: .init(summary.usage)))))
+        let status: Components.Schemas.TurnResult.StatusPayload = switch summary.status {
+        case .complete: .complete
+        case .awaitingApproval: .awaitingApproval
+        case .incomplete, .error: .incomplete
+        }
+        return .json(.init(turnId: turn.id.lowercased, conversationId: turn.conversationID.lowercased, status: status, message: final,
+                           messages: messages, approvals: approvals.isEmpty ? nil : approvals, usage: .init(summary.usage)))
     }
 
     func listAgents(_ input: Operations.ListAgents.Input) async throws -> Operations.ListAgents.Output {

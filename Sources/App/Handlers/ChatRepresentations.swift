@@ -95,3 +95,15 @@ extension JSONValue {
 extension OpenAPIObjectContainer {
     var json: JSONValue { .object(value.mapValues(JSONValue.init(any:))) }
 }
+
+extension Components.Schemas.Approval {
+    /// As of `now`: a pending approval past its time shows as `expired`.
+    init(_ approval: ToolApproval, now: Date) {
+        self.init(id: approval.id.lowercased, conversationId: approval.conversationID.lowercased, turnId: approval.turnID.lowercased,
+                  messageId: approval.messageID.lowercased, toolCallId: approval.call.id, tool: approval.call.name,
+                  arguments: approval.call.arguments.objectContainer, agent: approval.agent,
+                  status: StatusPayload(rawValue: approval.status(at: now).rawValue) ?? .expired,
+                  decidedArguments: approval.decidedArguments?.objectContainer, reason: approval.reason,
+                  createdAt: approval.createdAt, expiresAt: approval.expiresAt, decidedAt: approval.decidedAt)
+    }
+}

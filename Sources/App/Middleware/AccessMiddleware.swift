@@ -25,6 +25,7 @@ struct AccessMiddleware: ServerMiddleware {
         "createConversation": Rule(scope: "conversations:write"), "updateConversation": Rule(scope: "conversations:write"),
         "deleteConversation": Rule(scope: "conversations:write"),
         "sendMessage": Rule(scope: "chat", feature: "chat"),
+        "listApprovals": Rule(scope: "conversations:read"), "decideApproval": Rule(scope: "chat", feature: "chat"),
         "listIntegrations": Rule(scope: "integrations:read"), "getIntegration": Rule(scope: "integrations:read"),
         "validateIntegration": Rule(scope: "integrations:read", feature: "integrations"),
         "createIntegration": Rule(scope: "integrations:write", feature: "integrations"),

@@ -78,6 +78,7 @@ public struct ConversationStore: Sendable {
                 SELECT id FROM conversations WHERE id = \(bind: id.lowercased) AND user_id = \(bind: userID.lowercased)
                 """).first()
             guard owned != nil else { return false }
+            try await sql.raw("DELETE FROM tool_approvals WHERE conversation_id = \(bind: id.lowercased)").run()
             try await sql.raw("DELETE FROM messages WHERE conversation_id = \(bind: id.lowercased)").run()
             try await sql.raw("DELETE FROM conversations WHERE id = \(bind: id.lowercased)").run()
             return true

@@ -56,12 +56,12 @@ struct CollectionToolTests {
             #expect(listed?["total"] as? Int == 1, "only the user's own records: \(String(describing: listed))")
 
             let offered = Set(fake.requests[0].body.toolNames(kind))
-            #expect(offered.isSuperset(of: ["tasks_list", "tasks_get", "tasks_create", "tasks_update", "tasks_aggregate", "tips_list", "current_time"]))
-            #expect(!offered.contains("tasks_delete"), "deleting waits for approvals: never offered yet")
+            #expect(offered.isSuperset(of: ["tasks_list", "tasks_get", "tasks_create", "tasks_update", "tasks_delete", "tasks_aggregate",
+                                             "tips_list", "current_time"]))
         }
     }
 
-    @Test("blueprint check: agents need a prompt file without templates, and name collections and operations that exist")
+    @Test("blueprint check: agents need a prompt file, name collections and operations that exist, and approvals for their tools")
     func check() {
         let yaml = TestBlueprint.yaml + """
 
@@ -69,8 +69,8 @@ struct CollectionToolTests {
               planner:
                 description: Plans
                 system: prompts/missing.md
-                tools: [tasks.delete, ghosts.list, tasks.fly]
-                approvals: {}
+                tools: [tasks.delete, ghosts.list, tasks.fly, current_time]
+                approvals: {tasks.list: always, current_time: {when: "x = 1"}, tasks.delete: {when: "@auth.id = 'x'"}, tips.get: never}
             """
         let directory: String
         do { directory = try TestBlueprint.directory(yaml) } catch { Issue.record("\(error)"); return }
@@ -79,9 +79,11 @@ struct CollectionToolTests {
             Issue.record("the blueprint was accepted")
         } catch {
             let problems = error.problems.joined(separator: "\n")
-            for expected in ["agents.planner.approvals: is not supported yet", "agents.planner.system: prompts/missing.md does not exist",
-                             "agents.planner.tools.0: deleting needs human approval", "agents.planner.tools.1: there is no collection ghosts",
-                             "agents.planner.tools.2: must be tasks.*"] {
+            for expected in ["agents.planner.system: prompts/missing.md does not exist",
+                             "agents.planner.tools.1: there is no collection ghosts", "agents.planner.tools.2: must be tasks.*",
+                             "agents.planner.approvals.tasks.list: is not one of the agent's tools",
+                             "agents.planner.approvals.current_time.when: conditions apply to a collection's tools only",
+                             "agents.planner.approvals.tasks.delete.when: reads the call's fields", "agents.planner.approvals.tips.get: is not one"] {
                 #expect(problems.contains(expected), "missing: \(expected)\n\(problems)")
             }
         }

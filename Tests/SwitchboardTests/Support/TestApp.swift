@@ -61,6 +61,22 @@ struct TestApp: Sendable {
     }
 }
 
+extension TestApp {
+    /// A second server on the same store, settings and clock, as after a restart: it knows only what the store holds.
+    func restarted(_ body: @Sendable (TestApp) async throws -> Void) async throws {
+        let server = try await Switchboard.build(settings: settings, logger: Logger(label: "restarted"), clock: clock.wallClock)
+        do {
+            try await server.application.test(.router) { client in
+                try await body(TestApp(server: server, client: client, clock: clock, signingKey: signingKey, logs: logs, settings: settings))
+            }
+        } catch {
+            await server.close()
+            throw error
+        }
+        await server.close()
+    }
+}
+
 /// Every log line the server wrote during a test.
 final class LogCapture: Sendable {
     private let lines = Mutex<[String]>([])
