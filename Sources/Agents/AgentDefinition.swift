@@ -1,8 +1,9 @@
+import Core
 import Foundation
 import LLM
 
 /// An agent: a system prompt, a model, and the tools it may call. Configured under `agents.<name>.*`.
-public struct AgentDefinition: Sendable, Equatable {
+public struct AgentDefinition: Sendable {
     public var name: String
     public var description: String
     /// A configured model name; nil uses the default model.
@@ -13,9 +14,11 @@ public struct AgentDefinition: Sendable, Equatable {
     public var maxIterations: Int
     /// Tools whose calls wait for the user's decision, always or when a condition on their arguments holds.
     public var approvals: [String: ApprovalRule]
+    /// Renders the system prompt for each turn (a blueprint's templates and prompt blocks); nil: `systemPrompt` as it is.
+    public var prompt: (any SystemPromptSource)?
 
     public init(name: String, description: String, model: String? = nil, systemPrompt: String, tools: [String],
-                maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:]) {
+                maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:], prompt: (any SystemPromptSource)? = nil) {
         self.name = name
         self.description = description
         self.model = model
@@ -23,6 +26,12 @@ public struct AgentDefinition: Sendable, Equatable {
         self.tools = tools
         self.maxIterations = maxIterations
         self.approvals = approvals
+        self.prompt = prompt
+    }
+
+    /// The system prompt for one turn of `user`.
+    public func systemBlocks(for user: User) async throws -> [SystemBlock] {
+        try await prompt?.blocks(for: user) ?? [SystemBlock(systemPrompt)]
     }
 
     /// Whether this call must wait for the user's decision.
@@ -46,23 +55,19 @@ public struct AgentDefinition: Sendable, Equatable {
 }
 
 /// When a tool's calls need the user's approval before they run.
-public enum ApprovalRule: Sendable, Equatable {
+public enum ApprovalRule: Sendable {
     case never, always
     case when(any ApprovalCondition)
-
-    public static func == (left: ApprovalRule, right: ApprovalRule) -> Bool {
-        switch (left, right) {
-        case (.never, .never), (.always, .always): true
-        case (.when(let a), .when(let b)): a.text == b.text
-        default: false
-        }
-    }
 }
 
 /// A condition on a call's arguments (a blueprint's `{when: "@body.status = 'archived'"}`).
 public protocol ApprovalCondition: Sendable {
-    /// As declared, for logs and comparison.
-    var text: String { get }
     /// Whether the call needs approval; a condition that cannot be decided must answer true.
     func holds(for arguments: JSONValue) -> Bool
+}
+
+/// A system prompt rendered for each turn, for the user it answers.
+public protocol SystemPromptSource: Sendable {
+    /// The blocks in the order the model reads them, stable ones first.
+    func blocks(for user: User) async throws -> [SystemBlock]
 }

@@ -286,6 +286,7 @@ public final class Orchestrator: Sendable {
             var history = History.prepare(try await conversations.history(conversationID: turn.conversationID,
                                                                           limit: settings.historyMessages))
             let specs = tools.specs(turn.agent.tools)
+            let system = try await turn.agent.systemBlocks(for: turn.user)
             var steps = 0
             while true {
                 if steps >= turn.agent.maxIterations {
@@ -316,7 +317,7 @@ public final class Orchestrator: Sendable {
                 let stepID = UUID()
                 let startedAt = clock.now
                 progress.begin(stepID, model: turn.model, at: startedAt)
-                let request = ChatRequest(system: turn.agent.systemPrompt, messages: history, tools: specs)
+                let request = ChatRequest(system: system, messages: history, tools: specs)
                 var assembler = ResponseAssembler()
                 do {
                     for try await routed in router.stream(model: turn.model, request: request) {

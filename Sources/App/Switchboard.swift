@@ -93,7 +93,7 @@ public struct Switchboard: Sendable {
             let blueprint = try await loadBlueprint(settings: settings, database: database, clock: clock, logger: logger)
             // The blueprint's agents join the configured ones.
             var settings = settings
-            if let blueprint { settings.agents = try agents(settings: settings, blueprint: blueprint, clock: clock) }
+            if let blueprint { settings.agents = try agents(settings: settings, blueprint: blueprint, database: database, clock: clock) }
             let counts = CountCache()
             let signingKey = try settings.jwtPrivateKey.map(SigningKey.init(base64:))
                 ?? SigningKey.loadOrCreate(path: settings.signingKeyPath)
@@ -196,7 +196,7 @@ public struct Switchboard: Sendable {
 
     /// The configured agents and the blueprint's; a blueprint agent may not take a configured agent's name or name a
     /// model that is not configured.
-    static func agents(settings: Settings, blueprint: Blueprint, clock: WallClock) throws -> [AgentDefinition] {
+    static func agents(settings: Settings, blueprint: Blueprint, database: any Database, clock: WallClock) throws -> [AgentDefinition] {
         var agents = settings.agents
         for agent in blueprint.agents {
             if agents.contains(where: { $0.name == agent.name }) {
@@ -206,9 +206,10 @@ public struct Switchboard: Sendable {
                 throw StartupError(message: "blueprint agents.\(agent.name).model: there is no model '\(model)' (models: "
                                    + settings.models.map(\.name).joined(separator: ", ") + ")")
             }
-            agents.append(AgentDefinition(name: agent.name, description: agent.description, model: agent.model, systemPrompt: agent.systemPrompt,
+            agents.append(AgentDefinition(name: agent.name, description: agent.description, model: agent.model, systemPrompt: "",
                                           tools: agent.tools, maxIterations: agent.maxIterations,
-                                          approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock)))
+                                          approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock),
+                                          prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock)))
         }
         return agents
     }

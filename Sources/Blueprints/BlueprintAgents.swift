@@ -8,13 +8,21 @@ public struct BlueprintAgent: Sendable {
     public let description: String
     /// A model name from configuration (`models.<name>.*`); nil for the default model. Checked when the server starts.
     public let model: String?
-    public let systemPrompt: String
+    /// The system prompt's file, a template rendered for each turn.
+    public let system: PromptTemplate
+    /// Further prompt files (`prompt_blocks`), in order; `cache` ones are stable text a provider may cache.
+    public let blocks: [PromptBlock]
     /// Tool names as the model sees them: `tasks_list`, `current_time`.
     public let tools: [String]
     public let maxIterations: Int
     /// Tool name -> when its calls wait for the user's decision. Every `_delete` tool is here (`always` unless
     /// declared otherwise).
     public let approvals: [String: BlueprintApproval]
+}
+
+public struct PromptBlock: Sendable, Equatable {
+    public let template: PromptTemplate
+    public let cache: Bool
 }
 
 /// When an agent's calls of one tool wait for the user's approval (`approvals:`).
@@ -35,7 +43,7 @@ public enum ToolOperation: String, Sendable, CaseIterable {
 
 extension Checker {
     /// Keys of an agent that later versions serve.
-    static let laterInAgent: Set = ["prompt_blocks", "sanitize"]
+    static let laterInAgent: Set = ["sanitize"]
 
     mutating func agents(_ value: JSONValue?, collections: [CollectionSpec]) -> [BlueprintAgent] {
         guard let value else { return [] }
@@ -54,38 +62,69 @@ extension Checker {
                 problem(at, "must be a mapping with description, system and tools")
                 continue
             }
-            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals"], later: Self.laterInAgent)
+            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks"], later: Self.laterInAgent)
             let description = spec["description"]?.stringValue ?? ""
             if description.isEmpty { problem(at + ".description", "is required: what the agent does (routers and frontends read it)") }
             if let model = spec["model"], model.stringValue?.isEmpty ?? true { problem(at + ".model", "must be a configured model's name") }
-            let system = systemPrompt(spec["system"], at: at + ".system")
+            let system = promptFile(spec["system"], at: at + ".system", example: "prompts/\(name).md")
+            let blocks = promptBlocks(spec["prompt_blocks"], at: at + ".prompt_blocks")
             let maxIterations = spec["max_iterations"].map { $0.intValue ?? 0 } ?? 8
             if !(1...50).contains(maxIterations) { problem(at + ".max_iterations", "must be an integer in 1...50") }
             let tools = agentTools(spec["tools"], collections: collections, at: at + ".tools")
             let approvals = agentApprovals(spec["approvals"], tools: tools, collections: collections, at: at + ".approvals")
-            agents.append(BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, systemPrompt: system,
-                                         tools: tools, maxIterations: maxIterations, approvals: approvals))
+            agents.append(BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, system: system,
+                                         blocks: blocks, tools: tools, maxIterations: maxIterations, approvals: approvals))
         }
         return agents
     }
 
-    /// The prompt file's text. Templates (`{{...}}`) come with a later version: refused rather than sent as they are.
-    private mutating func systemPrompt(_ value: JSONValue?, at: String) -> String {
+    /// A prompt file of the blueprint, parsed as a template whose every name must be a variable prompts have.
+    private mutating func promptFile(_ value: JSONValue?, at: String, example: String) -> PromptTemplate {
+        let empty = PromptTemplate.empty
         guard let file = value?.stringValue, !file.isEmpty else {
-            problem(at, "is required: a file of the blueprint holding the system prompt, e.g. prompts/coach.md")
-            return ""
+            problem(at, "is required: a file of the blueprint holding a prompt, e.g. \(example)")
+            return empty
         }
         guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
             problem(at, "must be a file inside the blueprint's directory")
-            return ""
+            return empty
         }
         guard let data = FileManager.default.contents(atPath: directory + "/" + file), let text = String(data: data, encoding: .utf8),
               !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             problem(at, "\(file) does not exist in \(directory), is empty or is not UTF-8 text")
-            return ""
+            return empty
         }
-        if text.contains("{{") { problem(at, "\(file) holds a template ({{...}}), which is not supported yet by this version of Switchboard") }
-        return text
+        do {
+            let template = try PromptTemplate(text)
+            let unknown = template.unknownNames(PromptVariables.sample(profile: profileFields, flags: flags))
+            if !unknown.isEmpty {
+                problem(at, "\(file) names unknown variables: \(unknown.map { "{{\($0)}}" }.joined(separator: ", ")) (prompts read app.*, "
+                        + "agent.*, today, now, user.*, profile.<field> and flags.<name>)")
+            }
+            return template
+        } catch {
+            problem(at, "\(file) is not a valid template: it \(error.message)")
+            return empty
+        }
+    }
+
+    /// `prompt_blocks: [{file, cache}]`.
+    private mutating func promptBlocks(_ value: JSONValue?, at: String) -> [PromptBlock] {
+        guard let value else { return [] }
+        guard case .array(let entries) = value, entries.count <= 8 else {
+            problem(at, "must be a list of at most 8 {file, cache} blocks")
+            return []
+        }
+        return entries.enumerated().compactMap { index, entry in
+            guard case .object(let block) = entry else {
+                problem("\(at).\(index)", "must be {file: prompts/x.md, cache: true}")
+                return nil
+            }
+            allowOnly(block, at: "\(at).\(index)", known: ["file", "cache"], later: [])
+            if let cache = block["cache"], cache.boolValue == nil { problem("\(at).\(index).cache", "must be true or false") }
+            return PromptBlock(template: promptFile(block["file"], at: "\(at).\(index).file", example: "prompts/schema.md"),
+                               cache: block["cache"]?.boolValue ?? false)
+        }
     }
 
     /// `tasks.list`, `tasks.*` (every operation), or a platform tool's name, as tool names.

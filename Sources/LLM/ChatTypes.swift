@@ -85,14 +85,27 @@ public struct ToolSpec: Sendable, Hashable {
     }
 }
 
+/// A part of the system prompt. Blocks are sent in order; a provider that caches prompts explicitly (Anthropic) is
+/// told to cache up to the end of the leading cacheable ones.
+public struct SystemBlock: Sendable, Equatable {
+    public var text: String
+    /// The same on every request of this agent (no per-user or per-day text), so a provider may cache it.
+    public var cacheable: Bool
+
+    public init(_ text: String, cacheable: Bool = true) {
+        self.text = text
+        self.cacheable = cacheable
+    }
+}
+
 public struct ChatRequest: Sendable {
-    public var system: String?
+    public var system: [SystemBlock]
     public var messages: [ChatMessage]
     public var tools: [ToolSpec]
     public var maxOutputTokens: Int?
     public var temperature: Double?
 
-    public init(system: String? = nil, messages: [ChatMessage], tools: [ToolSpec] = [], maxOutputTokens: Int? = nil,
+    public init(system: [SystemBlock] = [], messages: [ChatMessage], tools: [ToolSpec] = [], maxOutputTokens: Int? = nil,
                 temperature: Double? = nil) {
         self.system = system
         self.messages = messages

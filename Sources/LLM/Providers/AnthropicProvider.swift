@@ -92,8 +92,15 @@ struct AnthropicProvider: ModelProvider {
             "max_tokens": .int(Int64(request.maxOutputTokens ?? config.maxOutputTokens ?? 4096)),
             "messages": .array(messages.map { ["role": .string($0.role), "content": .array($0.content)] }),
         ]
-        if let system = request.system, !system.isEmpty {
-            body["system"] = [["type": "text", "text": .string(system), "cache_control": ["type": "ephemeral"]]]
+        let system = request.system.filter { !$0.text.isEmpty }
+        if !system.isEmpty {
+            // One breakpoint, at the end of the leading cacheable blocks: Anthropic caches the whole prefix before it.
+            let cached = system.prefix { $0.cacheable }.count
+            body["system"] = .array(system.enumerated().map { index, block in
+                var part: [String: JSONValue] = ["type": "text", "text": .string(block.text)]
+                if index == cached - 1 { part["cache_control"] = ["type": "ephemeral"] }
+                return .object(part)
+            })
         }
         if !request.tools.isEmpty {
             var tools: [JSONValue] = request.tools.map { tool in

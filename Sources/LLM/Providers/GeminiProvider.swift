@@ -101,7 +101,8 @@ struct GeminiProvider: ModelProvider {
             }
         }
         var body: [String: JSONValue] = ["contents": .array(contents)]
-        if let system = request.system, !system.isEmpty { body["systemInstruction"] = ["parts": [["text": .string(system)]]] }
+        let system = request.system.filter { !$0.text.isEmpty }
+        if !system.isEmpty { body["systemInstruction"] = ["parts": .array(system.map { ["text": .string($0.text)] })] }
         if !request.tools.isEmpty {
             body["tools"] = [["functionDeclarations": .array(request.tools.map { tool in
                 ["name": .string(tool.name), "description": .string(tool.description), "parametersJsonSchema": tool.parameters]

@@ -171,7 +171,7 @@ struct MockProvider: ModelProvider {
             events.append(.toolCallArguments(index: index, fragment: arguments))
         }
         // Rough counts (four characters a token), so that usage and quotas can be tried out on the mock too.
-        let prompt = (request.system ?? "").count + request.messages.reduce(0) { $0 + $1.text.count + $1.toolResults.reduce(0) { $0 + $1.content.jsonString.count } }
+        let prompt = request.system.reduce(0) { $0 + $1.text.count } + request.messages.reduce(0) { $0 + $1.text.count + $1.toolResults.reduce(0) { $0 + $1.content.jsonString.count } }
         events.append(.usage(Usage(inputTokens: max(1, prompt / 4), outputTokens: max(1, output.count / 4))))
         events.append(.finish(reply.toolCalls.isEmpty ? .stop : .toolCalls))
         return events

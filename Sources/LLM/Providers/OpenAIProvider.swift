@@ -58,7 +58,9 @@ struct OpenAIProvider: ModelProvider {
 
     func body(_ request: ChatRequest, stream: Bool) -> JSONValue {
         var messages: [JSONValue] = []
-        if let system = request.system, !system.isEmpty { messages.append(["role": "system", "content": .string(system)]) }
+        // OpenAI caches long prompt prefixes by itself: the blocks, stable ones first, make one system message.
+        let system = request.system.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n\n")
+        if !system.isEmpty { messages.append(["role": "system", "content": .string(system)]) }
         for message in request.messages {
             switch message.role {
             case .user:

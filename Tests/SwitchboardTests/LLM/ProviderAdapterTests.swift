@@ -16,7 +16,7 @@ struct ProviderAdapterTests {
     func nonStreaming(kind: FakeProvider.Kind) async throws {
         let fake = try await FakeProvider.start(kind, [.toolCalls([FakeCall("lookup", #"{"q": "swift", "n": 3}"#)], text: "Looking."), .text("Plain answer.")])
         let router = try await ModelRouter.build(configs: [fake.model("m")], defaultModel: "m", logger: TestDatabase.logger)
-        let request = ChatRequest(system: "Be brief.", messages: [.user("Find swift")],
+        let request = ChatRequest(system: [SystemBlock("Be brief.")], messages: [.user("Find swift")],
                                   tools: [ToolSpec(name: "lookup", description: "Looks up", parameters: ["type": "object"])])
         let first = try await router.complete(model: "m", request: request)
         #expect(first.model == "m")
