@@ -115,6 +115,11 @@ public struct Switchboard: Sendable {
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
                                                            tools: connectorTools(google: google, integrations: integrations) + (appTools ?? []),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
+            for route in blueprint?.chatRoutes ?? [] where orchestrator.agents[route.agent] == nil {
+                await orchestrator.router.shutdown()
+                throw StartupError(message: "blueprint chat_routes \(route.method) \(route.path): there is no agent '\(route.agent)' (agents: "
+                                   + orchestrator.agents.keys.sorted().joined(separator: ", ") + ")")
+            }
             do {
                 let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator,
                                          integrations: integrations, teams: Teams(db: database, clock: clock), app: blueprint,
@@ -283,6 +288,10 @@ public struct Switchboard: Sendable {
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
         ])
 
+        if let blueprint {
+            ChatRoutes(blueprint: blueprint, orchestrator: handler.orchestrator, conversations: handler.conversations.store, plans: settings.plans,
+                       clock: clock, maxBodyBytes: settings.maxBodyBytes).register(on: router)
+        }
         if let blueprint, let feed {
             CollectionRoutes(blueprint: blueprint, feed: feed, database: handler.database, plans: settings.plans, quotas: handler.quotas,
                              clock: clock, maxBodyBytes: settings.maxBodyBytes, counts: counts).register(on: router)

@@ -39,6 +39,12 @@ enum Names {
         guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.utf8.count <= maxLength else { return false }
         return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
     }
+
+    /// A JSON field of an app's own contract (never SQL): camelCase is as welcome as snake_case.
+    static func isFieldName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || ("A"..."Z").contains(first), name.utf8.count <= 60 else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
 }
 
 struct Checker {
@@ -54,7 +60,7 @@ struct Checker {
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
-    static let later: Set = ["router", "pipelines", "chat_routes"]
+    static let later: Set = ["router", "pipelines"]
     static let laterInCollection: Set<String> = []
 
     mutating func problem(_ path: String, _ message: String) {
@@ -67,7 +73,8 @@ struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents"], later: Self.later)
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes"],
+                   later: Self.later)
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -117,9 +124,15 @@ struct Checker {
                 }
             }
         }
+        let agents = agents(root["agents"], collections: collections)
+        // Chat routes may not take a method and path the app's collections serve.
+        let taken = Set(collections.flatMap { collection in
+            ["POST " + collection.path, "PUT " + collection.path] + collection.aliases.map { $0.method + " " + $0.path }
+        })
         return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
                          platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
-                         flags: flags, publicFlags: publicFlags, agents: agents(root["agents"], collections: collections))
+                         flags: flags, publicFlags: publicFlags, agents: agents,
+                         chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
     }
 
     mutating func collection(_ name: String, _ value: JSONValue, app: String) -> CollectionSpec? {
@@ -315,9 +328,10 @@ struct Checker {
         return flags
     }
 
-    /// A mapping's keys in the order the file writes them (a YAML mapping's own order is lost in a dictionary).
+    /// A mapping's keys in the order the file writes them (a YAML mapping's own order is lost in a dictionary); keys
+    /// on one line (a flow mapping) by name, so that every load reads them in the same order.
     func inFileOrder(_ object: [String: JSONValue], at: String) -> [String] {
-        object.keys.sorted { (tree.line(at + "." + $0) ?? 0) < (tree.line(at + "." + $1) ?? 0) }
+        object.keys.map { (line: tree.line(at + "." + $0) ?? 0, key: $0) }.sorted { ($0.line, $0.key) < ($1.line, $1.key) }.map(\.key)
     }
 
     mutating func strings(_ value: JSONValue?, at: String) -> [String] {

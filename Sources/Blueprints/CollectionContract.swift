@@ -108,6 +108,7 @@ public enum CollectionContract {
                           "responses": ["200": ["description": "The profile.", "content": record], "default": problem]],
             ]
         }
+        ChatRouteContract.add(blueprint, to: &part)
         return part
     }
 

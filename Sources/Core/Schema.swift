@@ -344,5 +344,19 @@ public enum Schema {
                 "CREATE INDEX tool_approvals_conversation ON tool_approvals (conversation_id, seq)",
             ]
         },
+        Migration(version: 12, name: "route_conversations") { _ in
+            [
+                // The conversation a blueprint's chat route uses for a user who names none.
+                """
+                CREATE TABLE route_conversations (
+                    app TEXT NOT NULL,
+                    route TEXT NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                    PRIMARY KEY (app, route, user_id)
+                )
+                """,
+            ]
+        },
     ]
 }

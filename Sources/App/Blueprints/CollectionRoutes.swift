@@ -129,20 +129,11 @@ struct CollectionRoutes {
     }
 
     private func body(_ request: Request) async throws -> JSONValue {
-        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard type == "application/json" else {
-            throw AppError(status: 415, code: "unsupported_media_type", title: "Unsupported media type",
-                           detail: "Send the body as application/json.")
-        }
-        let buffer = try await request.body.collect(upTo: maxBodyBytes)
-        guard let value = JSONValue.parse(Data(buffer.readableBytesView)) else {
-            throw AppError.badRequest("The request body is not valid JSON.", code: "malformed_body")
-        }
-        return value
+        try await JSONBody.read(request, maxBytes: maxBodyBytes)
     }
 
     private func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonString)))
+        JSONBody.response(status, value)
     }
 }
 

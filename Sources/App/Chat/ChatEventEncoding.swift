@@ -64,6 +64,11 @@ enum ChatEventEncoding {
         return encoder
     }()
 
+    /// A representation as JSON, as the events carry it.
+    static func json(_ value: some Encodable) -> JSONValue {
+        JSONValue.parse(encode(value)) ?? .null
+    }
+
     private static func encode(_ value: some Encodable) -> Data {
         (try? encoder.encode(value)) ?? Data("{}".utf8)
     }

@@ -63,30 +63,12 @@ extension APIHandler {
         if streaming {
             return .stream(HTTPBody(EventStream.serverSentEvents(turn.events), length: .unknown, iterationBehavior: .single))
         }
-        var messages: [Components.Schemas.Message] = []
-        var approvals: [Components.Schemas.Approval] = []
-        var failure: TurnFailure?
-        var summary: TurnSummary?
-        for await event in turn.events {
-            switch event {
-            case .messageCompleted(let message), .toolResult(let message): messages.append(.init(message))
-            case .approvalRequired(let approval): approvals.append(.init(approval, now: approval.createdAt))
-            case .error(let error): failure = error
-            case .done(let done): summary = done
-            case .messageDelta, .toolCall: continue
-            }
-        }
-        if let failure { throw failure.appError }
-        guard let summary, let final = messages.last(where: { $0.role == .assistant }) else {
-            throw AppError(status: 500, code: "internal_error", title: "Internal server error", detail: "The turn ended without an answer.")
-        }
-        let status: Components.Schemas.TurnResult.StatusPayload = switch summary.status {
-        case .complete: .complete
-        case .awaitingApproval: .awaitingApproval
-        case .incomplete, .error: .incomplete
-        }
-        return .json(.init(turnId: turn.id.lowercased, conversationId: turn.conversationID.lowercased, status: status, message: final,
-                           messages: messages, approvals: approvals.isEmpty ? nil : approvals, usage: .init(summary.usage)))
+        let collected = try await CollectedTurn.collect(turn)
+        return .json(.init(turnId: turn.id.lowercased, conversationId: turn.conversationID.lowercased,
+                           status: .init(rawValue: collected.status) ?? .incomplete, message: .init(collected.final),
+                           messages: collected.messages.map(Components.Schemas.Message.init),
+                           approvals: collected.approvals.isEmpty ? nil : collected.approvals.map { .init($0, now: $0.createdAt) },
+                           usage: .init(collected.summary.usage)))
     }
 
     func listAgents(_ input: Operations.ListAgents.Input) async throws -> Operations.ListAgents.Output {

@@ -85,6 +85,28 @@ public struct ConversationStore: Sendable {
         }
     }
 
+    /// The user's conversation of an app's chat route (`route`: its method and path), created on first use. Two
+    /// first uses at once agree on one conversation: the loser's is deleted.
+    public func routeConversation(app: String, route: String, userID: UUID, agent: String, now: Date) async throws -> UUID {
+        func existing() async throws -> UUID? {
+            try await db.first("""
+                SELECT conversation_id FROM route_conversations
+                WHERE app = \(bind: app) AND route = \(bind: route) AND user_id = \(bind: userID.lowercased)
+                """).flatMap { UUID.parse(try $0.decode(column: "conversation_id", as: String.self)) }
+        }
+        if let id = try await existing() { return id }
+        let created = try await create(userID: userID, title: route, agent: agent, metadata: ["chat_route": .string(route)], now: now)
+        let claimed = try await db.first("""
+            INSERT INTO route_conversations (app, route, user_id, conversation_id)
+            VALUES (\(bind: app), \(bind: route), \(bind: userID.lowercased), \(bind: created.id.lowercased))
+            ON CONFLICT (app, route, user_id) DO NOTHING RETURNING conversation_id
+            """)
+        if claimed != nil { return created.id }
+        _ = try await delete(id: created.id, userID: userID)
+        guard let id = try await existing() else { throw AppError.conflict("turn_in_progress", "The conversation is being set up; try again.") }
+        return id
+    }
+
     // MARK: Turns
 
     public enum TurnStart: Sendable {

@@ -1,0 +1,107 @@
+import API
+import Agents
+import Blueprints
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LLM
+import NIOCore
+
+/// A blueprint's chat routes: a turn with the route's agent at the app's own path, read from and answered in the
+/// app's own field names. Behind the router's middleware like every route (authentication, rate limits, body
+/// limit), then the policy `sendMessage` has: the `chat` scope for API keys and the plan's `chat` feature; the turn
+/// itself holds the budget, the tools and the approvals.
+struct ChatRoutes {
+    let blueprint: Blueprint
+    let orchestrator: Orchestrator
+    let conversations: ConversationStore
+    let plans: Plans
+    let clock: WallClock
+    let maxBodyBytes: Int
+
+    func register(on router: Router<AppRequestContext>) {
+        for route in blueprint.chatRoutes {
+            router.on(RouterPath(blueprint.prefix + route.path), method: HTTPRequest.Method(route.method) ?? .post) { request, _ in
+                try await handle(route, request)
+            }
+        }
+    }
+
+    private func handle(_ route: ChatRoute, _ request: Request) async throws -> Response {
+        let identity = try RequestScope.requireIdentity()
+        try plans.authorize(identity, scope: "chat", feature: "chat")
+        guard case .object(let body) = try await JSONBody.read(request, maxBytes: maxBodyBytes) else {
+            throw AppError.badRequest("The request body must be a JSON object.", code: "malformed_body")
+        }
+        var errors: [FieldError] = []
+        /// The value of the field the route maps to `slot`, checked to be of the type the slot needs.
+        func value<T>(_ slot: ChatRoute.Slot, _ read: (JSONValue) -> T?, _ kind: String) -> T? {
+            guard let field = route.field(for: slot), let given = body[field], given != .null else { return nil }
+            guard let typed = read(given) else {
+                errors.append(FieldError(field: field, code: "invalid_type", message: "must be \(kind)"))
+                return nil
+            }
+            return typed
+        }
+        let content = value(.content, \.stringValue, "text")
+        if content == nil, errors.isEmpty, let field = route.field(for: .content) {
+            errors.append(FieldError(field: field, code: "required", message: "is required"))
+        }
+        let conversation = value(.conversation, { $0.stringValue.flatMap(UUID.parse) }, "a conversation's id")
+        let agent = value(.agent, \.stringValue, "an agent's name")
+        let stream = value(.stream, \.boolValue, "true or false")
+        let context = value(.context, { $0 }, "JSON")
+        guard errors.isEmpty, let content else { throw AppError.validation(errors) }
+
+        let user = identity.user
+        let conversationID: UUID
+        if let conversation {
+            conversationID = conversation
+        } else {
+            conversationID = try await conversations.routeConversation(app: blueprint.name, route: route.method + " " + route.path,
+                                                                       userID: user.id, agent: route.agent, now: clock.now)
+        }
+        let turn: Orchestrator.Turn
+        do {
+            turn = try await orchestrator.start(.init(user: user, conversationID: conversationID, content: content,
+                                                      agent: agent ?? route.agent, model: nil, context: context))
+        } catch var error as AppError {
+            // The turn's checks name the platform's fields; the client sent the app's.
+            error.fieldErrors = error.fieldErrors.map { fieldError in
+                let slot = ChatRoute.Slot(rawValue: fieldError.field)
+                return FieldError(field: slot.flatMap(route.field(for:)) ?? fieldError.field, code: fieldError.code, message: fieldError.message)
+            }
+            throw error
+        }
+        let accept = request.headers[.accept] ?? ""
+        if stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
+            let events = EventStream.serverSentEvents(turn.events)
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
+                for await chunk in events { try await writer.write(ByteBuffer(bytes: chunk)) }
+                try await writer.finish(nil)
+            })
+        }
+        return JSONBody.response(.ok, Self.answer(try await CollectedTurn.collect(turn), route: route))
+    }
+
+    /// The turn's result in the route's field names; the platform's turn result when the route maps none.
+    static func answer(_ turn: CollectedTurn, route: ChatRoute) -> JSONValue {
+        let message = ChatEventEncoding.json(Components.Schemas.Message(turn.final))
+        let approvals = JSONValue.array(turn.approvals.map { ChatEventEncoding.json(Components.Schemas.Approval($0, now: $0.createdAt)) })
+        let values: [ChatRoute.Source: JSONValue] = [
+            .messageText: .string(turn.final.parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()),
+            .messageID: .string(turn.final.id.lowercased), .message: message,
+            .messages: .array(turn.messages.map { ChatEventEncoding.json(Components.Schemas.Message($0)) }),
+            .conversationID: .string(turn.conversationID.lowercased), .turnID: .string(turn.turnID.lowercased),
+            .status: .string(turn.status), .usage: ChatEventEncoding.json(Components.Schemas.Usage(turn.summary.usage)), .approvals: approvals,
+        ]
+        guard !route.response.isEmpty else {
+            var result: [String: JSONValue] = ["turn_id": values[.turnID]!, "conversation_id": values[.conversationID]!, "status": values[.status]!,
+                                               "message": message, "messages": values[.messages]!, "usage": values[.usage]!]
+            if !turn.approvals.isEmpty { result["approvals"] = approvals }
+            return .object(result)
+        }
+        return .object(route.response.mapValues { values[$0] ?? .null })
+    }
+}

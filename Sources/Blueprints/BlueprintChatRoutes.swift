@@ -1,0 +1,119 @@
+import Foundation
+import LLM
+
+/// Chat at one of the app's own paths and in its own field names (`chat_routes:`): the request's fields are mapped
+/// to the turn (its content, conversation, agent, extra context, whether to stream) and the turn's result to the
+/// response's fields.
+public struct ChatRoute: Sendable, Equatable {
+    /// What a request field stands for.
+    public enum Slot: String, Sendable, CaseIterable {
+        /// The user's message (required).
+        case content
+        /// The conversation's id; without it, the user's own conversation of this route.
+        case conversation
+        /// Another agent than the route's.
+        case agent
+        /// Any JSON the app sends along, shown to the model with the message as data.
+        case context
+        /// `true`: answer as server-sent events.
+        case stream
+    }
+
+    /// What a response field is filled with.
+    public enum Source: String, Sendable, CaseIterable {
+        case messageText = "message.text", messageID = "message.id", message, messages
+        case conversationID = "conversation_id", turnID = "turn_id", status, usage, approvals
+    }
+
+    /// `POST` or `PUT`.
+    public let method: String
+    /// Below the app's prefix, like collections' paths.
+    public let path: String
+    public let agent: String
+    /// Request field -> slot.
+    public let request: [String: Slot]
+    /// Response field -> source; empty: the platform's turn result as it is.
+    public let response: [String: Source]
+
+    public func field(for slot: Slot) -> String? {
+        request.first { $0.value == slot }?.key
+    }
+}
+
+extension Checker {
+    mutating func chatRoutes(_ value: JSONValue?, taken: Set<String>) -> [ChatRoute] {
+        guard let value else { return [] }
+        guard case .array(let entries) = value, entries.count <= 50 else {
+            problem("chat_routes", "must be a list of at most 50 {method, path, agent, request, response} routes")
+            return []
+        }
+        var routes: [ChatRoute] = []
+        var seen = taken
+        for (index, entry) in entries.enumerated() {
+            let at = "chat_routes.\(index)"
+            guard case .object(let spec) = entry else {
+                problem(at, "must be {method: POST, path: /chat, agent: <agent>, request: {message: content}, response: {reply: message.text}}")
+                continue
+            }
+            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response"], later: [])
+            let method = (spec["method"]?.stringValue ?? "POST").uppercased()
+            if !["POST", "PUT"].contains(method) { problem(at + ".method", "must be POST or PUT") }
+            let path = spec["path"]?.stringValue ?? ""
+            if !Self.isPath(path) {
+                problem(at + ".path", "must be a path like /chat (lowercase letters, digits, - and _; no parameters)")
+            } else if !seen.insert(method + " " + path).inserted {
+                problem(at + ".path", "\(method) \(path) is already a route of the app")
+            }
+            let agent = spec["agent"]?.stringValue ?? ""
+            // A configured agent is checked when the server starts; a name that is neither is caught there.
+            if !Names.isIdentifier(agent, maxLength: 40) { problem(at + ".agent", "is required: the agent that answers") }
+            let request = chatRequest(spec["request"], at: at + ".request")
+            let response = chatResponse(spec["response"], at: at + ".response")
+            routes.append(ChatRoute(method: method, path: path, agent: agent, request: request, response: response))
+        }
+        return routes
+    }
+
+    private mutating func chatRequest(_ value: JSONValue?, at: String) -> [String: ChatRoute.Slot] {
+        guard case .object(let declared) = value ?? .null else {
+            problem(at, "is required: the request's fields and what they are, e.g. {message: content}")
+            return [:]
+        }
+        var request: [String: ChatRoute.Slot] = [:]
+        for field in inFileOrder(declared, at: at) {
+            guard Names.isFieldName(field) else {
+                problem("\(at).\(field)", "must be a field name: letters, digits or _, starting with a letter")
+                continue
+            }
+            guard let slot = declared[field]?.stringValue.flatMap(ChatRoute.Slot.init) else {
+                problem("\(at).\(field)", "must be one of \(ChatRoute.Slot.allCases.map(\.rawValue).joined(separator: ", "))")
+                continue
+            }
+            if request.values.contains(slot) { problem("\(at).\(field)", "\(slot.rawValue) is already another field's") }
+            request[field] = slot
+        }
+        if !request.values.contains(.content) { problem(at, "must name the field that holds the message: {<field>: content}") }
+        return request
+    }
+
+    private mutating func chatResponse(_ value: JSONValue?, at: String) -> [String: ChatRoute.Source] {
+        guard let value else { return [:] }
+        guard case .object(let declared) = value else {
+            problem(at, "must map the response's fields to what fills them, e.g. {reply: message.text}")
+            return [:]
+        }
+        var response: [String: ChatRoute.Source] = [:]
+        for field in inFileOrder(declared, at: at) {
+            guard Names.isFieldName(field) else {
+                problem("\(at).\(field)", "must be a field name: letters, digits or _, starting with a letter")
+                continue
+            }
+            guard let source = declared[field]?.stringValue.flatMap(ChatRoute.Source.init) else {
+                problem("\(at).\(field)", "must be one of \(ChatRoute.Source.allCases.map(\.rawValue).joined(separator: ", "))")
+                continue
+            }
+            response[field] = source
+        }
+        return response
+    }
+}

@@ -1,0 +1,93 @@
+import App
+import Blueprints
+import Foundation
+import LLM
+import Testing
+
+/// Chat at an app's own paths and field names.
+@Suite("Blueprint chat routes")
+struct ChatRouteTests {
+    static let yaml = CollectionToolTests.yaml + """
+
+        chat_routes:
+          - {method: POST, path: /chat, agent: planner, request: {message: content, conversationId: conversation, extra: context, live: stream},
+             response: {reply: message.text, conversation_id: conversation_id, state: status}}
+          - {path: /ask, agent: planner, request: {q: content}}
+        """
+
+    @Test("A chat route answers in the app's fields, keeps one conversation per user and route, and streams on request",
+          arguments: FakeProvider.Kind.allCases)
+    func jsonAndStream(kind: FakeProvider.Kind) async throws {
+        let fake = try await FakeProvider.start(kind, [.text("First answer."), .text("Second answer."), .text("Streamed answer."),
+                                                       .text("Plain result.")])
+        let directory = try TestBlueprint.directory(Self.yaml, files: CollectionToolTests.files)
+        try await TestApp.withFakes([fake], customize: { $0.blueprintDirectory = directory }) { app in
+            let user = try await app.signup()
+            let other = try await app.signup()
+            let first = try await app.request(.post, "/api/v1/chat", json: ["message": "Hello", "extra": ["screen": "today"], "ignored": 1],
+                                              token: user.access)
+            #expect(first.status == 200, "\(first.text)")
+            #expect(first.json.keys.sorted() == ["conversation_id", "reply", "state"])
+            #expect(first["reply"] as? String == "First answer." && first["state"] as? String == "complete")
+            let conversation = try #require(first["conversation_id"] as? String)
+            #expect(fake.requests[0].body.jsonString.contains("screen"), "the context reaches the model with the message")
+            #expect(fake.requests[0].body.jsonString.contains("You plan the user's tasks"), "the route's agent answers")
+
+            let second = try await app.request(.post, "/api/v1/chat", json: ["message": "Again"], token: user.access)
+            #expect(second["conversation_id"] as? String == conversation, "one conversation per user and route")
+            #expect(try await app.messages(conversation, token: user.access).count == 4)
+            #expect(try await app.request(.post, "/api/v1/chat", json: ["message": "Hi", "conversationId": conversation],
+                                          token: other.access).status == 404, "another user's conversation is not found")
+
+            let streamed = try await app.request(.post, "/api/v1/chat", json: ["message": "Stream it", "live": true], token: user.access)
+            #expect(streamed.headers[.contentType] == "text/event-stream", "\(streamed.text)")
+            #expect(streamed.text.contains("event: message.delta") && streamed.text.contains("event: done"))
+
+            let plain = try await app.request(.post, "/api/v1/ask", json: ["q": "Plain"], token: user.access)
+            #expect(plain["status"] as? String == "complete" && (plain["message"] as? [String: Any])?.text == "Plain result.",
+                    "without a response mapping the platform's turn result: \(plain.text)")
+            #expect(plain["conversation_id"] as? String != conversation, "each route has its own conversation")
+
+            let invalid = try await app.request(.post, "/api/v1/chat", json: ["message": 5, "conversationId": "nope"], token: user.access)
+            #expect(invalid.status == 400)
+            #expect(invalid.fieldErrors["message"] == "invalid_type" && invalid.fieldErrors["conversationId"] == "invalid_type", "\(invalid.text)")
+            #expect(try await app.request(.post, "/api/v1/chat", json: ["message": "   "], token: user.access).fieldErrors["message"] == "required",
+                    "the turn's own checks name the app's field")
+            #expect(try await app.request(.post, "/api/v1/chat", json: ["message": "Hi"]).status == 401)
+            #expect(try await app.request(.get, "/api/v1/chat", token: user.access).status == 405)
+
+            let spec = try await app.request(.get, "/openapi.json")
+            let operation = ((spec["paths"] as? [String: Any])?["/api/v1/chat"] as? [String: Any])?["post"] as? [String: Any]
+            #expect(operation?["operationId"] as? String == "chatTestappChat")
+        }
+    }
+
+    @Test("blueprint check: chat routes need a path, a content field and known slots and sources; an unknown agent stops start-up")
+    func check() async throws {
+        let yaml = CollectionToolTests.yaml + """
+
+            chat_routes:
+              - {method: GET, path: /tasks, agent: planner, request: {q: nothing}, response: {a: message.body}}
+              - {path: "/x/{id}", agent: planner, request: {a: content, b: content}}
+            """
+        let directory = try TestBlueprint.directory(yaml, files: CollectionToolTests.files)
+        do {
+            _ = try BlueprintLoader.parse(yaml: yaml, directory: directory)
+            Issue.record("the blueprint was accepted")
+        } catch {
+            let problems = error.problems.joined(separator: "\n")
+            for expected in ["chat_routes.0.method: must be POST or PUT", "chat_routes.0.request.q: must be one of content",
+                             "chat_routes.0.request: must name the field that holds the message", "chat_routes.0.response.a: must be one of",
+                             "chat_routes.1.path: must be a path", "chat_routes.1.request.b: content is already another field's"] {
+                #expect(problems.contains(expected), "missing: \(expected)\n\(problems)")
+            }
+        }
+        let taken = CollectionToolTests.yaml + "\nchat_routes: [{path: /tasks, agent: planner, request: {q: content}}]\n"
+        #expect(throws: (any Error).self) { try BlueprintLoader.parse(yaml: taken, directory: directory) }
+        let ghost = CollectionToolTests.yaml + "\nchat_routes: [{path: /talk, agent: ghost, request: {q: content}}]\n"
+        let ghostDirectory = try TestBlueprint.directory(ghost, files: CollectionToolTests.files)
+        await #expect(throws: StartupError.self) {
+            try await TestApp.run(customize: { $0.blueprintDirectory = ghostDirectory }) { _ in }
+        }
+    }
+}
