@@ -13,6 +13,8 @@ public enum ChatEvent: Sendable {
     case toolCall(messageID: UUID, call: ToolCall)
     /// `tool.result`: a tool finished; the stored tool message holds its result.
     case toolResult(StoredMessage)
+    /// `agent.selected`: a router chose the agent that answers, or a pipeline moves to its next step.
+    case agentSelected(AgentSelection)
     /// `tool.approval_required`: a tool call waits for the user's decision; the turn ends `awaiting_approval`.
     case approvalRequired(ToolApproval)
     /// `error`: the turn failed; what was produced before is stored.
@@ -27,6 +29,7 @@ public enum ChatEvent: Sendable {
         case .toolCall: "tool.call"
         case .toolResult: "tool.result"
         case .approvalRequired: "tool.approval_required"
+        case .agentSelected: "agent.selected"
         case .error: "error"
         case .done: "done"
         }

@@ -108,8 +108,8 @@ extension Orchestrator {
             // The step's calls nobody decided in time are closed as expired, and answered so to the model.
             _ = try await approvals.close(conversationID: approval.conversationID, as: .expired, now: now)
             let resuming = step.map { $0.status == .pending ? ToolApproval.expired($0) : $0 }
-            let model = router.models[approval.model] != nil ? approval.model : agent.model ?? router.defaultModel
-            let context = TurnContext(id: turnID, conversationID: approval.conversationID, user: decision.user, agent: agent, model: model)
+            let context = TurnContext(id: turnID, conversationID: approval.conversationID, user: decision.user, agent: agent,
+                                      requestedModel: router.models[approval.model] != nil ? approval.model : nil, defaultModel: router.defaultModel)
             return .resumed(launch(context, first: [], resuming: resuming))
         } catch {
             try? await conversations.endTurn(conversationID: approval.conversationID, turnID: turnID, now: now)
@@ -127,10 +127,9 @@ extension Orchestrator {
 
     /// The agent that paused, held to the user's plan as a new turn is (the default agent if it is gone since).
     private func resumingAgent(_ approval: ToolApproval, user: User) async throws -> AgentDefinition {
-        guard var agent = agents[approval.agent] ?? agents[defaultAgent] else { throw AppError.validation([unknownAgent(approval.agent)]) }
+        guard let agent = agents[approval.agent] ?? agents[defaultAgent] else { throw AppError.validation([unknownAgent(approval.agent)]) }
         try await policy?.admit(user: user, agent: agent.name)
-        if let policy { agent.tools = agent.tools.filter { policy.allowsTool($0, user: user) } }
-        return agent
+        return prepared(agent, for: user)
     }
 
     var runner: ToolRunner {

@@ -28,6 +28,8 @@ public final class Orchestrator: Sendable {
     public let router: ModelRouter
     public let tools: ToolRegistry
     public let agents: [String: AgentDefinition]
+    /// Routers and pipelines, addressed by name as agents are.
+    public let flows: [String: AgentFlow]
     public let defaultAgent: String
     let conversations: ConversationStore
     let approvals: ApprovalStore
@@ -39,12 +41,13 @@ public final class Orchestrator: Sendable {
     let policy: (any TurnPolicy)?
     private let running = TurnTracker()
 
-    public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], defaultAgent: String,
+    public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], flows: [AgentFlow] = [], defaultAgent: String,
                 conversations: ConversationStore, approvals: ApprovalStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
                 clock: WallClock, logger: Logger) {
         self.router = router
         self.tools = tools
         self.agents = Dictionary(agents.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        self.flows = Dictionary(flows.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         self.defaultAgent = defaultAgent
         self.conversations = conversations
         self.approvals = approvals
@@ -100,7 +103,7 @@ public final class Orchestrator: Sendable {
             errors.append(FieldError(field: "context", code: "too_long",
                                      message: "must be at most \(settings.maxMessageCharacters) characters with the message, as JSON"))
         }
-        if let agent = request.agent, agents[agent] == nil { errors.append(unknownAgent(agent)) }
+        if let agent = request.agent, agents[agent] == nil, flows[agent] == nil { errors.append(unknownAgent(agent)) }
         if let model = request.model, router.models[model] == nil { errors.append(unknownModel(model)) }
         guard errors.isEmpty else { throw AppError.validation(errors) }
 
@@ -109,18 +112,20 @@ public final class Orchestrator: Sendable {
         let conversation = try await claim(request.conversationID, userID: request.userID, turnID: turnID, now: now)
 
         let agentName = request.agent ?? conversation.agent ?? defaultAgent
-        var agent: AgentDefinition
+        let flow = flows[agentName]
+        let agent: AgentDefinition
         do {
-            guard let found = agents[agentName] else { throw AppError.validation([unknownAgent(agentName)]) }
+            // A router starts from its fallback and a pipeline from its first agent, until the turn decides.
+            guard let found = agents[flow.map { $0.agents.last ?? "" } ?? agentName].map({ prepared($0, for: request.user) }) else {
+                throw AppError.validation([unknownAgent(agentName)])
+            }
             agent = found
             // Before anything is stored or any model called: the plan must include the agent, and budget must be left.
-            try await policy?.admit(user: request.user, agent: agent.name)
+            try await policy?.admit(user: request.user, agent: agentName)
         } catch {
             try? await conversations.endTurn(conversationID: conversation.id, turnID: turnID, now: now)
             throw error
         }
-        if let policy { agent.tools = agent.tools.filter { policy.allowsTool($0, user: request.user) } }
-        let model = request.model ?? agent.model ?? router.defaultModel
         let userMessage: StoredMessage
         let closed: [StoredMessage]
         do {
@@ -134,7 +139,8 @@ public final class Orchestrator: Sendable {
             throw error
         }
 
-        let context = TurnContext(id: turnID, conversationID: conversation.id, user: request.user, agent: agent, model: model)
+        let context = TurnContext(id: turnID, conversationID: conversation.id, user: request.user, agent: agent, requestedModel: request.model,
+                                  defaultModel: router.defaultModel, flow: flow, prompt: content)
         return launch(context, first: closed.map(ChatEvent.toolResult) + [.messageCompleted(userMessage)], resuming: [])
     }
 
@@ -181,7 +187,7 @@ public final class Orchestrator: Sendable {
     }
 
     func unknownAgent(_ name: String) -> FieldError {
-        FieldError(field: "agent", code: "unknown_agent", message: "'\(name)' is not an agent; use one of \(agents.keys.sorted().joined(separator: ", "))")
+        FieldError(field: "agent", code: "unknown_agent", message: "'\(name)' is not an agent; use one of \((Array(agents.keys) + Array(flows.keys)).sorted().joined(separator: ", "))")
     }
 
     private func unknownModel(_ name: String) -> FieldError {
@@ -195,12 +201,35 @@ public final class Orchestrator: Sendable {
         let conversationID: UUID
         let user: User
         let agent: AgentDefinition
-        let model: String
+        /// The model the client asked for, over every agent's own.
+        let requestedModel: String?
+        let defaultModel: String
+        /// The router or pipeline the turn was addressed to.
+        var flow: AgentFlow?
+        /// The user's message, for a router to read.
+        var prompt = ""
+        /// Shown to the model after the stored history when that ends with another agent's answer (a pipeline's later
+        /// steps): a model asked to go on from an assistant message would continue its text instead.
+        var nudge: String?
 
         var userID: UUID { user.id }
+        var model: String { requestedModel ?? agent.model ?? defaultModel }
+
+        /// The same turn, answered by `agent`.
+        func answering(_ agent: AgentDefinition, nudge: String? = nil) -> TurnContext {
+            TurnContext(id: id, conversationID: conversationID, user: user, agent: agent, requestedModel: requestedModel,
+                        defaultModel: defaultModel, flow: nil, prompt: prompt, nudge: nudge)
+        }
     }
 
-    private enum Outcome: Sendable {
+    /// The agent as the user's plan lets it run: the tools the plan does not include are not offered.
+    func prepared(_ agent: AgentDefinition, for user: User) -> AgentDefinition {
+        var agent = agent
+        if let policy { agent.tools = agent.tools.filter { policy.allowsTool($0, user: user) } }
+        return agent
+    }
+
+    enum Outcome: Sendable {
         case complete
         /// Tool calls wait for the user's decision.
         case awaitingApproval
@@ -212,7 +241,7 @@ public final class Orchestrator: Sendable {
     private func run(_ turn: TurnContext, resuming: [ToolApproval], emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async {
         let progress = TurnProgress()
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask { await self.loop(turn, resuming: resuming, progress: progress, emitter: emitter, logger: logger) }
+            group.addTask { await self.steps(turn, resuming: resuming, progress: progress, emitter: emitter, logger: logger) }
             group.addTask {
                 do { try await Task.sleep(for: self.settings.turnTimeout) } catch { return nil }
                 return .timedOut
@@ -270,7 +299,7 @@ public final class Orchestrator: Sendable {
         }.value
     }
 
-    private func loop(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+    func loop(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
                       logger: Logger) async -> Outcome {
         do {
             let runner = self.runner
@@ -295,6 +324,7 @@ public final class Orchestrator: Sendable {
                                                                           limit: settings.historyMessages))
             let specs = tools.specs(turn.agent.tools)
             let system = try await turn.agent.systemBlocks(for: turn.user)
+            if let nudge = turn.nudge, history.last?.role != .user { history.append(.user(nudge)) }
             var steps = 0
             while true {
                 if steps >= turn.agent.maxIterations {
@@ -440,10 +470,12 @@ public final class Orchestrator: Sendable {
     }
 
     func store(_ message: StoredMessage, turn: TurnContext) async throws -> StoredMessage {
-        try await conversations.append(message, userID: turn.userID)
+        var message = message
+        if message.role == .assistant { message.agent = turn.agent.name }
+        return try await conversations.append(message, userID: turn.userID)
     }
 
-    private func recordUsage(_ turn: TurnContext, model: String, usage: Usage, logger: Logger) async throws {
+    func recordUsage(_ turn: TurnContext, model: String, usage: Usage, logger: Logger) async throws {
         try await self.usage.record(userID: turn.userID, model: model, usage: usage, at: clock.now)
     }
 }

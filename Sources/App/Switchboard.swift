@@ -94,12 +94,13 @@ public struct Switchboard: Sendable {
             // The blueprint's agents join the configured ones.
             var settings = settings
             if let blueprint { settings.agents = try agents(settings: settings, blueprint: blueprint, database: database, clock: clock) }
+            let flows = try blueprint.map { try Self.flows($0, agents: settings.agents, models: settings.models.map(\.name)) } ?? []
             let counts = CountCache()
             let signingKey = try settings.jwtPrivateKey.map(SigningKey.init(base64:))
                 ?? SigningKey.loadOrCreate(path: settings.signingKeyPath)
             let accounts = await Accounts(database: database, settings: settings.accounts, signingKey: signingKey,
                                           httpClient: httpClient, clock: clock, logger: logger)
-            let conversations = Conversations(database: database, agents: Set(settings.agents.map(\.name)), clock: clock)
+            let conversations = Conversations(database: database, agents: Set(settings.agents.map(\.name) + flows.map(\.name)), clock: clock)
             let integrations = Integrations(database: database, vault: Vault(provider: try await VaultSetup.keyProvider(settings)), clock: clock)
             try await VaultSetup.checkKeys(integrations)
             let google = GoogleAPI(settings: settings.connectors, client: httpClient)
@@ -113,9 +114,9 @@ public struct Switchboard: Sendable {
                 collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, quotas: quotas, clock: clock)
             }
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
-                                                           tools: connectorTools(google: google, integrations: integrations) + (appTools ?? []),
+                                                           tools: connectorTools(google: google, integrations: integrations) + (appTools ?? []), flows: flows,
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
-            for route in blueprint?.chatRoutes ?? [] where orchestrator.agents[route.agent] == nil {
+            for route in blueprint?.chatRoutes ?? [] where orchestrator.agents[route.agent] == nil && orchestrator.flows[route.agent] == nil {
                 await orchestrator.router.shutdown()
                 throw StartupError(message: "blueprint chat_routes \(route.method) \(route.path): there is no agent '\(route.agent)' (agents: "
                                    + orchestrator.agents.keys.sorted().joined(separator: ", ") + ")")
@@ -174,7 +175,7 @@ public struct Switchboard: Sendable {
 
     /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
     /// naming a tool that does not exist) stop start-up with a message.
-    static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool],
+    static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool], flows: [AgentFlow] = [],
                                   policy: any TurnPolicy, clock: WallClock, logger: Logger) async throws -> Orchestrator {
         let all: [any Tool] = [CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra
         var named = Set<String>()
@@ -193,7 +194,7 @@ public struct Switchboard: Sendable {
         } catch let error as ModelConfigError {
             throw StartupError(message: error.description)
         }
-        return Orchestrator(router: router, tools: tools, agents: settings.agents, defaultAgent: settings.defaultAgent,
+        return Orchestrator(router: router, tools: tools, agents: settings.agents, flows: flows, defaultAgent: settings.defaultAgent,
                             conversations: conversations.store, approvals: ApprovalStore(db: database), usage: UsageStore(db: database),
                             settings: settings.chat,
                             policy: policy, clock: clock, logger: logger)
@@ -217,6 +218,35 @@ public struct Switchboard: Sendable {
                                           prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock)))
         }
         return agents
+    }
+
+    /// The blueprint's router and pipelines, over agents that exist and with models that do.
+    static func flows(_ blueprint: Blueprint, agents: [AgentDefinition], models: [String]) throws -> [AgentFlow] {
+        var flows: [AgentFlow] = []
+        if let router = blueprint.router {
+            flows.append(.router(AgentRouter(name: BlueprintRouter.name, description: router.description, model: router.model,
+                                             agents: router.agents, fallback: router.fallback)))
+        }
+        flows += blueprint.pipelines.map { pipeline in
+            .pipeline(AgentPipeline(name: pipeline.name, description: pipeline.description, agents: pipeline.agents,
+                                    synthesize: pipeline.synthesize, model: pipeline.model))
+        }
+        for flow in flows {
+            let at = flow.name == BlueprintRouter.name ? "router" : "pipelines.\(flow.name)"
+            for name in flow.agents where !agents.contains(where: { $0.name == name }) {
+                throw StartupError(message: "blueprint \(at): there is no agent '\(name)' (agents: \(agents.map(\.name).joined(separator: ", ")))")
+            }
+            if agents.contains(where: { $0.name == flow.name }) {
+                throw StartupError(message: "blueprint \(at): an agent is named \(flow.name) already")
+            }
+        }
+        var declared: [(at: String, model: String)] = []
+        if let model = blueprint.router?.model { declared.append(("router", model)) }
+        for pipeline in blueprint.pipelines { if let model = pipeline.model { declared.append(("pipelines.\(pipeline.name)", model)) } }
+        for (at, name) in declared where !models.contains(name) {
+            throw StartupError(message: "blueprint \(at).model: there is no model '\(name)' (models: \(models.joined(separator: ", ")))")
+        }
+        return flows
     }
 
     /// The tools of the blueprint's collections that its agents use.

@@ -27,6 +27,8 @@ public struct Blueprint: Sendable {
     public var publicFlags: Set<String> = []
     /// The app's agents, beside the configured ones.
     public var agents: [BlueprintAgent] = []
+    public var router: BlueprintRouter?
+    public var pipelines: [BlueprintPipeline] = []
     /// Chat at the app's own paths and field names.
     public var chatRoutes: [ChatRoute] = []
 

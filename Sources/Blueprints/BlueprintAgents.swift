@@ -197,3 +197,73 @@ extension Checker {
         return approvals
     }
 }
+
+/// The app's intent router (`router:`), addressed as the agent `router`.
+public struct BlueprintRouter: Sendable, Equatable {
+    public static let name = "router"
+    public let description: String
+    public let model: String?
+    public let agents: [String]
+    public let fallback: String
+}
+
+/// A pipeline (`pipelines.<name>`), addressed by its name as an agent is.
+public struct BlueprintPipeline: Sendable, Equatable {
+    public let name: String
+    public let description: String
+    public let agents: [String]
+    public let synthesize: Bool
+    public let model: String?
+}
+
+extension Checker {
+    /// `router: {agents, fallback, model?, description?}`. Whether each agent exists is checked when the server starts
+    /// (a configured agent may be named).
+    mutating func router(_ value: JSONValue?, agents: [BlueprintAgent]) -> BlueprintRouter? {
+        guard let value else { return nil }
+        guard case .object(let spec) = value else {
+            problem("router", "must be {agents: [a, b], fallback: a, model: <model>}")
+            return nil
+        }
+        allowOnly(spec, at: "router", known: ["agents", "fallback", "model", "description"], later: [])
+        if agents.contains(where: { $0.name == BlueprintRouter.name }) { problem("agents.router", "router is the name of the app's router") }
+        let names = strings(spec["agents"], at: "router.agents")
+        if names.count < 2 { problem("router.agents", "must name at least two agents to choose from") }
+        for (index, name) in names.enumerated() where !Names.isIdentifier(name, maxLength: 40) { problem("router.agents.\(index)", "is not an agent's name") }
+        let fallback = spec["fallback"]?.stringValue ?? ""
+        if !Names.isIdentifier(fallback, maxLength: 40) { problem("router.fallback", "is required: the agent that answers when the choice fails") }
+        if let model = spec["model"], model.stringValue?.isEmpty ?? true { problem("router.model", "must be a configured model's name") }
+        return BlueprintRouter(description: spec["description"]?.stringValue ?? "Chooses the agent that answers each message.",
+                               model: spec["model"]?.stringValue, agents: names, fallback: fallback)
+    }
+
+    /// `pipelines: {<name>: {agents, synthesize?, model?, description?}}`.
+    mutating func pipelines(_ value: JSONValue?, agents: [BlueprintAgent]) -> [BlueprintPipeline] {
+        guard let value else { return [] }
+        guard case .object(let declared) = value else {
+            problem("pipelines", "must map pipeline names to {agents: [a, b], synthesize: true}")
+            return []
+        }
+        var pipelines: [BlueprintPipeline] = []
+        for name in inFileOrder(declared, at: "pipelines") {
+            let at = "pipelines." + name
+            guard Names.isIdentifier(name, maxLength: 40), name != BlueprintRouter.name, !agents.contains(where: { $0.name == name }) else {
+                problem(at, "a pipeline's name must be lowercase letters, digits or _, and not an agent's name or router")
+                continue
+            }
+            guard case .object(let spec) = declared[name] ?? .null else {
+                problem(at, "must be {agents: [a, b], synthesize: true}")
+                continue
+            }
+            allowOnly(spec, at: at, known: ["agents", "synthesize", "model", "description"], later: [])
+            let names = strings(spec["agents"], at: at + ".agents")
+            if names.isEmpty || names.count > 10 { problem(at + ".agents", "must name 1 to 10 agents, run in that order") }
+            for (index, agent) in names.enumerated() where !Names.isIdentifier(agent, maxLength: 40) { problem("\(at).agents.\(index)", "is not an agent's name") }
+            if let synthesize = spec["synthesize"], synthesize.boolValue == nil { problem(at + ".synthesize", "must be true or false") }
+            if let model = spec["model"], model.stringValue?.isEmpty ?? true { problem(at + ".model", "must be a configured model's name") }
+            pipelines.append(BlueprintPipeline(name: name, description: spec["description"]?.stringValue ?? "Runs \(names.joined(separator: ", ")) in turn.",
+                                               agents: names, synthesize: spec["synthesize"]?.boolValue ?? false, model: spec["model"]?.stringValue))
+        }
+        return pipelines
+    }
+}

@@ -60,7 +60,7 @@ struct Checker {
 
     /// Keys of the shape that later versions serve: refused by name rather than ignored, so that nobody
     /// believes a rule holds when it does not.
-    static let later: Set = ["router", "pipelines"]
+    static let later: Set<String> = []
     static let laterInCollection: Set<String> = []
 
     mutating func problem(_ path: String, _ message: String) {
@@ -73,7 +73,7 @@ struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes"],
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines"],
                    later: Self.later)
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
@@ -131,7 +131,8 @@ struct Checker {
         })
         return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
                          platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
-                         flags: flags, publicFlags: publicFlags, agents: agents,
+                         flags: flags, publicFlags: publicFlags, agents: agents, router: router(root["router"], agents: agents),
+                         pipelines: pipelines(root["pipelines"], agents: agents),
                          chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
     }
 

@@ -358,5 +358,9 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 13, name: "message_agent") { _ in
+            // The agent that wrote an assistant message: a router's choice and each step of a pipeline stay on record.
+            ["ALTER TABLE messages ADD COLUMN agent TEXT"]
+        },
     ]
 }

@@ -98,16 +98,32 @@ public struct SystemBlock: Sendable, Equatable {
     }
 }
 
+/// A JSON answer the model must give, by its JSON Schema: enforced by the provider where it can (OpenAI's
+/// `json_schema` response format, Gemini's response schema), asked for in words elsewhere, and always to be
+/// validated by the caller.
+public struct OutputFormat: Sendable, Equatable {
+    public let name: String
+    /// An object schema; OpenAI's strict mode wants every property required and no others allowed.
+    public let schema: JSONValue
+
+    public init(name: String, schema: JSONValue) {
+        self.name = name
+        self.schema = schema
+    }
+}
+
 public struct ChatRequest: Sendable {
     public var system: [SystemBlock]
+    public var output: OutputFormat?
     public var messages: [ChatMessage]
     public var tools: [ToolSpec]
     public var maxOutputTokens: Int?
     public var temperature: Double?
 
     public init(system: [SystemBlock] = [], messages: [ChatMessage], tools: [ToolSpec] = [], maxOutputTokens: Int? = nil,
-                temperature: Double? = nil) {
+                temperature: Double? = nil, output: OutputFormat? = nil) {
         self.system = system
+        self.output = output
         self.messages = messages
         self.tools = tools
         self.maxOutputTokens = maxOutputTokens

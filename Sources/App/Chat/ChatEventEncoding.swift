@@ -15,6 +15,9 @@ enum ChatEventEncoding {
         case .toolCall(let messageID, let call):
             return JSONValue.object(["message_id": .string(messageID.lowercased),
                                      "tool_call": ["id": .string(call.id), "name": .string(call.name), "arguments": call.arguments]]).jsonData
+        case .agentSelected(let selection):
+            return JSONValue.object(["agent": .string(selection.agent), "reason": .string(selection.reason.rawValue),
+                                     "flow": .string(selection.flow)]).jsonData
         case .approvalRequired(let approval):
             return encode(Components.Schemas.Approval(approval, now: approval.createdAt))
         case .error(let failure):

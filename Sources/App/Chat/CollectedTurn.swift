@@ -26,7 +26,7 @@ struct CollectedTurn {
             case .approvalRequired(let approval): approvals.append(approval)
             case .error(let error): failure = error
             case .done(let done): summary = done
-            case .messageDelta, .toolCall: continue
+            case .messageDelta, .toolCall, .agentSelected: continue
             }
         }
         if let failure { throw failure.appError }

@@ -73,11 +73,17 @@ extension APIHandler {
 
     func listAgents(_ input: Operations.ListAgents.Input) async throws -> Operations.ListAgents.Output {
         _ = try RequestScope.requireIdentity()
-        let items = orchestrator.agents.values.sorted { $0.name < $1.name }.map { agent in
+        let agents = orchestrator.agents.values.map { agent in
             Components.Schemas.Agent(name: agent.name, description: agent.description,
                                      model: agent.model ?? orchestrator.router.defaultModel, tools: agent.tools,
                                      _default: agent.name == orchestrator.defaultAgent)
         }
+        // Routers and pipelines are addressed as agents are; their tools are their agents'.
+        let flows = orchestrator.flows.values.map { flow in
+            Components.Schemas.Agent(name: flow.name, description: flow.description, model: orchestrator.router.defaultModel,
+                                     tools: [], _default: flow.name == orchestrator.defaultAgent)
+        }
+        let items = (agents + flows).sorted { $0.name < $1.name }
         return .ok(.init(body: .json(.init(items: items))))
     }
 

@@ -49,7 +49,7 @@ extension Components.Schemas.Message {
         }
         self.init(id: message.id.lowercased, conversationId: message.conversationID.lowercased, turnId: message.turnID.lowercased,
                   seq: message.seq, role: role, content: message.parts.map(Components.Schemas.ContentPart.init),
-                  model: message.model, provider: message.provider, status: status, finishReason: message.finishReason,
+                  model: message.model, provider: message.provider, agent: message.agent, status: status, finishReason: message.finishReason,
                   usage: .init(message.usage), error: message.error.map { .init(code: $0.code, message: $0.message) },
                   createdAt: message.createdAt, completedAt: message.completedAt)
     }

@@ -14,7 +14,8 @@ extension APIHandler {
             additionalProperties: app.flags.filter { app.publicFlags.contains($0.key) })
         return .ok(.init(body: .json(.init(
             name: app.name, title: app.title, prefix: app.prefix, flags: flags,
-            agents: app.agents.map { .init(name: $0.name, description: $0.description) },
+            agents: app.agents.map { .init(name: $0.name, description: $0.description) }
+                + orchestrator.flows.values.sorted { $0.name < $1.name }.map { .init(name: $0.name, description: $0.description) },
             collections: app.collections.map { collection in
                 .init(name: collection.name, path: app.prefix + collection.path, owner: .init(rawValue: collection.owner.rawValue) ?? .user)
             }))))

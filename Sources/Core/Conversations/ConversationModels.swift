@@ -33,6 +33,8 @@ public struct StoredMessage: Sendable, Equatable {
     /// The configured model name and its provider, for assistant messages.
     public var model: String?
     public var provider: String?
+    /// The agent that wrote an assistant message.
+    public var agent: String?
     public var status: MessageStatus
     public var finishReason: String?
     public var usage: Usage
@@ -41,7 +43,7 @@ public struct StoredMessage: Sendable, Equatable {
     public var completedAt: Date?
 
     public init(id: UUID = UUID(), conversationID: UUID, turnID: UUID, role: Role, parts: [Part], textSignature: String? = nil,
-                model: String? = nil, provider: String? = nil, status: MessageStatus = .complete, finishReason: String? = nil,
+                model: String? = nil, provider: String? = nil, agent: String? = nil, status: MessageStatus = .complete, finishReason: String? = nil,
                 usage: Usage = .zero, error: MessageError? = nil, createdAt: Date, completedAt: Date? = nil) {
         self.id = id
         self.conversationID = conversationID
@@ -52,6 +54,7 @@ public struct StoredMessage: Sendable, Equatable {
         self.textSignature = textSignature
         self.model = model
         self.provider = provider
+        self.agent = agent
         self.status = status
         self.finishReason = finishReason
         self.usage = usage

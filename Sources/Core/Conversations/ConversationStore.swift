@@ -154,7 +154,7 @@ public struct ConversationStore: Sendable {
     // MARK: Messages
 
     static let messageColumns = """
-        m.id, m.conversation_id, m.turn_id, m.seq, m.role, m.parts, m.model, m.provider, m.status, m.finish_reason,
+        m.id, m.conversation_id, m.turn_id, m.seq, m.role, m.parts, m.model, m.provider, m.agent, m.status, m.finish_reason,
         m.input_tokens, m.output_tokens, m.cached_input_tokens, m.cache_write_tokens, m.reasoning_tokens,
         m.error_code, m.error_message, m.created_at, m.completed_at
         """
@@ -168,7 +168,7 @@ public struct ConversationStore: Sendable {
         var message = StoredMessage(
             id: try uuid(row, "id"), conversationID: try uuid(row, "conversation_id"), turnID: try uuid(row, "turn_id"),
             role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user, parts: parts, textSignature: signature,
-            model: try optional("model"), provider: try optional("provider"),
+            model: try optional("model"), provider: try optional("provider"), agent: try optional("agent"),
             status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .complete,
             finishReason: try optional("finish_reason"),
             usage: Usage(inputTokens: try count("input_tokens"), outputTokens: try count("output_tokens"),
@@ -195,13 +195,13 @@ public struct ConversationStore: Sendable {
                 """).first() else { throw AppError.notFound("conversation") }
             let seq = try row.decode(column: "last_seq", as: Int64.self)
             try await sql.raw("""
-                INSERT INTO messages (id, conversation_id, user_id, turn_id, seq, role, parts, text_folded, model, provider, status,
+                INSERT INTO messages (id, conversation_id, user_id, turn_id, seq, role, parts, text_folded, model, provider, agent, status,
                     finish_reason, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
                     error_code, error_message, created_at, completed_at)
                 VALUES (\(bind: message.id.lowercased), \(bind: conversation), \(bind: userID.lowercased),
                     \(bind: message.turnID.lowercased), \(bind: seq), \(bind: message.role.rawValue),
                     \(bind: PartsCoding.encode(message.parts, textSignature: message.textSignature).jsonString),
-                    \(bind: message.searchableText.folded), \(bind: message.model), \(bind: message.provider), \(bind: message.status.rawValue),
+                    \(bind: message.searchableText.folded), \(bind: message.model), \(bind: message.provider), \(bind: message.agent), \(bind: message.status.rawValue),
                     \(bind: message.finishReason), \(bind: Int64(usage.inputTokens)), \(bind: Int64(usage.outputTokens)),
                     \(bind: Int64(usage.cachedInputTokens)), \(bind: Int64(usage.cacheWriteTokens)), \(bind: Int64(usage.reasoningTokens)),
                     \(bind: error?.code), \(bind: error?.message), \(bind: message.createdAt.millis), \(bind: message.completedAt?.millis))

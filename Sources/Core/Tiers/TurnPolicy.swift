@@ -10,6 +10,8 @@ public protocol TurnPolicy: Sendable {
     /// used so far: a long tool-using turn stops at the budget instead of running past it.
     func admitStep(user: User, used: Usage) async throws
     func allowsTool(_ name: String, user: User) -> Bool
+    /// Whether a router or pipeline may run this agent for the user.
+    func allowsAgent(_ name: String, user: User) -> Bool
     /// Debits `usage` once for `turnID`, however often it is called.
     func debit(turnID: UUID, user: User, usage: Usage) async throws
 }
@@ -39,6 +41,10 @@ public struct PlanPolicy: TurnPolicy {
 
     public func allowsTool(_ name: String, user: User) -> Bool {
         plans.tier(user.tier).includes("tool:\(name)")
+    }
+
+    public func allowsAgent(_ name: String, user: User) -> Bool {
+        plans.tier(user.tier).includes("agent:\(name)")
     }
 
     public func debit(turnID: UUID, user: User, usage: Usage) async throws {

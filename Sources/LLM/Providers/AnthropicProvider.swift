@@ -92,7 +92,12 @@ struct AnthropicProvider: ModelProvider {
             "max_tokens": .int(Int64(request.maxOutputTokens ?? config.maxOutputTokens ?? 4096)),
             "messages": .array(messages.map { ["role": .string($0.role), "content": .array($0.content)] }),
         ]
-        let system = request.system.filter { !$0.text.isEmpty }
+        var system = request.system.filter { !$0.text.isEmpty }
+        // Messages has no schema-constrained output: the schema is asked for in words, and the caller validates.
+        if let output = request.output {
+            system.append(SystemBlock("Answer with one JSON object only, no other text, matching this JSON Schema: " + output.schema.jsonString,
+                                      cacheable: false))
+        }
         if !system.isEmpty {
             // One breakpoint, at the end of the leading cacheable blocks: Anthropic caches the whole prefix before it.
             let cached = system.prefix { $0.cacheable }.count

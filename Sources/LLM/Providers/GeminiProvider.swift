@@ -111,6 +111,10 @@ struct GeminiProvider: ModelProvider {
         var generation: [String: JSONValue] = [:]
         if let max = request.maxOutputTokens ?? config.maxOutputTokens { generation["maxOutputTokens"] = .int(Int64(max)) }
         if let temperature = request.temperature ?? config.temperature { generation["temperature"] = .double(temperature) }
+        if let output = request.output {
+            generation["responseMimeType"] = "application/json"
+            generation["responseSchema"] = Self.responseSchema(output.schema)
+        }
         if !generation.isEmpty { body["generationConfig"] = .object(generation) }
         return .object(body)
     }
@@ -207,5 +211,23 @@ struct GeminiProvider: ModelProvider {
             }
         }
         return nil
+    }
+}
+
+extension GeminiProvider {
+    /// A JSON Schema as Gemini's response schema (an OpenAPI subset): its keywords only, types in capitals.
+    static func responseSchema(_ schema: JSONValue) -> JSONValue {
+        guard case .object(let object) = schema else { return schema }
+        var converted: [String: JSONValue] = [:]
+        for (key, value) in object {
+            switch key {
+            case "type": converted[key] = value.stringValue.map { .string($0.uppercased()) } ?? value
+            case "properties": converted[key] = .object((value.objectValue ?? [:]).mapValues(responseSchema))
+            case "items": converted[key] = responseSchema(value)
+            case "description", "enum", "required", "format", "nullable": converted[key] = value
+            default: continue
+            }
+        }
+        return .object(converted)
     }
 }

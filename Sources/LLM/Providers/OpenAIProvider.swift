@@ -94,6 +94,9 @@ struct OpenAIProvider: ModelProvider {
             body[config.baseURL == nil || baseURL.contains("api.openai.com") ? "max_completion_tokens" : "max_tokens"] = .int(Int64(max))
         }
         if let temperature = request.temperature ?? config.temperature { body["temperature"] = .double(temperature) }
+        if let output = request.output {
+            body["response_format"] = ["type": "json_schema", "json_schema": ["name": .string(output.name), "schema": output.schema, "strict": true]]
+        }
         if stream {
             body["stream"] = true
             body["stream_options"] = ["include_usage": true]
