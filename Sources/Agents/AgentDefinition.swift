@@ -16,9 +16,11 @@ public struct AgentDefinition: Sendable {
     public var approvals: [String: ApprovalRule]
     /// Renders the system prompt for each turn (a blueprint's templates and prompt blocks); nil: `systemPrompt` as it is.
     public var prompt: (any SystemPromptSource)?
+    /// The output guard: no run of the prompt's words reaches the client (`OutputGuard`).
+    public var sanitize: Bool
 
     public init(name: String, description: String, model: String? = nil, systemPrompt: String, tools: [String],
-                maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:], prompt: (any SystemPromptSource)? = nil) {
+                maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:], prompt: (any SystemPromptSource)? = nil, sanitize: Bool = false) {
         self.name = name
         self.description = description
         self.model = model
@@ -27,6 +29,7 @@ public struct AgentDefinition: Sendable {
         self.maxIterations = maxIterations
         self.approvals = approvals
         self.prompt = prompt
+        self.sanitize = sanitize
     }
 
     /// The system prompt for one turn of `user`.

@@ -13,6 +13,8 @@ public struct ChatSettings: Sendable {
     public var historyMessages: Int = 100
     public var maxMessageCharacters: Int = 32_000
     public var maxToolResultCharacters: Int = 32_000
+    /// The output guard's run length: this many words in a row shared with the prompt are a leak.
+    public var guardWords: Int = 8
     /// Turns one user may run at once, across their conversations (beyond: 429 `too_many_turns`).
     public var maxConcurrentTurnsPerUser: Int = 8
     /// How long a tool call waits for the user's decision before it lapses.
@@ -40,6 +42,8 @@ public final class Orchestrator: Sendable {
     /// The plan's say: admission (features, token budget), the tools the model sees, the debit at the end.
     let policy: (any TurnPolicy)?
     private let running = TurnTracker()
+    /// Passages the output guard has replaced since the process started.
+    public let redactions = Atomic<Int>(0)
 
     public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], flows: [AgentFlow] = [], defaultAgent: String,
                 conversations: ConversationStore, approvals: ApprovalStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
@@ -324,6 +328,11 @@ public final class Orchestrator: Sendable {
                                                                           limit: settings.historyMessages))
             let specs = tools.specs(turn.agent.tools)
             let system = try await turn.agent.systemBlocks(for: turn.user)
+            // With the output guard on, no run of the prompt's or the tool schemas' words reaches the client.
+            let guardSources: [(name: String, text: String)]? = turn.agent.sanitize
+                ? system.enumerated().map { ("system prompt block \($0.offset + 1)", $0.element.text) }
+                    + specs.map { ("tool \($0.name)", $0.description + " " + $0.parameters.jsonString) }
+                : nil
             if let nudge = turn.nudge, history.last?.role != .user { history.append(.user(nudge)) }
             var steps = 0
             while true {
@@ -357,15 +366,21 @@ public final class Orchestrator: Sendable {
                 progress.begin(stepID, model: turn.model, at: startedAt)
                 let request = ChatRequest(system: system, messages: history, tools: specs)
                 var assembler = ResponseAssembler()
+                let outputGuard = guardSources.map { OutputGuard(sources: $0, length: settings.guardWords) }
                 do {
                     for try await routed in router.stream(model: turn.model, request: request) {
                         switch routed {
                         case .model(let name, let provider):
                             progress.served(by: name, provider: provider)
+                        case .event(.textDelta(let delta)):
+                            assembler.add(.textDelta(delta))
+                            // What the client sees is what is kept should the step be cut off.
+                            let shown = outputGuard?.add(delta) ?? delta
+                            progress.add(.textDelta(shown))
+                            if !shown.isEmpty { emitter.yield(.messageDelta(messageID: stepID, delta: shown)) }
                         case .event(let event):
                             assembler.add(event)
                             progress.add(event)
-                            if case .textDelta(let delta) = event { emitter.yield(.messageDelta(messageID: stepID, delta: delta)) }
                         }
                     }
                     if Task.isCancelled { return .timedOut }
@@ -383,7 +398,18 @@ public final class Orchestrator: Sendable {
                     return .failed(failure, partial: partial)
                 }
 
-                let response = assembler.response
+                var response = assembler.response
+                if let outputGuard {
+                    let rest = outputGuard.finish()
+                    if !rest.isEmpty { emitter.yield(.messageDelta(messageID: stepID, delta: rest)) }
+                    response.message.parts = (outputGuard.output.isEmpty ? [] : [.text(outputGuard.output)])
+                        + response.message.parts.filter { if case .text = $0 { false } else { true } }
+                    for match in outputGuard.matches {
+                        let total = redactions.add(1, ordering: .relaxed).newValue
+                        logger.warning("output guard redacted a passage of the prompt",
+                                       metadata: ["agent": "\(turn.agent.name)", "source": "\(match.source)", "redactions": "\(total)"])
+                    }
+                }
                 let served = progress.finish()
                 progress.totals.withLock { $0 = $0 + response.usage }
                 try await recordUsage(turn, model: served.model, usage: response.usage, logger: logger)

@@ -36,6 +36,7 @@ extension Settings {
         chat.historyMessages = keys.int("chat.history_messages", chat.historyMessages, 2...10_000)
         chat.maxConcurrentTurnsPerUser = keys.int("chat.max_concurrent_turns_per_user", chat.maxConcurrentTurnsPerUser, 1...10_000)
         chat.approvalTimeout = .seconds(keys.int("chat.approval_timeout_seconds", 86_400, 60...30 * 86_400))
+        chat.guardWords = keys.int("chat.guard_words", chat.guardWords, 4...50)
         retry.baseBackoff = .milliseconds(keys.int("llm.retry_base_ms", 500, 0...60_000))
         retry.maxBackoff = .milliseconds(keys.int("llm.retry_max_ms", 8000, 0...600_000))
         retry.maxRetryAfter = .seconds(keys.int("llm.max_retry_after_seconds", 30, 0...3600))

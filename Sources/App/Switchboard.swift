@@ -215,7 +215,8 @@ public struct Switchboard: Sendable {
             agents.append(AgentDefinition(name: agent.name, description: agent.description, model: agent.model, systemPrompt: "",
                                           tools: agent.tools, maxIterations: agent.maxIterations,
                                           approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock),
-                                          prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock)))
+                                          prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock),
+                                          sanitize: agent.sanitize))
         }
         return agents
     }

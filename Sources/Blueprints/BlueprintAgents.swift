@@ -18,6 +18,8 @@ public struct BlueprintAgent: Sendable {
     /// Tool name -> when its calls wait for the user's decision. Every `_delete` tool is here (`always` unless
     /// declared otherwise).
     public let approvals: [String: BlueprintApproval]
+    /// The output guard (`sanitize:`, the agent's or else the app's).
+    public let sanitize: Bool
 }
 
 public struct PromptBlock: Sendable, Equatable {
@@ -43,9 +45,7 @@ public enum ToolOperation: String, Sendable, CaseIterable {
 
 extension Checker {
     /// Keys of an agent that later versions serve.
-    static let laterInAgent: Set = ["sanitize"]
-
-    mutating func agents(_ value: JSONValue?, collections: [CollectionSpec]) -> [BlueprintAgent] {
+    mutating func agents(_ value: JSONValue?, collections: [CollectionSpec], sanitize: Bool) -> [BlueprintAgent] {
         guard let value else { return [] }
         guard case .object(let declared) = value else {
             problem("agents", "must map agent names to {description, model, system, tools}")
@@ -62,7 +62,9 @@ extension Checker {
                 problem(at, "must be a mapping with description, system and tools")
                 continue
             }
-            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks"], later: Self.laterInAgent)
+            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks", "sanitize"],
+                       later: [])
+            if let value = spec["sanitize"], value.boolValue == nil { problem(at + ".sanitize", "must be true or false") }
             let description = spec["description"]?.stringValue ?? ""
             if description.isEmpty { problem(at + ".description", "is required: what the agent does (routers and frontends read it)") }
             if let model = spec["model"], model.stringValue?.isEmpty ?? true { problem(at + ".model", "must be a configured model's name") }
@@ -73,7 +75,8 @@ extension Checker {
             let tools = agentTools(spec["tools"], collections: collections, at: at + ".tools")
             let approvals = agentApprovals(spec["approvals"], tools: tools, collections: collections, at: at + ".approvals")
             agents.append(BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, system: system,
-                                         blocks: blocks, tools: tools, maxIterations: maxIterations, approvals: approvals))
+                                         blocks: blocks, tools: tools, maxIterations: maxIterations, approvals: approvals,
+                                         sanitize: spec["sanitize"]?.boolValue ?? sanitize))
         }
         return agents
     }

@@ -78,7 +78,8 @@ struct Checker {
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
-        allowOnly(app, at: "app", known: ["name", "title", "prefix"], later: [])
+        allowOnly(app, at: "app", known: ["name", "title", "prefix", "sanitize"], later: [])
+        if let value = app["sanitize"], value.boolValue == nil { problem("app.sanitize", "must be true or false") }
         let name = app["name"]?.stringValue ?? ""
         if !Names.isIdentifier(name, maxLength: 24) {
             problem("app.name", "must be 1 to 24 lowercase letters, digits or _, starting with a letter")
@@ -124,7 +125,7 @@ struct Checker {
                 }
             }
         }
-        let agents = agents(root["agents"], collections: collections)
+        let agents = agents(root["agents"], collections: collections, sanitize: app["sanitize"]?.boolValue ?? false)
         // Chat routes may not take a method and path the app's collections serve.
         let taken = Set(collections.flatMap { collection in
             ["POST " + collection.path, "PUT " + collection.path] + collection.aliases.map { $0.method + " " + $0.path }
