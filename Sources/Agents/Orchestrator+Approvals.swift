@@ -72,7 +72,8 @@ extension Orchestrator {
         let agent = try await resumingAgent(approval, user: decision.user)
         var checkLogger = logger
         checkLogger[metadataKey: "approval_id"] = "\(approval.id.lowercased)"
-        let toolContext = ToolContext(userID: decision.user.id, conversationID: approval.conversationID, logger: checkLogger)
+        let toolContext = ToolContext(userID: decision.user.id, tier: decision.user.tier, conversationID: approval.conversationID,
+                                      app: environment, logger: checkLogger)
         if let arguments = decision.arguments {
             let edited = ToolCall(id: approval.call.id, name: approval.call.name, arguments: arguments)
             if let refusal = await runner.check(edited, allowed: agent.tools, context: toolContext) {

@@ -33,6 +33,8 @@ public final class Orchestrator: Sendable {
     /// Routers and pipelines, addressed by name as agents are.
     public let flows: [String: AgentFlow]
     public let defaultAgent: String
+    /// The served app, for the tools' context.
+    let environment: ToolEnvironment
     let conversations: ConversationStore
     let approvals: ApprovalStore
     let usage: UsageStore
@@ -46,6 +48,7 @@ public final class Orchestrator: Sendable {
     public let redactions = Atomic<Int>(0)
 
     public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], flows: [AgentFlow] = [], defaultAgent: String,
+                environment: ToolEnvironment = .init(),
                 conversations: ConversationStore, approvals: ApprovalStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
                 clock: WallClock, logger: Logger) {
         self.router = router
@@ -53,6 +56,7 @@ public final class Orchestrator: Sendable {
         self.agents = Dictionary(agents.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         self.flows = Dictionary(flows.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         self.defaultAgent = defaultAgent
+        self.environment = environment
         self.conversations = conversations
         self.approvals = approvals
         self.usage = usage
@@ -307,7 +311,8 @@ public final class Orchestrator: Sendable {
                       logger: Logger) async -> Outcome {
         do {
             let runner = self.runner
-            let toolContext = ToolContext(userID: turn.userID, conversationID: turn.conversationID, logger: logger)
+            let toolContext = ToolContext(userID: turn.userID, tier: turn.user.tier, conversationID: turn.conversationID, app: environment,
+                                          logger: logger)
             let storeResult: @Sendable (ToolResult) async -> Void = { result in
                 do {
                     let message = try await self.store(StoredMessage(

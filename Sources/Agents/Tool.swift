@@ -23,16 +23,33 @@ extension Tool {
     public func precheck(_ arguments: JSONValue, context: ToolContext) async throws {}
 }
 
-/// Who a tool runs for. Tools reach data only through this user, so no tool can read another user's.
+/// Who a tool runs for, and where. Tools reach data only through this user, so no tool can read another user's.
 public struct ToolContext: Sendable {
     public let userID: UUID
+    /// The user's tier as the turn began.
+    public let tier: String
     public let conversationID: UUID
+    /// The app the server serves (a blueprint's name), and its flags as configured: a tool may behave by them.
+    public let app: ToolEnvironment
     public let logger: Logger
 
-    public init(userID: UUID, conversationID: UUID, logger: Logger) {
+    public init(userID: UUID, tier: String = "", conversationID: UUID, app: ToolEnvironment = .init(), logger: Logger) {
         self.userID = userID
+        self.tier = tier
         self.conversationID = conversationID
+        self.app = app
         self.logger = logger
+    }
+}
+
+/// The served app as tools see it.
+public struct ToolEnvironment: Sendable {
+    public let name: String?
+    public let flags: [String: Bool]
+
+    public init(name: String? = nil, flags: [String: Bool] = [:]) {
+        self.name = name
+        self.flags = flags
     }
 }
 

@@ -115,6 +115,7 @@ public struct Switchboard: Sendable {
             }
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
                                                            tools: connectorTools(google: google, integrations: integrations) + (appTools ?? []), flows: flows,
+                                                           environment: ToolEnvironment(name: blueprint?.name, flags: blueprint?.flags ?? [:]),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             for route in blueprint?.chatRoutes ?? [] where orchestrator.agents[route.agent] == nil && orchestrator.flows[route.agent] == nil {
                 await orchestrator.router.shutdown()
@@ -176,6 +177,7 @@ public struct Switchboard: Sendable {
     /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
     /// naming a tool that does not exist) stop start-up with a message.
     static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool], flows: [AgentFlow] = [],
+                                  environment: ToolEnvironment = .init(),
                                   policy: any TurnPolicy, clock: WallClock, logger: Logger) async throws -> Orchestrator {
         let all: [any Tool] = [CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra
         var named = Set<String>()
@@ -195,6 +197,7 @@ public struct Switchboard: Sendable {
             throw StartupError(message: error.description)
         }
         return Orchestrator(router: router, tools: tools, agents: settings.agents, flows: flows, defaultAgent: settings.defaultAgent,
+                            environment: environment,
                             conversations: conversations.store, approvals: ApprovalStore(db: database), usage: UsageStore(db: database),
                             settings: settings.chat,
                             policy: policy, clock: clock, logger: logger)

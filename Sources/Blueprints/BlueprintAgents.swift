@@ -44,7 +44,6 @@ public enum ToolOperation: String, Sendable, CaseIterable {
 }
 
 extension Checker {
-    /// Keys of an agent that later versions serve.
     mutating func agents(_ value: JSONValue?, collections: [CollectionSpec], sanitize: Bool) -> [BlueprintAgent] {
         guard let value else { return [] }
         guard case .object(let declared) = value else {
@@ -62,8 +61,7 @@ extension Checker {
                 problem(at, "must be a mapping with description, system and tools")
                 continue
             }
-            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks", "sanitize"],
-                       later: [])
+            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks", "sanitize"])
             if let value = spec["sanitize"], value.boolValue == nil { problem(at + ".sanitize", "must be true or false") }
             let description = spec["description"]?.stringValue ?? ""
             if description.isEmpty { problem(at + ".description", "is required: what the agent does (routers and frontends read it)") }
@@ -123,7 +121,7 @@ extension Checker {
                 problem("\(at).\(index)", "must be {file: prompts/x.md, cache: true}")
                 return nil
             }
-            allowOnly(block, at: "\(at).\(index)", known: ["file", "cache"], later: [])
+            allowOnly(block, at: "\(at).\(index)", known: ["file", "cache"])
             if let cache = block["cache"], cache.boolValue == nil { problem("\(at).\(index).cache", "must be true or false") }
             return PromptBlock(template: promptFile(block["file"], at: "\(at).\(index).file", example: "prompts/schema.md"),
                                cache: block["cache"]?.boolValue ?? false)
@@ -228,7 +226,7 @@ extension Checker {
             problem("router", "must be {agents: [a, b], fallback: a, model: <model>}")
             return nil
         }
-        allowOnly(spec, at: "router", known: ["agents", "fallback", "model", "description"], later: [])
+        allowOnly(spec, at: "router", known: ["agents", "fallback", "model", "description"])
         if agents.contains(where: { $0.name == BlueprintRouter.name }) { problem("agents.router", "router is the name of the app's router") }
         let names = strings(spec["agents"], at: "router.agents")
         if names.count < 2 { problem("router.agents", "must name at least two agents to choose from") }
@@ -258,7 +256,7 @@ extension Checker {
                 problem(at, "must be {agents: [a, b], synthesize: true}")
                 continue
             }
-            allowOnly(spec, at: at, known: ["agents", "synthesize", "model", "description"], later: [])
+            allowOnly(spec, at: at, known: ["agents", "synthesize", "model", "description"])
             let names = strings(spec["agents"], at: at + ".agents")
             if names.isEmpty || names.count > 10 { problem(at + ".agents", "must name 1 to 10 agents, run in that order") }
             for (index, agent) in names.enumerated() where !Names.isIdentifier(agent, maxLength: 40) { problem("\(at).agents.\(index)", "is not an agent's name") }

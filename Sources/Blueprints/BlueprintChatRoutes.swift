@@ -55,7 +55,7 @@ extension Checker {
                 problem(at, "must be {method: POST, path: /chat, agent: <agent>, request: {message: content}, response: {reply: message.text}}")
                 continue
             }
-            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response"], later: [])
+            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response"])
             let method = (spec["method"]?.stringValue ?? "POST").uppercased()
             if !["POST", "PUT"].contains(method) { problem(at + ".method", "must be POST or PUT") }
             let path = spec["path"]?.stringValue ?? ""

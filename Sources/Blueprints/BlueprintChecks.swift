@@ -11,7 +11,7 @@ extension Checker {
             problem(at, "must map after_create, after_update or after_delete to lists of steps")
             return [:]
         }
-        allowOnly(events, at: at, known: Set(HookEvent.allCases.map(\.rawValue)), later: [])
+        allowOnly(events, at: at, known: Set(HookEvent.allCases.map(\.rawValue)))
         var hooks: [HookEvent: [HookAction]] = [:]
         for event in HookEvent.allCases {
             guard let steps = events[event.rawValue] else { continue }
@@ -25,28 +25,28 @@ extension Checker {
                 let field = spec["profile"]?.stringValue ?? spec["field"]?.stringValue
                 switch kind {
                 case "increment", "decrement":
-                    allowOnly(spec, at: stepAt + "." + kind, known: ["profile", "relation", "field", "by"], later: [])
+                    allowOnly(spec, at: stepAt + "." + kind, known: ["profile", "relation", "field", "by"])
                     guard let target, let field, let by = (spec["by"] ?? .int(1)).intValue, (1...1_000_000_000).contains(by) else {
                         problem(stepAt, "\(kind) needs {profile: field} or {relation: field, field: name}, and by: 1 to 1000000000")
                         continue
                     }
                     hooks[event, default: []].append(.adjust(target, field: field, by: Int64(kind == "increment" ? by : -by)))
                 case "set":
-                    allowOnly(spec, at: stepAt + ".set", known: ["profile", "relation", "field", "value"], later: [])
+                    allowOnly(spec, at: stepAt + ".set", known: ["profile", "relation", "field", "value"])
                     guard let target, let field, let value = spec["value"] else {
                         problem(stepAt, "set needs {profile: field} or {relation: field, field: name}, and value")
                         continue
                     }
                     hooks[event, default: []].append(.set(target, field: field, value: value))
                 case "create":
-                    allowOnly(spec, at: stepAt + ".create", known: ["collection", "record"], later: [])
+                    allowOnly(spec, at: stepAt + ".create", known: ["collection", "record"])
                     guard let collection = spec["collection"]?.stringValue, let record = spec["record"]?.objectValue else {
                         problem(stepAt, "create needs {collection: name, record: {field: value}}")
                         continue
                     }
                     hooks[event, default: []].append(.create(collection: collection, values: record))
                 case "webhook":
-                    allowOnly(spec, at: stepAt + ".webhook", known: ["url", "secret_env"], later: [])
+                    allowOnly(spec, at: stepAt + ".webhook", known: ["url", "secret_env"])
                     let url = spec["url"]?.stringValue ?? ""
                     guard url.hasPrefix("https://") || url.hasPrefix("http://"), StringFormat.uri.accepts(url) else {
                         problem(stepAt, "webhook needs {url: https://..., secret_env: NAME_OF_AN_ENVIRONMENT_VARIABLE}")
@@ -110,7 +110,7 @@ extension Checker {
         var relations: [Relation] = []
         for name in declared.keys.sorted() {
             let spec = declared[name]?.objectValue ?? [:]
-            allowOnly(spec, at: at + "." + name, known: ["collection", "on_delete"], later: [])
+            allowOnly(spec, at: at + "." + name, known: ["collection", "on_delete"])
             guard let field = fields[name], field.kind == .text else {
                 problem(at + "." + name, "\(name) must be a text field of the collection (it holds the other record's id)")
                 continue
@@ -157,7 +157,7 @@ extension Checker {
             problem(at, "must map operations (\(CollectionOperation.allCases.map(\.rawValue).joined(separator: ", "))) to \"METHOD /path\"")
             return []
         }
-        allowOnly(routes, at: at, known: Set(CollectionOperation.allCases.map(\.rawValue)), later: [])
+        allowOnly(routes, at: at, known: Set(CollectionOperation.allCases.map(\.rawValue)))
         var aliases: [RouteAlias] = []
         for operation in CollectionOperation.allCases {
             guard let route = routes[operation.rawValue] else { continue }

@@ -58,11 +58,6 @@ struct Checker {
     /// The flags frontends may read (`GET /api/v1/app`).
     var publicFlags: Set<String> = []
 
-    /// Keys of the issue's shape that later versions serve: refused by name rather than ignored, so that nobody
-    /// believes a rule holds when it does not.
-    static let later: Set<String> = []
-    static let laterInCollection: Set<String> = []
-
     mutating func problem(_ path: String, _ message: String) {
         let line = tree.line(path)
         problems.append((line ?? 0, "\(BlueprintLoader.fileName)\(line.map { ":\($0)" } ?? ""): \(path.isEmpty ? "" : path + ": ")\(message)"))
@@ -73,12 +68,11 @@ struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines"],
-                   later: Self.later)
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines"])
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
-        allowOnly(app, at: "app", known: ["name", "title", "prefix", "sanitize"], later: [])
+        allowOnly(app, at: "app", known: ["name", "title", "prefix", "sanitize"])
         if let value = app["sanitize"], value.boolValue == nil { problem("app.sanitize", "must be true or false") }
         let name = app["name"]?.stringValue ?? ""
         if !Names.isIdentifier(name, maxLength: 24) {
@@ -143,8 +137,7 @@ struct Checker {
             problem(at, "must be a mapping with at least a schema")
             return nil
         }
-        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes", "relations", "hooks"],
-                  later: Self.laterInCollection)
+        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes", "relations", "hooks"])
         if !Names.isIdentifier(name, maxLength: 30) {
             problem(at, "a collection's name must be 1 to 30 lowercase letters, digits or _, starting with a letter")
         }
@@ -193,7 +186,7 @@ struct Checker {
         if let declared = spec["rules"] {
             let object = declared.objectValue ?? [:]
             if declared.objectValue == nil { problem(at + ".rules", "must map operations (list, view, create, update, delete) to rules") }
-            allowOnly(object, at: at + ".rules", known: Set(Rule.allCases.map(\.rawValue)), later: [])
+            allowOnly(object, at: at + ".rules", known: Set(Rule.allCases.map(\.rawValue)))
             for rule in Rule.allCases {
                 guard let value = object[rule.rawValue] else { continue }
                 if let text = value.stringValue { rules[rule] = text } else { problem("\(at).rules.\(rule.rawValue)", "must be a rule (text)") }
@@ -316,7 +309,7 @@ struct Checker {
                 problem(at, "a flag's name must be lowercase letters, digits or _, starting with a letter")
                 continue
             }
-            allowOnly(spec.objectValue ?? [:], at: at, known: ["default", "description", "public"], later: [])
+            allowOnly(spec.objectValue ?? [:], at: at, known: ["default", "description", "public"])
             if let shown = spec["public"] {
                 if shown.boolValue == nil { problem(at + ".public", "must be true or false") }
                 if shown.boolValue == true { publicFlags.insert(name) }
@@ -345,11 +338,9 @@ struct Checker {
         return items.compactMap(\.stringValue)
     }
 
-    mutating func allowOnly(_ object: [String: JSONValue], at: String, known: Set<String>, later: Set<String>) {
+    mutating func allowOnly(_ object: [String: JSONValue], at: String, known: Set<String>) {
         for key in object.keys.sorted() where !known.contains(key) {
-            let path = YAMLTree.join(at, key)
-            if later.contains(key) { problem(path, "is not supported yet by this version of Switchboard") }
-            else { problem(path, "is not a known key here (known: \(known.sorted().joined(separator: ", ")))") }
+            problem(YAMLTree.join(at, key), "is not a known key here (known: \(known.sorted().joined(separator: ", ")))")
         }
     }
 

@@ -28,7 +28,7 @@ extension Checker {
                 problem(at, "must be a mapping of limits (requests_per_minute, monthly_tokens, storage_mb, features...)")
                 continue
             }
-            allowOnly(spec, at: at, known: Set(Self.tierKeys), later: [])
+            allowOnly(spec, at: at, known: Set(Self.tierKeys))
             let prefix = "tiers.\(name)."
             for (key, range) in [("requests_per_minute", 1...1_000_000), ("monthly_tokens", 0...Int(Int32.max) * 1000), ("storage_mb", 0...100_000_000)] {
                 guard let given = spec[key] else { continue }

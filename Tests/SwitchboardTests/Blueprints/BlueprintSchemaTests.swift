@@ -114,7 +114,7 @@ struct BlueprintSchemaTests {
         let yaml = """
             blueprint: 1
             app: {name: Bad-Name}
-            router: {}
+            routers: {}
             collections:
               tasks:
                 owner: teams
@@ -135,7 +135,7 @@ struct BlueprintSchemaTests {
             """
         let problems = try #require(throwing(yaml))
         let expected = [
-            "blueprint.yaml:2: app.name:", "blueprint.yaml:3: router: is not supported yet",
+            "blueprint.yaml:2: app.name:", "blueprint.yaml:3: routers: is not a known key here",
             "blueprint.yaml:6: collections.tasks.owner: must be user, team or shared",
             "blueprint.yaml:7: collections.tasks.path:", "blueprint.yaml:10: collections.tasks.schema.required: ghost",
             "blueprint.yaml:12: collections.tasks.schema.properties.title.type: strin",

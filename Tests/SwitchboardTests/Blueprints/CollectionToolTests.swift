@@ -61,6 +61,50 @@ struct CollectionToolTests {
         }
     }
 
+    static let hookYAML = """
+        blueprint: 1
+        app: {name: fit}
+        profile:
+          affinity_score: {type: integer, default: 0, minimum: 0, readonly: true}
+        collections:
+          workouts:
+            schema:
+              type: object
+              required: [note]
+              properties: {note: {type: string, minLength: 1}, locked: {type: boolean, default: false}}
+            rules: {update: "locked = false"}
+            hooks:
+              after_create:
+                - increment: {profile: affinity_score, by: 2}
+        agents:
+          coach: {description: Coaches, system: prompts/coach.md, tools: [workouts.*]}
+        """
+
+    @Test("Through the tools, a create fires the collection's hooks and its update rule refuses as over REST",
+          arguments: FakeProvider.Kind.allCases)
+    func hooksAndRules(kind: FakeProvider.Kind) async throws {
+        let fake = try await FakeProvider.start(kind, [])
+        let directory = try TestBlueprint.directory(Self.hookYAML, files: ["prompts/coach.md": "You coach."])
+        try await TestApp.withFakes([fake], customize: { $0.blueprintDirectory = directory }) { app in
+            let user = try await app.signup()
+            let locked = try #require(try await app.create("/workouts", ["note": "Old", "locked": true], token: user.access)["id"] as? String)
+            fake.enqueue([
+                .toolCalls([FakeCall("workouts_create", #"{"note": "Ran 5 km"}"#)]),
+                .toolCalls([FakeCall("workouts_update", #"{"id": "\#(locked)", "changes": {"note": "Edited"}}"#)]),
+                .text("Logged your run; the old workout is locked."),
+            ])
+            let conversation = try await app.conversation(user.access)
+            let reply = try await app.send(conversation, "Log my run", token: user.access, extra: ["agent": "coach"])
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(try await app.request(.get, "/api/v1/profile", token: user.access)["affinity_score"] as? Int == 4,
+                    "the REST create and the tool's create each fired the hook")
+            let results = try await app.messages(conversation, token: user.access).flatMap(\.toolResults)
+            #expect(results.map { $0["is_error"] as? Bool } == [false, true], "\(results)")
+            #expect(try await app.request(.get, "/api/v1/workouts/\(locked)", token: user.access)["note"] as? String == "Old",
+                    "the update rule held")
+        }
+    }
+
     @Test("blueprint check: agents need a prompt file, name collections and operations that exist, and approvals for their tools")
     func check() {
         let yaml = TestBlueprint.yaml + """
