@@ -141,8 +141,15 @@ public struct Switchboard: Sendable {
                                                    clock: clock, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
-                ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
+                ChatSocket.platform(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
                     .register(on: webSocketRouter)
+                if let blueprint {
+                    let routes = ChatRoutes(blueprint: blueprint, orchestrator: orchestrator, conversations: conversations.store, plans: settings.plans,
+                                            clock: clock, maxBodyBytes: settings.maxBodyBytes)
+                    for route in blueprint.chatRoutes where route.method == ChatRoute.webSocket {
+                        routes.socket(route, accounts: accounts, limiter: limiter, logger: logger).register(on: webSocketRouter)
+                    }
+                }
                 var services: [any Service] = feed.map { [RecordFeedService(feed: $0, logger: logger)] } ?? []
                 if let blueprint, blueprint.sendsWebhooks {
                     services.append(WebhookWorker(database: database, client: httpClient, clock: clock, logger: logger,
@@ -224,6 +231,18 @@ public struct Switchboard: Sendable {
         return agents
     }
 
+    /// What the blueprint adds to the served contract fits it: no route of the platform taken, every platform alias
+    /// standing for an operation that exists. (`blueprint check` runs this; `serve` meets it building the router.)
+    public static func checkContract(_ blueprint: Blueprint) throws {
+        _ = try OpenAPIDocument(blueprint: blueprint)
+    }
+
+    /// The blueprint's WebSocket chat routes, which answer GET (the upgrade) only.
+    static func socketPaths(_ blueprint: Blueprint?) -> [String: [String]] {
+        guard let blueprint else { return [:] }
+        return Dictionary(blueprint.chatRoutes.filter { $0.method == ChatRoute.webSocket }.map { (blueprint.prefix + $0.path, ["get"]) }) { $0 + $1 }
+    }
+
     /// The blueprint's router and pipelines, over agents that exist and with models that do.
     static func flows(_ blueprint: Blueprint, agents: [AgentDefinition], models: [String]) throws -> [AgentFlow] {
         var flows: [AgentFlow] = []
@@ -303,7 +322,8 @@ public struct Switchboard: Sendable {
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
         let document = try OpenAPIDocument(blueprint: blueprint)
         router.add(middleware: MethodNotAllowedMiddleware(paths: document.methodsByPath.merging(
-            ["/openapi.json": ["get"], "/docs": ["get"], "/api/v1/chat/stream": ["get"]]) { $0 + $1 }))
+            ["/openapi.json": ["get"], "/docs": ["get"], ChatSocket.platformPath: ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
+        ) { $0 + $1 }))
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
         // Public routes need no identity and are never rate limited.
         let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"])
@@ -335,7 +355,7 @@ public struct Switchboard: Sendable {
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: spec))
         }
-        ChatSocket.registerFallback(on: router)
+        ChatSocket.registerFallback(ChatSocket.platformPath, on: router)
         router.get("/docs") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))

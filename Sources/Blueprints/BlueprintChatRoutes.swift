@@ -25,8 +25,9 @@ public struct ChatRoute: Sendable, Equatable {
         case conversationID = "conversation_id", turnID = "turn_id", status, usage, approvals
     }
 
-    /// `POST` or `PUT`.
+    /// `POST` or `PUT`, or `WEBSOCKET` for a socket at the path (each frame a request, the turn's events back).
     public let method: String
+    public static let webSocket = "WEBSOCKET"
     /// Below the app's prefix, like collections' paths.
     public let path: String
     public let agent: String
@@ -57,7 +58,7 @@ extension Checker {
             }
             allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response"])
             let method = (spec["method"]?.stringValue ?? "POST").uppercased()
-            if !["POST", "PUT"].contains(method) { problem(at + ".method", "must be POST or PUT") }
+            if !["POST", "PUT", ChatRoute.webSocket].contains(method) { problem(at + ".method", "must be POST, PUT or WEBSOCKET") }
             let path = spec["path"]?.stringValue ?? ""
             if !Self.isPath(path) {
                 problem(at + ".path", "must be a path like /chat (lowercase letters, digits, - and _; no parameters)")

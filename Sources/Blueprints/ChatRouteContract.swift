@@ -4,7 +4,8 @@ import LLM
 /// the platform's event stream.
 enum ChatRouteContract {
     static func add(_ blueprint: Blueprint, to part: inout CollectionContract.Part) {
-        for route in blueprint.chatRoutes {
+        // A WebSocket is outside what OpenAPI describes, as the platform's own is.
+        for route in blueprint.chatRoutes where route.method != ChatRoute.webSocket {
             let base = CollectionContract.camel(blueprint.name) + CollectionContract.camel(route.path.replacingOccurrences(of: "/", with: "_"))
             part.schemas[base + "ChatRequest"] = request(route)
             let result: JSONValue = route.response.isEmpty ? ["$ref": "#/components/schemas/TurnResult"] : response(route)

@@ -18,7 +18,8 @@ struct BlueprintCommand: AsyncParsableCommand {
 
         func run() async throws {
             let blueprint = try BlueprintCommand.loaded(directory)
-            print("\(directory): app \(blueprint.name) with \(blueprint.collections.count) collections and \(blueprint.agents.count) agents is valid")
+            try Switchboard.checkContract(blueprint)
+            print("\(directory): app \(blueprint.name) with \(blueprint.collections.count) collections and \(blueprint.agents.count) agents and \(blueprint.chatRoutes.count) chat routes is valid")
         }
     }
 

@@ -6,13 +6,14 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import LLM
+import Logging
 import NIOCore
 
 /// A blueprint's chat routes: a turn with the route's agent at the app's own path, read from and answered in the
 /// app's own field names. Behind the router's middleware like every route (authentication, rate limits, body
 /// limit), then the policy `sendMessage` has: the `chat` scope for API keys and the plan's `chat` feature; the turn
 /// itself holds the budget, the tools and the approvals.
-struct ChatRoutes {
+struct ChatRoutes: Sendable {
     let blueprint: Blueprint
     let orchestrator: Orchestrator
     let conversations: ConversationStore
@@ -22,6 +23,10 @@ struct ChatRoutes {
 
     func register(on router: Router<AppRequestContext>) {
         for route in blueprint.chatRoutes {
+            guard route.method != ChatRoute.webSocket else {
+                ChatSocket.registerFallback(blueprint.prefix + route.path, on: router)
+                continue
+            }
             router.on(RouterPath(blueprint.prefix + route.path), method: HTTPRequest.Method(route.method) ?? .post) { request, _ in
                 try await handle(route, request)
             }
@@ -30,8 +35,23 @@ struct ChatRoutes {
 
     private func handle(_ route: ChatRoute, _ request: Request) async throws -> Response {
         let identity = try RequestScope.requireIdentity()
+        let (turn, stream) = try await start(route, body: try await JSONBody.read(request, maxBytes: maxBodyBytes), identity: identity)
+        let accept = request.headers[.accept] ?? ""
+        if stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
+            let events = EventStream.serverSentEvents(turn.events)
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
+                for await chunk in events { try await writer.write(ByteBuffer(bytes: chunk)) }
+                try await writer.finish(nil)
+            })
+        }
+        return JSONBody.response(.ok, Self.answer(try await CollectedTurn.collect(turn), route: route))
+    }
+
+    /// Starts the route's turn for a request (or a WebSocket frame) in the app's fields; returns it and whether the
+    /// client asked to stream. The policy is `sendMessage`'s: the `chat` scope for API keys, the plan's `chat` feature.
+    func start(_ route: ChatRoute, body: JSONValue, identity: Identity) async throws -> (Orchestrator.Turn, stream: Bool?) {
         try plans.authorize(identity, scope: "chat", feature: "chat")
-        guard case .object(let body) = try await JSONBody.read(request, maxBytes: maxBodyBytes) else {
+        guard case .object(let body) = body else {
             throw AppError.badRequest("The request body must be a JSON object.", code: "malformed_body")
         }
         var errors: [FieldError] = []
@@ -62,10 +82,9 @@ struct ChatRoutes {
             conversationID = try await conversations.routeConversation(app: blueprint.name, route: route.method + " " + route.path,
                                                                        userID: user.id, agent: route.agent, now: clock.now)
         }
-        let turn: Orchestrator.Turn
         do {
-            turn = try await orchestrator.start(.init(user: user, conversationID: conversationID, content: content,
-                                                      agent: agent ?? route.agent, model: nil, context: context))
+            return (try await orchestrator.start(.init(user: user, conversationID: conversationID, content: content,
+                                                       agent: agent ?? route.agent, model: nil, context: context)), stream)
         } catch var error as AppError {
             // The turn's checks name the platform's fields; the client sent the app's.
             error.fieldErrors = error.fieldErrors.map { fieldError in
@@ -74,19 +93,22 @@ struct ChatRoutes {
             }
             throw error
         }
-        let accept = request.headers[.accept] ?? ""
-        if stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
-            let events = EventStream.serverSentEvents(turn.events)
-            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
-                for await chunk in events { try await writer.write(ByteBuffer(bytes: chunk)) }
-                try await writer.finish(nil)
-            })
+    }
+
+    /// The route's WebSocket: each frame a request in the app's fields; a `response` frame in its fields before `done`.
+    func socket(_ route: ChatRoute, accounts: Accounts, limiter: (any RateLimiter)?, logger: Logger) -> ChatSocket {
+        let routes = self
+        let start: @Sendable (Identity, JSONValue) async throws -> Orchestrator.Turn = { identity, frame in
+            try await routes.start(route, body: frame, identity: identity).0
         }
-        return JSONBody.response(.ok, Self.answer(try await CollectedTurn.collect(turn), route: route))
+        var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
+        if !route.response.isEmpty { response = { @Sendable outcome in Self.answer(outcome, route: route) } }
+        return ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: plans, limiter: limiter, clock: clock, logger: logger,
+                          path: blueprint.prefix + route.path, start: start, response: response)
     }
 
     /// The turn's result in the route's field names; the platform's turn result when the route maps none.
-    static func answer(_ turn: CollectedTurn, route: ChatRoute) -> JSONValue {
+    static func answer(_ turn: CollectedTurn.Outcome, route: ChatRoute) -> JSONValue {
         let message = ChatEventEncoding.json(Components.Schemas.Message(turn.final))
         let approvals = JSONValue.array(turn.approvals.map { ChatEventEncoding.json(Components.Schemas.Approval($0, now: $0.createdAt)) })
         let values: [ChatRoute.Source: JSONValue] = [

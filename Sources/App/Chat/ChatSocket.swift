@@ -9,7 +9,8 @@ import Logging
 import Synchronization
 
 /// `GET /api/v1/chat/stream`: chat over a WebSocket. The client sends `{conversation_id, content, agent?, model?}`
-/// frames and receives every turn's events as `{event, id, data}` frames, the same events as the SSE stream.
+/// frames and receives every turn's events as `{event, id, data}` frames, the same events as the SSE stream. A
+/// blueprint's WebSocket chat routes are the same socket at their own path, reading frames in the app's fields.
 ///
 /// Authentication: the `Authorization` header of the upgrade request, or, since browsers cannot set it, a first
 /// frame `{"type": "auth", "access_token": "..."}` within 10 seconds. The token is checked again for every message,
@@ -18,7 +19,7 @@ import Synchronization
 /// counts against the tier's request rate like an HTTP request, and an API key needs its `chat` scope and a plan
 /// that includes API keys. A client that leaves `maxQueuedBytes` of frames unread is disconnected.
 struct ChatSocket: Sendable {
-    static let path: RouterPath = "/api/v1/chat/stream"
+    static let platformPath = "/api/v1/chat/stream"
     static let authenticationWindow: Duration = .seconds(10)
     static let maxFrameBytes = 1 << 20
     /// A client that leaves this much unread is not reading: the socket is closed rather than holding it in memory.
@@ -31,10 +32,29 @@ struct ChatSocket: Sendable {
     let limiter: (any RateLimiter)?
     let clock: WallClock
     let logger: Logger
+    let path: String
+    /// Starts the turn one chat frame of an authenticated client asks for.
+    let start: @Sendable (Identity, JSONValue) async throws -> Orchestrator.Turn
+    /// A chat route's answer in its own fields, sent as a `response` frame just before `done`; nil: none.
+    var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
+
+    /// The platform's socket: `{conversation_id, content, agent?, model?}` frames.
+    static func platform(accounts: Accounts, orchestrator: Orchestrator, plans: Plans, limiter: (any RateLimiter)?, clock: WallClock,
+                         logger: Logger) -> ChatSocket {
+        ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: plans, limiter: limiter, clock: clock, logger: logger,
+                   path: platformPath) { identity, frame in
+            try plans.authorize(identity, scope: "chat", feature: nil)
+            guard let conversation = frame["conversation_id"]?.stringValue, let conversationID = UUID(uuidString: conversation) else {
+                throw AppError.validation([FieldError(field: "conversation_id", code: "required", message: "must be a conversation id")])
+            }
+            return try await orchestrator.start(.init(user: identity.user, conversationID: conversationID, content: frame["content"]?.stringValue ?? "",
+                                                      agent: frame["agent"]?.stringValue, model: frame["model"]?.stringValue))
+        }
+    }
 
     /// The upgrade route, on the router that only sees upgrade requests.
     func register(on router: Router<AppRequestContext>) {
-        router.ws(Self.path, shouldUpgrade: { request, _ in
+        router.ws(RouterPath(path), shouldUpgrade: { request, _ in
             // A header that is there must be good; without one the first frame authenticates.
             if let header = request.headers[.authorization] {
                 guard let token = Self.bearer(header), (try? await accounts.authenticate(bearer: token)) != nil else { return .dontUpgrade }
@@ -47,8 +67,8 @@ struct ChatSocket: Sendable {
 
     /// The same path on the HTTP router answers requests that were not upgraded: 401 for a missing or rejected
     /// token, 426 otherwise.
-    static func registerFallback(on router: Router<AppRequestContext>) {
-        router.get(path) { _, _ -> Response in
+    static func registerFallback(_ path: String, on router: Router<AppRequestContext>) {
+        router.get(RouterPath(path)) { _, _ -> Response in
             _ = try RequestScope.requireIdentity()
             throw AppError(status: 426, code: "websocket_required", title: "Upgrade required",
                            detail: "Connect to this route with a WebSocket client (Upgrade: websocket).")
@@ -125,17 +145,17 @@ struct ChatSocket: Sendable {
                     do {
                         if let refusal = try await admit(identity) { throw refusal }
                         if frame["type"]?.stringValue == "auth" { continue }
-                        try plans.authorize(identity, scope: "chat", feature: nil)
-                        guard let conversation, let conversationID = UUID(uuidString: conversation) else {
-                            throw AppError.validation([FieldError(field: "conversation_id", code: "required", message: "must be a conversation id")])
-                        }
-                        let turn = try await orchestrator.start(.init(
-                            user: identity.user, conversationID: conversationID, content: frame["content"]?.stringValue ?? "",
-                            agent: frame["agent"]?.stringValue, model: frame["model"]?.stringValue))
+                        let turn = try await start(identity, frame)
                         turns.addTask {
                             var id = 0
+                            var collected = CollectedTurn(turn)
                             for await event in turn.events {
                                 id += 1
+                                collected.add(event)
+                                if case .done = event, let response, let outcome = try? collected.outcome() {
+                                    outbox.send(JSONValue.object(["event": "response", "id": .int(Int64(id)), "data": response(outcome)]).jsonString)
+                                    id += 1
+                                }
                                 outbox.send(ChatEventEncoding.frame(event, id: id))
                             }
                         }

@@ -10,39 +10,56 @@ struct CollectedTurn {
     var messages: [StoredMessage] = []
     /// The calls the turn left waiting for the user's decision.
     var approvals: [ToolApproval] = []
-    var summary: TurnSummary
-    /// The turn's last assistant message.
-    var final: StoredMessage
+    var failure: TurnFailure?
+    var summary: TurnSummary?
+
+    init(_ turn: Orchestrator.Turn) {
+        turnID = turn.id
+        conversationID = turn.conversationID
+    }
+
+    mutating func add(_ event: ChatEvent) {
+        switch event {
+        case .messageCompleted(let message), .toolResult(let message): messages.append(message)
+        case .approvalRequired(let approval): approvals.append(approval)
+        case .error(let error): failure = error
+        case .done(let done): summary = done
+        case .messageDelta, .toolCall, .agentSelected: break
+        }
+    }
 
     /// Waits for the turn's end. A failed turn throws its problem (what it produced is stored all the same).
-    static func collect(_ turn: Orchestrator.Turn) async throws -> CollectedTurn {
-        var messages: [StoredMessage] = []
-        var approvals: [ToolApproval] = []
-        var failure: TurnFailure?
-        var summary: TurnSummary?
-        for await event in turn.events {
-            switch event {
-            case .messageCompleted(let message), .toolResult(let message): messages.append(message)
-            case .approvalRequired(let approval): approvals.append(approval)
-            case .error(let error): failure = error
-            case .done(let done): summary = done
-            case .messageDelta, .toolCall, .agentSelected: continue
-            }
-        }
+    static func collect(_ turn: Orchestrator.Turn) async throws -> Outcome {
+        var collected = CollectedTurn(turn)
+        for await event in turn.events { collected.add(event) }
+        return try collected.outcome()
+    }
+
+    /// The turn as it ended: its problem when it failed.
+    func outcome() throws -> Outcome {
         if let failure { throw failure.appError }
         guard let summary, let final = messages.last(where: { $0.role == .assistant }) else {
             throw AppError(status: 500, code: "internal_error", title: "Internal server error", detail: "The turn ended without an answer.")
         }
-        return CollectedTurn(turnID: turn.id, conversationID: turn.conversationID, messages: messages, approvals: approvals,
-                             summary: summary, final: final)
+        return Outcome(turnID: turnID, conversationID: conversationID, messages: messages, approvals: approvals, summary: summary, final: final)
     }
 
-    /// As the contract says a turn's status: a failed turn has thrown already, and a cut-short one is `incomplete`.
-    var status: String {
-        switch summary.status {
-        case .complete: "complete"
-        case .awaitingApproval: "awaiting_approval"
-        case .incomplete, .error: "incomplete"
+    struct Outcome {
+        let turnID: UUID
+        let conversationID: UUID
+        let messages: [StoredMessage]
+        let approvals: [ToolApproval]
+        let summary: TurnSummary
+        /// The turn's last assistant message.
+        let final: StoredMessage
+
+        /// As the contract says a turn's status: a failed turn has thrown already, and a cut-short one is `incomplete`.
+        var status: String {
+            switch summary.status {
+            case .complete: "complete"
+            case .awaitingApproval: "awaiting_approval"
+            case .incomplete, .error: "incomplete"
+            }
         }
     }
 }

@@ -29,6 +29,12 @@ struct OpenAPIDocument {
         if let blueprint {
             let part = CollectionContract.part(for: blueprint)
             var paths = object["paths"] as? [String: Any] ?? [:]
+            // A blueprint adds routes; it never takes one of the platform's (the router would hold two handlers).
+            let platform = Set((Array(paths.keys) + [ChatSocket.platformPath, "/openapi.json", "/docs"]).map(Self.shape))
+            let sockets = blueprint.chatRoutes.filter { $0.method == ChatRoute.webSocket }.map { blueprint.prefix + $0.path }
+            for path in (Array(part.paths.keys) + sockets).sorted() where platform.contains(Self.shape(path)) {
+                throw StartupError(message: "blueprint: \(path) is a route of the platform; give the collection or chat route another path")
+            }
             for (path, item) in part.paths { paths[path] = item.foundationObject }
             object["paths"] = paths
             var components = object["components"] as? [String: Any] ?? [:]
@@ -63,6 +69,11 @@ struct OpenAPIDocument {
         self.aliases = aliases
         self.object = object
         operations = Self.operations(of: object)
+    }
+
+    /// A path with its parameters' names left out: `/a/{id}` and `/a/{x}` are one route to the router.
+    static func shape(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { $0.hasPrefix("{") ? "{}" : String($0) }.joined(separator: "/")
     }
 
     /// No `.sortedKeys`: on Linux it sorts with locale-aware comparison, which loads ICU (megabytes of resident

@@ -62,6 +62,33 @@ struct ChatRouteTests {
         }
     }
 
+    @Test("A WebSocket chat route reads frames in the app's fields and sends the events, with a response frame before done")
+    func webSocket() async throws {
+        let yaml = CollectionToolTests.yaml + """
+
+            chat_routes:
+              - {method: WEBSOCKET, path: /talk, agent: planner, request: {message: content}, response: {reply: message.text}}
+            """
+        let fake = try await FakeProvider.start(.openai, [.text("Socket answer.")])
+        let directory = try TestBlueprint.directory(yaml, files: CollectionToolTests.files)
+        try await TestApp.withFakes([fake], testing: .live, customize: { $0.blueprintDirectory = directory }) { app in
+            let user = try await app.signup()
+            let url = "ws://127.0.0.1:\(app.client.port!)/api/v1/talk"
+            let frames = try await StreamingTests.exchange(url: url, headers: [:], logger: TestDatabase.logger, frames: [
+                #"{"type": "auth", "access_token": "\#(user.access)"}"#,
+                #"{"message": 42}"#,
+                #"{"message": "Hello over the socket"}"#,
+            ])
+            #expect(frames.first?["event"] == "error" && frames.first?["data"]?["errors"]?[0]?["field"] == "message", "\(frames)")
+            let events = frames.compactMap { $0["event"]?.stringValue }
+            #expect(Array(events.suffix(2)) == ["response", "done"], "\(events)")
+            #expect(events.contains("message.delta"))
+            #expect(frames.first { $0["event"] == "response" }?["data"] == ["reply": "Socket answer."])
+            #expect(try await app.request(.get, "/api/v1/talk", token: user.access).status == 426)
+            #expect(try await app.request(.post, "/api/v1/talk", token: user.access).status == 405)
+        }
+    }
+
     @Test("blueprint check: chat routes need a path, a content field and known slots and sources; an unknown agent stops start-up")
     func check() async throws {
         let yaml = CollectionToolTests.yaml + """
@@ -76,7 +103,7 @@ struct ChatRouteTests {
             Issue.record("the blueprint was accepted")
         } catch {
             let problems = error.problems.joined(separator: "\n")
-            for expected in ["chat_routes.0.method: must be POST or PUT", "chat_routes.0.request.q: must be one of content",
+            for expected in ["chat_routes.0.method: must be POST, PUT or WEBSOCKET", "chat_routes.0.request.q: must be one of content",
                              "chat_routes.0.request: must name the field that holds the message", "chat_routes.0.response.a: must be one of",
                              "chat_routes.1.path: must be a path", "chat_routes.1.request.b: content is already another field's"] {
                 #expect(problems.contains(expected), "missing: \(expected)\n\(problems)")
@@ -84,6 +111,13 @@ struct ChatRouteTests {
         }
         let taken = CollectionToolTests.yaml + "\nchat_routes: [{path: /tasks, agent: planner, request: {q: content}}]\n"
         #expect(throws: (any Error).self) { try BlueprintLoader.parse(yaml: taken, directory: directory) }
+        for taken in ["{method: WEBSOCKET, path: /chat/stream, agent: planner, request: {q: content}}",
+                      "{path: /conversations, agent: planner, request: {q: content}}"] {
+            let yaml = CollectionToolTests.yaml + "\nchat_routes: [\(taken)]\n"
+            #expect(throws: StartupError.self, "a route of the platform") {
+                try Switchboard.checkContract(try BlueprintLoader.parse(yaml: yaml, directory: directory))
+            }
+        }
         let ghost = CollectionToolTests.yaml + "\nchat_routes: [{path: /talk, agent: ghost, request: {q: content}}]\n"
         let ghostDirectory = try TestBlueprint.directory(ghost, files: CollectionToolTests.files)
         await #expect(throws: StartupError.self) {
