@@ -46,6 +46,7 @@ extension Settings {
         connectors.analyticsDataURL = keys.string("google.analytics_data_url") ?? connectors.analyticsDataURL
         connectors.analyticsAdminURL = keys.string("google.analytics_admin_url") ?? connectors.analyticsAdminURL
         connectors.bigQueryURL = keys.string("google.bigquery_url") ?? connectors.bigQueryURL
+        connectors.googleMockFlag = keys.string("google.mock_flag").map { $0.isEmpty ? nil : $0 } ?? connectors.googleMockFlag
         connectors.bigQueryMaxBytes = Int64(keys.int("bigquery.max_bytes", Int(connectors.bigQueryMaxBytes), 1...(1 << 50)))
         connectors.bigQueryMaxRows = keys.int("bigquery.max_rows", connectors.bigQueryMaxRows, 1...100_000)
         connectors.openAIURL = keys.string("integrations.openai_url") ?? connectors.openAIURL

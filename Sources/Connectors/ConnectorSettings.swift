@@ -4,6 +4,8 @@ public struct ConnectorSettings: Sendable {
     public var analyticsDataURL = "https://analyticsdata.googleapis.com"
     public var analyticsAdminURL = "https://analyticsadmin.googleapis.com"
     public var bigQueryURL = "https://bigquery.googleapis.com"
+    /// The app flag that switches the GA4 tools to their demo data (`GA4Mock`); nil: always live.
+    public var googleMockFlag: String? = "google_mock"
     /// A query that would scan more is refused; the real job also carries it as `maximumBytesBilled`.
     public var bigQueryMaxBytes: Int64 = 100 * 1024 * 1024
     /// Rows a query result shows the model at most.

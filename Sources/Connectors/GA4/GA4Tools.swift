@@ -21,6 +21,14 @@ struct GA4: Sendable {
     func call(_ method: HTTPMethod, _ path: String, _ arguments: JSONValue, context: ToolContext,
               body: JSONValue? = nil) async throws -> (property: String, response: JSONValue) {
         let property = try Self.propertyID(arguments)
+        // The app's mock flag on: the demo property answers, and no service account is needed.
+        if let flag = api.settings.googleMockFlag, context.app.flags[flag] == true {
+            do {
+                return (property, path == "/metadata" ? GA4Mock.metadata : try GA4Mock.report(body ?? [:], property: property, today: Date()))
+            } catch let failure as GoogleAPI.Failure {
+                throw ToolError("GA4 refused the request: \(failure.message) (ga4_metadata lists the valid metrics and dimensions).")
+            }
+        }
         let (integration, account) = try await accounts.resolve(arguments, context: context)
         do {
             let token = try await api.token(integrationID: integration.id, account: account, scope: GoogleAPI.analyticsScope)
