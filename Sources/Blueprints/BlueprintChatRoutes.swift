@@ -80,19 +80,7 @@ extension Checker {
             problem(at, "is required: the request's fields and what they are, e.g. {message: content}")
             return [:]
         }
-        var request: [String: ChatRoute.Slot] = [:]
-        for field in inFileOrder(declared, at: at) {
-            guard Names.isFieldName(field) else {
-                problem("\(at).\(field)", "must be a field name: letters, digits or _, starting with a letter")
-                continue
-            }
-            guard let slot = declared[field]?.stringValue.flatMap(ChatRoute.Slot.init) else {
-                problem("\(at).\(field)", "must be one of \(ChatRoute.Slot.allCases.map(\.rawValue).joined(separator: ", "))")
-                continue
-            }
-            if request.values.contains(slot) { problem("\(at).\(field)", "\(slot.rawValue) is already another field's") }
-            request[field] = slot
-        }
+        let request: [String: ChatRoute.Slot] = fields(declared, at: at, unique: true)
         if !request.values.contains(.content) { problem(at, "must name the field that holds the message: {<field>: content}") }
         return request
     }
@@ -103,18 +91,25 @@ extension Checker {
             problem(at, "must map the response's fields to what fills them, e.g. {reply: message.text}")
             return [:]
         }
-        var response: [String: ChatRoute.Source] = [:]
+        return fields(declared, at: at, unique: false)
+    }
+
+    /// The app's field names, each mapped to one of `Value`'s cases (each case to one field at most when `unique`).
+    private mutating func fields<Value: RawRepresentable & CaseIterable & Equatable>(_ declared: [String: JSONValue], at: String,
+                                                                                  unique: Bool) -> [String: Value] where Value.RawValue == String {
+        var mapped: [String: Value] = [:]
         for field in inFileOrder(declared, at: at) {
             guard Names.isFieldName(field) else {
                 problem("\(at).\(field)", "must be a field name: letters, digits or _, starting with a letter")
                 continue
             }
-            guard let source = declared[field]?.stringValue.flatMap(ChatRoute.Source.init) else {
-                problem("\(at).\(field)", "must be one of \(ChatRoute.Source.allCases.map(\.rawValue).joined(separator: ", "))")
+            guard let value = declared[field]?.stringValue.flatMap(Value.init(rawValue:)) else {
+                problem("\(at).\(field)", "must be one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
                 continue
             }
-            response[field] = source
+            if unique, mapped.values.contains(value) { problem("\(at).\(field)", "\(value.rawValue) is already another field's") }
+            mapped[field] = value
         }
-        return response
+        return mapped
     }
 }

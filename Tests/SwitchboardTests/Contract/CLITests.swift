@@ -146,7 +146,7 @@ struct CLITests {
     func serveAndStop() async throws {
         var (directory, environment) = try await CLI.freshEnvironment()
         // A real bcrypt cost, so that a signup is still running when the signal arrives.
-        environment["AUTH_BCRYPT_COST"] = "12"
+        environment["AUTH_BCRYPT_COST"] = "13"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         // A bounded shutdown: a connection the server fails to close cannot hold the test for long.
@@ -184,7 +184,8 @@ struct CLITests {
         signup.headers.add(name: "Content-Type", value: "application/json")
         signup.body = .bytes(ByteBuffer(string: #"{"email": "late@example.com", "password": "in flight password"}"#))
         let inFlight = Task { try await HTTPClient.shared.execute(signup, timeout: .seconds(30)).status }
-        try await Task.sleep(for: .milliseconds(50))
+        // Long enough for the request to reach a server on a loaded machine, well within the hash's second or so.
+        try await Task.sleep(for: .milliseconds(250))
         process.terminate() // SIGTERM, while the signup hashes its password
         #expect(try await inFlight.value == .created)
 

@@ -1,4 +1,5 @@
 import App
+import Blueprints
 import Foundation
 import HummingbirdTesting
 import Logging
@@ -74,6 +75,19 @@ enum TestBlueprint {
         """
 
     /// A new directory holding `yaml` as blueprint.yaml and the files given, by relative path.
+    /// Expects `yaml` to be refused with each of `expected` among its problems.
+    static func expectProblems(_ yaml: String, directory: String, _ expected: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try BlueprintLoader.parse(yaml: yaml, directory: directory)
+            Issue.record("the blueprint was accepted", sourceLocation: sourceLocation)
+        } catch {
+            let problems = error.problems.joined(separator: "\n")
+            for message in expected {
+                #expect(problems.contains(message), "missing: \(message)\n\(problems)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     static func directory(_ yaml: String = yaml, files: [String: String] = ["seed/tips.json": tips]) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("blueprint-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/seed", withIntermediateDirectories: true)
