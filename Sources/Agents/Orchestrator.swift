@@ -123,7 +123,7 @@ public final class Orchestrator: Sendable {
         let flow = flows[agentName]
         let agent: AgentDefinition
         do {
-            // A router starts from its fallback and a pipeline from its first agent, until the turn decides.
+            // A router's or pipeline's turn stands as its last agent (a router's fallback) until it picks one.
             guard let found = agents[flow.map { $0.agents.last ?? "" } ?? agentName].map({ prepared($0, for: request.user) }) else {
                 throw AppError.validation([unknownAgent(agentName)])
             }
