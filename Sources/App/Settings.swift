@@ -38,6 +38,11 @@ public struct Settings: Sendable {
     public var retry = RetryPolicy()
     public var vault = VaultSettings()
     public var connectors = ConnectorSettings()
+    /// Embedding models by name; memory works out of the box with deterministic mock vectors.
+    public var embeddings: [EmbeddingConfig] = [EmbeddingConfig(name: "mock", provider: .mock, model: "mock", dimensions: 256)]
+    /// The embedding model memories are made with (`memory.embedding`).
+    public var memoryEmbedding = "mock"
+    public var memory = MemorySettings()
     /// The feature matrix: tiers, their limits and features.
     public var plans = Plans.standard
     /// Per-user request limits by tier; off only to measure what they cost.
@@ -125,6 +130,7 @@ public struct Settings: Sendable {
         readChat(keys)
         readIntegrations(keys)
         readPlans(keys)
+        readMemory(keys)
         if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 

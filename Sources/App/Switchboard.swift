@@ -110,6 +110,10 @@ public struct Switchboard: Sendable {
                 Quotas.RecordTable(name: collection.table, textColumns: collection.fields.filter { $0.kind == .text || $0.kind == .json }.map(\.name))
             }
             let quotas = Quotas(db: database, plans: settings.plans, clock: clock, recordTables: recordTables)
+            let embedder = Embedder(settings.embeddings.first { $0.name == settings.memoryEmbedding }
+                                        ?? EmbeddingConfig(name: "mock", provider: .mock, model: "mock", dimensions: 256), policy: settings.retry,
+                                    client: httpClient)
+            let memories = Memories(embedder: embedder, db: database, quotas: quotas, settings: settings.memory, clock: clock)
             let appTools = blueprint.map {
                 collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, quotas: quotas, clock: clock)
             }
@@ -124,7 +128,7 @@ public struct Switchboard: Sendable {
             }
             do {
                 let handler = APIHandler(accounts: accounts, database: database, conversations: conversations, orchestrator: orchestrator,
-                                         integrations: integrations, teams: Teams(db: database, clock: clock), app: blueprint,
+                                         integrations: integrations, teams: Teams(db: database, clock: clock), memories: memories, app: blueprint,
                                          validator: IntegrationValidator(integrations: integrations, api: google),
                                          plans: settings.plans, quotas: quotas, usage: UsageStore(db: database),
                                          billing: Billing(db: database, plans: settings.plans, settings: settings.billing, client: httpClient,

@@ -362,5 +362,33 @@ public enum Schema {
             // The agent that wrote an assistant message: a router's choice and each step of a pipeline stay on record.
             ["ALTER TABLE messages ADD COLUMN agent TEXT"]
         },
+        Migration(version: 14, name: "memories") { _ in
+            [
+                // Embeddings as base64 float32 text: one type on both engines, read whole into an index anyway.
+                """
+                CREATE TABLE memories (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    namespace TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    text_folded TEXT NOT NULL,
+                    tags TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    embedding TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    dimensions BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX memories_user ON memories (user_id, namespace, created_at)",
+                """
+                CREATE TABLE memory_versions (
+                    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                    version BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 }

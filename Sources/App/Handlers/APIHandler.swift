@@ -15,6 +15,7 @@ struct APIHandler: APIProtocol {
     let orchestrator: Orchestrator
     let integrations: Integrations
     let teams: Teams
+    let memories: Memories
     /// The served blueprint, if any.
     let app: Blueprint?
     let validator: IntegrationValidator

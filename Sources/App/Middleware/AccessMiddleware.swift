@@ -38,6 +38,10 @@ struct AccessMiddleware: ServerMiddleware {
         "updateTeamMember": Rule(scope: "teams:write"), "removeTeamMember": Rule(scope: "teams:write"),
         "createInvitation": Rule(scope: "teams:write"), "revokeInvitation": Rule(scope: "teams:write"),
         "acceptInvitation": Rule(scope: "teams:write"), "declineInvitation": Rule(scope: "teams:write"),
+        // Memory is held by the storage quota and the token budget, not by a feature of the plan.
+        "listMemories": Rule(scope: "memories:read"), "getMemory": Rule(scope: "memories:read"), "searchMemories": Rule(scope: "memories:read"),
+        "createMemory": Rule(scope: "memories:write"), "updateMemory": Rule(scope: "memories:write"),
+        "deleteMemory": Rule(scope: "memories:write"), "forgetMemories": Rule(scope: "memories:write"),
     ]
 
     let plans: Plans

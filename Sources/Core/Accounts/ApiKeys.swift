@@ -19,7 +19,7 @@ public struct ApiKey: Sendable, Equatable {
 public struct ApiKeys: Sendable {
     /// What a key may be allowed to do; each API route names the scope it needs.
     public static let scopes = ["chat", "conversations:read", "conversations:write", "integrations:read", "integrations:write",
-                                "account:read", "teams:read", "teams:write", "data:read", "data:write"]
+                                "account:read", "teams:read", "teams:write", "data:read", "data:write", "memories:read", "memories:write"]
     public static let tokenPrefix = "sk_"
     let db: any Database
     let clock: WallClock

@@ -68,13 +68,16 @@ public struct Quotas: Sendable {
 
     // MARK: Storage
 
-    /// Roughly what the user stores: the text of their messages and their conversations' titles and metadata, and
+    /// Roughly what the user stores: the text of their messages and their conversations' titles and metadata, their
+    /// memories (text, tags, metadata and vector), and
     /// their records in a blueprint's collections (their text and JSON, and 100 bytes a record for the rest), in
     /// bytes (characters on PostgreSQL).
     public func storageBytes(userID: UUID) async throws -> Int64 {
         var query: SQLQueryString = """
             SELECT (SELECT COALESCE(SUM(LENGTH(parts)), 0) FROM messages WHERE user_id = \(bind: userID.lowercased))
                  + (SELECT COALESCE(SUM(LENGTH(metadata) + COALESCE(LENGTH(title), 0)), 0) FROM conversations
+                    WHERE user_id = \(bind: userID.lowercased))
+                 + (SELECT COALESCE(SUM(LENGTH(text) + LENGTH(tags) + LENGTH(metadata) + LENGTH(embedding)), 0) FROM memories
                     WHERE user_id = \(bind: userID.lowercased))
             """
         for table in recordTables {

@@ -146,11 +146,11 @@ struct CLITests {
     func serveAndStop() async throws {
         var (directory, environment) = try await CLI.freshEnvironment()
         // A real bcrypt cost, so that a signup is still running when the signal arrives.
-        environment["AUTH_BCRYPT_COST"] = "13"
+        environment["AUTH_BCRYPT_COST"] = "14"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         // A bounded shutdown: a connection the server fails to close cannot hold the test for long.
-        process.arguments = ["serve", "--http-port", "0", "--http-shutdown-timeout-seconds", "5"]
+        process.arguments = ["serve", "--http-port", "0", "--http-shutdown-timeout-seconds", "30"]
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
@@ -160,7 +160,7 @@ struct CLITests {
         // The "listening" log line names the port the kernel chose.
         // A watchdog, so that a server that never says it listens fails the test instead of hanging it.
         let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
+            try await Task.sleep(for: .seconds(90))
             if process.isRunning { process.interrupt() }
         }
         defer { watchdog.cancel() }
@@ -183,9 +183,10 @@ struct CLITests {
         signup.method = .POST
         signup.headers.add(name: "Content-Type", value: "application/json")
         signup.body = .bytes(ByteBuffer(string: #"{"email": "late@example.com", "password": "in flight password"}"#))
-        let inFlight = Task { try await HTTPClient.shared.execute(signup, timeout: .seconds(30)).status }
-        // Long enough for the request to reach a server on a loaded machine, well within the hash's second or so.
-        try await Task.sleep(for: .milliseconds(250))
+        let inFlight = Task { try await HTTPClient.shared.execute(signup, timeout: .seconds(60)).status }
+        // Long enough for the server to have read the request on a loaded machine (one it has not read is not in
+        // flight, and shutdown closes its connection), well within the hash's seconds.
+        try await Task.sleep(for: .milliseconds(700))
         process.terminate() // SIGTERM, while the signup hashes its password
         #expect(try await inFlight.value == .created)
 

@@ -1,0 +1,238 @@
+import Foundation
+import LLM
+import Storage
+
+public struct MemorySettings: Sendable {
+    /// A new memory this close (cosine) to one of the same namespace is the same memory: not stored twice.
+    public var duplicateThreshold: Float = 0.95
+    /// The vector indexes this process keeps in memory, all users together.
+    public var indexBudgetBytes = 256 << 20
+    public var maxTextCharacters = 8_000
+
+    public init() {}
+}
+
+/// Per-user semantic memory: texts embedded by the configured model, stored on either engine, and searched exactly
+/// (every vector scored) in a per-user index held in memory and reloaded when its version moves. Embedding counts
+/// against the user's token budget like a model call.
+public final class Memories: Sendable {
+    public let embedder: Embedder
+    let store: MemoryStore
+    let cache: VectorIndexCache
+    let quotas: Quotas
+    let usage: UsageStore
+    let clock: WallClock
+    public let settings: MemorySettings
+
+    public init(embedder: Embedder, db: any Database, quotas: Quotas, settings: MemorySettings, clock: WallClock) {
+        self.embedder = embedder
+        store = MemoryStore(db: db)
+        cache = VectorIndexCache(budgetBytes: settings.indexBudgetBytes)
+        self.quotas = quotas
+        usage = UsageStore(db: db)
+        self.clock = clock
+        self.settings = settings
+    }
+
+    /// `<configured name>:<provider model>`: what a namespace's memories are embedded with.
+    public var model: String { embedder.config.name + ":" + embedder.config.model }
+    public var dimensions: Int { embedder.config.dimensions }
+
+    public struct Draft: Sendable {
+        public var text: String
+        public var namespace: String
+        public var tags: [String]
+        public var metadata: JSONValue
+
+        public init(text: String, namespace: String?, tags: [String]?, metadata: JSONValue?) {
+            self.text = text
+            self.namespace = namespace ?? "default"
+            self.tags = tags ?? []
+            self.metadata = metadata ?? .object([:])
+        }
+    }
+
+    /// Stores the memory, or finds it stored already (an exact or near duplicate in its namespace): then the
+    /// existing one comes back with `duplicate` true.
+    public func save(_ draft: Draft, user: User) async throws -> (memory: Memory, duplicate: Bool) {
+        try validate(draft)
+        try await quotas.admitStorage(user: user)
+        try await requireModel(user: user, namespace: draft.namespace)
+        let vector = try await embed([draft.text], user: user)[0]
+        let nearest = try await search(vector: vector, user: user, namespace: draft.namespace, tags: [], limit: 1)
+        if let (existing, score) = nearest.first, score >= settings.duplicateThreshold { return (existing, true) }
+        let now = clock.now
+        let memory = Memory(id: UUID(), userID: user.id, namespace: draft.namespace, text: draft.text, tags: draft.tags,
+                            metadata: draft.metadata, model: model, dimensions: dimensions, createdAt: now, updatedAt: now)
+        try await store.insert(memory, vector: vector)
+        return (memory, false)
+    }
+
+    /// Changes a memory's text (embedded again), tags or metadata.
+    public func update(id: UUID, user: User, text: String?, tags: [String]?, metadata: JSONValue?) async throws -> Memory {
+        guard var memory = try await store.find(id: id, userID: user.id) else { throw AppError.notFound("memory") }
+        let draft = Draft(text: text ?? memory.text, namespace: memory.namespace, tags: tags ?? memory.tags, metadata: metadata ?? memory.metadata)
+        try validate(draft)
+        var vector: [Float]?
+        if let text, text != memory.text {
+            try await quotas.admitStorage(user: user)
+            vector = try await embed([text], user: user)[0]
+            memory.model = model
+            memory.dimensions = dimensions
+        }
+        memory.text = draft.text
+        memory.tags = draft.tags
+        memory.metadata = draft.metadata
+        memory.updatedAt = clock.now
+        guard try await store.update(memory, vector: vector) else { throw AppError.notFound("memory") }
+        return memory
+    }
+
+    public func find(id: UUID, user: User) async throws -> Memory {
+        guard let memory = try await store.find(id: id, userID: user.id) else { throw AppError.notFound("memory") }
+        return memory
+    }
+
+    public func list(user: User, namespace: String?, tags: [String], page: PageRequest) async throws -> Page<Memory> {
+        try await store.list(userID: user.id, namespace: namespace, tags: tags, page: page)
+    }
+
+    public func delete(id: UUID, user: User) async throws {
+        guard try await store.delete(id: id, userID: user.id) else { throw AppError.notFound("memory") }
+    }
+
+    public func forget(namespace: String, user: User) async throws -> Int {
+        try Self.checkNamespace(namespace)
+        return try await store.delete(namespace: namespace, userID: user.id)
+    }
+
+    public static let maxLimit = 50
+
+    /// The best matches, best first, with their cosine: for a text `query` (embedded; and when it has words, ranked
+    /// by fusing the vector order with a keyword order) or a `vector` given as it is.
+    public func search(query: String?, vector given: [Float]?, user: User, namespace: String?, tags: [String], limit: Int,
+                       minScore: Float?) async throws -> [(memory: Memory, score: Float)] {
+        var errors: [FieldError] = []
+        if !(1...Self.maxLimit).contains(limit) { errors.append(FieldError(field: "limit", code: "out_of_range", message: "must be 1...\(Self.maxLimit)")) }
+        if let minScore, !(-1...1).contains(minScore) { errors.append(FieldError(field: "min_score", code: "out_of_range", message: "must be -1...1")) }
+        if query == nil, given == nil { errors.append(FieldError(field: "query", code: "required", message: "give a query or a vector")) }
+        if let given, given.count != dimensions || given.contains(where: { !$0.isFinite }) {
+            errors.append(FieldError(field: "vector", code: "invalid_vector", message: "must be \(dimensions) finite numbers (the embedding model's dimensions)"))
+        }
+        if let query, query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || query.unicodeScalars.count > settings.maxTextCharacters {
+            errors.append(FieldError(field: "query", code: "invalid_value", message: "must be 1...\(settings.maxTextCharacters) characters"))
+        }
+        if let namespace { do { try Self.checkNamespace(namespace) } catch let error as AppError { errors += error.fieldErrors } }
+        guard errors.isEmpty else { throw AppError.validation(errors) }
+        let vector: [Float]
+        if let given { vector = Embedder.normalized(given) } else { vector = try await embed([query ?? ""], user: user)[0] }
+        let words = Set((query ?? "").folded.split { !$0.isLetter && !$0.isNumber }.map(String.init).filter { $0.count > 2 })
+        let found = try await search(vector: vector, user: user, namespace: namespace, tags: tags, limit: limit, words: words)
+        return found.filter { $0.score >= (minScore ?? -1) }
+    }
+
+    /// Exact top-`limit` by cosine in the user's index; with `words`, the top candidates re-ranked by reciprocal rank
+    /// fusion with how many of the words each text holds.
+    func search(vector: [Float], user: User, namespace: String?, tags: [String], limit: Int,
+                words: Set<String> = []) async throws -> [(memory: Memory, score: Float)] {
+        let index = try await index(for: user)
+        let wanted = Set(tags)
+        let candidates = index.top(vector, limit: words.isEmpty ? limit : max(limit * 4, 50)) { entry in
+            (namespace == nil || entry.namespace == namespace) && wanted.isSubset(of: entry.tags)
+        }
+        var ranked = candidates
+        if !words.isEmpty {
+            let keyword = candidates.map { candidate in (candidate, words.filter { index.entries[candidate.row].folded.contains($0) }.count) }
+                .filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+            var fused: [Int: Double] = [:]
+            for (rank, candidate) in candidates.enumerated() { fused[candidate.row, default: 0] += 1 / Double(60 + rank + 1) }
+            for (rank, item) in keyword.enumerated() { fused[item.0.row, default: 0] += 1 / Double(60 + rank + 1) }
+            ranked = candidates.sorted { (fused[$0.row] ?? 0, $0.score) > (fused[$1.row] ?? 0, $1.score) }
+        }
+        ranked = Array(ranked.prefix(limit))
+        let memories = try await store.find(ids: ranked.map { index.entries[$0.row].id }, userID: user.id)
+        return ranked.compactMap { hit in memories[index.entries[hit.row].id].map { ($0, hit.score) } }
+    }
+
+    /// How many memories the user has.
+    public func count(user: User) async throws -> Int {
+        try await index(for: user).entries.count
+    }
+
+    private func index(for user: User) async throws -> UserVectors {
+        let version = try await store.version(userID: user.id)
+        if let index = cache.index(for: user.id, version: version) { return index }
+        let (index, loadedAt) = try await store.load(userID: user.id, model: model, dimensions: dimensions)
+        cache.store(index, for: user.id, version: loadedAt)
+        return index
+    }
+
+    /// Vectors for `texts`, within the user's token budget, their cost recorded and debited.
+    func embed(_ texts: [String], user: User) async throws -> [[Float]] {
+        try await quotas.admit(user: user)
+        let embeddings: Embeddings
+        do {
+            embeddings = try await embedder.embed(texts)
+        } catch let error as ProviderError {
+            throw TurnEmbeddingError.appError(error)
+        }
+        if embeddings.usage.totalTokens > 0 {
+            try await usage.record(userID: user.id, model: embedder.config.name, usage: embeddings.usage, at: clock.now)
+            try await quotas.debit(turnID: UUID(), userID: user.id, tokens: Int64(embeddings.usage.totalTokens))
+        }
+        return embeddings.vectors
+    }
+
+    /// A namespace holds one model's vectors: mixing would compare numbers that mean different things.
+    private func requireModel(user: User, namespace: String) async throws {
+        guard let existing = try await store.model(userID: user.id, namespace: namespace),
+              existing.model != model || existing.dimensions != dimensions else { return }
+        throw AppError.conflict("embedding_model_mismatch",
+                                "The namespace \(namespace) holds memories embedded with \(existing.model) (\(existing.dimensions) dimensions), "
+                                + "not \(model) (\(dimensions)); run `switchboard memory reembed` to move them to the configured model.")
+    }
+
+    private func validate(_ draft: Draft) throws {
+        var errors: [FieldError] = []
+        let text = draft.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty || draft.text.unicodeScalars.count > settings.maxTextCharacters {
+            errors.append(FieldError(field: "text", code: "invalid_value", message: "must be 1...\(settings.maxTextCharacters) characters"))
+        }
+        if draft.text.containsNUL { errors.append(FieldError(field: "text", code: "invalid_character", message: "must not contain NUL characters")) }
+        do { try Self.checkNamespace(draft.namespace) } catch let error as AppError { errors += error.fieldErrors }
+        if draft.tags.count > 20 || !draft.tags.allSatisfy(Self.isTag) {
+            errors.append(FieldError(field: "tags", code: "invalid_value", message: "at most 20 tags of 1...64 letters, digits, _ - . :"))
+        }
+        if case .object = draft.metadata, draft.metadata.jsonString.utf8.count <= 8_192 {} else {
+            errors.append(FieldError(field: "metadata", code: "invalid_value", message: "must be a JSON object of at most 8 KiB"))
+        }
+        guard errors.isEmpty else { throw AppError.validation(errors) }
+    }
+
+    static func isTag(_ tag: String) -> Bool {
+        (1...64).contains(tag.utf8.count) && tag.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.:".unicodeScalars.contains($0) }
+    }
+
+    static func checkNamespace(_ namespace: String) throws {
+        guard (1...64).contains(namespace.utf8.count),
+              namespace.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0) }) else {
+            throw AppError.validation([FieldError(field: "namespace", code: "invalid_value", message: "must be 1...64 lowercase letters, digits, _ - .")])
+        }
+    }
+}
+
+/// An embedding provider's failure as the client sees it: 503 when it is overloaded or rate-limited, 504 when slow,
+/// 502 otherwise; the embedding model named, no secret.
+enum TurnEmbeddingError {
+    static func appError(_ error: ProviderError) -> AppError {
+        let (status, code): (Int, String) = switch error.kind {
+        case .rateLimited, .unavailable: (503, "embedding_unavailable")
+        case .timeout: (504, "embedding_timeout")
+        default: (502, "embedding_error")
+        }
+        var problem = AppError(status: status, code: code, title: status == 504 ? "Gateway timeout" : status == 503 ? "Service unavailable" : "Bad gateway",
+                               detail: "The embedding model failed: \(error.message)", retryAfter: nil)
+        if let model = error.model { problem.extensions["model"] = model }
+        return problem
+    }
+}

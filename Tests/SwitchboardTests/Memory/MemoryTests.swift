@@ -1,0 +1,147 @@
+import App
+import Core
+import Foundation
+import LLM
+import Testing
+
+/// Per-user semantic memory over the REST API, embedded by a real HTTP server speaking OpenAI's embeddings format.
+@Suite("Memory")
+struct MemoryTests {
+    static func withApp(_ body: @Sendable (TestApp, FakeEmbeddings) async throws -> Void) async throws {
+        let fake = try await FakeEmbeddings.start()
+        try await TestApp.run(customize: { settings in
+            settings.embeddings = [fake.config()]
+            settings.memoryEmbedding = "fake"
+            settings.retry.baseBackoff = .milliseconds(1)
+        }) { app in try await body(app, fake) }
+        await fake.stop()
+    }
+
+    static func save(_ app: TestApp, _ text: String, token: String, _ extra: [String: Any] = [:]) async throws -> Reply {
+        try await app.request(.post, "/api/v1/memories", json: extra.merging(["text": text]) { $1 }, token: token)
+    }
+
+    static func search(_ app: TestApp, token: String, _ body: [String: Any]) async throws -> [[String: Any]] {
+        let reply = try await app.request(.post, "/api/v1/memories/search", json: body, token: token)
+        try #require(reply.status == 200, "\(reply.text)")
+        return reply["items"] as? [[String: Any]] ?? []
+    }
+
+    @Test("Save, find by meaning, list, change, forget; a near duplicate is not stored twice; another user finds nothing")
+    func lifecycle() async throws {
+        try await Self.withApp { app, fake in
+            let user = try await app.signup()
+            let other = try await app.signup()
+            let squats = try await Self.save(app, "Squats and lunges on Mondays", token: user.access, ["tags": ["training"]])
+            #expect(squats.status == 201, "\(squats.text)")
+            #expect(squats["embedding_model"] as? String == "fake:fake-embedding" && squats["dimensions"] as? Int == FakeEmbeddings.dimensions)
+            _ = try await Self.save(app, "Pasta for dinner on Fridays", token: user.access, ["namespace": "food"])
+            _ = try await Self.save(app, "My left knee hurts after running", token: user.access, ["tags": ["health", "training"]])
+            let again = try await Self.save(app, "squats and lunges on mondays!", token: user.access, ["tags": ["training"]])
+            #expect(again.status == 200 && again["duplicate"] as? Bool == true && again["id"] as? String == squats["id"] as? String,
+                    "a near duplicate answers the existing memory: \(again.text)")
+
+            let legDay = try await Self.search(app, token: user.access, ["query": "leg day", "limit": 3])
+            #expect((legDay.first?["memory"] as? [String: Any])?["text"] as? String == "Squats and lunges on Mondays", "\(legDay)")
+            let scores = legDay.compactMap { $0["score"] as? Double }
+            #expect(scores == scores.sorted(by: >) && (scores.first ?? 0) > 0.5)
+            #expect(try await Self.search(app, token: user.access, ["query": "leg day", "namespace": "food"])
+                .allSatisfy { ($0["memory"] as? [String: Any])?["namespace"] as? String == "food" })
+            let tagged = try await Self.search(app, token: user.access, ["query": "pain", "tags": ["health"]])
+            #expect(tagged.count == 1 && (tagged.first?["memory"] as? [String: Any])?["text"] as? String == "My left knee hurts after running")
+            let strict = try await Self.search(app, token: user.access, ["query": "leg day", "min_score": 0.9])
+            #expect(strict.allSatisfy { ($0["score"] as? Double ?? 0) >= 0.9 })
+            let byVector = try await Self.search(app, token: user.access, ["vector": FakeEmbeddings.vector("pizza").map(Double.init), "limit": 1])
+            #expect((byVector.first?["memory"] as? [String: Any])?["namespace"] as? String == "food", "a vector as given")
+            #expect(try await Self.search(app, token: other.access, ["query": "leg day"]).isEmpty, "nothing of another user's")
+
+            let id = try #require(squats["id"] as? String)
+            #expect(try await app.request(.get, "/api/v1/memories/\(id)", token: other.access).status == 404)
+            #expect(try await app.request(.patch, "/api/v1/memories/\(id)", json: ["text": "x"], token: other.access).status == 404)
+            #expect(try await app.request(.delete, "/api/v1/memories/\(id)", token: other.access).status == 404)
+            let before = fake.texts
+            let changed = try await app.request(.patch, "/api/v1/memories/\(id)", json: ["text": "Deadlifts on Mondays"], token: user.access)
+            #expect(changed["text"] as? String == "Deadlifts on Mondays" && fake.texts == before + 1, "new text is embedded again")
+            #expect((try await Self.search(app, token: user.access, ["query": "deadlift", "limit": 1]).first?["memory"] as? [String: Any])?["id"] as? String == id)
+
+            let list = try await app.request(.get, "/api/v1/memories?tags=training", token: user.access)
+            #expect(list["total"] as? Int == 2, "\(list.text)")
+            #expect((try await app.request(.get, "/api/v1/memories?namespace=food", token: user.access))["total"] as? Int == 1)
+            let forgot = try await app.request(.delete, "/api/v1/memories?namespace=food", token: user.access)
+            #expect(forgot["deleted"] as? Int == 1)
+            #expect(try await app.request(.delete, "/api/v1/memories/\(id)", token: user.access).status == 204)
+            #expect(try await app.request(.get, "/api/v1/memories", token: user.access)["total"] as? Int == 1)
+            #expect(try await Self.search(app, token: user.access, ["query": "deadlift"]).allSatisfy {
+                ($0["memory"] as? [String: Any])?["id"] as? String != id
+            }, "a deleted memory is not found")
+        }
+    }
+
+    @Test("Bad input is a 400 naming the field; a failing embedding provider is retried, then a 5xx naming the model")
+    func badInput() async throws {
+        try await Self.withApp { app, fake in
+            let user = try await app.signup()
+            for (body, field) in [(["text": ""], "text"), (["text": "a", "namespace": "Bad Space"], "namespace"),
+                                  (["text": "a", "tags": ["has space"]], "tags")] as [([String: Any], String)] {
+                let reply = try await app.request(.post, "/api/v1/memories", json: body, token: user.access)
+                #expect(reply.status == 400 && reply.fieldErrors[field] != nil, "\(body): \(reply.text)")
+            }
+            for (body, field) in [(["query": "x", "limit": 0], "limit"), (["vector": [1, 2]], "vector"), ([:], "query")] as [([String: Any], String)] {
+                let reply = try await app.request(.post, "/api/v1/memories/search", json: body, token: user.access)
+                #expect(reply.status == 400 && reply.fieldErrors[field] != nil, "\(body): \(reply.text)")
+            }
+            fake.fail(503, times: 1)
+            #expect(try await Self.save(app, "Retried once", token: user.access).status == 201, "a 503 is retried")
+            fake.fail(503, times: 10)
+            let failed = try await Self.save(app, "Never stored", token: user.access)
+            #expect(failed.status == 503 && failed["code"] as? String == "embedding_unavailable", "\(failed.text)")
+            #expect(try await app.request(.get, "/api/v1/memories", token: user.access)["total"] as? Int == 1)
+        }
+    }
+
+    @Test("A namespace keeps one embedding model: another model is refused until reembedded")
+    func modelMismatch() async throws {
+        let fake = try await FakeEmbeddings.start()
+        try await TestApp.run(customize: { settings in
+            settings.embeddings = [fake.config()]
+            settings.memoryEmbedding = "fake"
+        }) { app in
+            let user = try await app.signup()
+            #expect(try await Self.save(app, "Squats", token: user.access).status == 201)
+            var mock = app.settings
+            mock.embeddings = [EmbeddingConfig(name: "mock", provider: .mock, model: "mock", dimensions: 64)]
+            mock.memoryEmbedding = "mock"
+            let other = try await Switchboard.build(settings: mock, logger: .init(label: "mock"), clock: app.clock.wallClock)
+            try await other.application.test(.router) { client in
+                let reply = try await client.execute(uri: "/api/v1/memories", method: .post,
+                                                     headers: [.contentType: "application/json", .authorization: "Bearer \(user.access)"],
+                                                     body: .init(string: #"{"text": "Lunges"}"#))
+                #expect(reply.status.code == 409 && String(buffer: reply.body).contains("embedding_model_mismatch"), "\(String(buffer: reply.body))")
+                let elsewhere = try await client.execute(uri: "/api/v1/memories", method: .post,
+                                                         headers: [.contentType: "application/json", .authorization: "Bearer \(user.access)"],
+                                                         body: .init(string: #"{"text": "Lunges", "namespace": "mock_notes"}"#))
+                #expect(elsewhere.status.code == 201, "another namespace takes the new model")
+            }
+            await other.close()
+        }
+        await fake.stop()
+    }
+
+    @Test("Two servers on one database: a memory saved through one is found through the other on its next search")
+    func coherence() async throws {
+        try await Self.withApp { app, _ in
+            let user = try await app.signup()
+            _ = try await Self.save(app, "Pasta for dinner", token: user.access)
+            try await app.restarted { second in
+                #expect(try await Self.search(second, token: user.access, ["query": "food"]).count == 1, "loads its index")
+                let saved = try await Self.save(app, "Squats and lunges", token: user.access)
+                let found = try await Self.search(second, token: user.access, ["query": "leg day", "limit": 1])
+                #expect((found.first?["memory"] as? [String: Any])?["id"] as? String == saved["id"] as? String, "sees the other's write")
+                #expect(try await app.request(.delete, "/api/v1/memories/\(saved["id"] as? String ?? "")", token: user.access).status == 204)
+                #expect(try await Self.search(second, token: user.access, ["query": "leg day"]).allSatisfy {
+                    ($0["memory"] as? [String: Any])?["id"] as? String != saved["id"] as? String
+                }, "and its delete")
+            }
+        }
+    }
+}
