@@ -118,7 +118,8 @@ public struct Switchboard: Sendable {
                 collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, quotas: quotas, clock: clock)
             }
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
-                                                           tools: connectorTools(google: google, integrations: integrations) + (appTools ?? []), flows: flows,
+                                                           tools: connectorTools(google: google, integrations: integrations) + (appTools ?? [])
+                                                               + MemoryTool.all(memories: memories, accounts: accounts), flows: flows,
                                                            environment: ToolEnvironment(name: blueprint?.name, flags: blueprint?.flags ?? [:]),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             for route in blueprint?.chatRoutes ?? [] where orchestrator.agents[route.agent] == nil && orchestrator.flows[route.agent] == nil {

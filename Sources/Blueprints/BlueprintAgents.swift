@@ -160,8 +160,8 @@ extension Checker {
     /// `{when: condition}`. Deleting tools wait for approval unless declared otherwise.
     mutating func agentApprovals(_ value: JSONValue?, tools: [String], collections: [CollectionSpec], at: String) -> [String: BlueprintApproval] {
         var approvals: [String: BlueprintApproval] = [:]
-        for tool in tools where tool.hasSuffix("_" + ToolOperation.delete.rawValue)
-            && collections.contains(where: { ToolOperation.delete.toolName($0.name) == tool }) {
+        // `memory_delete`: the platform's memory tool deletes too.
+        for tool in tools where tool == "memory_delete" || collections.contains(where: { ToolOperation.delete.toolName($0.name) == tool }) {
             approvals[tool] = .always
         }
         guard let value else { return approvals }

@@ -144,4 +144,46 @@ struct MemoryTests {
             }
         }
     }
+
+    @Test("An agent remembers and recalls through the memory tools; forgetting waits for the user's approval")
+    func agentTools() async throws {
+        let embeddings = try await FakeEmbeddings.start()
+        let model = try await FakeProvider.start(.openai, [
+            .toolCalls([FakeCall("memory_save", #"{"text": "The user's left knee hurts after running", "namespace": "facts"}"#)]),
+            .toolCalls([FakeCall("memory_search", #"{"query": "knee pain", "limit": 3}"#)]),
+            .text("Noted: go easy on your knee."),
+        ])
+        let yaml = """
+            blueprint: 1
+            app: {name: coachapp}
+            agents:
+              coach: {description: Coaches, system: prompts/coach.md, tools: [memory_save, memory_search, memory_delete]}
+            """
+        let directory = try TestBlueprint.directory(yaml, files: ["prompts/coach.md": "You coach."])
+        try await TestApp.withFakes([model], customize: { settings in
+            settings.blueprintDirectory = directory
+            settings.embeddings = [embeddings.config()]
+            settings.memoryEmbedding = "fake"
+        }) { app in
+            let user = try await app.signup()
+            let conversation = try await app.conversation(user.access)
+            let reply = try await app.send(conversation, "My knee hurts", token: user.access, extra: ["agent": "coach"])
+            #expect(reply["status"] as? String == "complete", "\(reply.text)")
+            let stored = try await app.request(.get, "/api/v1/memories?namespace=facts", token: user.access)
+            let id = try #require((stored["items"] as? [[String: Any]])?.first?["id"] as? String, "\(stored.text)")
+            let results = try await app.messages(conversation, token: user.access).flatMap(\.toolResults)
+            #expect("\(results.last ?? [:])".contains("left knee"), "the search finds it: \(results)")
+
+            model.enqueue([.toolCalls([FakeCall("memory_delete", #"{"id": "\#(id)"}"#)]), .text("Forgotten.")])
+            let paused = try await app.send(conversation, "Forget that", token: user.access, extra: ["agent": "coach"])
+            #expect(paused["status"] as? String == "awaiting_approval", "\(paused.text)")
+            #expect(try await app.request(.get, "/api/v1/memories/\(id)", token: user.access).status == 200, "not forgotten before approval")
+            let approval = try #require((paused["approvals"] as? [[String: Any]])?.first?["id"] as? String)
+            let done = try await app.request(.post, "/api/v1/conversations/\(conversation)/approvals/\(approval)", json: ["decision": "approve"],
+                                             token: user.access)
+            #expect(done["status"] as? String == "complete", "\(done.text)")
+            #expect(try await app.request(.get, "/api/v1/memories/\(id)", token: user.access).status == 404)
+        }
+        await embeddings.stop()
+    }
 }
