@@ -18,9 +18,11 @@ public struct AgentDefinition: Sendable {
     public var prompt: (any SystemPromptSource)?
     /// The output guard: no run of the prompt's words reaches the client (`OutputGuard`).
     public var sanitize: Bool
+    public var memory: MemoryMode
 
     public init(name: String, description: String, model: String? = nil, systemPrompt: String, tools: [String],
-                maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:], prompt: (any SystemPromptSource)? = nil, sanitize: Bool = false) {
+                maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:], prompt: (any SystemPromptSource)? = nil, sanitize: Bool = false,
+                memory: MemoryMode = .off) {
         self.name = name
         self.description = description
         self.model = model
@@ -30,11 +32,14 @@ public struct AgentDefinition: Sendable {
         self.approvals = approvals
         self.prompt = prompt
         self.sanitize = sanitize
+        self.memory = memory
     }
 
-    /// The system prompt for one turn of `user`.
-    public func systemBlocks(for user: User) async throws -> [SystemBlock] {
-        try await prompt?.blocks(for: user) ?? [SystemBlock(systemPrompt)]
+    /// The system prompt for one turn of `user`, with what the turn recalled (a prompt of its own places it; the
+    /// fixed one gets it as a block after it).
+    public func systemBlocks(for user: User, recollection: Recollection?) async throws -> [SystemBlock] {
+        if let prompt { return try await prompt.blocks(for: user, recollection: recollection) }
+        return [SystemBlock(systemPrompt)] + (recollection.map { [SystemBlock($0.block, cacheable: false)] } ?? [])
     }
 
     /// Whether this call must wait for the user's decision.
@@ -72,5 +77,5 @@ public protocol ApprovalCondition: Sendable {
 /// A system prompt rendered for each turn, for the user it answers.
 public protocol SystemPromptSource: Sendable {
     /// The blocks in the order the model reads them, stable ones first.
-    func blocks(for user: User) async throws -> [SystemBlock]
+    func blocks(for user: User, recollection: Recollection?) async throws -> [SystemBlock]
 }

@@ -35,6 +35,8 @@ public final class Orchestrator: Sendable {
     public let defaultAgent: String
     /// The served app, for the tools' context.
     let environment: ToolEnvironment
+    /// What `memory: auto` agents recall from.
+    let memory: (any MemoryRecall)?
     let conversations: ConversationStore
     let approvals: ApprovalStore
     let usage: UsageStore
@@ -48,7 +50,7 @@ public final class Orchestrator: Sendable {
     public let redactions = Atomic<Int>(0)
 
     public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], flows: [AgentFlow] = [], defaultAgent: String,
-                environment: ToolEnvironment = .init(),
+                environment: ToolEnvironment = .init(), memory: (any MemoryRecall)? = nil,
                 conversations: ConversationStore, approvals: ApprovalStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
                 clock: WallClock, logger: Logger) {
         self.router = router
@@ -57,6 +59,7 @@ public final class Orchestrator: Sendable {
         self.flows = Dictionary(flows.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         self.defaultAgent = defaultAgent
         self.environment = environment
+        self.memory = memory
         self.conversations = conversations
         self.approvals = approvals
         self.usage = usage
@@ -332,7 +335,17 @@ public final class Orchestrator: Sendable {
             var history = History.prepare(try await conversations.history(conversationID: turn.conversationID,
                                                                           limit: settings.historyMessages))
             let specs = tools.specs(turn.agent.tools)
-            let system = try await turn.agent.systemBlocks(for: turn.user)
+            // `memory: auto`: what the user's memory holds closest to their message, recalled before the first step. A
+            // failing recall costs the turn its memories, not its answer.
+            var recollection: Recollection?
+            if turn.agent.memory == .auto, !turn.prompt.isEmpty, let memory {
+                do {
+                    recollection = try await memory.recall(user: turn.user, message: turn.prompt)
+                } catch {
+                    logger.warning("memory recall failed", metadata: ["error_type": "\(type(of: error))"])
+                }
+            }
+            let system = try await turn.agent.systemBlocks(for: turn.user, recollection: recollection)
             // With the output guard on, no run of the prompt's or the tool schemas' words reaches the client.
             let guardSources: [(name: String, text: String)]? = turn.agent.sanitize
                 ? system.enumerated().map { ("system prompt block \($0.offset + 1)", $0.element.text) }

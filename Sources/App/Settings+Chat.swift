@@ -123,6 +123,15 @@ extension Settings {
             keys.problem("\(prefix)model: '\(model)' is not in models")
             agent.model = nil
         }
+        if let memory = keys.string(prefix + "memory") {
+            if let mode = MemoryMode(rawValue: memory) {
+                agent.memory = mode
+                // `tools` and `auto` give the agent the memory tools.
+                if mode != .off { agent.tools += MemoryTool.Operation.allCases.map(\.toolName).filter { !agent.tools.contains($0) } }
+            } else {
+                keys.problem("\(prefix)memory must be off, tools or auto, got '\(memory)'")
+            }
+        }
         return agent
     }
 }

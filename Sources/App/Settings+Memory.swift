@@ -22,6 +22,8 @@ extension Settings {
         }
         memory.duplicateThreshold = Float(keys.double("memory.duplicate_threshold", 0...1) ?? Double(memory.duplicateThreshold))
         memory.indexBudgetBytes = keys.int("memory.index_budget_mb", memory.indexBudgetBytes >> 20, 1...1_048_576) << 20
+        memory.recallLimit = keys.int("memory.recall_limit", memory.recallLimit, 1...Memories.maxLimit)
+        memory.recallMinScore = Float(keys.double("memory.recall_min_score", -1...1) ?? Double(memory.recallMinScore))
     }
 
     private func readEmbedding(_ name: String, _ keys: SettingsReader) -> EmbeddingConfig? {

@@ -121,6 +121,7 @@ public struct Switchboard: Sendable {
                                                            tools: connectorTools(google: google, integrations: integrations) + (appTools ?? [])
                                                                + MemoryTool.all(memories: memories, accounts: accounts), flows: flows,
                                                            environment: ToolEnvironment(name: blueprint?.name, flags: blueprint?.flags ?? [:]),
+                                                           memory: MemoryRecallService(memories: memories),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             for route in blueprint?.chatRoutes ?? [] where orchestrator.agents[route.agent] == nil && orchestrator.flows[route.agent] == nil {
                 await orchestrator.router.shutdown()
@@ -189,7 +190,7 @@ public struct Switchboard: Sendable {
     /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
     /// naming a tool that does not exist) stop start-up with a message.
     static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool], flows: [AgentFlow] = [],
-                                  environment: ToolEnvironment = .init(),
+                                  environment: ToolEnvironment = .init(), memory: (any MemoryRecall)? = nil,
                                   policy: any TurnPolicy, clock: WallClock, logger: Logger) async throws -> Orchestrator {
         let all: [any Tool] = [CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra
         var named = Set<String>()
@@ -209,7 +210,7 @@ public struct Switchboard: Sendable {
             throw StartupError(message: error.description)
         }
         return Orchestrator(router: router, tools: tools, agents: settings.agents, flows: flows, defaultAgent: settings.defaultAgent,
-                            environment: environment,
+                            environment: environment, memory: memory,
                             conversations: conversations.store, approvals: ApprovalStore(db: database), usage: UsageStore(db: database),
                             settings: settings.chat,
                             policy: policy, clock: clock, logger: logger)
@@ -231,7 +232,7 @@ public struct Switchboard: Sendable {
                                           tools: agent.tools, maxIterations: agent.maxIterations,
                                           approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock),
                                           prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock),
-                                          sanitize: agent.sanitize))
+                                          sanitize: agent.sanitize, memory: MemoryMode(rawValue: agent.memory) ?? .off))
         }
         return agents
     }

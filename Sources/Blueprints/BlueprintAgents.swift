@@ -20,6 +20,8 @@ public struct BlueprintAgent: Sendable {
     public let approvals: [String: BlueprintApproval]
     /// The output guard (`sanitize:`, the agent's or else the app's).
     public let sanitize: Bool
+    /// `off`, `tools` (the memory tools join its tools) or `auto` (and its memories are recalled into its prompt).
+    public let memory: String
 }
 
 public struct PromptBlock: Sendable, Equatable {
@@ -44,6 +46,9 @@ public enum ToolOperation: String, Sendable, CaseIterable {
 }
 
 extension Checker {
+    /// The platform's memory tools, which `memory: tools` and `memory: auto` give an agent.
+    static let memoryTools = ["memory_search", "memory_save", "memory_update", "memory_delete"]
+
     mutating func agents(_ value: JSONValue?, collections: [CollectionSpec], sanitize: Bool) -> [BlueprintAgent] {
         guard let value else { return [] }
         guard case .object(let declared) = value else {
@@ -61,7 +66,8 @@ extension Checker {
                 problem(at, "must be a mapping with description, system and tools")
                 continue
             }
-            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks", "sanitize"])
+            allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks", "sanitize",
+                                                "memory"])
             if let value = spec["sanitize"], value.boolValue == nil { problem(at + ".sanitize", "must be true or false") }
             let description = spec["description"]?.stringValue ?? ""
             if description.isEmpty { problem(at + ".description", "is required: what the agent does (routers and frontends read it)") }
@@ -70,11 +76,14 @@ extension Checker {
             let blocks = promptBlocks(spec["prompt_blocks"], at: at + ".prompt_blocks")
             let maxIterations = spec["max_iterations"].map { $0.intValue ?? 0 } ?? 8
             if !(1...50).contains(maxIterations) { problem(at + ".max_iterations", "must be an integer in 1...50") }
-            let tools = agentTools(spec["tools"], collections: collections, at: at + ".tools")
+            var tools = agentTools(spec["tools"], collections: collections, at: at + ".tools")
+            let memory = spec["memory"]?.stringValue ?? "off"
+            if !["off", "tools", "auto"].contains(memory) { problem(at + ".memory", "must be off, tools or auto") }
+            if memory != "off" { tools += Self.memoryTools.filter { !tools.contains($0) } }
             let approvals = agentApprovals(spec["approvals"], tools: tools, collections: collections, at: at + ".approvals")
             agents.append(BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, system: system,
                                          blocks: blocks, tools: tools, maxIterations: maxIterations, approvals: approvals,
-                                         sanitize: spec["sanitize"]?.boolValue ?? sanitize))
+                                         sanitize: spec["sanitize"]?.boolValue ?? sanitize, memory: memory))
         }
         return agents
     }

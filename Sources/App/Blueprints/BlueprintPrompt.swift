@@ -18,12 +18,17 @@ struct BlueprintPrompt: SystemPromptSource {
         agent.system.reads("profile") || agent.blocks.contains { $0.template.reads("profile") }
     }
 
-    func blocks(for user: User) async throws -> [SystemBlock] {
+    func blocks(for user: User, recollection: Recollection?) async throws -> [SystemBlock] {
         var profile: [String: JSONValue] = [:]
         if readsProfile, let spec = blueprint.profile { profile = try await ProfileRows.values(spec, userID: user.id, db: database) }
-        let context = PromptVariables.context(blueprint: blueprint, agent: agent, user: user, profile: profile, now: clock.now)
-        return agent.blocks.filter(\.cache).map { SystemBlock($0.template.render(context), cacheable: true) }
-            + [SystemBlock(agent.system.render(context), cacheable: agent.system.isStatic)]
-            + agent.blocks.filter { !$0.cache }.map { SystemBlock($0.template.render(context), cacheable: false) }
+        let context = PromptVariables.context(blueprint: blueprint, agent: agent, user: user, profile: profile, now: clock.now,
+                                              memories: recollection?.items ?? [], memoryCount: recollection?.count ?? 0)
+        // Recalled memories go where a template puts them (`{{#memories}}`), or in a block of their own at the end.
+        let placed = agent.system.reads("memories") || agent.blocks.contains { $0.template.reads("memories") }
+        var blocks = agent.blocks.filter(\.cache).map { SystemBlock($0.template.render(context), cacheable: true) }
+        blocks.append(SystemBlock(agent.system.render(context), cacheable: agent.system.isStatic))
+        blocks += agent.blocks.filter { !$0.cache }.map { SystemBlock($0.template.render(context), cacheable: false) }
+        if let recollection, !placed { blocks.append(SystemBlock(recollection.block, cacheable: false)) }
+        return blocks
     }
 }

@@ -8,6 +8,9 @@ public struct MemorySettings: Sendable {
     /// The vector indexes this process keeps in memory, all users together.
     public var indexBudgetBytes = 256 << 20
     public var maxTextCharacters = 8_000
+    /// What a `memory: auto` agent recalls each turn: at most this many memories, scoring at least this.
+    public var recallLimit = 5
+    public var recallMinScore: Float = 0.3
 
     public init() {}
 }

@@ -186,4 +186,40 @@ struct MemoryTests {
         }
         await embeddings.stop()
     }
+
+    @Test("memory: auto recalls the closest memories into the prompt, where a template places them or in a block of their own")
+    func autoRecall() async throws {
+        let embeddings = try await FakeEmbeddings.start()
+        let model = try await FakeProvider.start(.anthropic, [.text("Easy on the knee."), .text("Noted.")])
+        let yaml = """
+            blueprint: 1
+            app: {name: coachapp}
+            agents:
+              coach: {description: Coaches, system: prompts/coach.md, tools: [current_time], memory: auto}
+              plain: {description: Plain, system: prompts/plain.md, tools: [current_time], memory: auto}
+            """
+        let directory = try TestBlueprint.directory(yaml, files: [
+            "prompts/coach.md": "You coach. You know {{memory_count}} things.{{#memories}}\nRemember: {{text}}{{/memories}}",
+            "prompts/plain.md": "You answer plainly.",
+        ])
+        try await TestApp.withFakes([model], customize: { settings in
+            settings.blueprintDirectory = directory
+            settings.embeddings = [embeddings.config()]
+            settings.memoryEmbedding = "fake"
+        }) { app in
+            let user = try await app.signup()
+            for text in ["My left knee hurts after running", "Pasta for dinner on Fridays"] {
+                #expect(try await Self.save(app, text, token: user.access).status == 201)
+            }
+            let conversation = try await app.conversation(user.access)
+            _ = try await app.send(conversation, "Is my knee pain a problem?", token: user.access, extra: ["agent": "coach"])
+            let system = model.requests[0].body["system"]?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: "\n") ?? ""
+            #expect(system.contains("You know 2 things.") && system.contains("Remember: My left knee hurts after running"), "\(system)")
+            #expect(!system.contains("Pasta"), "only what is close enough to the message")
+            _ = try await app.send(conversation, "Any knee injury?", token: user.access, extra: ["agent": "plain"])
+            let plain = model.requests[1].body["system"]?.arrayValue?.compactMap { $0["text"]?.stringValue } ?? []
+            #expect(plain.last?.hasPrefix("What you remember about the user (2 memories in all") == true, "\(plain)")
+        }
+        await embeddings.stop()
+    }
 }
