@@ -44,6 +44,15 @@ extension Settings {
         retry.cooldown = .seconds(keys.int("llm.cooldown_seconds", 30, 0...86_400))
     }
 
+    /// The key in the environment variable `<prefix>api_key_env` names (or `defaultVariable`); a problem when it is
+    /// `required` and not set.
+    static func apiKey(_ prefix: String, _ keys: SettingsReader, defaultVariable: String?, required: Bool) -> String? {
+        guard let variable = keys.string(prefix + "api_key_env") ?? defaultVariable else { return nil }
+        let key = keys.secret(environmentVariable: variable)
+        if key == nil, required { keys.problem("\(prefix)api_key_env: the environment variable \(variable) is not set") }
+        return key
+    }
+
     /// The entries listed under `key` (`models=a,b`), each read by `read`; nil when the list is not set.
     private static func named<Entry>(_ key: String, _ keys: SettingsReader, read: (String) -> Entry?) -> [Entry]? {
         let names = keys.list(key)
@@ -83,13 +92,9 @@ extension Settings {
         case .gemini: "GEMINI_API_KEY"
         case .vertex, .mock: nil
         }
-        if let variable = keys.string(prefix + "api_key_env") ?? defaultKeyVariable {
-            config.apiKey = keys.secret(environmentVariable: variable)
-            // A missing key is fine for local OpenAI-compatible servers (Ollama, vLLM) with a base URL of their own.
-            if config.apiKey == nil, provider == .anthropic || provider == .gemini || (provider == .openai && config.baseURL == nil) {
-                keys.problem("\(prefix)api_key_env: the environment variable \(variable) is not set")
-            }
-        }
+        // A missing key is fine for local OpenAI-compatible servers (Ollama, vLLM) with a base URL of their own.
+        config.apiKey = Self.apiKey(prefix, keys, defaultVariable: defaultKeyVariable,
+                                    required: provider == .anthropic || provider == .gemini || (provider == .openai && config.baseURL == nil))
         config.fallbacks = keys.list(prefix + "fallbacks")
         config.readTimeout = .seconds(keys.int(prefix + "timeout", 120, 1...3600))
         config.connectTimeout = .seconds(keys.int(prefix + "connect_timeout", 10, 1...600))

@@ -47,12 +47,8 @@ extension Settings {
         case .gemini: "GEMINI_API_KEY"
         case .mock: nil
         }
-        if let variable = keys.string(prefix + "api_key_env") ?? defaultKeyVariable {
-            config.apiKey = keys.secret(environmentVariable: variable)
-            if config.apiKey == nil, provider == .gemini || (provider == .openai && config.baseURL == nil) {
-                keys.problem("\(prefix)api_key_env: the environment variable \(variable) is not set")
-            }
-        }
+        config.apiKey = Self.apiKey(prefix, keys, defaultVariable: defaultKeyVariable,
+                                    required: provider == .gemini || (provider == .openai && config.baseURL == nil))
         config.readTimeout = .seconds(keys.int(prefix + "timeout", 60, 1...3600))
         config.maxAttempts = keys.int(prefix + "max_attempts", 3, 1...10)
         return config

@@ -1,3 +1,4 @@
+import Agents
 import App
 import Foundation
 import LLM
@@ -34,6 +35,38 @@ struct ChatSettingsTests {
         #expect(agent.model == "local")
         #expect(agent.maxIterations == 4)
         #expect(settings.chat.turnTimeout == .seconds(60))
+    }
+
+    @Test("Embedding models, the one memory uses, and an agent's memory mode are read by name; mistakes name the key")
+    func readsEmbeddingsAndMemory() async throws {
+        let reader = try await Settings.reader(arguments: [
+            "--embeddings", "local", "--embeddings-local-provider", "openai", "--embeddings-local-model", "all-minilm",
+            "--embeddings-local-base-url", "http://127.0.0.1:8081/v1", "--embeddings-local-dimensions", "384",
+            "--memory-duplicate-threshold", "0.9", "--memory-recall-limit", "3",
+            "--agents", "helper", "--agents-helper-system-prompt", "Help.", "--agents-helper-tools", "current_time", "--agents-helper-memory", "auto",
+        ], environmentFile: "/nonexistent/.env")
+        let settings = try Settings(reader: reader)
+        #expect(settings.memoryEmbedding == "local" && settings.embeddings.first?.dimensions == 384)
+        #expect(settings.embeddings.first?.baseURL == "http://127.0.0.1:8081/v1" && settings.embeddings.first?.apiKey == nil)
+        #expect(settings.memory.duplicateThreshold == 0.9 && settings.memory.recallLimit == 3)
+        let helper = try #require(settings.agents.first)
+        #expect(helper.memory == .auto && helper.tools == ["current_time", "memory_search", "memory_save", "memory_update", "memory_delete"])
+
+        let bad = try await Settings.reader(arguments: [
+            "--embeddings", "g", "--embeddings-g-provider", "gemini", "--embeddings-g-model", "text-embedding-004",
+            "--embeddings-g-api-key-env", "SWITCHBOARD_UNSET_VARIABLE", "--memory-embedding", "ghost",
+            "--agents", "helper", "--agents-helper-system-prompt", "Help.", "--agents-helper-memory", "always",
+        ], environmentFile: "/nonexistent/.env")
+        do {
+            _ = try Settings(reader: bad)
+            Issue.record("the settings were accepted")
+        } catch let error as SettingsError {
+            let text = error.problems.joined(separator: "\n")
+            for expected in ["embeddings.g.api_key_env: the environment variable SWITCHBOARD_UNSET_VARIABLE is not set",
+                             "memory.embedding: 'ghost' is not in embeddings", "agents.helper.memory must be off, tools or auto"] {
+                #expect(text.contains(expected), "missing: \(expected)\n\(text)")
+            }
+        }
     }
 
     @Test("Mistakes in models and agents stop start-up naming the key")
