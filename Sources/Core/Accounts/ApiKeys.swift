@@ -46,7 +46,8 @@ public struct ApiKeys: Sendable {
     public func create(userID: UUID, name rawName: String, scopes: [String], expiresAt: Date?) async throws -> (ApiKey, String) {
         var errors: [FieldError] = []
         let name = rawName.trimmingCharacters(in: .whitespacesAndNewlines)
-        if name.isEmpty || name.count > 100 || name.containsControlCharacters {
+        // Counted as the contract's maxLength counts: Unicode scalars, before trimming.
+        if name.isEmpty || rawName.unicodeScalars.count > 100 || name.containsControlCharacters {
             errors.append(FieldError(field: "name", code: "invalid_name", message: "must be 1 to 100 characters, no control characters"))
         }
         let unknown = scopes.filter { !Self.scopes.contains($0) }

@@ -29,10 +29,12 @@ enum Credentials {
 
     /// Trimmed; empty becomes nil.
     static func normalizedName(_ raw: String?) throws -> String? {
-        guard let name = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else { return nil }
-        guard name.count <= maxNameLength else {
+        // Counted as the contract's maxLength counts (Unicode scalars, before trimming): combining marks make a
+        // character of many scalars.
+        guard (raw?.unicodeScalars.count ?? 0) <= maxNameLength else {
             throw AppError.validation([FieldError(field: "name", code: "too_long", message: "at most \(maxNameLength) characters")])
         }
+        guard let name = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else { return nil }
         guard !name.containsControlCharacters else {
             throw AppError.validation([FieldError(field: "name", code: "invalid_character", message: "must not contain control characters")])
         }

@@ -177,7 +177,7 @@ public final class Memories: Sendable {
         do {
             embeddings = try await embedder.embed(texts)
         } catch let error as ProviderError {
-            throw TurnEmbeddingError.appError(error)
+            throw EmbeddingFailure.appError(error)
         }
         if embeddings.usage.totalTokens > 0 {
             try await usage.record(userID: user.id, model: embedder.config.name, usage: embeddings.usage, at: clock.now)
@@ -213,7 +213,7 @@ public final class Memories: Sendable {
     }
 
     static func isTag(_ tag: String) -> Bool {
-        (1...64).contains(tag.utf8.count) && tag.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.:".unicodeScalars.contains($0) }
+        (1...64).contains(tag.unicodeScalars.count) && tag.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.:".unicodeScalars.contains($0) }
     }
 
     static func checkNamespace(_ namespace: String) throws {
@@ -226,7 +226,7 @@ public final class Memories: Sendable {
 
 /// An embedding provider's failure as the client sees it: 503 when it is overloaded or rate-limited, 504 when slow,
 /// 502 otherwise; the embedding model named, no secret.
-enum TurnEmbeddingError {
+enum EmbeddingFailure {
     static func appError(_ error: ProviderError) -> AppError {
         let (status, code): (Int, String) = switch error.kind {
         case .rateLimited, .unavailable: (503, "embedding_unavailable")

@@ -86,6 +86,11 @@ struct RobustnessTests {
             let user = try await app.signup()
             #expect(try await app.request(.post, "/api/v1/conversations", json: ["title": "bad\u{0}title"], token: user.access).fieldErrors["title"] == "invalid_character")
             #expect(try await app.request(.put, "/api/v1/user/profile", json: ["name": "tab\there"], token: user.access).fieldErrors["name"] == "invalid_character")
+            // 150 characters of two scalars each: 300 by the contract's count (found by the fuzzer).
+            let marked = String(repeating: "e\u{301}", count: 150)
+            #expect(try await app.request(.put, "/api/v1/user/profile", json: ["name": marked], token: user.access).fieldErrors["name"] == "too_long")
+            #expect(try await app.request(.post, "/api/v1/api-keys", json: ["name": String(repeating: "e\u{301}", count: 60), "scopes": ["chat"]],
+                                          token: user.access).fieldErrors["name"] == "invalid_name")
             let id = try await app.conversation(user.access)
             #expect(try await app.send(id, "hello\u{0}", token: user.access).fieldErrors["content"] == "invalid_character")
             let reply = try await app.send(id, "hello", token: user.access)
