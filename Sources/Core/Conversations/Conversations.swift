@@ -55,7 +55,8 @@ public struct Conversations: Sendable {
 
     private func validate(title: String?, agent: String?, metadata: JSONValue?) throws {
         var errors: [FieldError] = []
-        if let title, title.count > Self.maxTitleCharacters {
+        // Counted as the contract's maxLength counts: Unicode scalars.
+        if let title, title.unicodeScalars.count > Self.maxTitleCharacters {
             errors.append(FieldError(field: "title", code: "too_long", message: "must be at most \(Self.maxTitleCharacters) characters"))
         }
         if let title, title.containsControlCharacters {

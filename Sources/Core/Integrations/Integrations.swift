@@ -34,7 +34,8 @@ public struct Integrations: Sendable {
         }
         var errors: [FieldError] = []
         let name = rawName?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let name, name.count > Self.maxNameCharacters || name.containsControlCharacters {
+        // Counted as the contract's maxLength counts: Unicode scalars, before trimming.
+        if let name, (rawName?.unicodeScalars.count ?? 0) > Self.maxNameCharacters || name.containsControlCharacters {
             errors.append(FieldError(field: "name", code: "invalid_name", message: "must be 1 to \(Self.maxNameCharacters) characters, no control characters"))
         }
         guard let credentials else {

@@ -313,7 +313,8 @@ public struct Teams: Sendable {
 
     static func name(_ raw: String) throws -> String {
         let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 100, !name.containsControlCharacters else {
+        // Counted as the contract's maxLength counts: Unicode scalars, before trimming.
+        guard !name.isEmpty, raw.unicodeScalars.count <= 100, !name.containsControlCharacters else {
             throw AppError.validation([FieldError(field: "name", code: "invalid_name", message: "must be 1 to 100 characters, no control characters")])
         }
         return name
