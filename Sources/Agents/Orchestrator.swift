@@ -444,9 +444,13 @@ public final class Orchestrator: Sendable {
                 for call in calls { emitter.yield(.toolCall(messageID: stepID, call: call)) }
                 // Calls that need the user's approval wait for it, unless they would be refused anyway: then the model
                 // gets the refusal at once, as for any other call.
+                // A condition is a filter parsed per call: each call's need is decided once.
+                let (gated, free) = calls.reduce(into: ([ToolCall](), [ToolCall]())) { split, call in
+                    if turn.agent.needsApproval(call) { split.0.append(call) } else { split.1.append(call) }
+                }
                 var waiting: [ToolCall] = []
                 var refused: [ToolResult] = []
-                for call in calls where turn.agent.needsApproval(call) {
+                for call in gated {
                     if let refusal = await runner.check(call, allowed: turn.agent.tools, context: toolContext) {
                         refused.append(refusal)
                         await storeResult(refusal)
@@ -454,7 +458,6 @@ public final class Orchestrator: Sendable {
                         waiting.append(call)
                     }
                 }
-                let free = calls.filter { call in !turn.agent.needsApproval(call) }
                 let ran = await runner.run(free, allowed: turn.agent.tools, context: toolContext, finished: storeResult)
                 if Task.isCancelled { return .timedOut }
                 if !waiting.isEmpty {

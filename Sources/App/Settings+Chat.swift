@@ -54,7 +54,7 @@ extension Settings {
     }
 
     /// The entries listed under `key` (`models=a,b`), each read by `read`; nil when the list is not set.
-    private static func named<Entry>(_ key: String, _ keys: SettingsReader, read: (String) -> Entry?) -> [Entry]? {
+    static func named<Entry>(_ key: String, _ keys: SettingsReader, read: (String) -> Entry?) -> [Entry]? {
         let names = keys.list(key)
         guard !names.isEmpty else { return nil }
         return names.compactMap { name in

@@ -6,16 +6,7 @@ import LLM
 /// (`memory.embedding`), and `memory.*`.
 extension Settings {
     mutating func readMemory(_ keys: SettingsReader) {
-        let names = keys.list("embeddings")
-        if !names.isEmpty {
-            embeddings = names.compactMap { name in
-                guard name.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
-                    keys.problem("embeddings: '\(name)' is not a valid name (lowercase letters, digits and _)")
-                    return nil
-                }
-                return readEmbedding(name, keys)
-            }
-        }
+        if let configured = Self.named("embeddings", keys, read: { readEmbedding($0, keys) }) { embeddings = configured }
         memoryEmbedding = keys.string("memory.embedding") ?? embeddings.first?.name ?? memoryEmbedding
         if !embeddings.contains(where: { $0.name == memoryEmbedding }) {
             keys.problem("memory.embedding: '\(memoryEmbedding)' is not in embeddings (\(embeddings.map(\.name).joined(separator: ", ")))")
