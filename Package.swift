@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "App", "Blueprints", "Core", "Storage", "Vault",
+                "App", "Blueprints", "Core", "LLM", "Storage", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -36,7 +36,7 @@ public final class Orchestrator: Sendable {
     /// The served app, for the tools' context.
     let environment: ToolEnvironment
     /// What `memory: auto` agents recall from.
-    let memory: (any MemoryRecall)?
+    let memory: (any AgentMemory)?
     let conversations: ConversationStore
     let approvals: ApprovalStore
     let usage: UsageStore
@@ -50,7 +50,7 @@ public final class Orchestrator: Sendable {
     public let redactions = Atomic<Int>(0)
 
     public init(router: ModelRouter, tools: ToolRegistry, agents: [AgentDefinition], flows: [AgentFlow] = [], defaultAgent: String,
-                environment: ToolEnvironment = .init(), memory: (any MemoryRecall)? = nil,
+                environment: ToolEnvironment = .init(), memory: (any AgentMemory)? = nil,
                 conversations: ConversationStore, approvals: ApprovalStore, usage: UsageStore, settings: ChatSettings, policy: (any TurnPolicy)? = nil,
                 clock: WallClock, logger: Logger) {
         self.router = router
@@ -179,8 +179,11 @@ public final class Orchestrator: Sendable {
         logger[metadataKey: "turn_id"] = "\(context.id.lowercased)"
         let turnLogger = logger
         let task = Task {
-            await self.run(context, resuming: resuming, emitter: emitter, logger: turnLogger)
+            let progress = TurnProgress()
+            let outcome = await self.run(context, resuming: resuming, progress: progress, emitter: emitter, logger: turnLogger)
             emitter.finish()
+            // After the client has its answer, and before shutdown may stop the process: the turn's facts.
+            if case .complete = outcome { await self.extractFacts(context, progress: progress, logger: turnLogger) }
             self.running.end(context.id)
         }
         running.begin(context.id, task)
@@ -249,8 +252,8 @@ public final class Orchestrator: Sendable {
         case timedOut
     }
 
-    private func run(_ turn: TurnContext, resuming: [ToolApproval], emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async {
-        let progress = TurnProgress()
+    private func run(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+                     logger: Logger) async -> Outcome {
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask { await self.steps(turn, resuming: resuming, progress: progress, emitter: emitter, logger: logger) }
             group.addTask {
@@ -308,6 +311,7 @@ public final class Orchestrator: Sendable {
             emitter.yield(.done(TurnSummary(turnID: turn.id, conversationID: turn.conversationID, status: status,
                                             usage: progress.totals.withLock { $0 })))
         }.value
+        return outcome
     }
 
     func loop(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
@@ -438,6 +442,7 @@ public final class Orchestrator: Sendable {
                     createdAt: startedAt, completedAt: clock.now), turn: turn)
                 emitter.yield(.messageCompleted(assistant))
                 history.append(response.message)
+                if !response.message.text.isEmpty { progress.answer.withLock { $0 = (response.message.text, turn.agent.memory) } }
 
                 let calls = response.message.toolCalls
                 guard response.finishReason == .toolCalls, !calls.isEmpty else { return .complete }
@@ -541,6 +546,8 @@ final class TurnProgress: Sendable {
 
     let state = Mutex<State?>(nil)
     let totals = Mutex(Usage.zero)
+    /// The turn's latest answer, and the memory mode of the agent that wrote it.
+    let answer = Mutex<(text: String, memory: MemoryMode)?>(nil)
 
     var model: String? { state.withLock { $0?.model } }
 

@@ -5,6 +5,11 @@ import LLM
 /// The memory keys: embedding models (`embeddings`, `embeddings.<name>.*`), the one memory uses
 /// (`memory.embedding`), and `memory.*`.
 extension Settings {
+    /// The embedding model memory uses.
+    public var memoryEmbeddingConfig: EmbeddingConfig {
+        embeddings.first { $0.name == memoryEmbedding } ?? EmbeddingConfig(name: "mock", provider: .mock, model: "mock", dimensions: 256)
+    }
+
     mutating func readMemory(_ keys: SettingsReader) {
         if let configured = Self.named("embeddings", keys, read: { readEmbedding($0, keys) }) { embeddings = configured }
         memoryEmbedding = keys.string("memory.embedding") ?? embeddings.first?.name ?? memoryEmbedding
@@ -15,6 +20,7 @@ extension Settings {
         memory.indexBudgetBytes = keys.int("memory.index_budget_mb", memory.indexBudgetBytes >> 20, 1...1_048_576) << 20
         memory.recallLimit = keys.int("memory.recall_limit", memory.recallLimit, 1...Memories.maxLimit)
         memory.recallMinScore = Float(keys.double("memory.recall_min_score", -1...1) ?? Double(memory.recallMinScore))
+        memory.extract = keys.bool("memory.extract", memory.extract)
     }
 
     private func readEmbedding(_ name: String, _ keys: SettingsReader) -> EmbeddingConfig? {

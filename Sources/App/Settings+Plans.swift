@@ -22,13 +22,7 @@ extension Settings {
             tier.monthlyTokens = Int64(keys.int(prefix + "monthly_tokens", Int(tier.monthlyTokens), 0...Int(Int32.max) * 1000))
             tier.storageBytes = Int64(keys.int(prefix + "storage_mb", Int(tier.storageBytes / Plans.megabyte), 0...100_000_000)) * Plans.megabyte
             if keys.string(prefix + "features") != nil { tier.features = Set(keys.list(prefix + "features")) }
-            if let perSeat = keys.string(prefix + "per_seat") {
-                guard let value = Bool(perSeat.lowercased()) else {
-                    keys.problem("\(prefix)per_seat must be true or false")
-                    continue
-                }
-                tier.perSeat = value
-            }
+            tier.perSeat = keys.bool(prefix + "per_seat", tier.perSeat)
             tier.stripePrice = keys.string(prefix + "stripe_price") ?? tier.stripePrice
             tiers.append(tier)
         }
@@ -41,9 +35,7 @@ extension Settings {
         accounts.tiers = plans.order
         accounts.defaultTier = plans.defaultTier
 
-        if let enabled = keys.string("rate_limit.enabled") {
-            if let value = Bool(enabled.lowercased()) { rateLimitEnabled = value } else { keys.problem("rate_limit.enabled must be true or false") }
-        }
+        rateLimitEnabled = keys.bool("rate_limit.enabled", rateLimitEnabled)
         billing.secretKey = keys.string("stripe.secret_key", secret: true)
         billing.webhookSecret = keys.string("stripe.webhook_secret", secret: true)
         billing.apiURL = keys.string("stripe.api_url") ?? billing.apiURL

@@ -37,6 +37,15 @@ final class SettingsReader {
         return value
     }
 
+    func bool(_ key: String, _ fallback: Bool) -> Bool {
+        guard let text = string(key) else { return fallback }
+        guard let value = Bool(text.trimmingCharacters(in: .whitespaces).lowercased()) else {
+            problem("\(key) must be true or false, got '\(text)'")
+            return fallback
+        }
+        return value
+    }
+
     func double(_ key: String, _ range: ClosedRange<Double>) -> Double? {
         guard let text = string(key) else { return nil }
         guard let value = Double(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {

@@ -110,9 +110,7 @@ public struct Switchboard: Sendable {
                 Quotas.RecordTable(name: collection.table, textColumns: collection.fields.filter { $0.kind == .text || $0.kind == .json }.map(\.name))
             }
             let quotas = Quotas(db: database, plans: settings.plans, clock: clock, recordTables: recordTables)
-            let embedder = Embedder(settings.embeddings.first { $0.name == settings.memoryEmbedding }
-                                        ?? EmbeddingConfig(name: "mock", provider: .mock, model: "mock", dimensions: 256), policy: settings.retry,
-                                    client: httpClient)
+            let embedder = Embedder(settings.memoryEmbeddingConfig, policy: settings.retry, client: httpClient)
             let memories = Memories(embedder: embedder, db: database, quotas: quotas, settings: settings.memory, clock: clock)
             let appTools = blueprint.map {
                 collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, quotas: quotas, clock: clock)
@@ -121,7 +119,7 @@ public struct Switchboard: Sendable {
                                                            tools: connectorTools(google: google, integrations: integrations) + (appTools ?? [])
                                                                + MemoryTool.all(memories: memories, accounts: accounts), flows: flows,
                                                            environment: ToolEnvironment(name: blueprint?.name, flags: blueprint?.flags ?? [:]),
-                                                           memory: MemoryRecallService(memories: memories),
+                                                           memory: AgentMemoryService(memories: memories),
                                                            policy: PlanPolicy(plans: settings.plans, quotas: quotas), clock: clock, logger: logger)
             for route in blueprint?.chatRoutes ?? [] where orchestrator.agents[route.agent] == nil && orchestrator.flows[route.agent] == nil {
                 await orchestrator.router.shutdown()
@@ -190,7 +188,7 @@ public struct Switchboard: Sendable {
     /// The models, the tools and the agents. Configuration mistakes (an unreadable script or key file, an agent
     /// naming a tool that does not exist) stop start-up with a message.
     static func buildOrchestrator(settings: Settings, database: any Database, conversations: Conversations, tools extra: [any Tool], flows: [AgentFlow] = [],
-                                  environment: ToolEnvironment = .init(), memory: (any MemoryRecall)? = nil,
+                                  environment: ToolEnvironment = .init(), memory: (any AgentMemory)? = nil,
                                   policy: any TurnPolicy, clock: WallClock, logger: Logger) async throws -> Orchestrator {
         let all: [any Tool] = [CurrentTimeTool(clock: clock), ConversationSearchTool(conversations: conversations.store)] + extra
         var named = Set<String>()

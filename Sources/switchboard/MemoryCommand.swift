@@ -1,10 +1,51 @@
 import ArgumentParser
+import App
 import Core
 import Foundation
+import LLM
 
-/// `switchboard memory bench`: the exact vector search, measured against the machine's own memory bandwidth.
+/// `switchboard memory reembed`: memories moved to the configured embedding model; `switchboard memory bench`: the
+/// exact vector search, measured against the machine's own memory bandwidth.
 struct MemoryCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "memory", abstract: "Semantic memory tools.", subcommands: [Bench.self])
+    static let configuration = CommandConfiguration(commandName: "memory", abstract: "Semantic memory tools.", subcommands: [Reembed.self, Bench.self])
+
+    struct Reembed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Embed every memory again with the configured model (memory.embedding).",
+            discussion: """
+                Run it after changing memory.embedding or its model or dimensions. Each batch is one embedding call and \
+                one transaction: stop it at any time and run it again to go on. Servers may keep serving meanwhile; \
+                until it finishes, their searches find only the memories already moved, and a namespace still holding \
+                old vectors refuses new memories (409 embedding_model_mismatch).
+                """)
+        @OptionGroup var config: ConfigFlags
+        @Option(help: "Memories per embedding call (1...2048).") var batchSize = 100
+        @Option(help: "Stop after this many batches; run again to go on.") var maxBatches: Int?
+
+        func run() async throws {
+            guard (1...2048).contains(batchSize) else { throw ValidationError("--batch-size must be 1...2048") }
+            if let maxBatches, maxBatches < 1 { throw ValidationError("--max-batches must be at least 1") }
+            let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+            do {
+                let done = try await reportingStartupErrors {
+                    try await MemoryReembed.run(settings: settings, logger: logger, batchSize: batchSize, maxBatches: maxBatches ?? .max) { progress in
+                        print("moved \(progress.moved) memories to \(progress.model); \(progress.remaining) left")
+                    }
+                }
+                if done.remaining == 0 {
+                    print("every memory is embedded with \(done.model) (\(done.tokens) tokens)")
+                } else if done.batches == maxBatches {
+                    print("stopped after \(done.batches) batches with \(done.remaining) memories left: run it again to go on")
+                } else {
+                    FileHandle.standardError.write(Data("switchboard: \(done.remaining) memories keep changing while they are embedded; run it again\n".utf8))
+                    throw ExitCode(1)
+                }
+            } catch let error as ProviderError {
+                FileHandle.standardError.write(Data("switchboard: the embedding model failed: \(error.message); run it again to go on\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

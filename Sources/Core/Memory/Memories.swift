@@ -11,6 +11,8 @@ public struct MemorySettings: Sendable {
     /// What a `memory: auto` agent recalls each turn: at most this many memories, scoring at least this.
     public var recallLimit = 5
     public var recallMinScore: Float = 0.3
+    /// After each turn of an agent with memory, one model call proposes durable facts about the user, which are added.
+    public var extract = false
 
     public init() {}
 }
@@ -38,7 +40,9 @@ public final class Memories: Sendable {
     }
 
     /// `<configured name>:<provider model>`: what a namespace's memories are embedded with.
-    public var model: String { embedder.config.name + ":" + embedder.config.model }
+    public var model: String { Self.modelID(embedder.config) }
+
+    static func modelID(_ config: EmbeddingConfig) -> String { config.name + ":" + config.model }
     public var dimensions: Int { embedder.config.dimensions }
 
     public struct Draft: Sendable {
@@ -58,17 +62,31 @@ public final class Memories: Sendable {
     /// Stores the memory, or finds it stored already (an exact or near duplicate in its namespace): then the
     /// existing one comes back with `duplicate` true.
     public func save(_ draft: Draft, user: User) async throws -> (memory: Memory, duplicate: Bool) {
-        try validate(draft)
+        try await save([draft], user: user)[0]
+    }
+
+    /// Several memories at once, embedded in one call; each is checked against those stored before it, so a draft
+    /// that nearly repeats an earlier one is not stored twice either.
+    public func save(_ drafts: [Draft], user: User) async throws -> [(memory: Memory, duplicate: Bool)] {
+        guard !drafts.isEmpty else { return [] }
+        for draft in drafts { try validate(draft) }
         try await quotas.admitStorage(user: user)
-        try await requireModel(user: user, namespace: draft.namespace)
-        let vector = try await embed([draft.text], user: user)[0]
-        let nearest = try await search(vector: vector, user: user, namespace: draft.namespace, tags: [], limit: 1)
-        if let (existing, score) = nearest.first, score >= settings.duplicateThreshold { return (existing, true) }
-        let now = clock.now
-        let memory = Memory(id: UUID(), userID: user.id, namespace: draft.namespace, text: draft.text, tags: draft.tags,
-                            metadata: draft.metadata, model: model, dimensions: dimensions, createdAt: now, updatedAt: now)
-        try await store.insert(memory, vector: vector)
-        return (memory, false)
+        for namespace in Set(drafts.map(\.namespace)) { try await requireModel(user: user, namespace: namespace) }
+        let vectors = try await embed(drafts.map(\.text), user: user)
+        var saved: [(memory: Memory, duplicate: Bool)] = []
+        for (draft, vector) in zip(drafts, vectors) {
+            let nearest = try await search(vector: vector, user: user, namespace: draft.namespace, tags: [], limit: 1)
+            if let (existing, score) = nearest.first, score >= settings.duplicateThreshold {
+                saved.append((existing, true))
+                continue
+            }
+            let now = clock.now
+            let memory = Memory(id: UUID(), userID: user.id, namespace: draft.namespace, text: draft.text, tags: draft.tags,
+                                metadata: draft.metadata, model: model, dimensions: dimensions, createdAt: now, updatedAt: now)
+            try await store.insert(memory, vector: vector)
+            saved.append((memory, false))
+        }
+        return saved
     }
 
     /// Changes a memory's text (embedded again), tags or metadata.
@@ -188,8 +206,7 @@ public final class Memories: Sendable {
 
     /// A namespace holds one model's vectors: mixing would compare numbers that mean different things.
     private func requireModel(user: User, namespace: String) async throws {
-        guard let existing = try await store.model(userID: user.id, namespace: namespace),
-              existing.model != model || existing.dimensions != dimensions else { return }
+        guard let existing = try await store.otherModel(userID: user.id, namespace: namespace, than: model, dimensions: dimensions) else { return }
         throw AppError.conflict("embedding_model_mismatch",
                                 "The namespace \(namespace) holds memories embedded with \(existing.model) (\(existing.dimensions) dimensions), "
                                 + "not \(model) (\(dimensions)); run `switchboard memory reembed` to move them to the configured model.")

@@ -142,11 +142,48 @@ public struct MemoryStore: Sendable {
         return Page(items: try rows.map(Self.memory), total: total, request: page)
     }
 
-    /// The embedding model of the namespace's memories, if it has any.
-    public func model(userID: UUID, namespace: String) async throws -> (model: String, dimensions: Int)? {
+    /// A model other than `model` (or other dimensions) that some of the namespace's memories are embedded with.
+    public func otherModel(userID: UUID, namespace: String, than model: String, dimensions: Int) async throws -> (model: String, dimensions: Int)? {
         try await db.first("""
-            SELECT model, dimensions FROM memories WHERE user_id = \(bind: userID.lowercased) AND namespace = \(bind: namespace) LIMIT 1
+            SELECT model, dimensions FROM memories WHERE user_id = \(bind: userID.lowercased) AND namespace = \(bind: namespace)
+            AND (model <> \(bind: model) OR dimensions <> \(bind: Int64(dimensions))) LIMIT 1
             """).map { (try $0.decode(column: "model", as: String.self), Int(try $0.decode(column: "dimensions", as: Int64.self))) }
+    }
+
+    /// How many memories (of all users) are not embedded with `model` at `dimensions`.
+    public func countOther(model: String, dimensions: Int) async throws -> Int {
+        try await db.first("""
+            SELECT COUNT(*) AS n FROM memories WHERE model <> \(bind: model) OR dimensions <> \(bind: Int64(dimensions))
+            """)?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Up to `limit` memories (of any user) not embedded with `model` at `dimensions`, by id.
+    public func other(model: String, dimensions: Int, limit: Int) async throws -> [(id: UUID, userID: UUID, text: String, model: String)] {
+        try await db.all("""
+            SELECT id, user_id, text, model FROM memories WHERE model <> \(bind: model) OR dimensions <> \(bind: Int64(dimensions))
+            ORDER BY id LIMIT \(bind: limit)
+            """).map { (try uuid($0, "id"), try uuid($0, "user_id"), try $0.decode(column: "text", as: String.self), try $0.decode(column: "model", as: String.self)) }
+    }
+
+    /// Gives each memory its new vector, unless its text or model changed since it was read; raises its owner's
+    /// version. Returns how many were moved.
+    public func reembed(_ items: [(id: UUID, userID: UUID, text: String, model: String, vector: [Float])], model: String, dimensions: Int) async throws -> Int {
+        try await db.transaction { sql in
+            var moved = 0
+            var owners = Set<UUID>()
+            for item in items {
+                let changed = try await sql.raw("""
+                    UPDATE memories SET embedding = \(bind: Self.encode(item.vector)), model = \(bind: model), dimensions = \(bind: Int64(dimensions))
+                    WHERE id = \(bind: item.id.lowercased) AND text = \(bind: item.text) AND model = \(bind: item.model) RETURNING id
+                    """).first() != nil
+                if changed {
+                    moved += 1
+                    owners.insert(item.userID)
+                }
+            }
+            for owner in owners.sorted(by: { $0.uuidString < $1.uuidString }) { try await Self.bump(owner, on: sql) }
+            return moved
+        }
     }
 
     /// Every memory of the user embedded with `model`, as an index, and the version it stands at. The version is

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 
 /// `switchboard serve` as its own process, for what only several processes show (a limit shared through PostgreSQL).
 final class ServerProcess: @unchecked Sendable {
@@ -50,16 +51,21 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     func get(_ path: String, token: String) async throws -> Answer {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        return try await send(request)
+        try await request(.GET, path, token: token)
     }
 
-    func post(_ path: String, json: [String: Any]) async throws -> Answer {
+    func post(_ path: String, json: [String: Any], token: String? = nil) async throws -> Answer {
+        try await request(.POST, path, json: json, token: token)
+    }
+
+    func request(_ method: HTTPMethod, _ path: String, json: [String: Any]? = nil, token: String? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        }
         return try await send(request)
     }
 

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import LLM
 
 /// How an agent uses the user's memory: not at all, through the memory tools, or also recalled into its prompt on
 /// every turn (`auto`).
@@ -26,7 +27,13 @@ public struct Recollection: Sendable {
     }
 }
 
-/// Finds what to recall for a message (the platform's memory, in the app).
-public protocol MemoryRecall: Sendable {
+/// The platform's memory as agents use it (provided by the app): what to recall for a message, and the facts a
+/// turn taught, which are only ever added.
+public protocol AgentMemory: Sendable {
     func recall(user: User, message: String) async throws -> Recollection
+    /// Whether a turn's durable facts are extracted after it (`memory.extract`).
+    var extractsFacts: Bool { get }
+    /// Stores `facts` as new memories (a near duplicate of a stored one is not stored twice); returns how many were
+    /// new. `source` says where they were learned.
+    func remember(facts: [String], user: User, source: JSONValue) async throws -> Int
 }

@@ -1,13 +1,23 @@
 import Agents
 import Core
 import Foundation
+import LLM
 
-/// `memory: auto`: the user's memories closest to their message (at most `memory.recall_limit`, scoring at least
-/// `memory.recall_min_score`, about 2,000 characters in all), and how many they have. A user without memories costs
-/// no embedding.
-struct MemoryRecallService: MemoryRecall {
+/// The platform's memory for agents. `memory: auto` recalls the user's memories closest to their message (at most
+/// `memory.recall_limit`, scoring at least `memory.recall_min_score`, about 2,000 characters in all) and how many
+/// they have; a user without memories costs no embedding. Extracted facts go to the `facts` namespace, tagged
+/// `extracted`.
+struct AgentMemoryService: AgentMemory {
     let memories: Memories
     static let maxCharacters = 2_000
+    static let factsNamespace = "facts"
+
+    var extractsFacts: Bool { memories.settings.extract }
+
+    func remember(facts: [String], user: User, source: JSONValue) async throws -> Int {
+        let drafts = facts.map { Memories.Draft(text: $0, namespace: Self.factsNamespace, tags: ["extracted"], metadata: source) }
+        return try await memories.save(drafts, user: user).filter { !$0.duplicate }.count
+    }
 
     func recall(user: User, message: String) async throws -> Recollection {
         let count = try await memories.count(user: user)
