@@ -147,7 +147,7 @@ public final class Memories: Sendable {
         guard errors.isEmpty else { throw AppError.validation(errors) }
         let vector: [Float]
         if let given { vector = Embedder.normalized(given) } else { vector = try await embed([query ?? ""], user: user)[0] }
-        let words = Set((query ?? "").folded.split { !$0.isLetter && !$0.isNumber }.map(String.init).filter { $0.count > 2 })
+        let words = Keywords.of(query ?? "")
         let found = try await search(vector: vector, user: user, namespace: namespace, tags: tags, limit: limit, words: words)
         return found.filter { $0.score >= (minScore ?? -1) }
     }
@@ -163,7 +163,7 @@ public final class Memories: Sendable {
         }
         var ranked = candidates
         if !words.isEmpty {
-            let keyword = candidates.map { candidate in (candidate, words.filter { index.entries[candidate.row].folded.contains($0) }.count) }
+            let keyword = candidates.map { candidate in (candidate, Keywords.matches(words, in: index.entries[candidate.row].folded)) }
                 .filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
             var fused: [Int: Double] = [:]
             for (rank, candidate) in candidates.enumerated() { fused[candidate.row, default: 0] += 1 / Double(60 + rank + 1) }
