@@ -145,6 +145,30 @@ struct MemoryTests {
         }
     }
 
+    @Test("Two server processes on one PostgreSQL: each search sees the other's writes and deletes", .enabled(if: TestDatabase.engine == .postgres))
+    func processes() async throws {
+        let (directory, environment) = try await CLI.freshEnvironment()
+        var shared = environment
+        shared["AUTH_JWT_PRIVATE_KEY"] = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        shared["VAULT_MASTER_KEY"] = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let first = try await ServerProcess.start(directory: directory, environment: shared)
+        let second = try await ServerProcess.start(directory: directory, environment: shared)
+        defer { first.stop(); second.stop() }
+        let signup = try await first.post("/api/v1/auth/signup", json: ["email": "memory@example.com", "password": "correct horse battery"])
+        let token = try #require(signup.json["access_token"] as? String)
+        func found(_ query: String) async throws -> [String] {
+            let answer = try await second.post("/api/v1/memories/search", json: ["query": query, "limit": 1, "min_score": 0.3], token: token)
+            return (answer.json["items"] as? [[String: Any]] ?? []).compactMap { ($0["memory"] as? [String: Any])?["id"] as? String }
+        }
+        _ = try await first.post("/api/v1/memories", json: ["text": "Pasta for dinner"], token: token)
+        #expect(try await found("pasta dinner").count == 1, "the second process loads its index")
+        let saved = try await first.post("/api/v1/memories", json: ["text": "Squats and lunges on Mondays"], token: token)
+        let id = try #require(saved.json["id"] as? String)
+        #expect(try await found("squats lunges mondays") == [id], "a write through the first is found through the second at once")
+        #expect(try await first.request(.DELETE, "/api/v1/memories/\(id)", token: token).status == 204)
+        #expect(try await found("squats lunges mondays") != [id], "and a delete is seen at once")
+    }
+
     @Test("An agent remembers and recalls through the memory tools; forgetting waits for the user's approval")
     func agentTools() async throws {
         let embeddings = try await FakeEmbeddings.start()
