@@ -158,9 +158,10 @@ public final class Memories: Sendable {
                 words: Set<String> = []) async throws -> [(memory: Memory, score: Float)] {
         let index = try await index(for: user)
         let wanted = Set(tags)
-        let candidates = index.top(vector, limit: words.isEmpty ? limit : max(limit * 4, 50)) { entry in
+        let filter: ((UserVectors.Entry) -> Bool)? = namespace == nil && wanted.isEmpty ? nil : { entry in
             (namespace == nil || entry.namespace == namespace) && wanted.isSubset(of: entry.tags)
         }
+        let candidates = index.top(vector, limit: words.isEmpty ? limit : max(limit * 4, 50), include: filter)
         var ranked = candidates
         if !words.isEmpty {
             let keyword = candidates.map { candidate in (candidate, Keywords.matches(words, in: index.entries[candidate.row].folded)) }
