@@ -110,7 +110,8 @@ extension Orchestrator {
             _ = try await approvals.close(conversationID: approval.conversationID, as: .expired, now: now)
             let resuming = step.map { $0.status == .pending ? ToolApproval.expired($0) : $0 }
             let context = TurnContext(id: turnID, conversationID: approval.conversationID, user: decision.user, agent: agent,
-                                      requestedModel: router.models[approval.model] != nil ? approval.model : nil, defaultModel: router.defaultModel)
+                                      requestedModel: router.models[approval.model] != nil ? approval.model : nil, defaultModel: router.defaultModel,
+                                      journal: conversations)
             return .resumed(launch(context, first: [], resuming: resuming))
         } catch {
             try? await conversations.endTurn(conversationID: approval.conversationID, turnID: turnID, now: now)

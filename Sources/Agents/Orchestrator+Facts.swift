@@ -27,7 +27,7 @@ extension Orchestrator {
     /// Runs after the turn has ended, so its answer is never delayed; what the call uses is recorded and debited on
     /// its own. A failure costs the turn its facts and is logged, nothing more.
     func extractFacts(_ turn: TurnContext, progress: TurnProgress, logger: Logger) async {
-        guard let memory, memory.extractsFacts, !turn.prompt.isEmpty,
+        guard let memory, memory.extractsFacts, !turn.stateless, !turn.prompt.isEmpty,
               let answer = progress.answer.withLock({ $0 }), answer.memory != .off else { return }
         do {
             try await policy?.admitStep(user: turn.user, used: .zero)

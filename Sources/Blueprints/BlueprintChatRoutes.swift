@@ -35,6 +35,8 @@ public struct ChatRoute: Sendable, Equatable {
     public let request: [String: Slot]
     /// Response field -> source; empty: the platform's turn result as it is.
     public let response: [String: Source]
+    /// Nothing of the turn is stored: no conversation, no messages (see `Orchestrator.startStateless`).
+    public var stateless = false
 
     public func field(for slot: Slot) -> String? {
         request.first { $0.value == slot }?.key
@@ -56,7 +58,7 @@ extension Checker {
                 problem(at, "must be {method: POST, path: /chat, agent: <agent>, request: {message: content}, response: {reply: message.text}}")
                 continue
             }
-            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response"])
+            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response", "stateless"])
             let method = (spec["method"]?.stringValue ?? "POST").uppercased()
             if !["POST", "PUT", ChatRoute.webSocket].contains(method) { problem(at + ".method", "must be POST, PUT or WEBSOCKET") }
             let path = spec["path"]?.stringValue ?? ""
@@ -70,7 +72,24 @@ extension Checker {
             if !Names.isIdentifier(agent, maxLength: 40) { problem(at + ".agent", "is required: the agent that answers") }
             let request = chatRequest(spec["request"], at: at + ".request")
             let response = chatResponse(spec["response"], at: at + ".response")
-            routes.append(ChatRoute(method: method, path: path, agent: agent, request: request, response: response))
+            var route = ChatRoute(method: method, path: path, agent: agent, request: request, response: response)
+            if let stateless = spec["stateless"] {
+                guard let flag = stateless.boolValue else {
+                    problem(at + ".stateless", "must be true or false")
+                    continue
+                }
+                route.stateless = flag
+            }
+            if route.stateless {
+                // What only a stored conversation has cannot be asked for or answered.
+                for (field, slot) in request where slot == .conversation {
+                    problem("\(at).request.\(field)", "a stateless route stores no conversation: conversation cannot be mapped")
+                }
+                for (field, source) in response where [.conversationID, .approvals].contains(source) {
+                    problem("\(at).response.\(field)", "a stateless route stores no conversation: \(source.rawValue) cannot be mapped")
+                }
+            }
+            routes.append(route)
         }
         return routes
     }

@@ -31,9 +31,11 @@ enum ChatRouteContract {
 
     private static func description(_ route: ChatRoute) -> String {
         let stream = route.field(for: .stream).map { " or `\"\($0)\": true`" } ?? ""
+        let storage = route.stateless
+            ? "Stateless: nothing of the message, its context or the answer is stored; calls that need approval are refused. "
+            : "Without a conversation the user's own conversation of this route is used, created on first use. "
         return "One turn with the agent, as `sendMessage` runs it (authentication, the plan's limits and budget, tools and approvals "
-            + "included). Without a conversation the user's own conversation of this route is used, created on first use. JSON by "
-            + "default; server-sent events with `Accept: text/event-stream`\(stream)."
+            + "included). " + storage + "JSON by default; server-sent events with `Accept: text/event-stream`\(stream)."
     }
 
     private static func request(_ route: ChatRoute) -> JSONValue {

@@ -81,7 +81,7 @@ struct OpenAPI: AsyncParsableCommand {
 }
 
 struct Users: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Create.self, GrantAdmin.self, RevokeAdmin.self])
+    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Create.self, SetTier.self, GrantAdmin.self, RevokeAdmin.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -116,6 +116,29 @@ struct Users: AsyncParsableCommand {
 }
 
 extension Users {
+    struct SetTier: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-tier", abstract: "Move a user to another tier (for support and tests); it applies from their next request.")
+        @Option(help: "The user's email.") var email: String
+        @Option(help: "The tier (free, pro, power, team by default).") var tier: String
+        @OptionGroup var config: ConfigFlags
+
+        func run() async throws {
+            let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
+            let server = try await reportingStartupErrors { try await App.Switchboard.build(settings: settings, logger: logger) }
+            let found: Bool
+            do {
+                found = try await server.accounts.setTier(email: email, tier: tier)
+            } catch let error as AppError {
+                try? await server.database.close()
+                throw ValidationError(error.fieldErrors.map { "\($0.field) \($0.message)" }.joined(separator: "; "))
+            }
+            try await server.database.close()
+            guard found else { throw ValidationError("no user has the email \(email)") }
+            print("\(email) is now on tier \(tier)")
+        }
+    }
+
     struct GrantAdmin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "grant-admin", abstract: "Make a user an administrator (writes shared blueprint collections).")

@@ -75,14 +75,18 @@ struct ChatRoutes: Sendable {
         guard errors.isEmpty, let content else { throw AppError.validation(errors) }
 
         let user = identity.user
-        let conversationID: UUID
-        if let conversation {
-            conversationID = conversation
-        } else {
-            conversationID = try await conversations.routeConversation(app: blueprint.name, route: route.method + " " + route.path,
-                                                                       userID: user.id, agent: route.agent, now: clock.now)
-        }
         do {
+            if route.stateless {
+                return (try await orchestrator.startStateless(.init(user: user, conversationID: UUID(), content: content,
+                                                                    agent: agent ?? route.agent, model: nil, context: context)), stream)
+            }
+            let conversationID: UUID
+            if let conversation {
+                conversationID = conversation
+            } else {
+                conversationID = try await conversations.routeConversation(app: blueprint.name, route: route.method + " " + route.path,
+                                                                           userID: user.id, agent: route.agent, now: clock.now)
+            }
             return (try await orchestrator.start(.init(user: user, conversationID: conversationID, content: content,
                                                        agent: agent ?? route.agent, model: nil, context: context)), stream)
         } catch var error as AppError {

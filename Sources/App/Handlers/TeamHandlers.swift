@@ -66,6 +66,10 @@ extension APIHandler {
     func createInvitation(_ input: Operations.CreateInvitation.Input) async throws -> Operations.CreateInvitation.Output {
         let identity = try RequestScope.requireIdentity()
         guard case .json(let body) = input.body else { throw AppError.badRequest("Expected a JSON body.") }
+        // The generated enum has a case for "" (it stands for null in the contract's enum): not a role.
+        if body.role == ._empty_ {
+            throw AppError.validation([FieldError(field: "role", code: "invalid_value", message: "must be admin or member")])
+        }
         let invitation = try await teams.invite(try pathID(input.path.id, "team"), email: body.email, role: body.role == .admin ? .admin : .member,
                                                 userID: identity.user.id)
         return .created(.init(body: .json(.init(invitation))))

@@ -229,6 +229,16 @@ public final class Accounts: Sendable {
         return try await users.setRole(email: email, role: admin ? "admin" : "user", now: clock.now)
     }
 
+    /// Moves a user to another tier (`switchboard users set-tier`, for support and tests); it applies from their next
+    /// request, as every tier gate reads the tier from the database. False when no user has this email.
+    public func setTier(email: String, tier: String) async throws -> Bool {
+        guard settings.tiers.contains(tier) else {
+            throw AppError.validation([FieldError(field: "tier", code: "unknown_tier", message: "must be one of \(settings.tiers.joined(separator: ", "))")])
+        }
+        guard let email = Credentials.normalizedEmail(email) else { return false }
+        return try await users.setTier(email: email, tier: tier, now: clock.now)
+    }
+
     /// Admin creation (`switchboard users create`): no throttling, any tier from the list.
     public func createUser(email rawEmail: String, password: String, name: String?, tier: String) async throws -> User {
         var errors = [Credentials.emailError(rawEmail), Credentials.passwordError(password)].compactMap { $0 }

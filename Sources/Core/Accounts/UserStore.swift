@@ -75,6 +75,12 @@ extension UserStore {
             UPDATE users SET role = \(bind: role), updated_at = \(bind: now.millis) WHERE email = \(bind: email) RETURNING id
             """) != nil
     }
+
+    func setTier(email: String, tier: String, now: Date) async throws -> Bool {
+        try await db.first("""
+            UPDATE users SET tier = \(bind: tier), updated_at = \(bind: now.millis) WHERE email = \(bind: email) RETURNING id
+            """) != nil
+    }
 }
 
 func uuid(_ row: any SQLRow, _ column: String) throws -> UUID {

@@ -74,7 +74,7 @@ struct CLITests {
         }
     }
 
-    @Test("users create makes a user on the given tier; bad input is refused with a clear message")
+    @Test("users create makes a user on the given tier, set-tier moves them (seen on their next request); bad input is refused with a clear message")
     func usersCreate() async throws {
         let (directory, environment) = try await CLI.freshEnvironment()
         let created = try await CLI.run(["users", "create", "--email", "Admin@Example.com", "--tier", "power"], in: directory, environment: environment)
@@ -93,6 +93,18 @@ struct CLITests {
         let duplicate = try await CLI.run(["users", "create", "--email", "ADMIN@example.com"], in: directory, environment: environment)
         #expect(duplicate.status != 0)
         #expect(duplicate.stderr.contains("already exists"))
+
+        let moved = try await CLI.run(["users", "set-tier", "--email", "B@example.com", "--tier", "team"], in: directory, environment: environment)
+        #expect(moved.status == 0 && moved.stdout.contains("is now on tier team"), "\(moved.stderr)")
+        let server = try await ServerProcess.start(directory: directory, environment: environment)
+        let login = try await server.post("/api/v1/auth/login", json: ["email": "b@example.com", "password": "a long enough password"])
+        let me = try await server.get("/api/v1/auth/me", token: login.json["access_token"] as? String ?? "")
+        server.stop()
+        #expect(me.json["tier"] as? String == "team", "\(me.json)")
+        let unknownTier = try await CLI.run(["users", "set-tier", "--email", "b@example.com", "--tier", "platinum"], in: directory, environment: environment)
+        #expect(unknownTier.status != 0 && unknownTier.stderr.contains("tier"))
+        let nobody = try await CLI.run(["users", "set-tier", "--email", "nobody@example.com", "--tier", "pro"], in: directory, environment: environment)
+        #expect(nobody.status != 0 && nobody.stderr.contains("no user has the email"))
     }
 
     @Test("keys rotate makes a new key active and re-wraps every secret; a short master key stops start-up")

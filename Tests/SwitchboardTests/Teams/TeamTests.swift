@@ -124,6 +124,7 @@ struct TeamTests {
             try await join(member, role: "member", owner: owner)
 
             #expect(try await invite("owner@example.com", role: "owner", by: owner.access).fieldErrors["role"] != nil, "owners are made, not invited")
+            #expect(try await invite("empty@example.com", role: "", by: owner.access).fieldErrors["role"] != nil, "an empty role is not a role")
             #expect(try await invite("x@example.com", by: member.access).code == "team_role_required", "members do not invite")
             #expect(try await app.request(.get, "/api/v1/teams/\(team)/invitations", token: member.access).code == "team_role_required")
             #expect(try await invite("not an address", by: owner.access).status == 400)
