@@ -129,7 +129,7 @@ public final class Orchestrator: Sendable {
         }
 
         let context = TurnContext(id: turnID, conversationID: conversation.id, user: request.user, agent: agent, requestedModel: request.model,
-                                  defaultModel: router.defaultModel, journal: conversations, flow: flow, prompt: content)
+                                  defaultModel: router.defaultModel, journal: conversations, flow: flow, prompt: content, requestContext: request.context)
         return launch(context, first: closed.map(ChatEvent.toolResult) + [.messageCompleted(userMessage)], resuming: [])
     }
 
@@ -150,7 +150,8 @@ public final class Orchestrator: Sendable {
             StoredMessage(conversationID: request.conversationID, turnID: turnID, role: .user, parts: [.text(content + appContext)],
                           createdAt: now, completedAt: now), userID: request.userID)
         let context = TurnContext(id: turnID, conversationID: request.conversationID, user: request.user, agent: agent,
-                                  requestedModel: request.model, defaultModel: router.defaultModel, journal: journal, flow: flow, prompt: content)
+                                  requestedModel: request.model, defaultModel: router.defaultModel, journal: journal, flow: flow, prompt: content,
+                                  requestContext: request.context)
         return launch(context, first: [.messageCompleted(userMessage)], resuming: [])
     }
 
@@ -255,6 +256,8 @@ public final class Orchestrator: Sendable {
         var flow: AgentFlow?
         /// The user's message, for a router to read.
         var prompt = ""
+        /// What the app sent along, for tools that read it.
+        var requestContext: JSONValue?
         /// Shown to the model after the stored history when that ends with another agent's answer (a pipeline's later
         /// steps): a model asked to go on from an assistant message would continue its text instead.
         var nudge: String?
@@ -266,7 +269,7 @@ public final class Orchestrator: Sendable {
         /// The same turn, answered by `agent`.
         func answering(_ agent: AgentDefinition, nudge: String? = nil) -> TurnContext {
             TurnContext(id: id, conversationID: conversationID, user: user, agent: agent, requestedModel: requestedModel,
-                        defaultModel: defaultModel, journal: journal, flow: nil, prompt: prompt, nudge: nudge)
+                        defaultModel: defaultModel, journal: journal, flow: nil, prompt: prompt, requestContext: requestContext, nudge: nudge)
         }
     }
 
@@ -353,7 +356,7 @@ public final class Orchestrator: Sendable {
         do {
             let runner = self.runner
             let toolContext = ToolContext(userID: turn.userID, tier: turn.user.tier, conversationID: turn.conversationID, app: environment,
-                                          logger: logger)
+                                          requestContext: turn.requestContext, logger: logger)
             let storeResult: @Sendable (ToolResult) async -> Void = { result in
                 do {
                     let message = try await self.store(StoredMessage(

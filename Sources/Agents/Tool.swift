@@ -31,13 +31,17 @@ public struct ToolContext: Sendable {
     public let conversationID: UUID
     /// The app the server serves (a blueprint's name), and its flags as configured: a tool may behave by them.
     public let app: ToolEnvironment
+    /// What the app sent with the turn's message (a chat route's `context`), for tools that read it.
+    public let requestContext: JSONValue?
     public let logger: Logger
 
-    public init(userID: UUID, tier: String = "", conversationID: UUID, app: ToolEnvironment = .init(), logger: Logger) {
+    public init(userID: UUID, tier: String = "", conversationID: UUID, app: ToolEnvironment = .init(), requestContext: JSONValue? = nil,
+                logger: Logger) {
         self.userID = userID
         self.tier = tier
         self.conversationID = conversationID
         self.app = app
+        self.requestContext = requestContext
         self.logger = logger
     }
 }

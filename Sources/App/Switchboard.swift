@@ -114,6 +114,7 @@ public struct Switchboard: Sendable {
             let memories = Memories(embedder: embedder, db: database, quotas: quotas, settings: settings.memory, clock: clock)
             let appTools = blueprint.map {
                 collectionTools($0, database: database, counts: counts, accounts: accounts, plans: settings.plans, quotas: quotas, clock: clock)
+                    + $0.clientTools.map { ClientTool(spec: $0) as any Tool }
             }
             let orchestrator = try await buildOrchestrator(settings: settings, database: database, conversations: conversations,
                                                            tools: connectorTools(google: google, integrations: integrations) + (appTools ?? [])

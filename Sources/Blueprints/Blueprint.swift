@@ -31,6 +31,8 @@ public struct Blueprint: Sendable {
     public var pipelines: [BlueprintPipeline] = []
     /// Chat at the app's own paths and field names.
     public var chatRoutes: [ChatRoute] = []
+    /// Tools that read the request's context or hand the app actions (`client_tools:`).
+    public var clientTools: [ClientToolSpec] = []
 
     public func collection(named name: String) -> CollectionSpec? {
         collections.first { $0.name == name }

@@ -23,6 +23,8 @@ public struct ChatRoute: Sendable, Equatable {
     public enum Source: String, Sendable, CaseIterable {
         case messageText = "message.text", messageID = "message.id", message, messages
         case conversationID = "conversation_id", turnID = "turn_id", status, usage, approvals
+        /// What the turn's client action tools queued for the app, in order (`client_tools:`).
+        case actions
     }
 
     /// `POST` or `PUT`, or `WEBSOCKET` for a socket at the path (each frame a request, the turn's events back).

@@ -68,7 +68,8 @@ struct Checker {
             problem("", "the file must be a mapping with `blueprint: 1`, `app` and `collections`")
             return nil
         }
-        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines"])
+        allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines",
+                                         "client_tools"])
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -124,11 +125,13 @@ struct Checker {
         let taken = Set(collections.flatMap { collection in
             ["POST " + collection.path, "PUT " + collection.path] + collection.aliases.map { $0.method + " " + $0.path }
         })
-        return Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
-                         platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
-                         flags: flags, publicFlags: publicFlags, agents: agents, router: router(root["router"], agents: agents),
-                         pipelines: pipelines(root["pipelines"], agents: agents),
-                         chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
+        var blueprint = Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
+                                  platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
+                                  flags: flags, publicFlags: publicFlags, agents: agents, router: router(root["router"], agents: agents),
+                                  pipelines: pipelines(root["pipelines"], agents: agents),
+                                  chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
+        blueprint.clientTools = clientTools(root["client_tools"], collections: collections)
+        return blueprint
     }
 
     mutating func collection(_ name: String, _ value: JSONValue, app: String) -> CollectionSpec? {

@@ -67,6 +67,10 @@ enum ChatRouteContract {
             case .status: ["type": "string", "enum": ["complete", "incomplete", "awaiting_approval"]]
             case .usage: ["$ref": "#/components/schemas/Usage"]
             case .approvals: ["type": "array", "items": ["$ref": "#/components/schemas/Approval"]]
+            case .actions: ["type": "array", "description": "What the app is asked to apply, in order.", "items": [
+                "type": "object", "required": ["type", "data"],
+                "properties": ["type": ["type": "string"], "table": ["type": "string"], "agent": ["type": "string"], "data": [:]],
+            ]]
             }
         }
         return ["type": "object", "required": .array(route.response.keys.sorted().map(JSONValue.string)), "properties": .object(properties)]

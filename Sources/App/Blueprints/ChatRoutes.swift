@@ -44,7 +44,7 @@ struct ChatRoutes: Sendable {
                 try await writer.finish(nil)
             })
         }
-        return JSONBody.response(.ok, Self.answer(try await CollectedTurn.collect(turn), route: route))
+        return JSONBody.response(.ok, Self.answer(try await CollectedTurn.collect(turn), route: route, blueprint: blueprint))
     }
 
     /// Starts the route's turn for a request (or a WebSocket frame) in the app's fields; returns it and whether the
@@ -106,13 +106,14 @@ struct ChatRoutes: Sendable {
             try await routes.start(route, body: frame, identity: identity).0
         }
         var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
-        if !route.response.isEmpty { response = { @Sendable outcome in Self.answer(outcome, route: route) } }
+        let blueprint = blueprint
+        if !route.response.isEmpty { response = { @Sendable outcome in Self.answer(outcome, route: route, blueprint: blueprint) } }
         return ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: plans, limiter: limiter, clock: clock, logger: logger,
                           path: blueprint.prefix + route.path, start: start, response: response)
     }
 
     /// The turn's result in the route's field names; the platform's turn result when the route maps none.
-    static func answer(_ turn: CollectedTurn.Outcome, route: ChatRoute) -> JSONValue {
+    static func answer(_ turn: CollectedTurn.Outcome, route: ChatRoute, blueprint: Blueprint) -> JSONValue {
         let message = ChatEventEncoding.json(Components.Schemas.Message(turn.final))
         let approvals = JSONValue.array(turn.approvals.map { ChatEventEncoding.json(Components.Schemas.Approval($0, now: $0.createdAt)) })
         let values: [ChatRoute.Source: JSONValue] = [
@@ -121,6 +122,7 @@ struct ChatRoutes: Sendable {
             .messages: .array(turn.messages.map { ChatEventEncoding.json(Components.Schemas.Message($0)) }),
             .conversationID: .string(turn.conversationID.lowercased), .turnID: .string(turn.turnID.lowercased),
             .status: .string(turn.status), .usage: ChatEventEncoding.json(Components.Schemas.Usage(turn.summary.usage)), .approvals: approvals,
+            .actions: .array(ClientTool.actions(in: turn.messages, blueprint: blueprint)),
         ]
         guard !route.response.isEmpty else {
             var result: [String: JSONValue] = ["turn_id": values[.turnID]!, "conversation_id": values[.conversationID]!, "status": values[.status]!,

@@ -70,4 +70,80 @@ struct StatelessChatTests {
                 "chat_routes.1.stateless: must be true or false",
             ])
     }
+
+    static let deskYAML = """
+        blueprint: 1
+        app: {name: deskapp}
+        client_tools:
+          recent_tasks: {description: The user's recent tasks as the app sent them, context: recent_tasks}
+          task_create:
+            description: Create a task on the user's device
+            action: {type: create_record, table: tasks}
+            parameters:
+              type: object
+              additionalProperties: false
+              required: [title]
+              properties: {title: {type: string, minLength: 1}, priority: {type: string, enum: [high, medium, low]}}
+        agents:
+          task: {description: Tasks, system: prompts/task.md, tools: [recent_tasks, task_create]}
+        chat_routes:
+          - {path: /chat, agent: task, stateless: true, request: {message: content, context: context},
+             response: {response: message.text, actions: actions}}
+        """
+
+    @Test("Client tools read the request's context and queue actions for the app; nothing reaches the database",
+          arguments: FakeProvider.Kind.allCases)
+    func clientTools(kind: FakeProvider.Kind) async throws {
+        let fake = try await FakeProvider.start(kind, [
+            .toolCalls([FakeCall("recent_tasks", "{}")]),
+            .toolCalls([FakeCall("task_create", #"{"title": ""}"#)]),
+            .toolCalls([FakeCall("task_create", #"{"title": "Email Bob", "priority": "high"}"#, id: "call_a"),
+                        FakeCall("task_create", #"{"title": "Book the dentist"}"#, id: "call_b")]),
+            .text("Queued two tasks."),
+        ])
+        let directory = try TestBlueprint.directory(Self.deskYAML, files: ["prompts/task.md": "You manage the user's tasks."])
+        try await TestApp.withFakes([fake], customize: { $0.blueprintDirectory = directory }) { app in
+            let user = try await app.signup()
+            let reply = try await app.request(.post, "/api/v1/chat", json: [
+                "message": "Add the follow-ups", "context": ["recent_tasks": [["title": "Call the plumber", "status": "todo"]]],
+            ], token: user.access)
+            #expect(reply.status == 200 && reply["response"] as? String == "Queued two tasks.", "\(reply.text)")
+            let actions = reply["actions"] as? [[String: Any]] ?? []
+            #expect(actions.count == 2, "the invalid call queued nothing: \(reply.text)")
+            #expect(actions.first?["type"] as? String == "create_record" && actions.first?["table"] as? String == "tasks")
+            #expect((actions.first?["data"] as? [String: Any])?["title"] as? String == "Email Bob"
+                    && (actions.first?["data"] as? [String: Any])?["priority"] as? String == "high")
+            #expect((actions.last?["data"] as? [String: Any])?["title"] as? String == "Book the dentist")
+            #expect(fake.requests[1].body.jsonString.contains("Call the plumber"), "the context tool answers from the request")
+            #expect(fake.requests[2].body.jsonString.contains("title"), "the schema's refusal reaches the model")
+            for text in ["Email Bob", "Call the plumber"] { #expect(try await !app.databaseHolds(text), "\(text) is in the database") }
+
+            let spec = try await app.request(.get, "/openapi.json")
+            let response = ((spec["components"] as? [String: Any])?["schemas"] as? [String: Any])?["DeskappChatChatResponse"] as? [String: Any]
+            #expect(((response?["properties"] as? [String: Any])?["actions"] as? [String: Any])?["type"] as? String == "array",
+                    "the contract describes actions: \(response ?? [:])")
+        }
+    }
+
+    @Test("Client tools are checked: one source each, an object schema, a name of their own")
+    func clientToolsChecked() throws {
+        let directory = try TestBlueprint.directory(CollectionToolTests.yaml, files: CollectionToolTests.files)
+        TestBlueprint.expectProblems(CollectionToolTests.yaml + """
+
+            client_tools:
+              both: {description: Both, context: notes, action: {type: create_record}}
+              neither: {description: Neither}
+              tasks_create: {description: Taken, action: {type: create_record}}
+              listy: {description: Bad schema, context: notes, parameters: {type: array}}
+              quiet: {context: notes}
+              BadName: {description: Bad, context: notes}
+            """, directory: directory, [
+                "client_tools.both: must have exactly one of context",
+                "client_tools.neither: must have exactly one of context",
+                "client_tools.tasks_create: tasks_create is already a tool",
+                "client_tools.listy.parameters: must be a JSON Schema of type object",
+                "client_tools.quiet.description: is required",
+                "client_tools.BadName: must be a tool name",
+            ])
+    }
 }
