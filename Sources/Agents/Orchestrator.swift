@@ -78,14 +78,18 @@ public final class Orchestrator: Sendable {
         public let model: String?
         /// Data the app sends along (a chat route's context): shown to the model with the message, as data.
         public let context: JSONValue?
+        /// The connected app, for tools it runs itself (a chat WebSocket).
+        public let client: (any ClientToolChannel)?
 
-        public init(user: User, conversationID: UUID, content: String, agent: String?, model: String?, context: JSONValue? = nil) {
+        public init(user: User, conversationID: UUID, content: String, agent: String?, model: String?, context: JSONValue? = nil,
+                    client: (any ClientToolChannel)? = nil) {
             self.user = user
             self.conversationID = conversationID
             self.content = content
             self.agent = agent
             self.model = model
             self.context = context
+            self.client = client
         }
 
         public var userID: UUID { user.id }
@@ -129,7 +133,8 @@ public final class Orchestrator: Sendable {
         }
 
         let context = TurnContext(id: turnID, conversationID: conversation.id, user: request.user, agent: agent, requestedModel: request.model,
-                                  defaultModel: router.defaultModel, journal: conversations, flow: flow, prompt: content, requestContext: request.context)
+                                  defaultModel: router.defaultModel, journal: conversations, flow: flow, prompt: content, requestContext: request.context,
+                                  client: request.client)
         return launch(context, first: closed.map(ChatEvent.toolResult) + [.messageCompleted(userMessage)], resuming: [])
     }
 
@@ -151,7 +156,7 @@ public final class Orchestrator: Sendable {
                           createdAt: now, completedAt: now), userID: request.userID)
         let context = TurnContext(id: turnID, conversationID: request.conversationID, user: request.user, agent: agent,
                                   requestedModel: request.model, defaultModel: router.defaultModel, journal: journal, flow: flow, prompt: content,
-                                  requestContext: request.context)
+                                  requestContext: request.context, client: request.client)
         return launch(context, first: [.messageCompleted(userMessage)], resuming: [])
     }
 
@@ -258,6 +263,8 @@ public final class Orchestrator: Sendable {
         var prompt = ""
         /// What the app sent along, for tools that read it.
         var requestContext: JSONValue?
+        /// The connected app, for tools it runs itself.
+        var client: (any ClientToolChannel)?
         /// Shown to the model after the stored history when that ends with another agent's answer (a pipeline's later
         /// steps): a model asked to go on from an assistant message would continue its text instead.
         var nudge: String?
@@ -269,7 +276,8 @@ public final class Orchestrator: Sendable {
         /// The same turn, answered by `agent`.
         func answering(_ agent: AgentDefinition, nudge: String? = nil) -> TurnContext {
             TurnContext(id: id, conversationID: conversationID, user: user, agent: agent, requestedModel: requestedModel,
-                        defaultModel: defaultModel, journal: journal, flow: nil, prompt: prompt, requestContext: requestContext, nudge: nudge)
+                        defaultModel: defaultModel, journal: journal, flow: nil, prompt: prompt, requestContext: requestContext, client: client,
+                        nudge: nudge)
         }
     }
 
@@ -356,7 +364,7 @@ public final class Orchestrator: Sendable {
         do {
             let runner = self.runner
             let toolContext = ToolContext(userID: turn.userID, tier: turn.user.tier, conversationID: turn.conversationID, app: environment,
-                                          requestContext: turn.requestContext, logger: logger)
+                                          requestContext: turn.requestContext, client: turn.client, logger: logger)
             let storeResult: @Sendable (ToolResult) async -> Void = { result in
                 do {
                     let message = try await self.store(StoredMessage(

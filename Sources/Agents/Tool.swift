@@ -33,15 +33,18 @@ public struct ToolContext: Sendable {
     public let app: ToolEnvironment
     /// What the app sent with the turn's message (a chat route's `context`), for tools that read it.
     public let requestContext: JSONValue?
+    /// The connected app, for tools it runs itself; nil when it is not connected (plain HTTP).
+    public let client: (any ClientToolChannel)?
     public let logger: Logger
 
     public init(userID: UUID, tier: String = "", conversationID: UUID, app: ToolEnvironment = .init(), requestContext: JSONValue? = nil,
-                logger: Logger) {
+                client: (any ClientToolChannel)? = nil, logger: Logger) {
         self.userID = userID
         self.tier = tier
         self.conversationID = conversationID
         self.app = app
         self.requestContext = requestContext
+        self.client = client
         self.logger = logger
     }
 }

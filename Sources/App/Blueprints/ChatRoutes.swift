@@ -49,7 +49,8 @@ struct ChatRoutes: Sendable {
 
     /// Starts the route's turn for a request (or a WebSocket frame) in the app's fields; returns it and whether the
     /// client asked to stream. The policy is `sendMessage`'s: the `chat` scope for API keys, the plan's `chat` feature.
-    func start(_ route: ChatRoute, body: JSONValue, identity: Identity) async throws -> (Orchestrator.Turn, stream: Bool?) {
+    func start(_ route: ChatRoute, body: JSONValue, identity: Identity, client: (any ClientToolChannel)? = nil) async throws
+        -> (Orchestrator.Turn, stream: Bool?) {
         try plans.authorize(identity, scope: "chat", feature: "chat")
         guard case .object(let body) = body else {
             throw AppError.badRequest("The request body must be a JSON object.", code: "malformed_body")
@@ -78,7 +79,7 @@ struct ChatRoutes: Sendable {
         do {
             if route.stateless {
                 return (try await orchestrator.startStateless(.init(user: user, conversationID: UUID(), content: content,
-                                                                    agent: agent ?? route.agent, model: nil, context: context)), stream)
+                                                                    agent: agent ?? route.agent, model: nil, context: context, client: client)), stream)
             }
             let conversationID: UUID
             if let conversation {
@@ -88,7 +89,7 @@ struct ChatRoutes: Sendable {
                                                                            userID: user.id, agent: route.agent, now: clock.now)
             }
             return (try await orchestrator.start(.init(user: user, conversationID: conversationID, content: content,
-                                                       agent: agent ?? route.agent, model: nil, context: context)), stream)
+                                                       agent: agent ?? route.agent, model: nil, context: context, client: client)), stream)
         } catch var error as AppError {
             // The turn's checks name the platform's fields; the client sent the app's.
             error.fieldErrors = error.fieldErrors.map { fieldError in
@@ -102,8 +103,8 @@ struct ChatRoutes: Sendable {
     /// The route's WebSocket: each frame a request in the app's fields; a `response` frame in its fields before `done`.
     func socket(_ route: ChatRoute, accounts: Accounts, limiter: (any RateLimiter)?, logger: Logger) -> ChatSocket {
         let routes = self
-        let start: @Sendable (Identity, JSONValue) async throws -> Orchestrator.Turn = { identity, frame in
-            try await routes.start(route, body: frame, identity: identity).0
+        let start: @Sendable (Identity, JSONValue, any ClientToolChannel) async throws -> Orchestrator.Turn = { identity, frame, client in
+            try await routes.start(route, body: frame, identity: identity, client: client).0
         }
         var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
         let blueprint = blueprint

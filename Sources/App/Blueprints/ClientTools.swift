@@ -7,7 +7,7 @@ import LLM
 /// A blueprint's client tool (`client_tools:`): nothing on the server is read or written. A context tool answers
 /// with its part of what the app sent with the message; an action tool answers that its action is queued, and the
 /// action (`{type, table, agent, data}`, the call's arguments as `data`) reaches the app in the chat route's
-/// `actions`, to apply on its side.
+/// `actions`, to apply on its side; a tool the app runs is sent to it over the chat WebSocket.
 struct ClientTool: Tool {
     let spec: ClientToolSpec
 
@@ -26,6 +26,11 @@ struct ClientTool: Tool {
             if let table { action["table"] = .string(table) }
             if let agent { action["agent"] = .string(agent) }
             return ["status": "queued", "note": "The app applies this once the user has the answer; it is not done yet.", "action": .object(action)]
+        case .client:
+            guard let client = context.client else {
+                throw ToolError("This tool runs in the app, which is not connected by the chat WebSocket: it cannot run now.")
+            }
+            return try await client.run(tool: name, arguments: arguments)
         }
     }
 

@@ -11,6 +11,7 @@ import Synchronization
 /// `GET /api/v1/chat/stream`: chat over a WebSocket. The client sends `{conversation_id, content, agent?, model?}`
 /// frames and receives every turn's events as `{event, id, data}` frames, the same events as the SSE stream. A
 /// blueprint's WebSocket chat routes are the same socket at their own path, reading frames in the app's fields.
+/// Tools the app runs itself arrive as `tool.request` frames, answered by `tool.result` frames (`SocketToolCalls`).
 ///
 /// Authentication: the `Authorization` header of the upgrade request, or, since browsers cannot set it, a first
 /// frame `{"type": "auth", "access_token": "..."}` within 10 seconds. The token is checked again for every message,
@@ -33,8 +34,8 @@ struct ChatSocket: Sendable {
     let clock: WallClock
     let logger: Logger
     let path: String
-    /// Starts the turn one chat frame of an authenticated client asks for.
-    let start: @Sendable (Identity, JSONValue) async throws -> Orchestrator.Turn
+    /// Starts the turn one chat frame of an authenticated client asks for; the client runs the turn's client tools.
+    let start: @Sendable (Identity, JSONValue, any ClientToolChannel) async throws -> Orchestrator.Turn
     /// A chat route's answer in its own fields, sent as a `response` frame just before `done`; nil: none.
     var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
 
@@ -42,13 +43,13 @@ struct ChatSocket: Sendable {
     static func platform(accounts: Accounts, orchestrator: Orchestrator, plans: Plans, limiter: (any RateLimiter)?, clock: WallClock,
                          logger: Logger) -> ChatSocket {
         ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: plans, limiter: limiter, clock: clock, logger: logger,
-                   path: platformPath) { identity, frame in
+                   path: platformPath) { identity, frame, client in
             try plans.authorize(identity, scope: "chat", feature: nil)
             guard let conversation = frame["conversation_id"]?.stringValue, let conversationID = UUID(uuidString: conversation) else {
                 throw AppError.validation([FieldError(field: "conversation_id", code: "required", message: "must be a conversation id")])
             }
             return try await orchestrator.start(.init(user: identity.user, conversationID: conversationID, content: frame["content"]?.stringValue ?? "",
-                                                      agent: frame["agent"]?.stringValue, model: frame["model"]?.stringValue))
+                                                      agent: frame["agent"]?.stringValue, model: frame["model"]?.stringValue, client: client))
         }
     }
 
@@ -85,10 +86,14 @@ struct ChatSocket: Sendable {
             }
         }
         let authenticated = Flag(headerToken != nil)
+        let toolCalls = SocketToolCalls(send: outbox.send)
+        defer { toolCalls.close() }
         // Whichever ends first ends the socket: the client (leaving, or refused), the authentication window, or a
         // client that stopped reading while its frames piled up.
         let refusal = await withTaskGroup(of: SocketEnding.self) { group -> AppError? in
-            group.addTask { .ended(await receive(inbound, token: headerToken, authenticated: authenticated, outbox: outbox)) }
+            group.addTask {
+                .ended(await receive(inbound, token: headerToken, authenticated: authenticated, outbox: outbox, toolCalls: toolCalls))
+            }
             group.addTask { await outbox.overflow(); return .ended(Self.tooSlow) }
             if headerToken == nil {
                 group.addTask {
@@ -116,7 +121,8 @@ struct ChatSocket: Sendable {
     /// Reads the client's frames until it leaves or is refused; returns the refusal. Before the socket is
     /// authenticated, any frame but a good `auth` one (or a chat frame with a header token) is refused; after, every
     /// frame, even a malformed one, counts against the plan's request rate.
-    private func receive(_ inbound: WebSocketInboundStream, token headerToken: String?, authenticated: Flag, outbox: SocketOutbox) async -> AppError? {
+    private func receive(_ inbound: WebSocketInboundStream, token headerToken: String?, authenticated: Flag, outbox: SocketOutbox,
+                         toolCalls: SocketToolCalls) async -> AppError? {
         await withTaskGroup(of: Void.self) { turns -> AppError? in
             defer { turns.cancelAll() }  // The client is gone or refused: stop forwarding. Turns run on and are stored.
             var token = headerToken
@@ -145,7 +151,13 @@ struct ChatSocket: Sendable {
                     do {
                         if let refusal = try await admit(identity) { throw refusal }
                         if frame["type"]?.stringValue == "auth" { continue }
-                        let turn = try await start(identity, frame)
+                        if frame["type"]?.stringValue == "tool.result" {
+                            if !toolCalls.deliver(frame) {
+                                throw AppError.badRequest("No tool call waits for this request_id.", code: "unknown_tool_request")
+                            }
+                            continue
+                        }
+                        let turn = try await start(identity, frame, toolCalls)
                         turns.addTask {
                             var id = 0
                             var collected = CollectedTurn(turn)
