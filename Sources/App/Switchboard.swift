@@ -142,17 +142,20 @@ public struct Switchboard: Sendable {
                         ? DatabaseRateLimiter(db: database, databaseClock: clock.isSystem) as any RateLimiter : LocalRateLimiter()
                 }
                 let feed = blueprint.map { RecordFeed(blueprint: $0, db: database, clock: clock) }
-                let responder = try buildResponder(settings: settings, handler: handler, blueprint: blueprint, feed: feed, counts: counts, limiter: limiter,
+                let chatRoutes = blueprint.map {
+                    ChatRoutes(blueprint: $0, orchestrator: orchestrator, conversations: conversations.store, plans: settings.plans, clock: clock,
+                               maxBodyBytes: settings.maxBodyBytes)
+                }
+                let responder = try buildResponder(settings: settings, handler: handler, blueprint: blueprint, chatRoutes: chatRoutes, feed: feed,
+                                                   counts: counts, limiter: limiter,
                                                    clock: clock, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
                 ChatSocket.platform(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
                     .register(on: webSocketRouter)
-                if let blueprint {
-                    let routes = ChatRoutes(blueprint: blueprint, orchestrator: orchestrator, conversations: conversations.store, plans: settings.plans,
-                                            clock: clock, maxBodyBytes: settings.maxBodyBytes)
-                    for route in blueprint.chatRoutes where route.method == ChatRoute.webSocket {
-                        routes.socket(route, accounts: accounts, limiter: limiter, logger: logger).register(on: webSocketRouter)
+                if let chatRoutes {
+                    for route in chatRoutes.blueprint.chatRoutes where route.method == ChatRoute.webSocket {
+                        chatRoutes.socket(route, accounts: accounts, limiter: limiter, logger: logger).register(on: webSocketRouter)
                     }
                 }
                 var services: [any Service] = feed.map { [RecordFeedService(feed: $0, logger: logger)] } ?? []
@@ -316,7 +319,7 @@ public struct Switchboard: Sendable {
         }
     }
 
-    static func buildResponder(settings: Settings, handler: APIHandler, blueprint: Blueprint?, feed: RecordFeed?, counts: CountCache,
+    static func buildResponder(settings: Settings, handler: APIHandler, blueprint: Blueprint?, chatRoutes: ChatRoutes?, feed: RecordFeed?, counts: CountCache,
                                limiter: (any RateLimiter)?,
                                clock: WallClock, addresses: ClientAddressResolver, logger: Logger) throws -> PathAliasResponder {
         let accounts = handler.accounts
@@ -347,10 +350,7 @@ public struct Switchboard: Sendable {
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
         ])
 
-        if let blueprint {
-            ChatRoutes(blueprint: blueprint, orchestrator: handler.orchestrator, conversations: handler.conversations.store, plans: settings.plans,
-                       clock: clock, maxBodyBytes: settings.maxBodyBytes).register(on: router)
-        }
+        chatRoutes?.register(on: router)
         if let blueprint, let feed {
             CollectionRoutes(blueprint: blueprint, feed: feed, database: handler.database, plans: settings.plans, quotas: handler.quotas,
                              clock: clock, maxBodyBytes: settings.maxBodyBytes, counts: counts).register(on: router)

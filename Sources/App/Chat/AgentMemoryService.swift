@@ -20,11 +20,8 @@ struct AgentMemoryService: AgentMemory {
     }
 
     func recall(user: User, message: String) async throws -> Recollection {
-        let count = try await memories.count(user: user)
-        guard count > 0 else { return Recollection(count: 0, items: []) }
-        let found = try await memories.search(query: String(message.prefix(memories.settings.maxTextCharacters)), vector: nil, user: user,
-                                              namespace: nil, tags: [], limit: memories.settings.recallLimit,
-                                              minScore: memories.settings.recallMinScore)
+        let (count, found) = try await memories.recall(user: user, query: message, limit: memories.settings.recallLimit,
+                                                       minScore: memories.settings.recallMinScore)
         var budget = Self.maxCharacters
         let items = found.prefix { hit in
             budget -= hit.memory.text.count

@@ -132,7 +132,7 @@ public final class Memories: Sendable {
     /// The best matches, best first, with their cosine: for a text `query` (embedded; and when it has words, ranked
     /// by fusing the vector order with a keyword order) or a `vector` given as it is.
     public func search(query: String?, vector given: [Float]?, user: User, namespace: String?, tags: [String], limit: Int,
-                       minScore: Float?) async throws -> [(memory: Memory, score: Float)] {
+                       minScore: Float?, in loaded: UserVectors? = nil) async throws -> [(memory: Memory, score: Float)] {
         var errors: [FieldError] = []
         if !(1...Self.maxLimit).contains(limit) { errors.append(FieldError(field: "limit", code: "out_of_range", message: "must be 1...\(Self.maxLimit)")) }
         if let minScore, !(-1...1).contains(minScore) { errors.append(FieldError(field: "min_score", code: "out_of_range", message: "must be -1...1")) }
@@ -148,15 +148,16 @@ public final class Memories: Sendable {
         let vector: [Float]
         if let given { vector = Embedder.normalized(given) } else { vector = try await embed([query ?? ""], user: user)[0] }
         let words = Keywords.of(query ?? "")
-        let found = try await search(vector: vector, user: user, namespace: namespace, tags: tags, limit: limit, words: words)
+        let found = try await search(vector: vector, user: user, namespace: namespace, tags: tags, limit: limit, words: words, in: loaded)
         return found.filter { $0.score >= (minScore ?? -1) }
     }
 
     /// Exact top-`limit` by cosine in the user's index; with `words`, the top candidates re-ranked by reciprocal rank
     /// fusion with how many of the words each text holds.
     func search(vector: [Float], user: User, namespace: String?, tags: [String], limit: Int,
-                words: Set<String> = []) async throws -> [(memory: Memory, score: Float)] {
-        let index = try await index(for: user)
+                words: Set<String> = [], in loaded: UserVectors? = nil) async throws -> [(memory: Memory, score: Float)] {
+        let index: UserVectors
+        if let loaded { index = loaded } else { index = try await self.index(for: user) }
         let wanted = Set(tags)
         let filter: ((UserVectors.Entry) -> Bool)? = namespace == nil && wanted.isEmpty ? nil : { entry in
             (namespace == nil || entry.namespace == namespace) && wanted.isSubset(of: entry.tags)
@@ -176,9 +177,14 @@ public final class Memories: Sendable {
         return ranked.compactMap { hit in memories[index.entries[hit.row].id].map { ($0, hit.score) } }
     }
 
-    /// How many memories the user has.
-    public func count(user: User) async throws -> Int {
-        try await index(for: user).entries.count
+    /// How many memories the user has, and the closest to `query` (at most `limit`, scoring at least `minScore`),
+    /// from one reading of the user's index; a user without memories costs no embedding.
+    public func recall(user: User, query: String, limit: Int, minScore: Float) async throws -> (count: Int, found: [(memory: Memory, score: Float)]) {
+        let index = try await index(for: user)
+        guard !index.entries.isEmpty else { return (0, []) }
+        let found = try await search(query: String(query.prefix(settings.maxTextCharacters)), vector: nil, user: user, namespace: nil, tags: [],
+                                     limit: limit, minScore: minScore, in: index)
+        return (index.entries.count, found)
     }
 
     private func index(for user: User) async throws -> UserVectors {

@@ -53,6 +53,15 @@ struct CLI {
         if let url { environment["DATABASE_URL"] = url }
         return (directory, environment)
     }
+
+    /// A fresh environment with the signing and vault keys given by configuration, as every process sharing one
+    /// database needs them.
+    static func sharedEnvironment() async throws -> (directory: String, environment: [String: String]) {
+        var (directory, environment) = try await freshEnvironment()
+        environment["AUTH_JWT_PRIVATE_KEY"] = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        environment["VAULT_MASTER_KEY"] = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        return (directory, environment)
+    }
 }
 
 @Suite("Command line", .serialized)

@@ -16,6 +16,20 @@ struct FactExtractionTests {
           plain: {description: Plain, system: prompts/coach.md, tools: [current_time]}
         """
 
+    /// A server with the coach blueprint, `model` answering, the fake embedding server, and extraction on.
+    static func withApp(_ model: FakeProvider, _ body: @Sendable (TestApp, FakeEmbeddings) async throws -> Void) async throws {
+        let embeddings = try await FakeEmbeddings.start()
+        let directory = try TestBlueprint.directory(Self.yaml, files: ["prompts/coach.md": "You coach."])
+        try await TestApp.withFakes([model], customize: { settings in
+            settings.blueprintDirectory = directory
+            settings.embeddings = [embeddings.config()]
+            settings.memoryEmbedding = "fake"
+            settings.memory.extract = true
+            settings.retry.baseBackoff = .milliseconds(1)
+        }) { app in try await body(app, embeddings) }
+        await embeddings.stop()
+    }
+
     /// The user's memories in `facts` once there are `count` of them (extraction runs after the turn's answer).
     static func facts(_ app: TestApp, token: String, count: Int) async throws -> [[String: Any]] {
         var items: [[String: Any]] = []
@@ -29,18 +43,11 @@ struct FactExtractionTests {
 
     @Test("A turn's facts are added to the user's memory, a repeated fact once; an agent without memory extracts nothing")
     func extracts() async throws {
-        let embeddings = try await FakeEmbeddings.start()
         let model = try await FakeProvider.start(.openai, [
             .text("Go easy on the knee this week."),
             .text(#"{"facts": ["The user's left knee hurts after running", "The user trains legs on Mondays", "  "]}"#),
         ])
-        let directory = try TestBlueprint.directory(Self.yaml, files: ["prompts/coach.md": "You coach."])
-        try await TestApp.withFakes([model], customize: { settings in
-            settings.blueprintDirectory = directory
-            settings.embeddings = [embeddings.config()]
-            settings.memoryEmbedding = "fake"
-            settings.memory.extract = true
-        }) { app in
+        try await Self.withApp(model) { app, _ in
             let user = try await app.signup()
             let conversation = try await app.conversation(user.access)
             let reply = try await app.send(conversation, "My left knee hurts after running; I do legs on Mondays.", token: user.access,
@@ -67,7 +74,6 @@ struct FactExtractionTests {
             try await Task.sleep(for: .milliseconds(200))
             #expect(model.requests.count == before + 1, "an agent with memory off makes no extraction call")
         }
-        await embeddings.stop()
     }
 
     @Test("A malformed or failing extraction costs only the facts: the turn's answer stands")
@@ -77,16 +83,8 @@ struct FactExtractionTests {
         #expect(Orchestrator.facts(in: #"{"facts": [1, "ok", "bad\u0007bell"]}"#) == ["ok"])
         #expect(Orchestrator.facts(in: #"{"facts": ["a", "b", "c", "d", "e", "f"]}"#).count == Orchestrator.maxFacts)
 
-        let embeddings = try await FakeEmbeddings.start()
         let model = try await FakeProvider.start(.openai, [.text("Answer one."), .status(400, message: "boom"), .text("Answer two."), .text("not json")])
-        let directory = try TestBlueprint.directory(Self.yaml, files: ["prompts/coach.md": "You coach."])
-        try await TestApp.withFakes([model], customize: { settings in
-            settings.blueprintDirectory = directory
-            settings.embeddings = [embeddings.config()]
-            settings.memoryEmbedding = "fake"
-            settings.memory.extract = true
-            settings.retry.baseBackoff = .milliseconds(1)
-        }) { app in
+        try await Self.withApp(model) { app, _ in
             let user = try await app.signup()
             let conversation = try await app.conversation(user.access)
             for text in ["I run daily.", "I swim too."] {
@@ -96,6 +94,5 @@ struct FactExtractionTests {
             try await Task.sleep(for: .milliseconds(200))
             #expect(try await app.request(.get, "/api/v1/memories", token: user.access)["total"] as? Int == 0)
         }
-        await embeddings.stop()
     }
 }

@@ -147,10 +147,7 @@ struct MemoryTests {
 
     @Test("Two server processes on one PostgreSQL: each search sees the other's writes and deletes", .enabled(if: TestDatabase.engine == .postgres))
     func processes() async throws {
-        let (directory, environment) = try await CLI.freshEnvironment()
-        var shared = environment
-        shared["AUTH_JWT_PRIVATE_KEY"] = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-        shared["VAULT_MASTER_KEY"] = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let (directory, shared) = try await CLI.sharedEnvironment()
         let first = try await ServerProcess.start(directory: directory, environment: shared)
         let second = try await ServerProcess.start(directory: directory, environment: shared)
         defer { first.stop(); second.stop() }

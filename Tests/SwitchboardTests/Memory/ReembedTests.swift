@@ -14,10 +14,7 @@ struct ReembedTests {
 
     @Test("Memories move to the new model batch by batch; a stopped or failed run goes on where it stopped; then search uses the new model")
     func reembed() async throws {
-        let (directory, base) = try await CLI.freshEnvironment()
-        var shared = base
-        shared["AUTH_JWT_PRIVATE_KEY"] = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-        shared["VAULT_MASTER_KEY"] = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let (directory, shared) = try await CLI.sharedEnvironment()
 
         // Saved with the default mock model.
         let before = try await ServerProcess.start(directory: directory, environment: shared)

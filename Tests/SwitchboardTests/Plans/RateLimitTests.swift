@@ -110,10 +110,7 @@ struct RateLimitTests {
 
     @Test("Two server processes on one PostgreSQL enforce one shared limit", .enabled(if: TestDatabase.engine == .postgres))
     func sharedAcrossProcesses() async throws {
-        let (directory, environment) = try await CLI.freshEnvironment()
-        var shared = environment
-        shared["AUTH_JWT_PRIVATE_KEY"] = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-        shared["VAULT_MASTER_KEY"] = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let (directory, shared) = try await CLI.sharedEnvironment()
         let first = try await ServerProcess.start(directory: directory, environment: shared)
         let second = try await ServerProcess.start(directory: directory, environment: shared)
         defer { first.stop(); second.stop() }
