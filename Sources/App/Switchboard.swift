@@ -167,7 +167,8 @@ public struct Switchboard: Sendable {
                     responder: responder,
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(
                         http1: .init(idleTimeout: .seconds(Int64(settings.httpIdleTimeoutSeconds))),
-                        ws: .init(maxFrameSize: ChatSocket.maxFrameBytes))),
+                        // A ping every 30 s keeps idle sockets alive through proxies and finds dead peers.
+                        ws: .init(maxFrameSize: ChatSocket.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30))))),
                     configuration: ApplicationConfiguration(address: .hostname(settings.httpHost, port: settings.httpPort),
                                                             serverName: "Switchboard"),
                     services: services,

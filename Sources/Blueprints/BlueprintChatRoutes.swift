@@ -39,6 +39,24 @@ public struct ChatRoute: Sendable, Equatable {
     public let response: [String: Source]
     /// Nothing of the turn is stored: no conversation, no messages (see `Orchestrator.startStateless`).
     public var stateless = false
+    /// A WebSocket route's own frames instead of the platform's events; nil: the platform's.
+    public var frames: SocketFrames?
+
+    /// What a WebSocket route's client receives (`frames:`): a frame per piece of the answer as it is written, and one
+    /// last frame per turn, in the app's fields. Errors and the client tools' requests keep the platform's frames.
+    public struct SocketFrames: Sendable, Equatable {
+        /// Field -> value of the frame sent per piece of text; nil: none sent.
+        public let delta: [String: FrameValue]?
+        /// Field -> value of the frame that ends each turn.
+        public let final: [String: FrameValue]
+    }
+
+    /// A frame field's value: the text piece (`delta`), one of the response's sources, or a constant.
+    public enum FrameValue: Sendable, Equatable {
+        case delta
+        case source(Source)
+        case constant(JSONValue)
+    }
 
     public func field(for slot: Slot) -> String? {
         request.first { $0.value == slot }?.key
@@ -60,7 +78,7 @@ extension Checker {
                 problem(at, "must be {method: POST, path: /chat, agent: <agent>, request: {message: content}, response: {reply: message.text}}")
                 continue
             }
-            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response", "stateless"])
+            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response", "stateless", "frames"])
             let method = (spec["method"]?.stringValue ?? "POST").uppercased()
             if !["POST", "PUT", ChatRoute.webSocket].contains(method) { problem(at + ".method", "must be POST, PUT or WEBSOCKET") }
             let path = spec["path"]?.stringValue ?? ""
@@ -82,6 +100,10 @@ extension Checker {
                 }
                 route.stateless = flag
             }
+            if let frames = spec["frames"] {
+                if method != ChatRoute.webSocket { problem(at + ".frames", "only a WEBSOCKET route sends frames") }
+                route.frames = socketFrames(frames, at: at + ".frames")
+            }
             if route.stateless {
                 // What only a stored conversation has cannot be asked for or answered.
                 for (field, slot) in request where slot == .conversation {
@@ -90,10 +112,51 @@ extension Checker {
                 for (field, source) in response where [.conversationID, .approvals].contains(source) {
                     problem("\(at).response.\(field)", "a stateless route stores no conversation: \(source.rawValue) cannot be mapped")
                 }
+                for (field, value) in route.frames?.final ?? [:] where [.source(.conversationID), .source(.approvals)].contains(value) {
+                    problem("\(at).frames.final.\(field)", "a stateless route stores no conversation: it cannot be sent")
+                }
             }
             routes.append(route)
         }
         return routes
+    }
+
+    /// `frames: {delta: {type: token, content: delta}, final: {done: true, response: message.text}}`: strings naming
+    /// `delta` (in `delta` only) or a response source stand for it; anything else is sent as written.
+    private mutating func socketFrames(_ value: JSONValue, at: String) -> ChatRoute.SocketFrames? {
+        guard case .object(let spec) = value, case .object(let final)? = spec["final"] else {
+            problem(at, "must be {delta: {<field>: delta, ...}, final: {<field>: message.text, ...}} (final is required)")
+            return nil
+        }
+        allowOnly(spec, at: at, known: ["delta", "final"])
+        func fields(_ declared: [String: JSONValue], at: String, delta: Bool) -> [String: ChatRoute.FrameValue] {
+            var mapped: [String: ChatRoute.FrameValue] = [:]
+            for field in inFileOrder(declared, at: at) {
+                guard Names.isFieldName(field) else {
+                    problem("\(at).\(field)", "must be a field name: letters, digits or _, starting with a letter")
+                    continue
+                }
+                let given = declared[field]!
+                if delta, given == "delta" {
+                    mapped[field] = .delta
+                } else if let source = given.stringValue.flatMap(ChatRoute.Source.init(rawValue:)) {
+                    mapped[field] = .source(source)
+                } else {
+                    mapped[field] = .constant(given)
+                }
+            }
+            return mapped
+        }
+        var deltaFrame: [String: ChatRoute.FrameValue]?
+        if let given = spec["delta"] {
+            if case .object(let declared) = given {
+                deltaFrame = fields(declared, at: at + ".delta", delta: true)
+                if !(deltaFrame?.values.contains(.delta) ?? false) { problem(at + ".delta", "must name the field that carries the text: {<field>: delta}") }
+            } else {
+                problem(at + ".delta", "must be the text piece's frame, e.g. {type: token, content: delta}")
+            }
+        }
+        return ChatRoute.SocketFrames(delta: deltaFrame, final: fields(final, at: at + ".final", delta: false))
     }
 
     private mutating func chatRequest(_ value: JSONValue?, at: String) -> [String: ChatRoute.Slot] {

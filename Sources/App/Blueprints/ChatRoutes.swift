@@ -108,16 +108,29 @@ struct ChatRoutes: Sendable {
         }
         var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
         let blueprint = blueprint
-        if !route.response.isEmpty { response = { @Sendable outcome in Self.answer(outcome, route: route, blueprint: blueprint) } }
+        if !route.response.isEmpty, route.frames == nil { response = { @Sendable outcome in Self.answer(outcome, route: route, blueprint: blueprint) } }
         return ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: plans, limiter: limiter, clock: clock, logger: logger,
-                          path: blueprint.prefix + route.path, start: start, response: response)
+                          path: blueprint.prefix + route.path, start: start, response: response,
+                          shape: route.frames.map { RouteFrames(frames: $0, blueprint: blueprint) })
     }
 
     /// The turn's result in the route's field names; the platform's turn result when the route maps none.
     static func answer(_ turn: CollectedTurn.Outcome, route: ChatRoute, blueprint: Blueprint) -> JSONValue {
+        let values = Self.values(turn, blueprint: blueprint)
+        guard !route.response.isEmpty else {
+            var result: [String: JSONValue] = ["turn_id": values[.turnID]!, "conversation_id": values[.conversationID]!, "status": values[.status]!,
+                                               "message": values[.message]!, "messages": values[.messages]!, "usage": values[.usage]!]
+            if !turn.approvals.isEmpty { result["approvals"] = values[.approvals]! }
+            return .object(result)
+        }
+        return .object(route.response.mapValues { values[$0] ?? .null })
+    }
+
+    /// What each response source holds for a turn that ended.
+    static func values(_ turn: CollectedTurn.Outcome, blueprint: Blueprint) -> [ChatRoute.Source: JSONValue] {
         let message = ChatEventEncoding.json(Components.Schemas.Message(turn.final))
         let approvals = JSONValue.array(turn.approvals.map { ChatEventEncoding.json(Components.Schemas.Approval($0, now: $0.createdAt)) })
-        let values: [ChatRoute.Source: JSONValue] = [
+        return [
             .messageText: .string(turn.final.parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()),
             .messageID: .string(turn.final.id.lowercased), .message: message,
             .messages: .array(turn.messages.map { ChatEventEncoding.json(Components.Schemas.Message($0)) }),
@@ -125,12 +138,5 @@ struct ChatRoutes: Sendable {
             .status: .string(turn.status), .usage: ChatEventEncoding.json(Components.Schemas.Usage(turn.summary.usage)), .approvals: approvals,
             .actions: .array(ClientTool.actions(in: turn.messages, blueprint: blueprint)),
         ]
-        guard !route.response.isEmpty else {
-            var result: [String: JSONValue] = ["turn_id": values[.turnID]!, "conversation_id": values[.conversationID]!, "status": values[.status]!,
-                                               "message": message, "messages": values[.messages]!, "usage": values[.usage]!]
-            if !turn.approvals.isEmpty { result["approvals"] = approvals }
-            return .object(result)
-        }
-        return .object(route.response.mapValues { values[$0] ?? .null })
     }
 }

@@ -38,6 +38,8 @@ struct ChatSocket: Sendable {
     let start: @Sendable (Identity, JSONValue, any ClientToolChannel) async throws -> Orchestrator.Turn
     /// A chat route's answer in its own fields, sent as a `response` frame just before `done`; nil: none.
     var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
+    /// A chat route's own frames instead of the platform's events (errors and tool requests excepted); nil: none.
+    var shape: (any SocketFrameShape)?
 
     /// The platform's socket: `{conversation_id, content, agent?, model?}` frames.
     static func platform(accounts: Accounts, orchestrator: Orchestrator, plans: Plans, limiter: (any RateLimiter)?, clock: WallClock,
@@ -164,6 +166,15 @@ struct ChatSocket: Sendable {
                             for await event in turn.events {
                                 id += 1
                                 collected.add(event)
+                                if let shape {
+                                    switch event {
+                                    case .messageDelta(_, let delta): if let frame = shape.delta(delta) { outbox.send(frame) }
+                                    case .error: outbox.send(ChatEventEncoding.frame(event, id: id))
+                                    case .done: outbox.send(shape.final(try? collected.outcome()))
+                                    default: break
+                                    }
+                                    continue
+                                }
                                 if case .done = event, let response, let outcome = try? collected.outcome() {
                                     outbox.send(JSONValue.object(["event": "response", "id": .int(Int64(id)), "data": response(outcome)]).jsonString)
                                     id += 1
@@ -222,6 +233,13 @@ struct ChatSocket: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return String(parts[1].drop { $0 == " " })
     }
+}
+
+/// A route's own socket frames: one per piece of the answer (or none), one to end each turn.
+protocol SocketFrameShape: Sendable {
+    func delta(_ text: String) -> String?
+    /// `outcome` is nil when the turn failed (its error frame has gone out already).
+    func final(_ outcome: CollectedTurn.Outcome?) -> String
 }
 
 /// How the parts of a socket's life end.

@@ -31,7 +31,7 @@ struct ClientToolTests {
           - {path: /chat, agent: task, stateless: true, request: {message: content, context: context},
              response: {response: message.text, actions: actions}}
           - {method: WEBSOCKET, path: /chat/socket, agent: task, stateless: true, request: {message: content, context: context},
-             response: {response: message.text, actions: actions}}
+             frames: {delta: {type: token, content: delta}, final: {done: true, response: message.text, actions: actions}}}
         """
 
     @Test("Client tools read the request's context and queue actions for the app; nothing reaches the database",
@@ -68,7 +68,7 @@ struct ClientToolTests {
         }
     }
 
-    @Test("Client tools are checked: one source each, an object schema, a name of their own")
+    @Test("Client tools are checked (one source each, an object schema, a name of their own), and a socket's frames")
     func clientToolsChecked() throws {
         let directory = try TestBlueprint.directory(CollectionToolTests.yaml, files: CollectionToolTests.files)
         TestBlueprint.expectProblems(CollectionToolTests.yaml + """
@@ -80,7 +80,14 @@ struct ClientToolTests {
               listy: {description: Bad schema, context: notes, parameters: {type: array}}
               quiet: {context: notes}
               BadName: {description: Bad, context: notes}
+            chat_routes:
+              - {path: /plain, agent: planner, request: {message: content}, frames: {final: {done: true}}}
+              - {method: WEBSOCKET, path: /sock, agent: planner, request: {message: content}, frames: {delta: {type: token}, final: {done: true}}}
+              - {method: WEBSOCKET, path: /sock2, agent: planner, request: {message: content}, frames: {delta: {content: delta}}}
             """, directory: directory, [
+                "chat_routes.0.frames: only a WEBSOCKET route sends frames",
+                "chat_routes.1.frames.delta: must name the field that carries the text",
+                "chat_routes.2.frames: must be {delta:",
                 "client_tools.both: must have exactly one of context",
                 "client_tools.neither: must have exactly one of context",
                 "client_tools.tasks_create: tasks_create is already a tool",
@@ -102,7 +109,7 @@ struct ClientToolTests {
                 guard case .text(let text) = message, let json = JSONValue.parse(text) else { continue }
                 received.withLock { $0.append(json) }
                 if json["event"] == "tool.request", let reply = answer(json["data"] ?? .null) { try await outbound.write(.text(reply)) }
-                if json["event"] == "done" || (json["event"] == "error" && json["id"] == 0) { break }
+                if json["event"] == "done" || json["done"] == true || (json["event"] == "error" && json["id"] == 0) { break }
             }
             try? await outbound.close(.normalClosure, reason: nil)
         }
@@ -125,14 +132,17 @@ struct ClientToolTests {
             }
             let request = frames.first { $0["event"] == "tool.request" }?["data"]
             #expect(request?["name"] == "device_battery" && request?["arguments"] == [:], "\(frames)")
-            #expect(frames.first { $0["event"] == "response" }?["data"]?["response"] == "Your battery is at 80%.", "\(frames)")
+            #expect(frames.last == ["done": true, "response": "Your battery is at 80%.", "actions": []], "the route's final frame: \(frames)")
+            let tokens = frames.filter { $0["type"] == "token" }.compactMap { $0["content"]?.stringValue }
+            #expect(tokens.count > 1 && tokens.joined() == "Your battery is at 80%.", "token frames as the answer is written: \(tokens)")
+            #expect(!frames.contains { $0["event"] == "message.completed" || $0["event"] == "done" }, "the platform's own events are not sent")
             let seen = fake.requests[1].body.jsonString
             #expect(seen.contains("level") && seen.contains("80"), "the app's result reaches the model: \(seen)")
 
             let failed = try await Self.converse(url: url, token: user.access, request: #"{"message": "Again"}"#) { request in
                 #"{"type": "tool.result", "request_id": "\#(request["request_id"]?.stringValue ?? "")", "result": "sensor offline", "is_error": true}"#
             }
-            #expect(failed.contains { $0["event"] == "done" })
+            #expect(failed.last?["done"] == true)
             #expect(fake.requests[3].body.jsonString.contains("sensor offline"), "the app's failure reaches the model")
 
             let plain = try await app.request(.post, "/api/v1/chat", json: ["message": "Battery?"], token: user.access)
