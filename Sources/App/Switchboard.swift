@@ -151,8 +151,10 @@ public struct Switchboard: Sendable {
                                                    clock: clock, addresses: addresses, logger: logger)
                 let webSocketRouter = Router(context: AppRequestContext.self)
                 webSocketRouter.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
-                ChatSocket.platform(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
-                    .register(on: webSocketRouter)
+                if !Self.replacesPlatformSocket(blueprint) {
+                    ChatSocket.platform(accounts: accounts, orchestrator: orchestrator, plans: settings.plans, limiter: limiter, clock: clock, logger: logger)
+                        .register(on: webSocketRouter)
+                }
                 if let chatRoutes {
                     for route in chatRoutes.blueprint.chatRoutes where route.method == ChatRoute.webSocket {
                         chatRoutes.socket(route, accounts: accounts, limiter: limiter, logger: logger).register(on: webSocketRouter)
@@ -246,10 +248,16 @@ public struct Switchboard: Sendable {
         _ = try OpenAPIDocument(blueprint: blueprint)
     }
 
-    /// The blueprint's WebSocket chat routes, which answer GET (the upgrade) only.
+    /// The chat sockets, which answer GET (the upgrade) only: the platform's, and the blueprint's WebSocket chat routes.
     static func socketPaths(_ blueprint: Blueprint?) -> [String: [String]] {
-        guard let blueprint else { return [:] }
-        return Dictionary(blueprint.chatRoutes.filter { $0.method == ChatRoute.webSocket }.map { (blueprint.prefix + $0.path, ["get"]) }) { $0 + $1 }
+        let routes = blueprint.map { blueprint in blueprint.chatRoutes.filter { $0.method == ChatRoute.webSocket }.map { blueprint.prefix + $0.path } } ?? []
+        return Dictionary((routes + [ChatSocket.platformPath]).map { ($0, ["get"]) }) { first, _ in first }
+    }
+
+    /// Whether a WebSocket chat route of the blueprint takes the platform socket's path (and so replaces it).
+    static func replacesPlatformSocket(_ blueprint: Blueprint?) -> Bool {
+        guard let blueprint else { return false }
+        return blueprint.chatRoutes.contains { $0.method == ChatRoute.webSocket && blueprint.prefix + $0.path == ChatSocket.platformPath }
     }
 
     /// The blueprint's router and pipelines, over agents that exist and with models that do.
@@ -331,7 +339,7 @@ public struct Switchboard: Sendable {
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
         let document = try OpenAPIDocument(blueprint: blueprint)
         router.add(middleware: MethodNotAllowedMiddleware(paths: document.methodsByPath.merging(
-            ["/openapi.json": ["get"], "/docs": ["get"], ChatSocket.platformPath: ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
+            ["/openapi.json": ["get"], "/docs": ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
         ) { $0 + $1 }))
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
         // Public routes need no identity and are never rate limited.
@@ -361,7 +369,7 @@ public struct Switchboard: Sendable {
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: spec))
         }
-        ChatSocket.registerFallback(ChatSocket.platformPath, on: router)
+        if !Self.replacesPlatformSocket(blueprint) { ChatSocket.registerFallback(ChatSocket.platformPath, on: router) }
         router.get("/docs") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))

@@ -29,9 +29,11 @@ struct OpenAPIDocument {
         if let blueprint {
             let part = CollectionContract.part(for: blueprint)
             var paths = object["paths"] as? [String: Any] ?? [:]
-            // A blueprint adds routes; it never takes one of the platform's (the router would hold two handlers).
+            // A blueprint adds routes; it never takes one of the platform's (the router would hold two handlers), but
+            // for the chat socket, which a WebSocket chat route at its path replaces.
             let platform = Set((Array(paths.keys) + [ChatSocket.platformPath, "/openapi.json", "/docs"]).map(Self.shape))
             let sockets = blueprint.chatRoutes.filter { $0.method == ChatRoute.webSocket }.map { blueprint.prefix + $0.path }
+                .filter { $0 != ChatSocket.platformPath }
             for path in (Array(part.paths.keys) + sockets).sorted() where platform.contains(Self.shape(path)) {
                 throw StartupError(message: "blueprint: \(path) is a route of the platform; give the collection or chat route another path")
             }

@@ -89,6 +89,29 @@ struct ChatRouteTests {
         }
     }
 
+    @Test("A WebSocket chat route at the platform socket's path replaces it, in the app's fields and frames")
+    func replacesPlatformSocket() async throws {
+        let yaml = CollectionToolTests.yaml + """
+
+            chat_routes:
+              - {method: WEBSOCKET, path: /chat/stream, agent: planner, stateless: true, request: {message: content},
+                 frames: {delta: {type: token, content: delta}, final: {done: true, response: message.text}}}
+            """
+        let fake = try await FakeProvider.start(.gemini, [.text("Streamed in the app's frames.")])
+        let directory = try TestBlueprint.directory(yaml, files: CollectionToolTests.files)
+        try Switchboard.checkContract(try BlueprintLoader.parse(yaml: yaml, directory: directory))
+        try await TestApp.withFakes([fake], testing: .live, customize: { $0.blueprintDirectory = directory }) { app in
+            let user = try await app.signup()
+            let url = "ws://127.0.0.1:\(app.client.port!)/api/v1/chat/stream"
+            let frames = try await ClientToolTests.converse(url: url, token: user.access, request: #"{"message": "Hello"}"#) { _ in nil }
+            #expect(frames.last == ["done": true, "response": "Streamed in the app's frames."], "\(frames)")
+            let platformFrame = try await ClientToolTests.converse(url: url, token: user.access,
+                                                                   request: #"{"conversation_id": "\#(UUID())", "content": "Hi"}"#) { _ in nil }
+            #expect(platformFrame.first?["data"]?["errors"]?[0]?["field"] == "message", "the app's fields, not the platform's: \(platformFrame)")
+            #expect(try await app.request(.get, "/api/v1/chat/stream", token: user.access).status == 426)
+        }
+    }
+
     @Test("blueprint check: chat routes need a path, a content field and known slots and sources; an unknown agent stops start-up")
     func check() async throws {
         let yaml = CollectionToolTests.yaml + """
@@ -103,7 +126,7 @@ struct ChatRouteTests {
                              "chat_routes.1.path: must be a path", "chat_routes.1.request.b: content is already another field's"])
         let taken = CollectionToolTests.yaml + "\nchat_routes: [{path: /tasks, agent: planner, request: {q: content}}]\n"
         #expect(throws: (any Error).self) { try BlueprintLoader.parse(yaml: taken, directory: directory) }
-        for taken in ["{method: WEBSOCKET, path: /chat/stream, agent: planner, request: {q: content}}",
+        for taken in ["{path: /chat/stream, agent: planner, request: {q: content}}",
                       "{path: /conversations, agent: planner, request: {q: content}}"] {
             let yaml = CollectionToolTests.yaml + "\nchat_routes: [\(taken)]\n"
             #expect(throws: StartupError.self, "a route of the platform") {
