@@ -145,9 +145,16 @@ public final class Orchestrator: Sendable {
     /// extracted, as that would store what the user said.
     public func startStateless(_ request: TurnRequest) async throws -> Turn {
         let (content, appContext) = try validate(request)
+        guard running.claimStateless(user: request.userID, max: settings.maxConcurrentTurnsPerUser) else { throw tooManyTurns }
         let agentName = request.agent ?? defaultAgent
         let flow = flows[agentName]
-        let agent = try await admitted(agentName, flow: flow, user: request.user)
+        let agent: AgentDefinition
+        do {
+            agent = try await admitted(agentName, flow: flow, user: request.user)
+        } catch {
+            running.releaseStateless(user: request.userID)
+            throw error
+        }
         let journal = EphemeralJournal()
         let turnID = UUID()
         let now = clock.now
@@ -200,12 +207,14 @@ public final class Orchestrator: Sendable {
                                                  now: now, leaseUntil: lease, maxRunning: settings.maxConcurrentTurnsPerUser) {
         case .notFound: throw AppError.notFound("conversation")
         case .busy: throw AppError.conflict("turn_in_progress", "A reply is already being written in this conversation; wait for it to finish.")
-        case .tooManyTurns:
-            throw AppError(status: 429, code: "too_many_turns", title: "Too many requests",
-                           detail: "You have \(settings.maxConcurrentTurnsPerUser) replies being written already; wait for one to finish.",
-                           retryAfter: 2)
+        case .tooManyTurns: throw tooManyTurns
         case .started(let started): return started
         }
+    }
+
+    var tooManyTurns: AppError {
+        AppError(status: 429, code: "too_many_turns", title: "Too many requests",
+                 detail: "You have \(settings.maxConcurrentTurnsPerUser) replies being written already; wait for one to finish.", retryAfter: 2)
     }
 
     /// Runs the turn `context` (whose conversation is claimed) in a task of its own; `first` are its first events.
@@ -221,6 +230,7 @@ public final class Orchestrator: Sendable {
             emitter.finish()
             // After the client has its answer, and before shutdown may stop the process: the turn's facts.
             if case .complete = outcome { await self.extractFacts(context, progress: progress, logger: turnLogger) }
+            if context.stateless { self.running.releaseStateless(user: context.userID) }
             self.running.end(context.id)
         }
         running.begin(context.id, task)

@@ -5,6 +5,25 @@ import Synchronization
 /// finishes and is stored) and, past its patience, stop them cleanly.
 final class TurnTracker: Sendable {
     private let running = Mutex<[UUID: Task<Void, Never>]>([:])
+    /// Stateless turns running per user: with no conversation to claim in the database, they are bounded here, in
+    /// this process.
+    private let stateless = Mutex<[UUID: Int]>([:])
+
+    /// Counts a stateless turn of `user` in, unless `max` run already.
+    func claimStateless(user: UUID, max: Int) -> Bool {
+        stateless.withLock { counts in
+            guard counts[user, default: 0] < max else { return false }
+            counts[user, default: 0] += 1
+            return true
+        }
+    }
+
+    func releaseStateless(user: UUID) {
+        stateless.withLock { counts in
+            let left = counts[user, default: 1] - 1
+            counts[user] = left > 0 ? left : nil
+        }
+    }
 
     func begin(_ id: UUID, _ task: Task<Void, Never>) {
         running.withLock { $0[id] = task }

@@ -81,7 +81,7 @@ struct MemoryCommand: AsyncParsableCommand {
             print("one user: \(vectors) x \(dimensions) float32 (\(Int(scanned) >> 20) MiB), top-10 over \(searches) searches")
             print(String(format: "  float32 pass: p50 %.2f ms, p99 %.2f ms (target: p50 under 10 ms)", p50, p99))
             print(String(format: "  scan %.2f GB/s; memory copy %.2f GB/s in this run; ratio %.2f (target 0.60)", scan, copy, scan / copy))
-            if vectors >= UserVectors.twoPassRows {
+            if vectors >= UserVectors.defaultTwoPassRows {
                 var passes: [Double] = []
                 var found = 0
                 for (query, expected) in zip(queries, exact) {

@@ -34,12 +34,15 @@ public struct UserVectors: Sendable {
     /// Codes stay within ±90 so that four int16 products (90 x 90 each) add up without overflow.
     static let codeLimit: Float = 90
     /// From this many rows the int8 pass is used: below, one float32 pass costs less than two passes.
-    public static let twoPassRows = 4_096
+    public static let defaultTwoPassRows = 4_096
+    public let twoPassRows: Int
     /// Candidates re-scored exactly per wanted result (at least 64).
     static let candidateFactor = 8
 
-    public init(dimensions: Int) {
+    /// `twoPassRows` other than the default is for tests, which check the two passes on small corpora.
+    public init(dimensions: Int, twoPassRows: Int = defaultTwoPassRows) {
         self.dimensions = dimensions
+        self.twoPassRows = max(1, twoPassRows)
     }
 
     /// Adds a row; a vector of another length is left out (the store refuses to mix them; this never traps).
@@ -48,7 +51,7 @@ public struct UserVectors: Sendable {
         entries.append(entry)
         vectors += vector
         // Small indexes are searched in one pass and carry no codes; at the threshold every row gets its codes.
-        guard entries.count >= Self.twoPassRows else { return }
+        guard entries.count >= twoPassRows else { return }
         let start = codeScales.count
         if start == 0 { codes.reserveCapacity(vectors.count) }
         for row in start..<entries.count {
@@ -72,7 +75,7 @@ public struct UserVectors: Sendable {
     /// The `limit` best rows for `query` among those `include` admits (all without it), best first, as (row, cosine).
     public func top(_ query: [Float], limit: Int, include: ((Entry) -> Bool)? = nil) -> [(row: Int, score: Float)] {
         guard query.count == dimensions, limit > 0 else { return [] }
-        if codeScales.count == entries.count, entries.count >= Self.twoPassRows { return topTwoPass(query, limit: limit, include: include) }
+        if codeScales.count == entries.count, entries.count >= twoPassRows { return topTwoPass(query, limit: limit, include: include) }
         return exactTop(query, limit: limit, include: include)
     }
 

@@ -70,4 +70,26 @@ struct StatelessChatTests {
                 "chat_routes.1.stateless: must be true or false",
             ])
     }
+
+    @Test("Stateless turns are bounded per user like stored ones: beyond the limit, 429 too_many_turns")
+    func bounded() async throws {
+        let fake = try await FakeProvider.start(.openai, [.slow("One slow answer.", delay: .milliseconds(150)), .text("Next.")])
+        let directory = try TestBlueprint.directory(Self.yaml, files: CollectionToolTests.files)
+        try await TestApp.withFakes([fake], customize: { settings in
+            settings.blueprintDirectory = directory
+            settings.chat.maxConcurrentTurnsPerUser = 1
+        }) { app in
+            let user = try await app.signup()
+            async let slow = app.request(.post, "/api/v1/assist", json: ["message": "First"], token: user.access)
+            var refused: Reply?
+            for _ in 0..<100 where refused == nil {
+                try await Task.sleep(for: .milliseconds(10))
+                if fake.requests.count == 1 { refused = try await app.request(.post, "/api/v1/assist", json: ["message": "Second"], token: user.access) }
+            }
+            #expect(refused?.status == 429 && refused?["code"] as? String == "too_many_turns", "\(refused?.text ?? "no second request")")
+            #expect(try await slow["response"] as? String == "One slow answer.")
+            #expect(try await app.request(.post, "/api/v1/assist", json: ["message": "Third"], token: user.access)["response"] as? String == "Next.",
+                    "the turn's end frees its place")
+        }
+    }
 }
