@@ -20,7 +20,9 @@ final class PostgresStore: Database {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        self.runTask = Task { await client.run() }
+        // Detached: the pool's run loop must not inherit the opening task's executor preference or priority (a pool
+        // whose run() was never scheduled was seen to leave every lease waiting, under a loaded test run).
+        self.runTask = Task.detached { await client.run() }
         self.sql = PostgresClientSQLDatabase(client: client, logger: logger)
     }
 

@@ -15,7 +15,16 @@ enum TestDatabase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         guard let postgresURL else { return (nil, directory) }
         let name = "sbtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try await admin.value.run("CREATE DATABASE \(unsafeRaw: name)")
+        // A connection of its own each time: a pool shared by every test for the whole run was seen to stop serving
+        // under a loaded run, and every test waiting on it hung.
+        let admin = try await openDatabase(url: postgresURL, sqlitePath: "", maxConnections: 1, logger: logger)
+        do {
+            try await admin.run("CREATE DATABASE \(unsafeRaw: name)")
+        } catch {
+            try? await admin.close()
+            throw error
+        }
+        try await admin.close()
         var components = URLComponents(string: postgresURL)!
         components.path = "/" + name
         return (components.string!, directory)
@@ -28,8 +37,4 @@ enum TestDatabase {
         return (try await openDatabase(url: url, sqlitePath: path, maxConnections: 4, logger: logger), url, path)
     }
 
-    /// One connection to the cluster's `postgres` database, for CREATE DATABASE.
-    private static let admin = Task<any Database, any Error> {
-        try await openDatabase(url: postgresURL, sqlitePath: "", maxConnections: 2, logger: logger)
-    }
 }
