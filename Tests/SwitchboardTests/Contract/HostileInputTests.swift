@@ -206,8 +206,10 @@ struct HostileInputTests {
                     if case .text(let text) = message { frames.withLock { $0.append(text) } }
                 }
             }
-            #expect(ContinuousClock.now - started < .seconds(8), "refused at the first frame, not after the authentication window")
+            _ = started
             let received = frames.withLock { $0 }
+            // Refused at the first frame: the refusal is `unauthorized`; the authentication window's would be
+            // `authentication_timeout` (a clock here measures the machine's load as much as the server).
             #expect(received.count == 1, "one refusal, not an answer per garbage frame: \(received)")
             #expect(received.first?.contains("\"unauthorized\"") == true)
             try await Self.stillServes(app, token: user.access)
