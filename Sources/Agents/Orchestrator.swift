@@ -45,7 +45,7 @@ public final class Orchestrator: Sendable {
     let logger: Logger
     /// The plan's say: admission (features, token budget), the tools the model sees, the debit at the end.
     let policy: (any TurnPolicy)?
-    private let running = TurnTracker()
+    let running = TurnTracker()
     /// Passages the output guard has replaced since the process started.
     public let redactions = Atomic<Int>(0)
 
@@ -170,7 +170,7 @@ public final class Orchestrator: Sendable {
     /// The agent a turn addressed to `name` starts as (a router's or pipeline's turn stands as its last agent, a
     /// router's fallback, until it picks one), once the plan includes it and budget is left: before anything is
     /// stored or any model called.
-    private func admitted(_ name: String, flow: AgentFlow?, user: User) async throws -> AgentDefinition {
+    func admitted(_ name: String, flow: AgentFlow?, user: User) async throws -> AgentDefinition {
         guard let agent = agents[flow.map { $0.agents.last ?? "" } ?? name].map({ prepared($0, for: user) }) else {
             throw AppError.validation([unknownAgent(name)])
         }
@@ -179,7 +179,7 @@ public final class Orchestrator: Sendable {
     }
 
     /// The request's message (trimmed) and the app's context as the model reads it, or the request's field errors.
-    private func validate(_ request: TurnRequest) throws -> (content: String, appContext: String) {
+    func validate(_ request: TurnRequest) throws -> (content: String, appContext: String) {
         let content = request.content.trimmingCharacters(in: .whitespacesAndNewlines)
         var errors: [FieldError] = []
         if content.isEmpty { errors.append(FieldError(field: "content", code: "required", message: "must not be empty")) }

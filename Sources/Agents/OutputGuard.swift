@@ -23,18 +23,13 @@ final class OutputGuard {
     /// The whole text as given out so far.
     private(set) var output = ""
 
-    init(sources: [(name: String, text: String)], length: Int) {
-        self.length = max(2, length)
-        var runs: [String: String] = [:]
-        for source in sources {
-            let words = Self.words(source.text).map { source.text[$0].lowercased() }
-            guard words.count >= self.length else { continue }
-            for start in 0...(words.count - self.length) {
-                let run = words[start..<(start + self.length)].joined(separator: " ")
-                if runs[run] == nil { runs[run] = source.name }
-            }
-        }
-        self.runs = runs
+    convenience init(sources: [(name: String, text: String)], length: Int) {
+        self.init(runs: GuardRuns(sources: sources, length: length))
+    }
+
+    init(runs: GuardRuns) {
+        length = runs.length
+        self.runs = runs.runs
     }
 
     /// Whether any source is long enough to leak a run of words.
@@ -109,5 +104,35 @@ final class OutputGuard {
         }
         if let begun = start { words.append(begun..<text.endIndex) }
         return words
+    }
+}
+
+/// The runs of words an output guard looks for, built once from its sources: for text that is checked whole (a
+/// plan's strings) rather than as it streams.
+public struct GuardRuns: Sendable {
+    let length: Int
+    /// Each run of `length` words of the sources -> the source it comes from.
+    let runs: [String: String]
+
+    public init(sources: [(name: String, text: String)], length: Int) {
+        self.length = max(2, length)
+        var runs: [String: String] = [:]
+        for source in sources {
+            let words = OutputGuard.words(source.text).map { source.text[$0].lowercased() }
+            guard words.count >= self.length else { continue }
+            for start in 0...(words.count - self.length) {
+                let run = words[start..<(start + self.length)].joined(separator: " ")
+                if runs[run] == nil { runs[run] = source.name }
+            }
+        }
+        self.runs = runs
+    }
+
+    /// `text` with every run of the sources replaced by the marker, and the sources the runs came from.
+    public func redact(_ text: String) -> (text: String, sources: [String]) {
+        guard !runs.isEmpty else { return (text, []) }
+        let outputGuard = OutputGuard(runs: self)
+        let safe = outputGuard.add(text) + outputGuard.finish()
+        return (safe, outputGuard.matches.map(\.source))
     }
 }

@@ -144,7 +144,11 @@ public struct Switchboard: Sendable {
                 let feed = blueprint.map { RecordFeed(blueprint: $0, db: database, clock: clock) }
                 let chatRoutes = blueprint.map {
                     ChatRoutes(blueprint: $0, orchestrator: orchestrator, conversations: conversations.store, plans: settings.plans, clock: clock,
-                               maxBodyBytes: settings.maxBodyBytes)
+                               maxBodyBytes: settings.maxBodyBytes,
+                               planMode: $0.plans.map { [blueprint = $0] book in
+                                   PlanMode(book: book, blueprint: blueprint, orchestrator: orchestrator, plans: settings.plans,
+                                            guardWords: settings.chat.guardWords, logger: logger)
+                               })
                 }
                 let responder = try buildResponder(settings: settings, handler: handler, blueprint: blueprint, chatRoutes: chatRoutes, feed: feed,
                                                    counts: counts, limiter: limiter,

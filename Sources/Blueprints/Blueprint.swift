@@ -33,6 +33,8 @@ public struct Blueprint: Sendable {
     public var chatRoutes: [ChatRoute] = []
     /// Tools that read the request's context or hand the app actions (`client_tools:`).
     public var clientTools: [ClientToolSpec] = []
+    /// Plan mode's templates and playbooks (`plans:`).
+    public var plans: PlanBook?
 
     public func collection(named name: String) -> CollectionSpec? {
         collections.first { $0.name == name }

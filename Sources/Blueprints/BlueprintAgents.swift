@@ -91,19 +91,7 @@ extension Checker {
     /// A prompt file of the blueprint, parsed as a template whose every name must be a variable prompts have.
     private mutating func promptFile(_ value: JSONValue?, at: String, example: String) -> PromptTemplate {
         let empty = PromptTemplate.empty
-        guard let file = value?.stringValue, !file.isEmpty else {
-            problem(at, "is required: a file of the blueprint holding a prompt, e.g. \(example)")
-            return empty
-        }
-        guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
-            problem(at, "must be a file inside the blueprint's directory")
-            return empty
-        }
-        guard let data = FileManager.default.contents(atPath: directory + "/" + file), let text = String(data: data, encoding: .utf8),
-              !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            problem(at, "\(file) does not exist in \(directory), is empty or is not UTF-8 text")
-            return empty
-        }
+        guard let (file, text) = textFile(value, at: at, example: example) else { return empty }
         do {
             let template = try PromptTemplate(text)
             let unknown = template.unknownNames(PromptVariables.sample(profile: profileFields, flags: flags))
@@ -116,6 +104,24 @@ extension Checker {
             problem(at, "\(file) is not a valid template: it \(error.message)")
             return empty
         }
+    }
+
+    /// A non-empty UTF-8 text file inside the blueprint's directory: its name and text.
+    mutating func textFile(_ value: JSONValue?, at: String, example: String) -> (file: String, text: String)? {
+        guard let file = value?.stringValue, !file.isEmpty else {
+            problem(at, "is required: a file of the blueprint holding a prompt, e.g. \(example)")
+            return nil
+        }
+        guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
+            problem(at, "must be a file inside the blueprint's directory")
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: directory + "/" + file), let text = String(data: data, encoding: .utf8),
+              !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            problem(at, "\(file) does not exist in \(directory), is empty or is not UTF-8 text")
+            return nil
+        }
+        return (file, text)
     }
 
     /// `prompt_blocks: [{file, cache}]`.

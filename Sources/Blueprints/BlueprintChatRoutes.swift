@@ -17,6 +17,8 @@ public struct ChatRoute: Sendable, Equatable {
         case context
         /// `true`: answer as server-sent events.
         case stream
+        /// `direct` (a reply) or `plan` (an ExecutionPlan for the app to run; `plans:`).
+        case mode
     }
 
     /// What a response field is filled with.

@@ -69,7 +69,7 @@ struct Checker {
             return nil
         }
         allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines",
-                                         "client_tools"])
+                                         "client_tools", "plans"])
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -131,6 +131,14 @@ struct Checker {
                                   pipelines: pipelines(root["pipelines"], agents: agents),
                                   chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
         blueprint.clientTools = clientTools(root["client_tools"], collections: collections)
+        let actionTables = blueprint.clientTools.compactMap { tool in if case .action(_, let table?, _) = tool.source { table } else { nil } }
+        blueprint.plans = planBook(root["plans"], agents: Set(agents.map(\.name) + blueprint.pipelines.map(\.name) + (blueprint.router.map { _ in [BlueprintRouter.name] } ?? [])),
+                                   tables: Set(collections.map(\.name) + actionTables))
+        for (index, route) in blueprint.chatRoutes.enumerated() {
+            if let field = route.field(for: .mode), blueprint.plans == nil {
+                problem("chat_routes.\(index).request.\(field)", "plan mode needs the app's plans: (templates and playbooks)")
+            }
+        }
         return blueprint
     }
 

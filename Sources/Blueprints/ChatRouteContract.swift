@@ -10,7 +10,8 @@ enum ChatRouteContract {
             part.schemas[base + "ChatRequest"] = request(route)
             let result: JSONValue = route.response.isEmpty ? ["$ref": "#/components/schemas/TurnResult"] : response(route)
             if !route.response.isEmpty { part.schemas[base + "ChatResponse"] = result }
-            let schema: JSONValue = route.response.isEmpty ? result : ["$ref": .string("#/components/schemas/\(base)ChatResponse")]
+            var schema: JSONValue = route.response.isEmpty ? result : ["$ref": .string("#/components/schemas/\(base)ChatResponse")]
+            if route.field(for: .mode) != nil { schema = ["oneOf": [schema, ["$ref": .string("#/components/schemas/\(PlanContract.planSchema(blueprint))")]]] }
             var item = part.paths[blueprint.prefix + route.path]?.objectValue ?? [:]
             item[route.method.lowercased()] = [
                 "operationId": .string("chat\(base)"), "tags": [.string(blueprint.title)],
@@ -36,6 +37,8 @@ enum ChatRouteContract {
             : "Without a conversation the user's own conversation of this route is used, created on first use. "
         return "One turn with the agent, as `sendMessage` runs it (authentication, the plan's limits and budget, tools and approvals "
             + "included). " + storage + "JSON by default; server-sent events with `Accept: text/event-stream`\(stream)."
+            + (route.field(for: .mode).map { " With `\"\($0)\": \"plan\"` the answer is an ExecutionPlan (never streamed): one model call "
+                + "writes it, its LLM steps name the app's prompt templates by id." } ?? "")
     }
 
     private static func request(_ route: ChatRoute) -> JSONValue {
@@ -47,6 +50,8 @@ enum ChatRouteContract {
             case .agent: ["type": ["string", "null"], "description": "The agent that answers instead of the route's."]
             case .context: ["description": "Any JSON the model is shown with the message, as data."]
             case .stream: ["type": ["boolean", "null"], "description": "Answer as server-sent events."]
+            case .mode: ["type": ["string", "null"], "enum": ["direct", "plan", .null],
+                         "description": "`direct` (default): the answer; `plan`: an ExecutionPlan for the app to run."]
             }
         }
         // Fields the route does not map are ignored, so that an app's existing client may send what it always sent.

@@ -109,6 +109,7 @@ public enum CollectionContract {
             ]
         }
         ChatRouteContract.add(blueprint, to: &part)
+        PlanContract.add(blueprint, to: &part)
         return part
     }
 

@@ -20,8 +20,11 @@ struct ChatRoutes: Sendable {
     let plans: Plans
     let clock: WallClock
     let maxBodyBytes: Int
+    /// Plan mode and playbooks, for an app with `plans:`.
+    let planMode: PlanMode?
 
     func register(on router: Router<AppRequestContext>) {
+        planMode?.register(on: router)
         for route in blueprint.chatRoutes {
             guard route.method != ChatRoute.webSocket else {
                 ChatSocket.registerFallback(blueprint.prefix + route.path, on: router)
@@ -35,9 +38,17 @@ struct ChatRoutes: Sendable {
 
     private func handle(_ route: ChatRoute, _ request: Request) async throws -> Response {
         let identity = try RequestScope.requireIdentity()
-        let (turn, stream) = try await start(route, body: try await JSONBody.read(request, maxBytes: maxBodyBytes), identity: identity)
+        let body = try await JSONBody.read(request, maxBytes: maxBodyBytes)
+        let asked = try read(route, body: body, identity: identity)
+        if asked.plan {
+            guard let planMode else { throw AppError.validation([FieldError(field: route.field(for: .mode) ?? "mode", code: "invalid_value", message: "must be direct")]) }
+            return JSONBody.response(.ok, try await naming(route) {
+                try await planMode.plan(content: asked.content, context: asked.context, agent: asked.agent ?? route.agent, identity: identity)
+            })
+        }
+        let turn = try await begin(route, asked, identity: identity, client: nil)
         let accept = request.headers[.accept] ?? ""
-        if stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
+        if asked.stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
             let events = EventStream.serverSentEvents(turn.events)
             return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
                 for await chunk in events { try await writer.write(ByteBuffer(bytes: chunk)) }
@@ -47,10 +58,20 @@ struct ChatRoutes: Sendable {
         return JSONBody.response(.ok, Self.answer(try await CollectedTurn.collect(turn), route: route, blueprint: blueprint))
     }
 
-    /// Starts the route's turn for a request (or a WebSocket frame) in the app's fields; returns it and whether the
-    /// client asked to stream. The policy is `sendMessage`'s: the `chat` scope for API keys, the plan's `chat` feature.
-    func start(_ route: ChatRoute, body: JSONValue, identity: Identity, client: (any ClientToolChannel)? = nil) async throws
-        -> (Orchestrator.Turn, stream: Bool?) {
+    /// A request in the route's fields, read and type-checked.
+    struct Asked: Sendable {
+        let content: String
+        let conversation: UUID?
+        let agent: String?
+        let stream: Bool?
+        let context: JSONValue?
+        /// `plan` asked for (the route maps `mode`).
+        let plan: Bool
+    }
+
+    /// Reads a request (or a WebSocket frame) in the app's fields. The policy is `sendMessage`'s: the `chat` scope
+    /// for API keys, the plan's `chat` feature.
+    func read(_ route: ChatRoute, body: JSONValue, identity: Identity) throws -> Asked {
         try plans.authorize(identity, scope: "chat", feature: "chat")
         guard case .object(let body) = body else {
             throw AppError.badRequest("The request body must be a JSON object.", code: "malformed_body")
@@ -69,29 +90,47 @@ struct ChatRoutes: Sendable {
         if content == nil, errors.isEmpty, let field = route.field(for: .content) {
             errors.append(FieldError(field: field, code: "required", message: "is required"))
         }
-        let conversation = value(.conversation, { $0.stringValue.flatMap(UUID.parse) }, "a conversation's id")
-        let agent = value(.agent, \.stringValue, "an agent's name")
-        let stream = value(.stream, \.boolValue, "true or false")
-        let context = value(.context, { $0 }, "JSON")
-        guard errors.isEmpty, let content else { throw AppError.validation(errors) }
+        let mode = value(.mode, { $0.stringValue.flatMap { ["direct", "plan"].contains($0) ? $0 : nil } }, "direct or plan")
+        let asked = Asked(content: content ?? "", conversation: value(.conversation, { $0.stringValue.flatMap(UUID.parse) }, "a conversation's id"),
+                          agent: value(.agent, \.stringValue, "an agent's name"), stream: value(.stream, \.boolValue, "true or false"),
+                          context: value(.context, { $0 }, "JSON"), plan: mode == "plan")
+        guard errors.isEmpty else { throw AppError.validation(errors) }
+        return asked
+    }
 
+    /// Starts the route's turn for a request (or a WebSocket frame) in the app's fields.
+    func start(_ route: ChatRoute, body: JSONValue, identity: Identity, client: (any ClientToolChannel)? = nil) async throws -> Orchestrator.Turn {
+        let asked = try read(route, body: body, identity: identity)
+        if asked.plan, let field = route.field(for: .mode) {
+            throw AppError.validation([FieldError(field: field, code: "invalid_value", message: "plans are answered over HTTP: POST the request")])
+        }
+        return try await begin(route, asked, identity: identity, client: client)
+    }
+
+    private func begin(_ route: ChatRoute, _ asked: Asked, identity: Identity, client: (any ClientToolChannel)?) async throws -> Orchestrator.Turn {
         let user = identity.user
-        do {
+        return try await naming(route) {
             if route.stateless {
-                return (try await orchestrator.startStateless(.init(user: user, conversationID: UUID(), content: content,
-                                                                    agent: agent ?? route.agent, model: nil, context: context, client: client)), stream)
+                return try await orchestrator.startStateless(.init(user: user, conversationID: UUID(), content: asked.content,
+                                                                   agent: asked.agent ?? route.agent, model: nil, context: asked.context, client: client))
             }
             let conversationID: UUID
-            if let conversation {
+            if let conversation = asked.conversation {
                 conversationID = conversation
             } else {
                 conversationID = try await conversations.routeConversation(app: blueprint.name, route: route.method + " " + route.path,
                                                                            userID: user.id, agent: route.agent, now: clock.now)
             }
-            return (try await orchestrator.start(.init(user: user, conversationID: conversationID, content: content,
-                                                       agent: agent ?? route.agent, model: nil, context: context, client: client)), stream)
+            return try await orchestrator.start(.init(user: user, conversationID: conversationID, content: asked.content,
+                                                      agent: asked.agent ?? route.agent, model: nil, context: asked.context, client: client))
+        }
+    }
+
+    /// Runs `work`, its field errors named in the app's fields: the turn's checks name the platform's.
+    private func naming<T>(_ route: ChatRoute, _ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
         } catch var error as AppError {
-            // The turn's checks name the platform's fields; the client sent the app's.
             error.fieldErrors = error.fieldErrors.map { fieldError in
                 let slot = ChatRoute.Slot(rawValue: fieldError.field)
                 return FieldError(field: slot.flatMap(route.field(for:)) ?? fieldError.field, code: fieldError.code, message: fieldError.message)
@@ -104,7 +143,7 @@ struct ChatRoutes: Sendable {
     func socket(_ route: ChatRoute, accounts: Accounts, limiter: (any RateLimiter)?, logger: Logger) -> ChatSocket {
         let routes = self
         let start: @Sendable (Identity, JSONValue, any ClientToolChannel) async throws -> Orchestrator.Turn = { identity, frame, client in
-            try await routes.start(route, body: frame, identity: identity, client: client).0
+            try await routes.start(route, body: frame, identity: identity, client: client)
         }
         var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
         let blueprint = blueprint

@@ -221,10 +221,16 @@ extension GeminiProvider {
         var converted: [String: JSONValue] = [:]
         for (key, value) in object {
             switch key {
-            case "type": converted[key] = value.stringValue.map { .string($0.uppercased()) } ?? value
+            case "type":
+                // `[string, "null"]` is Gemini's `STRING` with `nullable`.
+                let types = value.arrayValue?.compactMap(\.stringValue) ?? value.stringValue.map { [$0] } ?? []
+                let named = types.filter { $0 != "null" }
+                if named.count == 1 { converted[key] = .string(named[0].uppercased()) }
+                if named.count < types.count { converted["nullable"] = true }
+            case "enum": converted[key] = .array((value.arrayValue ?? []).filter { $0 != .null })
             case "properties": converted[key] = .object((value.objectValue ?? [:]).mapValues(responseSchema))
             case "items": converted[key] = responseSchema(value)
-            case "description", "enum", "required", "format", "nullable": converted[key] = value
+            case "description", "required", "format", "nullable": converted[key] = value
             default: continue
             }
         }
