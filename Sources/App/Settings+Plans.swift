@@ -24,6 +24,14 @@ extension Settings {
             if keys.string(prefix + "features") != nil { tier.features = Set(keys.list(prefix + "features")) }
             tier.perSeat = keys.bool(prefix + "per_seat", tier.perSeat)
             tier.stripePrice = keys.string(prefix + "stripe_price") ?? tier.stripePrice
+            for entry in keys.list(prefix + "limits") {
+                let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty, let value = Int64(parts[1]), value >= -1 else {
+                    keys.problem("\(prefix)limits: '\(entry)' is not name=count (a count of -1 or more)")
+                    continue
+                }
+                tier.limits[parts[0]] = value
+            }
             tiers.append(tier)
         }
         let defaultTier = keys.string("plans.default_tier") ?? (tiers.contains { $0.name == "free" } ? "free" : tiers.first?.name ?? "free")

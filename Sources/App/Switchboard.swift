@@ -378,7 +378,7 @@ public struct Switchboard: Sendable {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
         }
-        return PathAliasResponder(router: router.buildResponder(), aliases: document.aliases)
+        return PathAliasResponder(router: router.buildResponder(), aliases: document.aliases, epochExpiry: blueprint?.epochTokenExpiry ?? false)
     }
 }
 

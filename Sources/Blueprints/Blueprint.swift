@@ -35,6 +35,8 @@ public struct Blueprint: Sendable {
     public var clientTools: [ClientToolSpec] = []
     /// Plan mode's templates and playbooks (`plans:`).
     public var plans: PlanBook?
+    /// `app.token_expiry: epoch_seconds`: token routes answer `expires_at` in seconds since 1970, not RFC 3339.
+    public var epochTokenExpiry = false
 
     public func collection(named name: String) -> CollectionSpec? {
         collections.first { $0.name == name }

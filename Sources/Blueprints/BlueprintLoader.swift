@@ -73,7 +73,10 @@ struct Checker {
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
-        allowOnly(app, at: "app", known: ["name", "title", "prefix", "sanitize"])
+        allowOnly(app, at: "app", known: ["name", "title", "prefix", "sanitize", "token_expiry"])
+        if let expiry = app["token_expiry"], !["epoch_seconds", "rfc3339"].contains(expiry.stringValue ?? "") {
+            problem("app.token_expiry", "must be rfc3339 (the platform's) or epoch_seconds")
+        }
         if let value = app["sanitize"], value.boolValue == nil { problem("app.sanitize", "must be true or false") }
         let name = app["name"]?.stringValue ?? ""
         if !Names.isIdentifier(name, maxLength: 24) {
@@ -131,6 +134,7 @@ struct Checker {
                                   pipelines: pipelines(root["pipelines"], agents: agents),
                                   chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
         blueprint.clientTools = clientTools(root["client_tools"], collections: collections)
+        blueprint.epochTokenExpiry = app["token_expiry"]?.stringValue == "epoch_seconds"
         let actionTables = blueprint.clientTools.compactMap { tool in if case .action(_, let table?, _) = tool.source { table } else { nil } }
         blueprint.plans = planBook(root["plans"], agents: Set(agents.map(\.name) + blueprint.pipelines.map(\.name) + (blueprint.router.map { _ in [BlueprintRouter.name] } ?? [])),
                                    tables: Set(collections.map(\.name) + actionTables))

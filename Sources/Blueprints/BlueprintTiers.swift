@@ -6,7 +6,7 @@ import LLM
 /// environment and `.env` still override any of them. Tiers the platform knows (free, pro, power, team) keep the
 /// limits the blueprint leaves out; a new tier states its rate and its token budget.
 extension Checker {
-    static let tierKeys = ["requests_per_minute", "monthly_tokens", "storage_mb", "features", "per_seat", "stripe_price", "default"]
+    static let tierKeys = ["requests_per_minute", "monthly_tokens", "storage_mb", "features", "per_seat", "stripe_price", "default", "limits"]
     static let knownTiers: Set = ["free", "pro", "power", "team"]
 
     mutating func tierConfiguration(_ value: JSONValue?) -> [String: String] {
@@ -47,6 +47,21 @@ extension Checker {
                     problem(at + ".features.\(index)", "a feature is a name without commas or spaces")
                 }
                 keys[prefix + "features"] = list.joined(separator: ",")
+            }
+            if let limits = spec["limits"] {
+                guard case .object(let counts) = limits else {
+                    problem(at + ".limits", "must map the app's limits to counts, e.g. {agents: 3, backup_gb: 0} (-1: unlimited)")
+                    continue
+                }
+                var entries: [String] = []
+                for key in counts.keys.sorted() {
+                    guard Names.isIdentifier(key, maxLength: 40), let count = counts[key]?.intValue, count >= -1 else {
+                        problem("\(at).limits.\(key)", "must be a name (lowercase letters, digits, _) with a count of -1 (unlimited) or more")
+                        continue
+                    }
+                    entries.append("\(key)=\(count)")
+                }
+                keys[prefix + "limits"] = entries.joined(separator: ",")
             }
             if let seat = spec["per_seat"] {
                 if let flag = seat.boolValue { keys[prefix + "per_seat"] = String(flag) } else { problem(at + ".per_seat", "must be true or false") }

@@ -13,7 +13,8 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(
             tier: tier.name, seats: user.seats,
             limits: .init(requestsPerMinute: tier.requestsPerMinute(seats: user.seats), monthlyTokens: tier.monthlyTokens(seats: user.seats),
-                          storageBytes: tier.storageBytes, features: tier.features.sorted()),
+                          storageBytes: tier.storageBytes, features: tier.features.sorted(),
+                          app: tier.limits.isEmpty ? nil : .init(additionalProperties: tier.limits)),
             usage: .init(month: balance.month, tokensUsed: balance.used, tokensRemaining: balance.remaining, storageBytes: storage)))))
     }
 

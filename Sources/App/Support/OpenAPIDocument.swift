@@ -42,6 +42,11 @@ struct OpenAPIDocument {
             var components = object["components"] as? [String: Any] ?? [:]
             var schemas = components["schemas"] as? [String: Any] ?? [:]
             for (name, schema) in part.schemas { schemas[name] = schema.foundationObject }
+            if blueprint.epochTokenExpiry, var tokens = schemas["TokenResponse"] as? [String: Any], var properties = tokens["properties"] as? [String: Any] {
+                properties["expires_at"] = ["type": "integer", "description": "When the access token expires, in seconds since 1970 (app.token_expiry)."]
+                tokens["properties"] = properties
+                schemas["TokenResponse"] = tokens
+            }
             components["schemas"] = schemas
             object["components"] = components
         }

@@ -9,13 +9,18 @@ public struct PathAliasResponder: HTTPResponder {
     let router: RouterResponder<AppRequestContext>
     /// `"METHOD /path"` -> the platform path.
     let aliases: [String: String]
+    /// The token routes answer `expires_at` in epoch seconds (`app.token_expiry: epoch_seconds`).
+    var epochExpiry = false
 
     public func respond(to request: Request, context: Context) async throws -> Response {
-        guard !aliases.isEmpty, let target = aliases[request.method.rawValue + " " + request.uri.path] else {
-            return try await router.respond(to: request, context: context)
+        var request = request
+        if !aliases.isEmpty, let target = aliases[request.method.rawValue + " " + request.uri.path] {
+            var head = request.head
+            head.path = target + (request.uri.query.map { "?" + $0 } ?? "")
+            request = Request(head: head, body: request.body)
         }
-        var head = request.head
-        head.path = target + (request.uri.query.map { "?" + $0 } ?? "")
-        return try await router.respond(to: Request(head: head, body: request.body), context: context)
+        let response = try await router.respond(to: request, context: context)
+        guard epochExpiry, EpochExpiry.paths.contains(request.uri.path) else { return response }
+        return try await EpochExpiry.rewrite(response)
     }
 }

@@ -15,6 +15,9 @@ public struct Tier: Sendable, Equatable {
     public var perSeat: Bool
     /// The Stripe price a checkout for this tier uses; nil for a tier that is not sold.
     public var stripePrice: String?
+    /// The app's own limits (`tiers.<name>.limits`: `agents=3,backup_gb=0`), for the app and its features to read;
+    /// -1 is unlimited.
+    public var limits: [String: Int64] = [:]
 
     public init(name: String, requestsPerMinute: Int, monthlyTokens: Int64, storageBytes: Int64, features: Set<String>,
                 perSeat: Bool = false, stripePrice: String? = nil) {
