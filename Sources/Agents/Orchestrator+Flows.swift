@@ -13,6 +13,13 @@ extension Orchestrator {
             return await loop(turn, resuming: resuming, progress: progress, emitter: emitter, logger: logger)
         case .router(let router):
             let (chosen, reason) = await route(router, turn: turn, progress: progress, logger: logger)
+            if case .pipeline(let pipeline)? = flows[chosen] {
+                // A pipeline the router chose runs as if the message had been sent to it.
+                emitter.yield(.agentSelected(AgentSelection(agent: chosen, reason: reason, flow: router.name)))
+                var next = turn
+                next.flow = .pipeline(pipeline)
+                return await steps(next, resuming: [], progress: progress, emitter: emitter, logger: logger)
+            }
             guard let agent = agents[chosen] else { return await loop(turn, resuming: [], progress: progress, emitter: emitter, logger: logger) }
             emitter.yield(.agentSelected(AgentSelection(agent: chosen, reason: reason, flow: router.name)))
             return await loop(turn.answering(prepared(agent, for: turn.user)), resuming: [], progress: progress, emitter: emitter, logger: logger)
@@ -45,9 +52,12 @@ extension Orchestrator {
     /// One model call that must name one of the router's agents (those the user's plan includes); anything else, a
     /// failed call included, gives the fallback. What the call used counts toward the turn.
     func route(_ router: AgentRouter, turn: TurnContext, progress: TurnProgress, logger: Logger) async -> (String, AgentSelection.Reason) {
-        let candidates = router.agents.filter { name in agents[name] != nil && (policy?.allowsAgent(name, user: turn.user) ?? true) }
+        let candidates = router.agents.filter { name in
+            (agents[name] != nil || flows[name].map { if case .pipeline = $0 { true } else { false } } == true)
+                && (policy?.allowsAgent(name, user: turn.user) ?? true)
+        }
         guard candidates.count > 1 else { return (candidates.first ?? router.fallback, candidates.isEmpty ? .fallback : .router) }
-        let list = candidates.map { "- \($0): \(agents[$0]?.description ?? "")" }.joined(separator: "\n")
+        let list = candidates.map { "- \($0): \(agents[$0]?.description ?? flows[$0]?.description ?? "")" }.joined(separator: "\n")
         let system = """
             You route a user's message to the one agent best suited to answer it. The agents:
             \(list)

@@ -38,14 +38,19 @@ extension Orchestrator {
                                requestContext: request.context, client: nil)
         let progress = TurnProgress()
         var target = PlanTarget(agent: agent.name, description: agent.description, tools: agent.tools)
-        switch flow {
-        case .router(let flowRouter)?:
+        var planned = flow
+        if case .router(let flowRouter)? = flow {
             let (chosen, _) = await route(flowRouter, turn: turn, progress: progress, logger: logger)
+            planned = flows[chosen]
             if let picked = agents[chosen] {
                 agent = prepared(picked, for: request.user)
                 turn = turn.answering(agent)
             }
             target = PlanTarget(agent: agent.name, description: agent.description, tools: agent.tools)
+        }
+        switch planned {
+        case .router?:
+            break
         case .pipeline(let pipeline)?:
             // A pipeline's plan may use what any of its agents may.
             let members = pipeline.agents.compactMap { agents[$0].map { prepared($0, for: request.user) } }

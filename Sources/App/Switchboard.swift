@@ -277,7 +277,9 @@ public struct Switchboard: Sendable {
         }
         for flow in flows {
             let at = flow.name == BlueprintRouter.name ? "router" : "pipelines.\(flow.name)"
-            for name in flow.agents where !agents.contains(where: { $0.name == name }) {
+            // A router may hand a message to a pipeline as to an agent.
+            let pipelines = flow.name == BlueprintRouter.name ? blueprint.pipelines.map(\.name) : []
+            for name in flow.agents where !agents.contains(where: { $0.name == name }) && !pipelines.contains(name) {
                 throw StartupError(message: "blueprint \(at): there is no agent '\(name)' (agents: \(agents.map(\.name).joined(separator: ", ")))")
             }
             if agents.contains(where: { $0.name == flow.name }) {

@@ -69,7 +69,7 @@ struct Checker {
             return nil
         }
         allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines",
-                                         "client_tools", "plans"])
+                                         "client_tools", "plans", "models"])
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -129,7 +129,7 @@ struct Checker {
             ["POST " + collection.path, "PUT " + collection.path] + collection.aliases.map { $0.method + " " + $0.path }
         })
         var blueprint = Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
-                                  platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]),
+                                  platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]).merging(modelConfiguration(root["models"])) { $1 },
                                   flags: flags, publicFlags: publicFlags, agents: agents, router: router(root["router"], agents: agents),
                                   pipelines: pipelines(root["pipelines"], agents: agents),
                                   chatRoutes: chatRoutes(root["chat_routes"], taken: taken))

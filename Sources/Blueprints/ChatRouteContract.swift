@@ -73,8 +73,8 @@ enum ChatRouteContract {
             case .usage: ["$ref": "#/components/schemas/Usage"]
             case .approvals: ["type": "array", "items": ["$ref": "#/components/schemas/Approval"]]
             case .actions: ["type": "array", "description": "What the app is asked to apply, in order.", "items": [
-                "type": "object", "required": ["type", "data"],
-                "properties": ["type": ["type": "string"], "table": ["type": "string"], "agent": ["type": "string"], "data": [:]],
+                "type": "object", "required": ["type", "table", "agent", "data"],
+                "properties": ["type": ["type": "string"], "table": ["type": ["string", "null"]], "agent": ["type": ["string", "null"]], "data": [:]],
             ]]
             }
         }

@@ -19,13 +19,17 @@ struct ClientTool: Tool {
         switch spec.source {
         case .context(let path):
             let value = path.reduce(context.requestContext ?? .null) { $0[$1] ?? .null }
-            guard value != .null else { return ["found": false, "note": .string("The app sent no \(path.joined(separator: ".")) with this message.")] }
+            guard value != .null else {
+                // An app connected by the chat WebSocket may answer what it did not send along.
+                if let client = context.client { return try await client.run(tool: name, arguments: arguments) }
+                return ["found": false, "note": .string("The app sent no \(path.joined(separator: ".")) with this message.")]
+            }
             return ["found": true, "data": value]
         case .action(let type, let table, let agent):
-            var action: [String: JSONValue] = ["type": .string(type), "data": arguments]
-            if let table { action["table"] = .string(table) }
-            if let agent { action["agent"] = .string(agent) }
-            return ["status": "queued", "note": "The app applies this once the user has the answer; it is not done yet.", "action": .object(action)]
+            // Every field is present (null where the tool names none), as the app's PlanAction has them.
+            let action: JSONValue = ["type": .string(type), "table": table.map(JSONValue.string) ?? .null, "agent": agent.map(JSONValue.string) ?? .null,
+                                     "data": arguments]
+            return ["status": "queued", "note": "The app applies this once the user has the answer; it is not done yet.", "action": action]
         case .client:
             guard let client = context.client else {
                 throw ToolError("This tool runs in the app, which is not connected by the chat WebSocket: it cannot run now.")

@@ -15,7 +15,9 @@ import Foundation
 ///        {"replies": [{"text": "You said: {{user_message}}"}]}]}
 ///
 /// A reply may also hold `delay_ms` (before its first token), `chunk_delay_ms`, and `error` (`{status, message}`)
-/// to rehearse failures. `{{user_message}}` and `{{tool_result}}` are replaced in texts and string arguments.
+/// to rehearse failures. `{{user_message}}` and `{{tool_result}}` are replaced in texts and string arguments. A turn
+/// with `"output": "<name>"` answers only the calls that ask for that output format (a router's `agent_choice`, plan
+/// mode's `execution_plan`, `user_facts`), and those calls are answered by such turns first.
 public struct MockScript: Sendable, Hashable {
     public struct Reply: Sendable, Hashable {
         var text: String?
@@ -30,6 +32,8 @@ public struct MockScript: Sendable, Hashable {
 
     struct Turn: Sendable, Hashable {
         var match: String?
+        /// The output format's name this turn answers; nil: calls that ask for none (or for one no turn names).
+        var output: String?
         var replies: [Reply]
     }
 
@@ -47,7 +51,7 @@ public struct MockScript: Sendable, Hashable {
             guard let replies = turn["replies"]?.arrayValue, !replies.isEmpty else {
                 throw Invalid(description: "turns[\(index)] needs a non-empty \"replies\" list")
             }
-            return Turn(match: turn["match"]?.stringValue?.lowercased(), replies: try replies.enumerated().map { position, reply in
+            return Turn(match: turn["match"]?.stringValue?.lowercased(), output: turn["output"]?.stringValue, replies: try replies.enumerated().map { position, reply in
                 let calls = try (reply["tool_calls"]?.arrayValue ?? []).map { call -> (String, JSONValue) in
                     guard let name = call["name"]?.stringValue else {
                         throw Invalid(description: "turns[\(index)].replies[\(position)]: every tool call needs a \"name\"")
@@ -90,7 +94,9 @@ public struct MockScript: Sendable, Hashable {
         let lastUser = request.messages.lastIndex { $0.role == .user }
         let userText = lastUser.map { request.messages[$0].text.lowercased() } ?? ""
         let step = lastUser.map { request.messages[($0 + 1)...].filter { $0.role == .assistant }.count } ?? 0
-        let turn = turns.first { $0.match.map(userText.contains) ?? false } ?? turns.first { $0.match == nil } ?? turns[0]
+        let named = turns.filter { $0.output != nil && $0.output == request.output?.name }
+        let candidates = named.isEmpty ? turns.filter { $0.output == nil } : named
+        let turn = candidates.first { $0.match.map(userText.contains) ?? false } ?? candidates.first { $0.match == nil } ?? candidates.first ?? turns[0]
         guard step < turn.replies.count else {
             return Reply(text: "(The mock script has no more replies for this turn.)", toolCalls: [], delayMillis: 0)
         }
