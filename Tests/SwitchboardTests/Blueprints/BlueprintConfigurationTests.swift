@@ -96,6 +96,37 @@ struct BlueprintConfigurationTests {
         }
     }
 
+    @Test("A blueprint's models and tier limits become configuration (a mock's script is a file of the blueprint); bad ones are named")
+    func modelsAndLimits() async throws {
+        let yaml = """
+            blueprint: 1
+            app: {name: shipped}
+            models:
+              demo: {provider: mock, script: demo/script.json}
+            tiers:
+              free: {limits: {agents: 3, backup_gb: -1}, default: true}
+            """
+        let directory = try TestBlueprint.directory(yaml, files: ["demo/script.json": #"{"turns": [{"replies": [{"text": "Scripted."}]}]}"#])
+        let settings = try await Self.settings(directory)
+        #expect(settings.models.map(\.name) == ["demo"] && settings.models.first?.mockScript != nil, "\(settings.models.map(\.name))")
+        #expect(settings.plans.tier("free").limits == ["agents": 3, "backup_gb": -1])
+        let environment = try await Self.settings(directory, ["--models", "other", "--models-other-provider", "mock"])
+        #expect(environment.models.map(\.name) == ["other"], "configuration still wins over the blueprint")
+
+        TestBlueprint.expectProblems("""
+            blueprint: 1
+            app: {name: shipped}
+            models:
+              demo: {script: demo/missing.json, colour: red}
+            tiers:
+              free: {limits: {agents: -2, Bad: 1}}
+            """, directory: directory, [
+            "blueprint.yaml:4: models.demo.provider: is required", "models.demo.colour: is not a known key",
+            "models.demo.script: demo/missing.json does not exist", "tiers.free.limits.Bad: must be a name",
+            "tiers.free.limits.agents: must be a name",
+        ])
+    }
+
     static let flagged = """
         blueprint: 1
         app: {name: flagged}
