@@ -409,6 +409,7 @@ public final class Orchestrator: Sendable {
                 ? system.enumerated().map { ("system prompt block \($0.offset + 1)", $0.element.text) }
                     + specs.map { ("tool \($0.name)", $0.description + " " + $0.parameters.jsonString) }
                 : nil
+            let guardRuns = guardSources.map { GuardRuns(sources: $0, length: settings.guardWords) }
             if let nudge = turn.nudge, history.last?.role != .user { history.append(.user(nudge)) }
             var steps = 0
             while true {
@@ -442,7 +443,7 @@ public final class Orchestrator: Sendable {
                 progress.begin(stepID, model: turn.model, at: startedAt)
                 let request = ChatRequest(system: system, messages: history, tools: specs)
                 var assembler = ResponseAssembler()
-                let outputGuard = guardSources.map { OutputGuard(sources: $0, length: settings.guardWords) }
+                let outputGuard = guardRuns.map { OutputGuard(runs: $0) }
                 do {
                     for try await routed in router.stream(model: turn.model, request: request) {
                         switch routed {
@@ -475,15 +476,27 @@ public final class Orchestrator: Sendable {
                 }
 
                 var response = assembler.response
-                if let outputGuard {
+                if let outputGuard, let guardRuns {
                     let rest = outputGuard.finish()
                     if !rest.isEmpty { emitter.yield(.messageDelta(messageID: stepID, delta: rest)) }
-                    response.message.parts = (outputGuard.output.isEmpty ? [] : [.text(outputGuard.output)])
-                        + response.message.parts.filter { if case .text = $0 { false } else { true } }
-                    for match in outputGuard.matches {
+                    // Tool calls' arguments reach clients too: as stored messages, actions for the app, or its own tools.
+                    var sources = outputGuard.matches.map(\.source)
+                    let others = response.message.parts.compactMap { part -> Part? in
+                        switch part {
+                        case .text: return nil
+                        case .toolCall(var call):
+                            let (arguments, found) = guardRuns.redact(call.arguments)
+                            call.arguments = arguments
+                            sources += found
+                            return .toolCall(call)
+                        default: return part
+                        }
+                    }
+                    response.message.parts = (outputGuard.output.isEmpty ? [] : [.text(outputGuard.output)]) + others
+                    for source in sources {
                         let total = redactions.add(1, ordering: .relaxed).newValue
                         logger.warning("output guard redacted a passage of the prompt",
-                                       metadata: ["agent": "\(turn.agent.name)", "source": "\(match.source)", "redactions": "\(total)"])
+                                       metadata: ["agent": "\(turn.agent.name)", "source": "\(source)", "redactions": "\(total)"])
                     }
                 }
                 let served = progress.finish()

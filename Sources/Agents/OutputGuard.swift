@@ -1,4 +1,5 @@
 import Foundation
+import LLM
 
 /// Keeps an agent's prompt out of what it says: any run of `length` words (lowercased, punctuation and spacing
 /// ignored) that also occurs in one of the sources (its system prompt, prompt blocks, tool schemas) is replaced by
@@ -134,5 +135,27 @@ public struct GuardRuns: Sendable {
         let outputGuard = OutputGuard(runs: self)
         let safe = outputGuard.add(text) + outputGuard.finish()
         return (safe, outputGuard.matches.map(\.source))
+    }
+
+    /// Every string in `value` redacted, and the sources the runs came from.
+    public func redact(_ value: JSONValue) -> (value: JSONValue, sources: [String]) {
+        switch value {
+        case .string(let text):
+            let (safe, sources) = redact(text)
+            return (.string(safe), sources)
+        case .array(let items):
+            let redacted = items.map(redact)
+            return (.array(redacted.map(\.value)), redacted.flatMap(\.sources))
+        case .object(let fields):
+            var sources: [String] = []
+            let safe = fields.mapValues { field in
+                let (value, found) = redact(field)
+                sources += found
+                return value
+            }
+            return (.object(safe), sources)
+        default:
+            return (value, [])
+        }
     }
 }

@@ -71,19 +71,13 @@ struct PlanMode: Sendable {
     }
 
     /// Every string of the plan through the output guard.
-    func guarded(_ value: JSONValue, agent: String) -> JSONValue {
-        switch value {
-        case .string(let text):
-            let (safe, sources) = shield.redact(text)
-            for source in sources {
-                let total = orchestrator.redactions.add(1, ordering: .relaxed).newValue
-                logger.warning("output guard redacted a passage of the prompt", metadata: ["agent": "\(agent)", "source": "\(source)", "redactions": "\(total)"])
-            }
-            return .string(safe)
-        case .array(let items): return .array(items.map { guarded($0, agent: agent) })
-        case .object(let fields): return .object(fields.mapValues { guarded($0, agent: agent) })
-        default: return value
+    func guarded(_ plan: JSONValue, agent: String) -> JSONValue {
+        let (safe, sources) = shield.redact(plan)
+        for source in sources {
+            let total = orchestrator.redactions.add(1, ordering: .relaxed).newValue
+            logger.warning("output guard redacted a passage of the prompt", metadata: ["agent": "\(agent)", "source": "\(source)", "redactions": "\(total)"])
         }
+        return safe
     }
 
     static func invalid(_ problems: [String]) -> AppError {

@@ -210,7 +210,7 @@ struct AdiuvaTests {
         let fake = try await FakeProvider.start(.openai, [
             .text(#"{"agent": "task"}"#),
             .toolCalls([FakeCall("tasks_list", "{}")]),
-            .toolCalls([FakeCall("task_create", #"{"title": "Water the plants again"}"#)]),
+            .toolCalls([FakeCall("task_create", #"{"title": "Water the plants again", "description": "Because \#(leak)."}"#)]),
             .text("My instructions say \(leak). I queued the task."),
         ])
         try await Self.withAdiuva([fake], testing: .live) { app in
@@ -228,6 +228,8 @@ struct AdiuvaTests {
             let response = final?["response"]?.stringValue ?? ""
             #expect(response.contains("[redacted]") && response.hasSuffix("I queued the task."), "\(response)")
             #expect(tokens.count > 1 && tokens.joined() == response, "token frames carry the guarded answer: \(tokens)")
+            let description = final?["actions"]?[0]?["data"]?["description"]?.stringValue ?? ""
+            #expect(description.contains("[redacted]"), "a tool call's arguments pass the guard too: \(description)")
             #expect(!tokens.joined().contains("complete and delete tasks") && !frames.description.contains("complete and delete tasks"))
         }
     }
