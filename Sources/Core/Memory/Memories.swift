@@ -73,11 +73,23 @@ public final class Memories: Sendable {
         try await quotas.admitStorage(user: user)
         for namespace in Set(drafts.map(\.namespace)) { try await requireModel(user: user, namespace: namespace) }
         let vectors = try await embed(drafts.map(\.text), user: user)
-        var saved: [(memory: Memory, duplicate: Bool)] = []
+        // Every draft is compared with what is stored before any is inserted (each insert moves the user's index on,
+        // and a search after it would load the index again), then with the drafts kept before it.
+        var nearest: [(memory: Memory, score: Float)?] = []
         for (draft, vector) in zip(drafts, vectors) {
-            let nearest = try await search(vector: vector, user: user, namespace: draft.namespace, tags: [], limit: 1)
-            if let (existing, score) = nearest.first, score >= settings.duplicateThreshold {
+            nearest.append(try await search(vector: vector, user: user, namespace: draft.namespace, tags: [], limit: 1).first)
+        }
+        var saved: [(memory: Memory, duplicate: Bool)] = []
+        var kept: [(memory: Memory, unit: [Float])] = []
+        for (index, (draft, vector)) in zip(drafts, vectors).enumerated() {
+            if let (existing, score) = nearest[index], score >= settings.duplicateThreshold {
                 saved.append((existing, true))
+                continue
+            }
+            let unit = Embedder.normalized(vector)
+            if let earlier = kept.first(where: { $0.memory.namespace == draft.namespace
+                && zip($0.unit, unit).reduce(Float(0)) { $0 + $1.0 * $1.1 } >= settings.duplicateThreshold }) {
+                saved.append((earlier.memory, true))
                 continue
             }
             let now = clock.now
@@ -85,6 +97,7 @@ public final class Memories: Sendable {
                                 metadata: draft.metadata, model: model, dimensions: dimensions, createdAt: now, updatedAt: now)
             try await store.insert(memory, vector: vector)
             saved.append((memory, false))
+            kept.append((memory, unit))
         }
         return saved
     }

@@ -62,8 +62,8 @@ struct FactExtractionTests {
             let shown = extraction["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
             #expect(shown.contains("I do legs on Mondays") && shown.contains("Go easy on the knee"), "the exchange is shown: \(shown)")
 
-            // The same fact again is not stored twice; a new one is added; nothing is removed.
-            model.enqueue([.text("Noted."), .text(#"{"facts": ["The user's left knee hurts after running.", "The user is vegetarian"]}"#)])
+            // The same fact again is not stored twice, nor a fact the batch repeats; a new one is added; nothing is removed.
+            model.enqueue([.text("Noted."), .text(#"{"facts": ["The user's left knee hurts after running.", "The user is vegetarian", "The user is vegetarian."]}"#)])
             _ = try await app.send(conversation, "Still the knee. Also, I'm vegetarian.", token: user.access, extra: ["agent": "coach"])
             let more = try await Self.facts(app, token: user.access, count: 3)
             #expect(more.count == 3 && more.contains { $0["text"] as? String == "The user is vegetarian" }, "\(more)")
