@@ -43,6 +43,10 @@ public struct Settings: Sendable {
     /// The embedding model memories are made with (`memory.embedding`).
     public var memoryEmbedding = "mock"
     public var memory = MemorySettings()
+    /// Client-encrypted storage (a blueprint's `client_storage: true`).
+    public var storage = ClientStorageSettings()
+    /// Where its bytes go (`storage.dir`); nil: `<data.dir>/blobs`.
+    public var storageDirectory: String?
     /// The feature matrix: tiers, their limits and features.
     public var plans = Plans.standard
     /// Per-user request limits by tier; off only to measure what they cost.
@@ -131,6 +135,8 @@ public struct Settings: Sendable {
         readIntegrations(keys)
         readPlans(keys)
         readMemory(keys)
+        readStorage(keys)
+        storageDirectory = string("storage.dir")
         if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 

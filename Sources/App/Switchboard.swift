@@ -347,7 +347,13 @@ public struct Switchboard: Sendable {
         router.add(middleware: MethodNotAllowedMiddleware(paths: document.methodsByPath.merging(
             ["/openapi.json": ["get"], "/docs": ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
         ) { $0 + $1 }))
-        router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes))
+        let clientStorage = blueprint.flatMap { $0.clientStorage ? $0 : nil }.map { _ in
+            ClientStorage(db: handler.database, blobs: FileBlobStore(root: settings.blobDirectory), plans: settings.plans, settings: settings.storage,
+                          clock: clock)
+        }
+        router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes, overrides: clientStorage.map {
+            ClientStorageRoutes.bodyLimits(prefix: blueprint?.prefix ?? "", storage: $0)
+        } ?? [:]))
         // Public routes need no identity and are never rate limited.
         let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"])
         router.add(middleware: AuthenticationMiddleware(accounts: accounts, publicPaths: publicPaths))
@@ -366,6 +372,7 @@ public struct Switchboard: Sendable {
         ])
 
         chatRoutes?.register(on: router)
+        if let clientStorage { ClientStorageRoutes(prefix: blueprint?.prefix ?? "", storage: clientStorage, plans: settings.plans).register(on: router) }
         if let blueprint, let feed {
             CollectionRoutes(blueprint: blueprint, feed: feed, database: handler.database, plans: settings.plans, quotas: handler.quotas,
                              clock: clock, maxBodyBytes: settings.maxBodyBytes, counts: counts).register(on: router)

@@ -37,6 +37,8 @@ public struct Blueprint: Sendable {
     public var plans: PlanBook?
     /// `app.token_expiry: epoch_seconds`: token routes answer `expires_at` in seconds since 1970, not RFC 3339.
     public var epochTokenExpiry = false
+    /// `client_storage: true`: the platform's client-encrypted records and backups, below the app's prefix.
+    public var clientStorage = false
 
     public func collection(named name: String) -> CollectionSpec? {
         collections.first { $0.name == name }

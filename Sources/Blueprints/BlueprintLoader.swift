@@ -69,7 +69,7 @@ struct Checker {
             return nil
         }
         allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines",
-                                         "client_tools", "plans", "models"])
+                                         "client_tools", "plans", "models", "client_storage"])
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -135,6 +135,9 @@ struct Checker {
                                   chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
         blueprint.clientTools = clientTools(root["client_tools"], collections: collections)
         blueprint.epochTokenExpiry = app["token_expiry"]?.stringValue == "epoch_seconds"
+        if let storage = root["client_storage"] {
+            if let flag = storage.boolValue { blueprint.clientStorage = flag } else { problem("client_storage", "must be true or false") }
+        }
         let actionTables = blueprint.clientTools.compactMap { tool in if case .action(_, let table?, _) = tool.source { table } else { nil } }
         blueprint.plans = planBook(root["plans"], agents: Set(agents.map(\.name) + blueprint.pipelines.map(\.name) + (blueprint.router.map { _ in [BlueprintRouter.name] } ?? [])),
                                    tables: Set(collections.map(\.name) + actionTables))

@@ -110,6 +110,7 @@ public enum CollectionContract {
         }
         ChatRouteContract.add(blueprint, to: &part)
         PlanContract.add(blueprint, to: &part)
+        ClientStorageContract.add(blueprint, to: &part)
         return part
     }
 

@@ -390,5 +390,43 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 15, name: "client_storage") { _ in
+            // Client-encrypted storage: metadata here, the bytes in the blob store. Usage is counted per user in the
+            // transaction of each write, so a quota holds exactly, whatever runs at once.
+            [
+                """
+                CREATE TABLE client_records (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    table_name TEXT NOT NULL,
+                    checksum TEXT NOT NULL,
+                    size_bytes BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX client_records_user ON client_records (user_id, table_name, created_at)",
+                """
+                CREATE TABLE client_backups (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    version BIGINT NOT NULL,
+                    timestamp BIGINT NOT NULL,
+                    checksum TEXT NOT NULL,
+                    size_bytes BIGINT NOT NULL,
+                    chunk_count BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (user_id, timestamp)
+                )
+                """,
+                """
+                CREATE TABLE client_storage_usage (
+                    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                    records_bytes BIGINT NOT NULL,
+                    backup_bytes BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 }
