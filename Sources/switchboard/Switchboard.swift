@@ -17,7 +17,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
             `switchboard serve --http-port 9000 --auth-bcrypt-cost 10`, as environment variables (HTTP_PORT) or in .env.
             """,
         version: App.Switchboard.version,
-        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self, ApiKeysCommand.self, Keys.self, BlueprintCommand.self, MemoryCommand.self],
+        subcommands: [Serve.self, Migrate.self, OpenAPI.self, Users.self, ApiKeysCommand.self, Keys.self, BlueprintCommand.self, MemoryCommand.self, StorageCommand.self],
         defaultSubcommand: Serve.self
     )
 }

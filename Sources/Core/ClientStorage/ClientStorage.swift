@@ -34,6 +34,10 @@ public final class ClientStorage: Sendable {
     func limit(_ quota: StorageQuota, user: User) throws -> Int64? {
         let tier = plans.tier(user.tier)
         guard tier.includes(quota.feature) else { throw AppError.featureNotInPlan(quota.feature, tier: tier.name) }
+        // `<quota>_mb` (tests, finer plans) wins over `<quota>_gb`.
+        if let megabytes = tier.limits[quota.limitMB] {
+            return megabytes < 0 || megabytes.multipliedReportingOverflow(by: 1_000_000).overflow ? nil : megabytes * 1_000_000
+        }
         guard let gigabytes = tier.limits[quota.limit], gigabytes >= 0 else { return nil }
         return gigabytes.multipliedReportingOverflow(by: Self.gigabyte).overflow ? nil : gigabytes * Self.gigabyte
     }
@@ -53,7 +57,8 @@ public final class ClientStorage: Sendable {
             """).first()
         guard moved != nil else {
             throw AppError(status: 402, code: quota.code, title: "Payment required",
-                           detail: "This would take your \(quota == .cloud ? "cloud storage" : "backup space") past your plan's \(bound / gigabyte) GB.")
+                           detail: "This would take your \(quota == .cloud ? "cloud storage" : "backup space") past your plan's "
+                               + (bound >= gigabyte ? "\(bound / gigabyte) GB." : "\(bound / 1_000_000) MB."))
         }
     }
 
@@ -77,9 +82,15 @@ public final class ClientStorage: Sendable {
                  detail: "The SHA-256 of the bytes is not the checksum sent; nothing was stored.")
     }
 
-    /// Removes what a crash left behind: staged writes older than `grace`, and objects older than `grace` that no
-    /// record or backup names. Returns how many of each.
-    public func collectGarbage(grace: TimeInterval = 3_600) async throws -> (objects: Int, staged: Int) {
+    public struct Collected: Sendable {
+        public let objects: Int
+        public let staged: Int
+        public let backups: Int
+    }
+
+    /// Removes what a crash left behind, if older than `grace`: staged writes, objects no record or backup names,
+    /// and backups whose bytes never landed (their count given back).
+    public func collectGarbage(grace: TimeInterval = 3_600) async throws -> Collected {
         let cutoff = clock.now.addingTimeInterval(-grace)
         let inventory = try await blobs.inventory(staleAfter: cutoff)
         var known = Set<String>()
@@ -87,8 +98,13 @@ public final class ClientStorage: Sendable {
             known.insert("\(try row.decode(column: "user_id", as: String.self))/\(try row.decode(column: "table_name", as: String.self))/"
                          + (try row.decode(column: "id", as: String.self)))
         }
-        for row in try await db.all("SELECT user_id, timestamp FROM client_backups") {
-            known.insert("\(try row.decode(column: "user_id", as: String.self))/backups/\(try row.decode(column: "timestamp", as: Int64.self))")
+        var backups: [(user: String, id: String, key: String, createdAt: Int64, size: Int64)] = []
+        for row in try await db.all("SELECT user_id, id, timestamp, created_at, size_bytes FROM client_backups") {
+            let user = try row.decode(column: "user_id", as: String.self)
+            let key = "\(user)/backups/\(try row.decode(column: "timestamp", as: Int64.self))"
+            known.insert(key)
+            backups.append((user, try row.decode(column: "id", as: String.self), key, try row.decode(column: "created_at", as: Int64.self),
+                            try row.decode(column: "size_bytes", as: Int64.self)))
         }
         var removed = 0
         for (key, modified) in inventory.objects where modified < cutoff && !known.contains(key.description) {
@@ -96,6 +112,16 @@ public final class ClientStorage: Sendable {
             removed += 1
         }
         for staged in inventory.staleStaged { await blobs.discard(staged) }
-        return (removed, inventory.staleStaged.count)
+        let present = Set(inventory.objects.map(\.key.description))
+        var lost = 0
+        for backup in backups where backup.createdAt < cutoff.millis && !present.contains(backup.key) {
+            try await db.transaction { sql in
+                guard try await sql.raw("DELETE FROM client_backups WHERE id = \(bind: backup.id) RETURNING id").first() != nil,
+                      let user = UUID(uuidString: backup.user) else { return }
+                try await Self.account(-backup.size, .backup, limit: nil, user: user, on: sql)
+            }
+            lost += 1
+        }
+        return Collected(objects: removed, staged: inventory.staleStaged.count, backups: lost)
     }
 }

@@ -31,6 +31,8 @@ public enum StorageQuota: String, Sendable {
     public var feature: String { self == .cloud ? "cloud_storage" : "backup" }
     /// The tier limit (`limits:`) that bounds it, in GB (10^9 bytes); -1 or absent: unlimited.
     public var limit: String { self == .cloud ? "cloud_storage_gb" : "backup_gb" }
+    /// The same in MB (10^6 bytes), which wins when a tier states both.
+    public var limitMB: String { self == .cloud ? "cloud_storage_mb" : "backup_mb" }
     var column: String { self == .cloud ? "records_bytes" : "backup_bytes" }
     var code: String { self == .cloud ? "cloud_storage_quota_exceeded" : "backup_quota_exceeded" }
 }

@@ -1,0 +1,224 @@
+import App
+import Core
+import Crypto
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// Client-encrypted storage (`client_storage: true`): opaque records and streamed backups, checked by SHA-256, counted
+/// exactly against the tier, never reachable across users; on both engines, with the file blob store.
+@Suite("Client-encrypted storage")
+struct ClientStorageTests {
+    static let yaml = """
+        blueprint: 1
+        app: {name: vaulty}
+        client_storage: true
+        """
+
+    /// Pro has 1 MB of cloud storage and 5 MB of backups; free has neither.
+    static func withApp(_ testing: TestingSetup = .router, _ body: @Sendable (TestApp) async throws -> Void) async throws {
+        try await TestApp.withBlueprint(Self.yaml, testing, customize: { settings in
+            let tiers = Plans.standard.order.map { name in
+                var tier = Plans.standard.tier(name)
+                if name != "free" {
+                    tier.features.formUnion(["cloud_storage", "backup"])
+                    tier.limits = ["cloud_storage_mb": 1, "backup_mb": 5]
+                }
+                return tier
+            }
+            settings.plans = Plans(tiers: tiers, defaultTier: "pro")
+        }, body)
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+    static func random(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255) } }
+
+    static func record(_ bytes: [UInt8], table: String = "notes", checksum: String? = nil) -> [String: Any] {
+        ["table": table, "blob": Data(bytes).base64EncodedString(), "checksum": checksum ?? sha256(bytes)]
+    }
+
+    /// Files under the test's blob directory (staging included).
+    static func files(_ app: TestApp) -> [String] {
+        let root = app.settings.blobDirectory
+        return (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [])
+            .filter { var directory: ObjCBool = false; return FileManager.default.fileExists(atPath: root + "/" + $0, isDirectory: &directory) && !directory.boolValue }
+    }
+
+    @Test("Records: stored as sent, listed without bytes, read back with their checksum, replaced, deleted idempotently; nobody else reaches them")
+    func records() async throws {
+        try await Self.withApp { app in
+            let user = try await app.signup()
+            let bytes = Self.random(5_000)
+            let created = try await app.request(.post, "/api/v1/storage/records", json: Self.record(bytes), token: user.access)
+            #expect(created.status == 201 && created["created_at"] is Int, "\(created.text)")
+            let id = try #require(created["id"] as? String)
+
+            let list = try await app.request(.get, "/api/v1/storage/records?table=notes&page=1&limit=10", token: user.access)
+            let items = (try? JSONSerialization.jsonObject(with: Data(list.text.utf8))) as? [[String: Any]] ?? []
+            #expect(items.count == 1 && items[0]["checksum"] as? String == Self.sha256(bytes) && items[0]["blob"] == nil, "\(list.text)")
+            let read = try await app.request(.get, "/api/v1/storage/records/\(id)", token: user.access)
+            #expect(read.status == 200 && Array(read.body.readableBytesView) == bytes)
+            #expect(read.headers[HTTPField.Name("X-Checksum")!] == Self.sha256(bytes))
+
+            let other = try await app.signup()
+            #expect(try await app.request(.get, "/api/v1/storage/records/\(id)", token: other.access).status == 404)
+            let newer = Self.random(100)
+            #expect(try await app.request(.put, "/api/v1/storage/records/\(id)", json: ["blob": Data(newer).base64EncodedString(),
+                                                                                         "checksum": Self.sha256(newer)], token: other.access).status == 404)
+            #expect(try await app.request(.delete, "/api/v1/storage/records/\(id)", token: other.access).status == 200, "idempotent for anyone")
+            #expect(try await app.request(.get, "/api/v1/storage/records", token: other.access).text == "[]")
+            #expect(try await app.request(.get, "/api/v1/storage/records/\(id)", token: user.access).status == 200, "another user's delete did nothing")
+
+            let replaced = try await app.request(.put, "/api/v1/storage/records/\(id)", json: ["blob": Data(newer).base64EncodedString(),
+                                                                                               "checksum": Self.sha256(newer)], token: user.access)
+            #expect(replaced.status == 200 && replaced.text == #"{"ok":true}"#, "\(replaced.text)")
+            #expect(Array(try await app.request(.get, "/api/v1/storage/records/\(id)", token: user.access).body.readableBytesView) == newer)
+
+            #expect(try await app.request(.delete, "/api/v1/storage/records/\(id)", token: user.access).status == 200)
+            #expect(try await app.request(.delete, "/api/v1/storage/records/\(id)", token: user.access).status == 200, "deleting again is fine")
+            #expect(try await app.request(.get, "/api/v1/storage/records/\(id)", token: user.access).status == 404)
+            #expect(Self.files(app).isEmpty, "the bytes went with the record: \(Self.files(app))")
+            #expect(try await app.server.clientStorage(user.userID).records == 0)
+        }
+    }
+
+    @Test("Bad input is refused before anything is kept: a wrong checksum, crafted table names and ids, bad pages, a plan without storage")
+    func refused() async throws {
+        try await Self.withApp { app in
+            let user = try await app.signup()
+            let bytes = Self.random(64)
+            let mismatch = try await app.request(.post, "/api/v1/storage/records", json: Self.record(bytes, checksum: Self.sha256([1])), token: user.access)
+            #expect(mismatch.status == 400 && mismatch.code == "checksum_mismatch", "\(mismatch.text)")
+            for table in ["../etc", "Notes", "a/b", "", String(repeating: "x", count: 65), "-x"] {
+                let crafted = try await app.request(.post, "/api/v1/storage/records", json: Self.record(bytes, table: table), token: user.access)
+                #expect(crafted.status == 400 && crafted.fieldErrors["table"] != nil, "\(table): \(crafted.text)")
+            }
+            let notBase64 = try await app.request(.post, "/api/v1/storage/records", json: ["table": "t", "blob": "***", "checksum": "00"], token: user.access)
+            #expect(notBase64.fieldErrors.keys.sorted() == ["blob", "checksum"], "\(notBase64.text)")
+            for path in ["../../users", "%2e%2e", "not-a-uuid"] {
+                #expect(try await app.request(.get, "/api/v1/storage/records/\(path)", token: user.access).status == 404, "\(path)")
+            }
+            #expect(try await app.request(.get, "/api/v1/storage/records?page=0", token: user.access).fieldErrors["page"] != nil)
+            #expect(try await app.request(.get, "/api/v1/storage/records?limit=1000", token: user.access).fieldErrors["limit"] != nil)
+            let counted = try await app.server.clientStorage(user.userID).records
+            #expect(Self.files(app).isEmpty && counted == 0, "nothing kept")
+
+            let free = try await app.signup()
+            #expect(try await app.server.accounts.setTier(email: free.email, tier: "free"))
+            let closed = try await app.request(.post, "/api/v1/storage/records", json: Self.record(bytes), token: free.access)
+            #expect(closed.status == 403 && closed.code == "feature_not_in_plan", "\(closed.text)")
+            let noBackup = try await app.request(.put, "/api/v1/backup", token: free.access, headers: Self.backupHeaders(bytes, timestamp: 1),
+                                                 body: ByteBuffer(bytes: bytes))
+            #expect(noBackup.status == 403 && noBackup.code == "feature_not_in_plan", "\(noBackup.text)")
+        }
+    }
+
+    @Test("The quota holds exactly under concurrent uploads at its edge, and a replacement that would pass it keeps the old bytes")
+    func quota() async throws {
+        try await Self.withApp { app in
+            let user = try await app.signup()
+            let uploads = (0..<8).map { _ in Self.random(300_000) }
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for bytes in uploads {
+                    group.addTask { try await app.request(.post, "/api/v1/storage/records", json: Self.record(bytes), token: user.access).status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 3 && statuses.filter { $0 == 402 }.count == 5, "1 MB holds three of 300 KB: \(statuses)")
+            #expect(try await app.server.clientStorage(user.userID).records == 900_000, "counted exactly")
+            #expect(Self.files(app).count == 3, "the refused uploads left nothing: \(Self.files(app))")
+
+            let list = try JSONSerialization.jsonObject(with: Data(try await app.request(.get, "/api/v1/storage/records", token: user.access).text.utf8))
+            let id = try #require(((list as? [[String: Any]])?.first)?["id"] as? String)
+            let original = try await app.request(.get, "/api/v1/storage/records/\(id)", token: user.access).body
+            let bigger = Self.random(500_000)
+            let grown = try await app.request(.put, "/api/v1/storage/records/\(id)", json: ["blob": Data(bigger).base64EncodedString(),
+                                                                                            "checksum": Self.sha256(bigger)], token: user.access)
+            #expect(grown.status == 402 && grown.code == "cloud_storage_quota_exceeded", "\(grown.text)")
+            #expect(try await app.request(.get, "/api/v1/storage/records/\(id)", token: user.access).body == original, "the old bytes stay")
+            #expect(try await app.request(.delete, "/api/v1/storage/records/\(id)", token: user.access).status == 200)
+            #expect(try await app.server.clientStorage(user.userID).records == 600_000)
+        }
+    }
+
+    static func backupHeaders(_ bytes: [UInt8], timestamp: Int64, checksum: String? = nil) -> HTTPFields {
+        [HTTPField.Name("X-Backup-Version")!: "3", HTTPField.Name("X-Backup-Timestamp")!: String(timestamp),
+         HTTPField.Name("X-Backup-Checksum")!: checksum ?? sha256(bytes), .contentType: "application/octet-stream"]
+    }
+
+    @Test("Backups: streamed in and out with their headers, If-Modified-Since, history, one per timestamp, checked, within the quota, deleted")
+    func backups() async throws {
+        try await Self.withApp { app in
+            let user = try await app.signup()
+            let first = Self.random(2_000_000)
+            let stored = try await app.request(.put, "/api/v1/backup", token: user.access, headers: Self.backupHeaders(first, timestamp: 1_796_000_000_000),
+                                               body: ByteBuffer(bytes: first))
+            #expect(stored.status == 201 && stored["size_bytes"] as? Int == 2_000_000 && stored["chunk_count"] as? Int == 1, "\(stored.text)")
+            let latest = try await app.request(.get, "/api/v1/backup", token: user.access)
+            #expect(latest.status == 200 && Array(latest.body.readableBytesView) == first)
+            #expect(latest.headers[HTTPField.Name("X-Backup-Timestamp")!] == "1796000000000" && latest.headers[HTTPField.Name("X-Backup-Version")!] == "3")
+            let modified = try #require(latest.headers[.lastModified])
+            #expect(try await app.request(.get, "/api/v1/backup", token: user.access, headers: [.ifModifiedSince: modified]).status == 304)
+            #expect(try await app.request(.get, "/api/v1/backup", token: user.access,
+                                          headers: [.ifModifiedSince: "Sat, 01 Jan 2000 00:00:00 GMT"]).status == 200)
+
+            let again = try await app.request(.put, "/api/v1/backup", token: user.access, headers: Self.backupHeaders(first, timestamp: 1_796_000_000_000),
+                                              body: ByteBuffer(bytes: first))
+            #expect(again.status == 409 && again.code == "backup_exists", "\(again.text)")
+            let second = Self.random(1_000_000)
+            let wrong = try await app.request(.put, "/api/v1/backup", token: user.access,
+                                              headers: Self.backupHeaders(second, timestamp: 1_796_000_100_000, checksum: Self.sha256(first)), body: ByteBuffer(bytes: second))
+            #expect(wrong.status == 400 && wrong.code == "checksum_mismatch", "\(wrong.text)")
+            let missing = try await app.request(.put, "/api/v1/backup", token: user.access, headers: [.contentType: "application/octet-stream"],
+                                                body: ByteBuffer(bytes: second))
+            #expect(Set(missing.fieldErrors.keys) == ["X-Backup-Version", "X-Backup-Timestamp", "X-Backup-Checksum"], "\(missing.text)")
+            let tooMuch = Self.random(3_500_000)
+            let over = try await app.request(.put, "/api/v1/backup", token: user.access, headers: Self.backupHeaders(tooMuch, timestamp: 1_796_000_200_000),
+                                             body: ByteBuffer(bytes: tooMuch))
+            #expect(over.status == 402 && over.code == "backup_quota_exceeded", "5 MB: \(over.text)")
+            _ = try await app.request(.put, "/api/v1/backup", token: user.access, headers: Self.backupHeaders(second, timestamp: 1_796_000_300_000),
+                                      body: ByteBuffer(bytes: second))
+            let history = try JSONSerialization.jsonObject(with: Data(try await app.request(.get, "/api/v1/backup/history", token: user.access).text.utf8))
+                as? [[String: Any]] ?? []
+            #expect(history.compactMap { $0["timestamp"] as? Int } == [1_796_000_300_000, 1_796_000_000_000], "newest first: \(history)")
+            #expect(try await app.server.clientStorage(user.userID).backups == 3_000_000)
+            #expect(Self.files(app).count == 2, "refused uploads left nothing: \(Self.files(app))")
+
+            let other = try await app.signup()
+            let id = try #require(history.last?["id"] as? String)
+            #expect(try await app.request(.delete, "/api/v1/backup/\(id)", token: other.access).status == 404)
+            #expect(try await app.request(.get, "/api/v1/backup", token: other.access).code == "backup_not_found")
+            #expect(try await app.request(.delete, "/api/v1/backup/\(id)", token: user.access).status == 200)
+            #expect(try await app.server.clientStorage(user.userID).backups == 1_000_000)
+        }
+    }
+
+    @Test("An upload cut short leaves no bytes and counts nothing")
+    func killedUpload() async throws {
+        try await Self.withApp(.live) { app in
+            let user = try await app.signup()
+            let head = "PUT /api/v1/backup HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(user.access)\r\nX-Backup-Version: 1\r\n"
+                + "X-Backup-Timestamp: 42\r\nX-Backup-Checksum: \(String(repeating: "a", count: 64))\r\nContent-Type: application/octet-stream\r\n"
+                + "Content-Length: 2000000\r\n\r\n" + String(repeating: "x", count: 300_000)
+            _ = await RawSocket.exchange(port: app.client.port!, head, timeout: 1)
+            var files = Self.files(app)
+            for _ in 0..<100 where !files.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                files = Self.files(app)
+            }
+            #expect(files.isEmpty, "the staged part is gone: \(files)")
+            #expect(try await app.request(.get, "/api/v1/backup/history", token: user.access).text == "[]")
+            #expect(try await app.server.clientStorage(user.userID).backups == 0)
+        }
+    }
+}
+
+extension Switchboard {
+    /// What the user stores in each client-storage quota, as the database counts it.
+    func clientStorage(_ userID: String) async throws -> (records: Int64, backups: Int64) {
+        let storage = ClientStorage(db: database, blobs: FileBlobStore(root: "/nonexistent"), plans: .standard, settings: .init(), clock: .system)
+        return try await storage.usage(user: UUID(uuidString: userID) ?? UUID())
+    }
+}
