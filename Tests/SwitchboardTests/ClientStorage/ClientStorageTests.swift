@@ -213,6 +213,37 @@ struct ClientStorageTests {
             #expect(try await app.server.clientStorage(user.userID).backups == 0)
         }
     }
+
+    @Test("The garbage collector removes what crashes leave (orphaned objects, staged uploads, backups without bytes) and nothing else")
+    func garbage() async throws {
+        try await Self.withApp { app in
+            let user = try await app.signup()
+            let kept = Self.random(1_000)
+            _ = try await app.request(.post, "/api/v1/storage/records", json: Self.record(kept), token: user.access)
+            let lost = Self.random(1_000)
+            _ = try await app.request(.put, "/api/v1/backup", token: user.access, headers: Self.backupHeaders(lost, timestamp: 7), body: ByteBuffer(bytes: lost))
+            let root = app.settings.blobDirectory
+            // What a crash leaves: bytes no row names, a staged upload, and a backup row whose bytes never landed.
+            try FileManager.default.createDirectory(atPath: "\(root)/\(user.userID)/notes", withIntermediateDirectories: true)
+            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\(root)/\(user.userID)/notes/\(UUID().uuidString.lowercased())"))
+            try Data([4]).write(to: URL(fileURLWithPath: "\(root)/.staging/\(UUID().uuidString.lowercased())"))
+            try FileManager.default.removeItem(atPath: "\(root)/\(user.userID)/backups/7")
+            #expect(Self.files(app).count == 3)
+
+            let storage = ClientStorage(db: app.server.database, blobs: FileBlobStore(root: root), plans: app.settings.plans, settings: .init(),
+                                        clock: app.clock.wallClock)
+            let early = try await storage.collectGarbage(grace: 3_600)
+            #expect(early.objects == 0 && early.staged == 0 && early.backups == 0, "nothing younger than the grace period is touched")
+            app.clock.advance(seconds: 7_200)
+            let collected = try await storage.collectGarbage(grace: 3_600)
+            #expect(collected.objects == 1 && collected.staged == 1 && collected.backups == 1, "\(collected)")
+            #expect(Self.files(app).count == 1, "the record's bytes stay: \(Self.files(app))")
+            let usage = try await app.server.clientStorage(user.userID)
+            #expect(usage.records == 1_000 && usage.backups == 0, "the lost backup's count is given back: \(usage)")
+            let token = try await app.login(user.email)["access_token"] as? String
+            #expect(try await app.request(.get, "/api/v1/backup/history", token: token).text == "[]", "two hours on, a new token")
+        }
+    }
 }
 
 extension Switchboard {

@@ -131,6 +131,20 @@ struct CLITests {
         #expect(short.stderr.contains("vault.master_key must be a base64-encoded 256-bit"))
     }
 
+    @Test("storage gc runs against the configured store and says what it removed; a grace period out of range is refused")
+    func storageGC() async throws {
+        let (directory, environment) = try await CLI.freshEnvironment()
+        try FileManager.default.createDirectory(atPath: directory + "/data/blobs/.staging", withIntermediateDirectories: true)
+        let staged = directory + "/data/blobs/.staging/left-behind"
+        try Data([1]).write(to: URL(fileURLWithPath: staged))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7_200)], ofItemAtPath: staged)
+        let result = try await CLI.run(["storage", "gc", "--grace-seconds", "3600"], in: directory, environment: environment)
+        #expect(result.status == 0 && result.stdout.contains("removed 0 orphaned objects, 1 staged uploads"), "\(result.stdout) \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: staged))
+        let refused = try await CLI.run(["storage", "gc", "--grace-seconds", "1"], in: directory, environment: environment)
+        #expect(refused.status != 0 && refused.stderr.contains("--grace-seconds"))
+    }
+
     @Test("openapi prints the contract")
     func openapi() async throws {
         let result = try await CLI.run(["openapi"], in: NSTemporaryDirectory())
