@@ -56,6 +56,36 @@ enum ClientStorageContract {
             "delete": ["operationId": .string("delete\(base)StoredRecord"), "tags": tags, "summary": "Delete a record (idempotent)",
                        "responses": ["200": ["description": "Gone.", "content": ok], "default": problem]],
         ]
+        let vectors = blueprint.prefix + "/storage/vectors"
+        let vector: JSONValue = ["type": "array", "minItems": 1, "maxItems": 4096, "items": ["type": "number"],
+                                 "description": "A vector the client computed; without one, 32 numbers derived from the blob's SHA-256 (finds identical blobs only)."]
+        part.paths[vectors + "/upsert"] = ["post": [
+            "operationId": .string("upsert\(base)Vectors"), "tags": tags, "summary": "Store or replace encrypted blobs with the vectors that find them",
+            "requestBody": ["required": true, "content": json(["type": "object", "required": ["vectors"], "properties": ["vectors": [
+                "type": "array", "minItems": 1, "maxItems": 100, "items": ["type": "object", "required": ["id", "blob", "checksum"], "properties": [
+                    "id": ["type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$"], "blob": blob, "checksum": checksum, "vector": vector,
+                ]],
+            ]]])],
+            "responses": ["200": ["description": "Stored.", "content": json(["type": "object", "required": ["upserted"],
+                                                                              "properties": ["upserted": ["type": "integer"]]])], "default": problem],
+        ]]
+        part.paths[vectors + "/search"] = ["post": [
+            "operationId": .string("search\(base)Vectors"), "tags": tags, "summary": "The blobs whose vectors are closest to the query",
+            "requestBody": ["required": true, "content": json(["type": "object", "properties": [
+                "query_blob": blob, "top_k": ["type": "integer", "minimum": 1, "maximum": 100, "default": 10], "query_vector": vector,
+            ]])],
+            "responses": ["200": ["description": "Closest first.", "content": json(["type": "object", "required": ["results"], "properties": ["results": [
+                "type": "array", "items": ["type": "object", "required": ["id", "score", "blob"],
+                                           "properties": ["id": ["type": "string"], "score": ["type": "number"], "blob": blob]],
+            ]]])], "default": problem],
+        ]]
+        part.paths[vectors] = ["delete": [
+            "operationId": .string("delete\(base)Vectors"), "tags": tags, "summary": "Delete vectors by id (idempotent)",
+            "requestBody": ["required": true, "content": json(["type": "object", "required": ["ids"], "properties": [
+                "ids": ["type": "array", "maxItems": 1000, "items": ["type": "string"]],
+            ]])],
+            "responses": ["200": ["description": "Gone.", "content": ok], "default": problem],
+        ]]
         let backup = blueprint.prefix + "/backup"
         let header = { (name: String, schema: JSONValue) -> JSONValue in ["name": .string(name), "in": "header", "required": true, "schema": schema] }
         part.paths[backup] = [

@@ -428,5 +428,23 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 16, name: "client_vectors") { _ in
+            [
+                // The client's own ids; vectors as base64 float32 text, as memories keep theirs.
+                """
+                CREATE TABLE client_vectors (
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    checksum TEXT NOT NULL,
+                    size_bytes BIGINT NOT NULL,
+                    vector TEXT NOT NULL,
+                    dimensions BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, id)
+                )
+                """,
+            ]
+        },
     ]
 }

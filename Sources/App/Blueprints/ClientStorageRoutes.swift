@@ -15,13 +15,16 @@ struct ClientStorageRoutes: Sendable {
     let plans: Plans
 
     static let recordsPath = "/storage/records"
+    static let vectorsPath = "/storage/vectors"
     static let backupPath = "/backup"
 
     /// The request bodies these routes read, and how big each may be: a record is JSON with its bytes in base64 (a
     /// third more, and the fields around it); a backup streams (nil: the route reads and bounds it itself).
     static func bodyLimits(prefix: String, storage: ClientStorage) -> [String: Int?] {
         let record = Int(min(storage.maxRecordBytes, Int64(Int32.max)) / 3 * 4 + 64 * 1024)
-        return ["POST " + prefix + recordsPath: record, "PUT " + prefix + recordsPath + "/": record, "PUT " + prefix + backupPath: nil]
+        // A batch of vectors: up to 100 blobs, within four records' worth of JSON.
+        return ["POST " + prefix + recordsPath: record, "PUT " + prefix + recordsPath + "/": record, "PUT " + prefix + backupPath: nil,
+                "POST " + prefix + vectorsPath + "/upsert": record * 4, "POST " + prefix + vectorsPath + "/search": record]
     }
 
     func register(on router: Router<AppRequestContext>) {
@@ -31,6 +34,10 @@ struct ClientStorageRoutes: Sendable {
         router.get(RouterPath(records + "/{id}")) { _, context in try await read(context.parameters.get("id")) }
         router.put(RouterPath(records + "/{id}")) { request, context in try await replace(request, id: context.parameters.get("id")) }
         router.delete(RouterPath(records + "/{id}")) { _, context in try await delete(context.parameters.get("id")) }
+        let vectors = prefix + Self.vectorsPath
+        router.post(RouterPath(vectors + "/upsert")) { request, _ in try await upsertVectors(request) }
+        router.post(RouterPath(vectors + "/search")) { request, _ in try await searchVectors(request) }
+        router.delete(RouterPath(vectors)) { request, _ in try await deleteVectors(request) }
         let backup = prefix + Self.backupPath
         router.put(RouterPath(backup)) { request, _ in try await putBackup(request) }
         router.get(RouterPath(backup)) { request, _ in try await latestBackup(request) }
@@ -142,6 +149,79 @@ struct ClientStorageRoutes: Sendable {
             for try await chunk in read.chunks { try await writer.write(chunk) }
             try await writer.finish(nil)
         })
+    }
+
+    // MARK: Vectors
+
+    /// A client vector: 1 to 4,096 finite numbers.
+    private static func vector(_ value: JSONValue?, field: String, errors: inout [FieldError]) -> [Float]? {
+        guard let value, value != .null else { return nil }
+        guard let items = value.arrayValue, (1...ClientStorage.maxDimensions).contains(items.count),
+              let numbers = Optional(items.compactMap { $0.doubleValue ?? $0.intValue.map(Double.init) }), numbers.count == items.count,
+              numbers.allSatisfy({ $0.isFinite && abs($0) <= Double(Float.greatestFiniteMagnitude) }), numbers.contains(where: { $0 != 0 }) else {
+            errors.append(FieldError(field: field, code: "invalid_format", message: "must be 1 to \(ClientStorage.maxDimensions) finite numbers, not all zero"))
+            return nil
+        }
+        return numbers.map(Float.init)
+    }
+
+    private func upsertVectors(_ request: Request) async throws -> Response {
+        let user = try identity(write: true).user
+        let body = try await JSONBody.read(request, maxBytes: Int.max)
+        guard let items = body["vectors"]?.arrayValue, (1...ClientStorage.maxVectorBatch).contains(items.count) else {
+            throw AppError.validation([FieldError(field: "vectors", code: "invalid_format", message: "must be a list of 1 to \(ClientStorage.maxVectorBatch) vectors")])
+        }
+        var errors: [FieldError] = []
+        var uploads: [ClientStorage.VectorUpload] = []
+        var seen = Set<String>()
+        for (index, item) in items.enumerated() {
+            var itemErrors: [FieldError] = []
+            let id = item["id"]?.stringValue ?? ""
+            if !ClientStorage.isVectorID(id) || !seen.insert(id).inserted {
+                itemErrors.append(FieldError(field: "id", code: "invalid_format", message: "must be 1 to 100 of a-z A-Z 0-9 _ -, once per batch"))
+            }
+            let (bytes, checksum) = blob(item, errors: &itemErrors)
+            let vector = Self.vector(item["vector"], field: "vector", errors: &itemErrors)
+            errors += itemErrors.map { FieldError(field: "vectors.\(index).\($0.field)", code: $0.code, message: $0.message) }
+            if itemErrors.isEmpty, let bytes, let checksum { uploads.append(.init(id: id, bytes: bytes, checksum: checksum, vector: vector)) }
+        }
+        guard errors.isEmpty else { throw AppError.validation(errors) }
+        return JSONBody.response(.ok, ["upserted": .int(Int64(try await storage.upsertVectors(user: user, uploads)))])
+    }
+
+    private func searchVectors(_ request: Request) async throws -> Response {
+        let user = try identity(write: false).user
+        let body = try await JSONBody.read(request, maxBytes: Int.max)
+        var errors: [FieldError] = []
+        var query = Self.vector(body["query_vector"], field: "query_vector", errors: &errors)
+        if query == nil, errors.isEmpty {
+            if let text = body["query_blob"]?.stringValue, let data = Data(base64Encoded: text) {
+                query = ClientStorage.fallbackVector(ByteBuffer(data: data))
+            } else {
+                errors.append(FieldError(field: "query_blob", code: body["query_blob"] == nil ? "required" : "invalid_format",
+                                         message: "must be the bytes in base64 (or send query_vector)"))
+            }
+        }
+        var limit = 10
+        if let given = body["top_k"], given != .null {
+            if let number = given.intValue, (1...100).contains(number) { limit = Int(number) }
+            else { errors.append(FieldError(field: "top_k", code: "out_of_range", message: "must be an integer from 1 to 100")) }
+        }
+        guard errors.isEmpty, let query else { throw AppError.validation(errors) }
+        let results = try await storage.searchVectors(user: user, query: query, limit: limit)
+        return JSONBody.response(.ok, ["results": .array(results.map { result in
+            ["id": .string(result.id), "score": .double(Double(result.score)), "blob": .string(Data(result.bytes.readableBytesView).base64EncodedString())]
+        })])
+    }
+
+    private func deleteVectors(_ request: Request) async throws -> Response {
+        let user = try identity(write: true).user
+        let body = try await JSONBody.read(request, maxBytes: Int.max)
+        guard let ids = body["ids"]?.arrayValue?.compactMap(\.stringValue), ids.count == body["ids"]?.arrayValue?.count, ids.count <= 1_000 else {
+            throw AppError.validation([FieldError(field: "ids", code: "invalid_format", message: "must be a list of at most 1,000 ids")])
+        }
+        try await storage.deleteVectors(user: user, ids: ids.filter(ClientStorage.isVectorID))
+        return JSONBody.response(.ok, Self.ok)
     }
 
     // MARK: Backups

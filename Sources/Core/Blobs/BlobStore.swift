@@ -66,7 +66,7 @@ public struct BlobKey: Sendable, Hashable, CustomStringConvertible {
     public var userID: String { parts[0] }
 
     /// 1 to 100 characters of `a-z A-Z 0-9 _ -`, not starting with `-`.
-    static func isPart(_ part: String) -> Bool {
+    public static func isPart(_ part: String) -> Bool {
         let bytes = Array(part.utf8)
         return (1...100).contains(bytes.count) && bytes[0] != UInt8(ascii: "-") && bytes.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)

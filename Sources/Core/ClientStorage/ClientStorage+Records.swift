@@ -5,10 +5,11 @@ import Storage
 
 /// Records: one opaque blob each, in a table the client names, under `{user_id}/{table}/{id}`.
 extension ClientStorage {
-    /// A table name as clients send it: 1 to 64 of `a-z 0-9 _`, starting with a letter.
+    /// A table name as clients send it: 1 to 64 of `a-z 0-9 _`, starting with a letter; `backups` and `vectors` name
+    /// the other kinds of objects in a user's part of the store.
     public static func isTableName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
-        return (1...64).contains(bytes.count) && (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[0])
+        return !["backups", "vectors"].contains(name) && (1...64).contains(bytes.count) && (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[0])
             && bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") }
     }
 

@@ -98,6 +98,9 @@ public final class ClientStorage: Sendable {
             known.insert("\(try row.decode(column: "user_id", as: String.self))/\(try row.decode(column: "table_name", as: String.self))/"
                          + (try row.decode(column: "id", as: String.self)))
         }
+        for row in try await db.all("SELECT user_id, id FROM client_vectors") {
+            known.insert("\(try row.decode(column: "user_id", as: String.self))/vectors/\(try row.decode(column: "id", as: String.self))")
+        }
         var backups: [(user: String, id: String, key: String, createdAt: Int64, size: Int64)] = []
         for row in try await db.all("SELECT user_id, id, timestamp, created_at, size_bytes FROM client_backups") {
             let user = try row.decode(column: "user_id", as: String.self)

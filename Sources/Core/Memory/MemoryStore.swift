@@ -40,14 +40,14 @@ public struct MemoryStore: Sendable {
     }
 
     /// Float32 little-endian, base64: the same text on both engines.
-    static func encode(_ vector: [Float]) -> String {
+    public static func encode(_ vector: [Float]) -> String {
         var bytes = [UInt8]()
         bytes.reserveCapacity(vector.count * 4)
         for value in vector { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
         return Data(bytes).base64EncodedString()
     }
 
-    static func decode(_ text: String) -> [Float] {
+    public static func decode(_ text: String) -> [Float] {
         guard let data = Data(base64Encoded: text), data.count % 4 == 0 else { return [] }
         return stride(from: 0, to: data.count, by: 4).map { offset in
             let bits = UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24

@@ -195,6 +195,54 @@ struct ClientStorageTests {
         }
     }
 
+    @Test("Vectors: the SHA-256 fallback finds identical blobs only, client vectors are searched by closeness, each user's apart, checked, deleted")
+    func vectors() async throws {
+        try await Self.withApp { app in
+            let user = try await app.signup()
+            let blobs = (0..<3).map { _ in Self.random(200) }
+            func item(_ id: String, _ bytes: [UInt8], vector: [Double]? = nil, checksum: String? = nil) -> [String: Any] {
+                var item: [String: Any] = ["id": id, "blob": Data(bytes).base64EncodedString(), "checksum": checksum ?? Self.sha256(bytes)]
+                if let vector { item["vector"] = vector }
+                return item
+            }
+            let fallback = try await app.request(.post, "/api/v1/storage/vectors/upsert",
+                                                 json: ["vectors": blobs.enumerated().map { item("doc-\($0)", $1) }], token: user.access)
+            #expect(fallback.status == 200 && fallback["upserted"] as? Int == 3, "\(fallback.text)")
+            let found = try await app.request(.post, "/api/v1/storage/vectors/search",
+                                              json: ["query_blob": Data(blobs[1]).base64EncodedString(), "top_k": 3], token: user.access)
+            let results = found["results"] as? [[String: Any]] ?? []
+            #expect(results.first?["id"] as? String == "doc-1" && (results.first?["score"] as? Double ?? 0) > 0.999, "\(found.text)")
+            #expect(results.first?["blob"] as? String == Data(blobs[1]).base64EncodedString())
+            #expect(results.dropFirst().allSatisfy { ($0["score"] as? Double ?? 1) < 0.9 }, "other blobs are not alike: \(results)")
+
+            let close = try await app.request(.post, "/api/v1/storage/vectors/upsert", json: ["vectors": [
+                item("a", blobs[0], vector: [1, 0, 0]), item("b", blobs[1], vector: [0.9, 0.1, 0]), item("c", blobs[2], vector: [0, 1, 0]),
+            ]], token: user.access)
+            #expect(close["upserted"] as? Int == 3)
+            let nearest = try await app.request(.post, "/api/v1/storage/vectors/search", json: ["query_vector": [2, 0, 0], "top_k": 2], token: user.access)
+            #expect((nearest["results"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["a", "b"], "\(nearest.text)")
+
+            let other = try await app.signup()
+            let theirs = try await app.request(.post, "/api/v1/storage/vectors/search", json: ["query_vector": [1, 0, 0]], token: other.access)
+            #expect((theirs["results"] as? [Any])?.isEmpty == true, "\(theirs.text)")
+            #expect(try await app.request(.delete, "/api/v1/storage/vectors", json: ["ids": ["a", "b"]], token: other.access).status == 200)
+
+            let bad = try await app.request(.post, "/api/v1/storage/vectors/upsert", json: ["vectors": [
+                item("d", blobs[0]), item("e", blobs[1], checksum: Self.sha256([0])),
+            ]], token: user.access)
+            #expect(bad.status == 400 && bad.code == "checksum_mismatch", "one wrong checksum keeps the whole batch out: \(bad.text)")
+            let zero = try await app.request(.post, "/api/v1/storage/vectors/upsert", json: ["vectors": [item("z", blobs[0], vector: [0, 0])]], token: user.access)
+            #expect(zero.fieldErrors["vectors.0.vector"] != nil, "\(zero.text)")
+            let usage = try await app.server.clientStorage(user.userID).records
+            #expect(usage == 1_200, "six vectors of 200 bytes: \(usage)")
+
+            #expect(try await app.request(.delete, "/api/v1/storage/vectors", json: ["ids": ["a", "b", "c", "doc-0", "doc-1", "doc-2", "none"]],
+                                          token: user.access).status == 200)
+            #expect(try await app.server.clientStorage(user.userID).records == 0)
+            #expect(Self.files(app).isEmpty, "\(Self.files(app))")
+        }
+    }
+
     @Test("An upload cut short leaves no bytes and counts nothing")
     func killedUpload() async throws {
         try await Self.withApp(.live) { app in
