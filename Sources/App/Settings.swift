@@ -47,6 +47,8 @@ public struct Settings: Sendable {
     public var storage = ClientStorageSettings()
     /// Where its bytes go (`storage.dir`); nil: `<data.dir>/blobs`.
     public var storageDirectory: String?
+    /// `storage.blobs=s3`: the bucket instead of the file system.
+    public var s3: S3Storage?
     /// The feature matrix: tiers, their limits and features.
     public var plans = Plans.standard
     /// Per-user request limits by tier; off only to measure what they cost.
@@ -135,8 +137,8 @@ public struct Settings: Sendable {
         readIntegrations(keys)
         readPlans(keys)
         readMemory(keys)
-        readStorage(keys)
         storageDirectory = string("storage.dir")
+        readStorage(keys)
         if !keys.problems.isEmpty { throw SettingsError(problems: keys.problems) }
     }
 

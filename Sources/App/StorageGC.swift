@@ -9,7 +9,7 @@ public enum StorageGC {
         let database = try await openDatabase(url: settings.databaseURL, sqlitePath: settings.sqlitePath, logger: logger)
         do {
             try await Migrator(database: database, migrations: Schema.migrations, logger: logger).migrate()
-            let storage = ClientStorage(db: database, blobs: FileBlobStore(root: settings.blobDirectory), plans: settings.plans,
+            let storage = ClientStorage(db: database, blobs: settings.blobStore(), plans: settings.plans,
                                         settings: settings.storage, clock: .system)
             let collected = try await storage.collectGarbage(grace: grace)
             try await database.close()

@@ -348,7 +348,7 @@ public struct Switchboard: Sendable {
             ["/openapi.json": ["get"], "/docs": ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
         ) { $0 + $1 }))
         let clientStorage = blueprint.flatMap { $0.clientStorage ? $0 : nil }.map { _ in
-            ClientStorage(db: handler.database, blobs: FileBlobStore(root: settings.blobDirectory), plans: settings.plans, settings: settings.storage,
+            ClientStorage(db: handler.database, blobs: settings.blobStore(), plans: settings.plans, settings: settings.storage,
                           clock: clock)
         }
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes, overrides: clientStorage.map {

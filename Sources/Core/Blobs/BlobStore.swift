@@ -42,6 +42,11 @@ public struct StagedBlob: Sendable {
 public struct BlobRead: Sendable {
     public let bytes: Int64
     public let chunks: AsyncThrowingStream<ByteBuffer, any Error>
+
+    public init(bytes: Int64, chunks: AsyncThrowingStream<ByteBuffer, any Error>) {
+        self.bytes = bytes
+        self.chunks = chunks
+    }
 }
 
 public enum BlobError: Error, Sendable {

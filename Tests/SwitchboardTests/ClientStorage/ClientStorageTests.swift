@@ -1,4 +1,5 @@
 import App
+import Connectors
 import Core
 import Crypto
 import Foundation
@@ -17,8 +18,22 @@ struct ClientStorageTests {
         client_storage: true
         """
 
-    /// Pro has 1 MB of cloud storage and 5 MB of backups; free has neither.
-    static func withApp(_ testing: TestingSetup = .router, _ body: @Sendable (TestApp) async throws -> Void) async throws {
+    /// The two blob stores; the S3 one against the emulator scripts/test starts (SWITCHBOARD_TEST_S3_URL).
+    enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case file, s3
+        var testDescription: String { rawValue }
+        static let emulator = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_S3_URL"]
+        static let available: [Store] = emulator == nil ? [.file] : [.file, .s3]
+    }
+
+    /// Pro has 1 MB of cloud storage and 5 MB of backups; free has neither. An S3 store gets a bucket of its own.
+    static func withApp(_ store: Store, _ testing: TestingSetup = .router, _ body: @Sendable (TestApp) async throws -> Void) async throws {
+        var s3: Settings.S3Storage?
+        if store == .s3, let endpoint = Store.emulator {
+            s3 = Settings.S3Storage(endpoint: endpoint, bucket: "test-\(UUID().uuidString.lowercased().prefix(18))", accessKey: "testing", secretKey: "testing")
+            try await S3Client(.init(endpoint: endpoint, bucket: s3!.bucket, region: "us-east-1", pathStyle: true), accessKey: "testing", secretKey: "testing")
+                .createBucket()
+        }
         try await TestApp.withBlueprint(Self.yaml, testing, customize: { settings in
             let tiers = Plans.standard.order.map { name in
                 var tier = Plans.standard.tier(name)
@@ -29,6 +44,7 @@ struct ClientStorageTests {
                 return tier
             }
             settings.plans = Plans(tiers: tiers, defaultTier: "pro")
+            settings.s3 = s3
         }, body)
     }
 
@@ -39,16 +55,15 @@ struct ClientStorageTests {
         ["table": table, "blob": Data(bytes).base64EncodedString(), "checksum": checksum ?? sha256(bytes)]
     }
 
-    /// Files under the test's blob directory (staging included).
-    static func files(_ app: TestApp) -> [String] {
-        let root = app.settings.blobDirectory
-        return (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [])
-            .filter { var directory: ObjCBool = false; return FileManager.default.fileExists(atPath: root + "/" + $0, isDirectory: &directory) && !directory.boolValue }
+    /// Every object in the test's blob store, staged ones included.
+    static func objects(_ app: TestApp) async throws -> [String] {
+        let inventory = try await app.settings.blobStore().inventory(staleAfter: .distantFuture)
+        return inventory.objects.map(\.key.description) + inventory.staleStaged.map(\.location)
     }
 
-    @Test("Records: stored as sent, listed without bytes, read back with their checksum, replaced, deleted idempotently; nobody else reaches them")
-    func records() async throws {
-        try await Self.withApp { app in
+    @Test("Records: stored as sent, listed without bytes, read back with their checksum, replaced, deleted idempotently; nobody else reaches them", arguments: Store.available)
+    func records(store: Store) async throws {
+        try await Self.withApp(store) { app in
             let user = try await app.signup()
             let bytes = Self.random(5_000)
             let created = try await app.request(.post, "/api/v1/storage/records", json: Self.record(bytes), token: user.access)
@@ -79,14 +94,15 @@ struct ClientStorageTests {
             #expect(try await app.request(.delete, "/api/v1/storage/records/\(id)", token: user.access).status == 200)
             #expect(try await app.request(.delete, "/api/v1/storage/records/\(id)", token: user.access).status == 200, "deleting again is fine")
             #expect(try await app.request(.get, "/api/v1/storage/records/\(id)", token: user.access).status == 404)
-            #expect(Self.files(app).isEmpty, "the bytes went with the record: \(Self.files(app))")
+            let objects = try await Self.objects(app)
+            #expect(objects.isEmpty, "the bytes went with the record: \(objects)")
             #expect(try await app.server.clientStorage(user.userID).records == 0)
         }
     }
 
-    @Test("Bad input is refused before anything is kept: a wrong checksum, crafted table names and ids, bad pages, a plan without storage")
-    func refused() async throws {
-        try await Self.withApp { app in
+    @Test("Bad input is refused before anything is kept: a wrong checksum, crafted table names and ids, bad pages, a plan without storage", arguments: Store.available)
+    func refused(store: Store) async throws {
+        try await Self.withApp(store) { app in
             let user = try await app.signup()
             let bytes = Self.random(64)
             let mismatch = try await app.request(.post, "/api/v1/storage/records", json: Self.record(bytes, checksum: Self.sha256([1])), token: user.access)
@@ -103,7 +119,8 @@ struct ClientStorageTests {
             #expect(try await app.request(.get, "/api/v1/storage/records?page=0", token: user.access).fieldErrors["page"] != nil)
             #expect(try await app.request(.get, "/api/v1/storage/records?limit=1000", token: user.access).fieldErrors["limit"] != nil)
             let counted = try await app.server.clientStorage(user.userID).records
-            #expect(Self.files(app).isEmpty && counted == 0, "nothing kept")
+            let objects = try await Self.objects(app)
+            #expect(objects.isEmpty && counted == 0, "nothing kept: \(objects)")
 
             let free = try await app.signup()
             #expect(try await app.server.accounts.setTier(email: free.email, tier: "free"))
@@ -115,9 +132,9 @@ struct ClientStorageTests {
         }
     }
 
-    @Test("The quota holds exactly under concurrent uploads at its edge, and a replacement that would pass it keeps the old bytes")
-    func quota() async throws {
-        try await Self.withApp { app in
+    @Test("The quota holds exactly under concurrent uploads at its edge, and a replacement that would pass it keeps the old bytes", arguments: Store.available)
+    func quota(store: Store) async throws {
+        try await Self.withApp(store) { app in
             let user = try await app.signup()
             let uploads = (0..<8).map { _ in Self.random(300_000) }
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -128,7 +145,8 @@ struct ClientStorageTests {
             }
             #expect(statuses.filter { $0 == 201 }.count == 3 && statuses.filter { $0 == 402 }.count == 5, "1 MB holds three of 300 KB: \(statuses)")
             #expect(try await app.server.clientStorage(user.userID).records == 900_000, "counted exactly")
-            #expect(Self.files(app).count == 3, "the refused uploads left nothing: \(Self.files(app))")
+            let objects = try await Self.objects(app)
+            #expect(objects.count == 3, "the refused uploads left nothing: \(objects)")
 
             let list = try JSONSerialization.jsonObject(with: Data(try await app.request(.get, "/api/v1/storage/records", token: user.access).text.utf8))
             let id = try #require(((list as? [[String: Any]])?.first)?["id"] as? String)
@@ -148,9 +166,9 @@ struct ClientStorageTests {
          HTTPField.Name("X-Backup-Checksum")!: checksum ?? sha256(bytes), .contentType: "application/octet-stream"]
     }
 
-    @Test("Backups: streamed in and out with their headers, If-Modified-Since, history, one per timestamp, checked, within the quota, deleted")
-    func backups() async throws {
-        try await Self.withApp { app in
+    @Test("Backups: streamed in and out with their headers, If-Modified-Since, history, one per timestamp, checked, within the quota, deleted", arguments: Store.available)
+    func backups(store: Store) async throws {
+        try await Self.withApp(store) { app in
             let user = try await app.signup()
             let first = Self.random(2_000_000)
             let stored = try await app.request(.put, "/api/v1/backup", token: user.access, headers: Self.backupHeaders(first, timestamp: 1_796_000_000_000),
@@ -184,7 +202,8 @@ struct ClientStorageTests {
                 as? [[String: Any]] ?? []
             #expect(history.compactMap { $0["timestamp"] as? Int } == [1_796_000_300_000, 1_796_000_000_000], "newest first: \(history)")
             #expect(try await app.server.clientStorage(user.userID).backups == 3_000_000)
-            #expect(Self.files(app).count == 2, "refused uploads left nothing: \(Self.files(app))")
+            let objects = try await Self.objects(app)
+            #expect(objects.count == 2, "refused uploads left nothing: \(objects)")
 
             let other = try await app.signup()
             let id = try #require(history.last?["id"] as? String)
@@ -195,9 +214,9 @@ struct ClientStorageTests {
         }
     }
 
-    @Test("Vectors: the SHA-256 fallback finds identical blobs only, client vectors are searched by closeness, each user's apart, checked, deleted")
-    func vectors() async throws {
-        try await Self.withApp { app in
+    @Test("Vectors: the SHA-256 fallback finds identical blobs only, client vectors are searched by closeness, each user's apart, checked, deleted", arguments: Store.available)
+    func vectors(store: Store) async throws {
+        try await Self.withApp(store) { app in
             let user = try await app.signup()
             let blobs = (0..<3).map { _ in Self.random(200) }
             func item(_ id: String, _ bytes: [UInt8], vector: [Double]? = nil, checksum: String? = nil) -> [String: Any] {
@@ -239,22 +258,23 @@ struct ClientStorageTests {
             #expect(try await app.request(.delete, "/api/v1/storage/vectors", json: ["ids": ["a", "b", "c", "doc-0", "doc-1", "doc-2", "none"]],
                                           token: user.access).status == 200)
             #expect(try await app.server.clientStorage(user.userID).records == 0)
-            #expect(Self.files(app).isEmpty, "\(Self.files(app))")
+            let objects = try await Self.objects(app)
+            #expect(objects.isEmpty, "\(objects)")
         }
     }
 
-    @Test("An upload cut short leaves no bytes and counts nothing")
-    func killedUpload() async throws {
-        try await Self.withApp(.live) { app in
+    @Test("An upload cut short leaves no bytes and counts nothing", arguments: Store.available)
+    func killedUpload(store: Store) async throws {
+        try await Self.withApp(store, .live) { app in
             let user = try await app.signup()
             let head = "PUT /api/v1/backup HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(user.access)\r\nX-Backup-Version: 1\r\n"
                 + "X-Backup-Timestamp: 42\r\nX-Backup-Checksum: \(String(repeating: "a", count: 64))\r\nContent-Type: application/octet-stream\r\n"
                 + "Content-Length: 2000000\r\n\r\n" + String(repeating: "x", count: 300_000)
             _ = await RawSocket.exchange(port: app.client.port!, head, timeout: 1)
-            var files = Self.files(app)
+            var files = try await Self.objects(app)
             for _ in 0..<100 where !files.isEmpty {
                 try await Task.sleep(for: .milliseconds(20))
-                files = Self.files(app)
+                files = try await Self.objects(app)
             }
             #expect(files.isEmpty, "the staged part is gone: \(files)")
             #expect(try await app.request(.get, "/api/v1/backup/history", token: user.access).text == "[]")
@@ -262,30 +282,41 @@ struct ClientStorageTests {
         }
     }
 
-    @Test("The garbage collector removes what crashes leave (orphaned objects, staged uploads, backups without bytes) and nothing else")
-    func garbage() async throws {
-        try await Self.withApp { app in
+    @Test("The garbage collector removes what crashes leave (orphaned objects, staged uploads, backups without bytes) and nothing else",
+          arguments: Store.available)
+    func garbage(store: Store) async throws {
+        try await Self.withApp(store) { app in
             let user = try await app.signup()
             let kept = Self.random(1_000)
             _ = try await app.request(.post, "/api/v1/storage/records", json: Self.record(kept), token: user.access)
             let lost = Self.random(1_000)
             _ = try await app.request(.put, "/api/v1/backup", token: user.access, headers: Self.backupHeaders(lost, timestamp: 7), body: ByteBuffer(bytes: lost))
-            let root = app.settings.blobDirectory
             // What a crash leaves: bytes no row names, a staged upload, and a backup row whose bytes never landed.
-            try FileManager.default.createDirectory(atPath: "\(root)/\(user.userID)/notes", withIntermediateDirectories: true)
-            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\(root)/\(user.userID)/notes/\(UUID().uuidString.lowercased())"))
-            try Data([4]).write(to: URL(fileURLWithPath: "\(root)/.staging/\(UUID().uuidString.lowercased())"))
-            try FileManager.default.removeItem(atPath: "\(root)/\(user.userID)/backups/7")
-            #expect(Self.files(app).count == 3)
+            let orphan = "\(user.userID)/notes/\(UUID().uuidString.lowercased())"
+            let staged = ".staging/\(UUID().uuidString.lowercased())"
+            if let s3 = app.settings.s3 {
+                let client = S3Client(.init(endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, pathStyle: true), accessKey: "testing", secretKey: "testing")
+                try await client.put(orphan, ByteBuffer(bytes: [1, 2, 3]))
+                try await client.put(staged, ByteBuffer(bytes: [4]))
+                try await client.delete("\(user.userID)/backups/7")
+            } else {
+                let root = app.settings.blobDirectory
+                try FileManager.default.createDirectory(atPath: "\(root)/\(user.userID)/notes", withIntermediateDirectories: true)
+                try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\(root)/\(orphan)"))
+                try Data([4]).write(to: URL(fileURLWithPath: "\(root)/\(staged)"))
+                try FileManager.default.removeItem(atPath: "\(root)/\(user.userID)/backups/7")
+            }
+            #expect(try await Self.objects(app).count == 3)
 
-            let storage = ClientStorage(db: app.server.database, blobs: FileBlobStore(root: root), plans: app.settings.plans, settings: .init(),
+            let storage = ClientStorage(db: app.server.database, blobs: app.settings.blobStore(), plans: app.settings.plans, settings: .init(),
                                         clock: app.clock.wallClock)
             let early = try await storage.collectGarbage(grace: 3_600)
             #expect(early.objects == 0 && early.staged == 0 && early.backups == 0, "nothing younger than the grace period is touched")
             app.clock.advance(seconds: 7_200)
             let collected = try await storage.collectGarbage(grace: 3_600)
             #expect(collected.objects == 1 && collected.staged == 1 && collected.backups == 1, "\(collected)")
-            #expect(Self.files(app).count == 1, "the record's bytes stay: \(Self.files(app))")
+            let objects = try await Self.objects(app)
+            #expect(objects.count == 1, "the record's bytes stay: \(objects)")
             let usage = try await app.server.clientStorage(user.userID)
             #expect(usage.records == 1_000 && usage.backups == 0, "the lost backup's count is given back: \(usage)")
             let token = try await app.login(user.email)["access_token"] as? String
