@@ -146,7 +146,7 @@ struct ClientStorageRoutes: Sendable {
         var headers: HTTPFields = [.contentType: "application/octet-stream", .contentLength: String(read.bytes)]
         headers.append(contentsOf: extra)
         return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: Int(read.bytes)) { writer in
-            for try await chunk in read.chunks { try await writer.write(chunk) }
+            try await read.forEach { chunk in try await writer.write(chunk) }
             try await writer.finish(nil)
         })
     }

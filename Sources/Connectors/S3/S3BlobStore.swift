@@ -65,18 +65,9 @@ public struct S3BlobStore: BlobStore {
 
     public func read(_ key: BlobKey) async throws -> BlobRead? {
         guard let (bytes, body) = try await client.get(key.description) else { return nil }
-        let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
-            let task = Task {
-                do {
-                    for try await chunk in body { continuation.yield(chunk) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        return BlobRead(bytes: bytes) { consume in
+            for try await chunk in body { try await consume(chunk) }
         }
-        return BlobRead(bytes: bytes, chunks: chunks)
     }
 
     public func delete(_ key: BlobKey) async throws {

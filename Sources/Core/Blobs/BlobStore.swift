@@ -39,13 +39,20 @@ public struct StagedBlob: Sendable {
     }
 }
 
+/// An object to read: its size, and its bytes handed to a consumer chunk by chunk, each read only once the consumer
+/// has taken the one before (a slow client holds the reading back; nothing piles up in memory).
 public struct BlobRead: Sendable {
     public let bytes: Int64
-    public let chunks: AsyncThrowingStream<ByteBuffer, any Error>
+    let produce: @Sendable (_ consume: (ByteBuffer) async throws -> Void) async throws -> Void
 
-    public init(bytes: Int64, chunks: AsyncThrowingStream<ByteBuffer, any Error>) {
+    public init(bytes: Int64, produce: @escaping @Sendable (_ consume: (ByteBuffer) async throws -> Void) async throws -> Void) {
         self.bytes = bytes
-        self.chunks = chunks
+        self.produce = produce
+    }
+
+    /// Hands every chunk to `consume`, in order.
+    public func forEach(_ consume: (ByteBuffer) async throws -> Void) async throws {
+        try await produce(consume)
     }
 }
 

@@ -57,22 +57,11 @@ public struct FileBlobStore: BlobStore {
     public func read(_ key: BlobKey) async throws -> BlobRead? {
         let path = path(key)
         guard let info = try await FileSystem.shared.info(forFileAt: FilePath(path)) else { return nil }
-        let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
-            let task = Task {
-                do {
-                    try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
-                        for try await chunk in handle.readChunks(chunkLength: .kibibytes(256)) {
-                            continuation.yield(chunk)
-                        }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
+        return BlobRead(bytes: info.size) { consume in
+            try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
+                for try await chunk in handle.readChunks(chunkLength: .kibibytes(256)) { try await consume(chunk) }
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
-        return BlobRead(bytes: info.size, chunks: chunks)
     }
 
     public func delete(_ key: BlobKey) async throws {

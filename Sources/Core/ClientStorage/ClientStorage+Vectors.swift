@@ -99,7 +99,7 @@ extension ClientStorage {
         for (row, score) in index.top(query, limit: limit) {
             guard let read = try await blobs.read(Self.vectorKey(user: user.id, id: ids[row])) else { continue }
             var bytes = ByteBuffer()
-            for try await chunk in read.chunks { var chunk = chunk; bytes.writeBuffer(&chunk) }
+            try await read.forEach { chunk in var chunk = chunk; bytes.writeBuffer(&chunk) }
             results.append((ids[row], score, bytes))
         }
         return results

@@ -5,6 +5,8 @@ import Crypto
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import AsyncHTTPClient
+import Synchronization
 import NIOCore
 import Testing
 
@@ -322,6 +324,101 @@ struct ClientStorageTests {
             let token = try await app.login(user.email)["access_token"] as? String
             #expect(try await app.request(.get, "/api/v1/backup/history", token: token).text == "[]", "two hours on, a new token")
         }
+    }
+}
+
+/// A large backup through a server process of its own, whose memory is watched while the bytes stream through it.
+@Suite("Client-encrypted storage: large backups")
+struct LargeBackupTests {
+    /// 1 MiB blocks of pseudo-random bytes, the same for the same seed: generated twice (for the checksum, then sent)
+    /// rather than held.
+    static func blocks(_ count: Int, seed: UInt64) -> AsyncStream<ByteBuffer> {
+        var generator = SplitMix(seed: seed)
+        var base = ByteBuffer()
+        for _ in 0..<(1 << 17) { base.writeInteger(generator.next()) }
+        // One random mebibyte, each copy stamped with its index: cheap to make, no two blocks alike, made as they are read.
+        let next = Mutex(0)
+        return AsyncStream(unfolding: {
+            let index = next.withLock { value -> Int in
+                value += 1
+                return value - 1
+            }
+            guard index < count else { return nil }
+            var block = base
+            block.setInteger(UInt64(index), at: 0)
+            return block
+        })
+    }
+
+    static func rssMiB(_ pid: Int32) -> Double {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+    }
+
+    @Test("A backup far larger than any buffer streams in and out with flat memory (200 MB on files; 24 MB, in multipart, on S3)",
+          arguments: ClientStorageTests.Store.available)
+    func streams(store: ClientStorageTests.Store) async throws {
+        let megabytes = store == .file ? 200 : 24
+        let yaml = """
+            blueprint: 1
+            app: {name: vaulty}
+            client_storage: true
+            tiers:
+              pro: {features: [cloud_storage, backup], default: true}
+            """
+        let blueprint = try TestBlueprint.directory(yaml, files: [:])
+        var (directory, environment) = try await CLI.freshEnvironment()
+        environment["BLUEPRINT_DIR"] = blueprint
+        if store == .s3, let endpoint = ClientStorageTests.Store.emulator {
+            let bucket = "large-\(UUID().uuidString.lowercased().prefix(18))"
+            try await S3Client(.init(endpoint: endpoint, bucket: bucket, region: "us-east-1", pathStyle: true), accessKey: "testing", secretKey: "testing")
+                .createBucket()
+            environment.merge(["STORAGE_BLOBS": "s3", "STORAGE_S3_ENDPOINT": endpoint, "STORAGE_S3_BUCKET": bucket,
+                               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"]) { $1 }
+        }
+        let server = try await ServerProcess.start(directory: directory, environment: environment)
+        defer { server.stop() }
+        let signup = try await server.post("/api/v1/auth/signup", json: ["email": "big@example.com", "password": "correct horse battery"])
+        let token = try #require(signup.json["access_token"] as? String)
+
+        var hasher = SHA256()
+        for await block in Self.blocks(megabytes, seed: 7) { block.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
+        let checksum = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let pid = server.process.processIdentifier
+        let before = Self.rssMiB(pid)
+        let peak = Mutex(before)
+        let watcher = Task {
+            while !Task.isCancelled {
+                let now = Self.rssMiB(pid)
+                peak.withLock { $0 = max($0, now) }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        var upload = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/api/v1/backup")
+        upload.method = .PUT
+        upload.headers.add(name: "Authorization", value: "Bearer \(token)")
+        upload.headers.add(name: "X-Backup-Version", value: "1")
+        upload.headers.add(name: "X-Backup-Timestamp", value: "1")
+        upload.headers.add(name: "X-Backup-Checksum", value: checksum)
+        upload.body = .stream(Self.blocks(megabytes, seed: 7), length: .known(Int64(megabytes) << 20))
+        let stored = try await HTTPClient.shared.execute(upload, timeout: .seconds(600))
+        let answer = String(buffer: try await stored.body.collect(upTo: 1 << 16))
+        #expect(stored.status.code == 201 && answer.contains("\"size_bytes\":\(megabytes << 20)"), "\(answer)")
+
+        var download = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/api/v1/backup")
+        download.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await HTTPClient.shared.execute(download, timeout: .seconds(600))
+        var received = SHA256()
+        var count = 0
+        for try await chunk in response.body {
+            count += chunk.readableBytes
+            chunk.withUnsafeReadableBytes { received.update(bufferPointer: $0) }
+        }
+        watcher.cancel()
+        #expect(count == megabytes << 20 && received.finalize().map { String(format: "%02x", $0) }.joined() == checksum, "the bytes come back as sent")
+        let growth = peak.withLock { $0 } - before
+        #expect(growth < 32, "RSS grew \(growth) MiB while \(megabytes) MB went through (from \(before) MiB)")
     }
 }
 
