@@ -43,7 +43,7 @@ enum ClientStorageContract {
                 "responses": ["200": ["description": "Metadata.", "content": json(["type": "array", "items": ref("StoredRecord")])], "default": problem],
             ],
         ]
-        let idParameter: JSONValue = ["name": "id", "in": "path", "required": true, "schema": ["type": "string", "maxLength": 64]]
+        let idParameter: JSONValue = ["name": "id", "in": "path", "required": true, "schema": ["type": "string", "format": "uuid"]]
         part.paths[records + "/{id}"] = [
             "parameters": [idParameter],
             "get": ["operationId": .string("get\(base)StoredRecord"), "tags": tags, "summary": "A record's bytes, as stored",
@@ -116,7 +116,7 @@ enum ClientStorageContract {
             "responses": ["200": ["description": "Backups.", "content": json(["type": "array", "items": ref("Backup")])], "default": problem],
         ]]
         part.paths[backup + "/{backup_id}"] = [
-            "parameters": [["name": "backup_id", "in": "path", "required": true, "schema": ["type": "string", "maxLength": 64]]],
+            "parameters": [["name": "backup_id", "in": "path", "required": true, "schema": ["type": "string", "format": "uuid"]]],
             "delete": ["operationId": .string("delete\(base)Backup"), "tags": tags, "summary": "Delete a backup",
                        "responses": ["200": ["description": "Gone.", "content": ok], "default": problem]],
         ]

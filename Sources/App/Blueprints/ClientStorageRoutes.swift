@@ -137,8 +137,10 @@ struct ClientStorageRoutes: Sendable {
 
     private func delete(_ id: String?) async throws -> Response {
         let user = try identity(write: true).user
-        // Idempotent: an id that is not a record (or not the user's) is already gone.
-        if let id = id.flatMap(UUID.parse) { try await storage.deleteRecord(user: user, id: id) }
+        // Idempotent for any record id (one that is not there, or not the user's, is already gone); what is not an
+        // id at all cannot name a record.
+        guard let id = id.flatMap(UUID.parse) else { throw AppError.notFound("record") }
+        try await storage.deleteRecord(user: user, id: id)
         return JSONBody.response(.ok, Self.ok)
     }
 
