@@ -65,10 +65,7 @@ extension ClientStorage {
 
     /// The user's latest backup (by its timestamp) and its bytes.
     public func latestBackup(user: User) async throws -> (StoredBackup, BlobRead)? {
-        guard let backup = try await db.first("""
-            SELECT \(unsafeRaw: Self.backupColumns) FROM client_backups WHERE user_id = \(bind: user.id.lowercased)
-            ORDER BY timestamp DESC LIMIT 1
-            """).map(Self.backup),
+        guard let backup = try await latestBackupInfo(user: user),
               let read = try await blobs.read(Self.backupKey(user: user.id, timestamp: backup.timestamp)) else { return nil }
         return (backup, read)
     }
