@@ -111,8 +111,9 @@ struct CollectionWebhookTests {
         let directory = try TestBlueprint.directory(Self.yaml(receiver.url), files: [:])
         var (settings, _) = try await TestApp.settings()
         settings.blueprintDirectory = directory
-        // Long enough that the first process is not in the middle of a second attempt when it stops.
-        settings.webhookRetryMilliseconds = 2000
+        // Long enough that the first process is not in the middle of a second attempt when it stops, even on a loaded
+        // machine (an attempt cut off mid-way stays claimed for a minute, and the next process rightly waits that out).
+        settings.webhookRetryMilliseconds = 5000
         let logger = Logger(label: "test")
         let first = try await Switchboard.build(settings: settings, logger: logger)
         try await first.application.test(.router) { client in
@@ -135,7 +136,9 @@ struct CollectionWebhookTests {
         let before = receiver.received.count
         let second = try await Switchboard.build(settings: settings, logger: logger)
         try await second.application.test(.router) { _ in
-            for _ in 0..<200 {
+            // The retry is due 5 s after the first attempt; a loaded machine gets a minute more.
+            let deadline = ContinuousClock.now + .seconds(65)
+            while ContinuousClock.now < deadline {
                 let row = try await second.database.first("SELECT delivered_at FROM webhook_outbox")
                 if try row?.decodeNil(column: "delivered_at") == false { break }
                 try await Task.sleep(for: .milliseconds(50))

@@ -33,6 +33,8 @@ enum EventStreamClient {
         #expect(response.headers.first(name: "content-type") == "text/event-stream")
         var received: [ReceivedEvent] = []
         for try await event in response.body.map({ ArraySlice($0.readableBytesView) }).asDecodedServerSentEvents() {
+            // A keep-alive comment (sent when the stream idles 15 s, as a slow, loaded machine makes it) is no event.
+            if event.event == nil, event.id == nil, event.data == nil { continue }
             let parsed = ReceivedEvent(name: event.event ?? "", id: Int(event.id ?? "") ?? -1,
                                        data: event.data.flatMap(JSONValue.parse) ?? .null)
             received.append(parsed)
