@@ -44,8 +44,7 @@ struct PlanMode: Sendable {
     /// The plan for a request in the route's fields (already read): from the cache, or one planner call.
     func plan(content: String, context: JSONValue?, agent: String, identity: Identity) async throws -> JSONValue {
         let user = identity.user
-        let key = SHA256.hash(data: Data([user.id.lowercased, agent, content, context?.jsonString ?? ""].joined(separator: "\u{0}").utf8))
-            .map { String(format: "%02x", $0) }.joined()
+        let key = Array(SHA256.hash(data: Data([user.id.lowercased, agent, content, context?.jsonString ?? ""].joined(separator: "\u{0}").utf8))).hexString
         if let cached = cache.value(for: key) { return cached }
         let tools = orchestrator.tools
         let answer = try await orchestrator.plan(.init(user: user, conversationID: UUID(), content: content, agent: agent, model: nil, context: context),

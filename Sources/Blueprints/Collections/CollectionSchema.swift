@@ -146,7 +146,7 @@ public enum CollectionSchema {
         let all = ([lead + ["created_at"]] + collection.indexes.map { lead + $0 }).map { $0.contains("id") ? $0 : $0 + ["id"] }
         return all.map { columns in
             let digest = SHA256.hash(data: Data((collection.table + ":" + columns.joined(separator: ",")).utf8))
-            return ("ix_" + digest.prefix(8).map { String(format: "%02x", $0) }.joined(), columns)
+            return ("ix_" + digest.prefix(8).hexString, columns)
         }
     }
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Core
 import Crypto
 import Foundation
 import NIOCore
@@ -52,7 +53,7 @@ public struct S3Client: Sendable {
         let port = base.port.map { ":\($0)" } ?? ""
         let host = (configuration.pathStyle ? endpointHost : configuration.bucket + "." + endpointHost) + port
         let path = (configuration.pathStyle ? "/" + configuration.bucket : "") + "/" + (key ?? "")
-        let payload = body.map { buffer in buffer.withUnsafeReadableBytes { S3Signer.hex(SHA256.hash(data: $0)) } } ?? S3Signer.emptyPayload
+        let payload = body.map { buffer in buffer.withUnsafeReadableBytes { Array(SHA256.hash(data: $0)).hexString } } ?? S3Signer.emptyPayload
         let signed = signer.sign(method: method.rawValue, host: host, path: path, query: query, headers: headers, payloadHash: payload, date: Date())
         let queryString = query.map { S3Signer.encode($0.0, keepingSlashes: false) + "=" + S3Signer.encode($0.1, keepingSlashes: false) }
             .joined(separator: "&")

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 
@@ -29,8 +30,8 @@ public struct S3Signer: Sendable {
         let signedHeaders = all.map(\.0).joined(separator: ";")
         let canonical = canonicalRequest(method: method, path: path, query: query, headers: all, signedHeaders: signedHeaders, payloadHash: payloadHash)
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = "AWS4-HMAC-SHA256\n\(stamp)\n\(scope)\n\(Self.hex(SHA256.hash(data: Data(canonical.utf8))))"
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey(day: day)))
+        let stringToSign = "AWS4-HMAC-SHA256\n\(stamp)\n\(scope)\n\(Array(SHA256.hash(data: Data(canonical.utf8))).hexString)"
+        let signature = Array(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey(day: day))).hexString
         let authorization = "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"
         return headers.filter { $0.0.lowercased() != "host" } + [("x-amz-date", stamp), ("x-amz-content-sha256", payloadHash), ("Authorization", authorization)]
     }
@@ -76,9 +77,5 @@ public struct S3Signer: Sendable {
             }
         }
         return encoded
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -104,8 +104,7 @@ public struct ApiKeys: Sendable {
         let stored = Array(try row.decode(column: "secret_hash", as: String.self).utf8)
         let presented = Array(sha256Hex(token).utf8)
         // Constant time: how much of a guess matched must not show in the response time.
-        guard stored.count == presented.count, zip(stored, presented).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0,
-              try row.decodeNil(column: "revoked_at") else { throw invalid }
+        guard constantTimeEqual(stored, presented), try row.decodeNil(column: "revoked_at") else { throw invalid }
         let key = try Self.key(from: row)
         if let expires = key.expiresAt, expires <= now { throw invalid }
         // Aliased: the key has a name too, and PostgreSQL finds columns by name.

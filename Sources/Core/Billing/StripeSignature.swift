@@ -29,10 +29,8 @@ public enum StripeSignature {
         guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance else { throw .stale }
         let expected = Array(HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + payload, using: SymmetricKey(data: Data(secret.utf8))))
         var matched = false
-        for signature in signatures where signature.count == expected.count {
-            // Constant time per comparison, and every v1 is compared.
-            if zip(signature, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 { matched = true }
-        }
+        // Every v1 is compared, each in constant time.
+        for signature in signatures where constantTimeEqual(signature, expected) { matched = true }
         guard matched else { throw .mismatch }
     }
 

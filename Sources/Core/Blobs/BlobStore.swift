@@ -88,18 +88,8 @@ public struct BlobKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 public enum BlobChecksum {
-    /// The lowercase hex SHA-256 of `bytes`.
-    public static func hex(_ digest: [UInt8]) -> String {
-        digest.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Whether the hex `checksum` is `digest`, in time independent of where they differ.
+    /// Whether the hex `checksum` (any case) is `digest`, in time independent of where they differ.
     public static func matches(_ digest: [UInt8], _ checksum: String) -> Bool {
-        let given = Array(checksum.lowercased().utf8)
-        let expected = Array(hex(digest).utf8)
-        guard given.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for (a, b) in zip(given, expected) { difference |= a ^ b }
-        return difference == 0
+        constantTimeEqual(Array(checksum.lowercased().utf8), Array(digest.hexString.utf8))
     }
 }

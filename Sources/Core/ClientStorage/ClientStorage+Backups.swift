@@ -25,7 +25,7 @@ extension ClientStorage {
             throw Self.checksumMismatch()
         }
         let now = clock.now
-        let backup = StoredBackup(id: UUID(), version: version, timestamp: timestamp, checksum: BlobChecksum.hex(staged.sha256), sizeBytes: staged.bytes,
+        let backup = StoredBackup(id: UUID(), version: version, timestamp: timestamp, checksum: staged.sha256.hexString, sizeBytes: staged.bytes,
                                   chunkCount: max(1, (staged.bytes + Self.chunkBytes - 1) / Self.chunkBytes), createdAt: now)
         let key = Self.backupKey(user: user.id, timestamp: timestamp)
         // The row first: its unique (user, timestamp) decides between two uploads of one timestamp before either's

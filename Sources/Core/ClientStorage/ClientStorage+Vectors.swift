@@ -66,7 +66,7 @@ extension ClientStorage {
                     delta += blob.bytes
                     try await sql.raw("""
                         INSERT INTO client_vectors (user_id, id, checksum, size_bytes, vector, dimensions, created_at, updated_at)
-                        VALUES (\(bind: user.id.lowercased), \(bind: upload.id), \(bind: BlobChecksum.hex(blob.sha256)), \(bind: blob.bytes),
+                        VALUES (\(bind: user.id.lowercased), \(bind: upload.id), \(bind: blob.sha256.hexString), \(bind: blob.bytes),
                                 \(bind: MemoryStore.encode(vector)), \(bind: Int64(vector.count)), \(bind: now.millis), \(bind: now.millis))
                         ON CONFLICT (user_id, id) DO UPDATE SET checksum = excluded.checksum, size_bytes = excluded.size_bytes,
                             vector = excluded.vector, dimensions = excluded.dimensions, updated_at = excluded.updated_at

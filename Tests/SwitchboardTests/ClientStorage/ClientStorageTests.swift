@@ -50,7 +50,7 @@ struct ClientStorageTests {
         }, body)
     }
 
-    static func sha256(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+    static func sha256(_ bytes: [UInt8]) -> String { Array(SHA256.hash(data: bytes)).hexString }
     static func random(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255) } }
 
     static func record(_ bytes: [UInt8], table: String = "notes", checksum: String? = nil) -> [String: Any] {
@@ -386,7 +386,7 @@ struct LargeBackupTests {
 
         var hasher = SHA256()
         for await block in Self.blocks(megabytes, seed: 7) { block.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
-        let checksum = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let checksum = Array(hasher.finalize()).hexString
         let pid = server.process.processIdentifier
         let before = Self.rssMiB(pid)
         let peak = Mutex(before)
@@ -418,7 +418,7 @@ struct LargeBackupTests {
             chunk.withUnsafeReadableBytes { received.update(bufferPointer: $0) }
         }
         watcher.cancel()
-        #expect(count == megabytes << 20 && received.finalize().map { String(format: "%02x", $0) }.joined() == checksum, "the bytes come back as sent")
+        #expect(count == megabytes << 20 && Array(received.finalize()).hexString == checksum, "the bytes come back as sent")
         let growth = peak.withLock { $0 } - before
         #expect(growth < 32, "RSS grew \(growth) MiB while \(megabytes) MB went through (from \(before) MiB)")
     }

@@ -1,4 +1,5 @@
 @testable import Connectors
+import Core
 import Crypto
 import Foundation
 import Testing
@@ -21,7 +22,7 @@ struct S3SignerTests {
             ("host", "examplebucket.s3.amazonaws.com"), ("range", "bytes=0-9"), ("x-amz-content-sha256", S3Signer.emptyPayload),
             ("x-amz-date", "20130524T000000Z"),
         ], signedHeaders: "host;range;x-amz-content-sha256;x-amz-date", payloadHash: S3Signer.emptyPayload)
-        #expect(S3Signer.hex(SHA256.hash(data: Data(canonical.utf8))) == "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972", "\(canonical)")
+        #expect(Array(SHA256.hash(data: Data(canonical.utf8))).hexString == "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972", "\(canonical)")
     }
 
     @Test("Paths and queries are encoded as SigV4 wants: unreserved characters kept, the rest percent-encoded, the query sorted")
