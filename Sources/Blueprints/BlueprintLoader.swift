@@ -36,8 +36,7 @@ public enum BlueprintLoader {
 /// Names that become SQL identifiers: checked here so that quoting them is a formality.
 enum Names {
     static func isIdentifier(_ name: String, maxLength: Int) -> Bool {
-        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.utf8.count <= maxLength else { return false }
-        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+        name.isLowercaseIdentifier(maxLength: maxLength)
     }
 
     /// A JSON field of an app's own contract (never SQL): camelCase is as welcome as snake_case.

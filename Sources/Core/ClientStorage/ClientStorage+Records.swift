@@ -8,9 +8,7 @@ extension ClientStorage {
     /// A table name as clients send it: 1 to 64 of `a-z 0-9 _`, starting with a letter; `backups` and `vectors` name
     /// the other kinds of objects in a user's part of the store.
     public static func isTableName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        return !["backups", "vectors"].contains(name) && (1...64).contains(bytes.count) && (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[0])
-            && bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") }
+        !["backups", "vectors"].contains(name) && name.isLowercaseIdentifier(maxLength: 64)
     }
 
     static func recordKey(user: UUID, table: String, id: UUID) -> BlobKey {
@@ -27,7 +25,7 @@ extension ClientStorage {
             throw Self.checksumMismatch()
         }
         let now = clock.now
-        let record = StoredRecord(id: UUID(), table: table, checksum: BlobChecksum.hex(staged.sha256), sizeBytes: staged.bytes, createdAt: now, updatedAt: now)
+        let record = StoredRecord(id: UUID(), table: table, checksum: staged.sha256.hexString, sizeBytes: staged.bytes, createdAt: now, updatedAt: now)
         let key = Self.recordKey(user: user.id, table: table, id: record.id)
         do {
             // The bytes are in place before the metadata names them: a crash between leaves an orphan for `storage gc`,
@@ -63,7 +61,7 @@ extension ClientStorage {
             // Counted first, moved into place second: a refused quota leaves the old bytes as they were.
             try await db.transaction { sql in
                 let changed = try await sql.raw("""
-                    UPDATE client_records SET checksum = \(bind: BlobChecksum.hex(staged.sha256)), size_bytes = \(bind: staged.bytes),
+                    UPDATE client_records SET checksum = \(bind: staged.sha256.hexString), size_bytes = \(bind: staged.bytes),
                         updated_at = \(bind: now.millis)
                     WHERE id = \(bind: id.lowercased) AND user_id = \(bind: user.id.lowercased) RETURNING id
                     """).first()

@@ -11,6 +11,12 @@ extension String {
         containsNUL ? String(String.UnicodeScalarView(unicodeScalars.filter { $0.value != 0 })) : self
     }
 
+    /// 1 to `maxLength` of `a-z 0-9 _`, starting with a letter: names that become SQL identifiers or parts of keys.
+    public func isLowercaseIdentifier(maxLength: Int) -> Bool {
+        guard let first = unicodeScalars.first, ("a"..."z").contains(first), utf8.count <= maxLength else { return false }
+        return unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
+
     /// Folded for case-insensitive search the same way on every engine (see `Schema`).
     public var folded: String { withoutNUL.lowercased() }
 }
