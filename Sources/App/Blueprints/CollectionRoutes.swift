@@ -118,14 +118,7 @@ struct CollectionRoutes {
 
     /// The query's parameters by name, read as the contract's routes read them.
     private func parameters(_ request: Request) throws -> [String: [String]] {
-        var query: [String: [String]] = [:]
-        for (name, value) in QueryString.parameters(Substring(request.uri.query ?? "")) {
-            guard let value else {
-                throw AppError.validation([FieldError(field: name, code: "invalid_value", message: "is not percent-encoded correctly")])
-            }
-            query[name, default: []].append(value)
-        }
-        return query
+        try QueryString.byName(request.uri.query)
     }
 
     private func body(_ request: Request) async throws -> JSONValue {

@@ -4,6 +4,18 @@ import Core
 /// encoding); a value that is not percent-encoded correctly is nil. The one reading that contract checks and
 /// blueprint routes share.
 enum QueryString {
+    /// Each parameter's values by name; 400 naming a parameter whose value is not percent-encoded correctly.
+    static func byName(_ query: String?) throws -> [String: [String]] {
+        var values: [String: [String]] = [:]
+        for (name, value) in parameters(Substring(query ?? "")) {
+            guard let value else {
+                throw AppError.validation([FieldError(field: name, code: "invalid_value", message: "is not percent-encoded correctly")])
+            }
+            values[name, default: []].append(value)
+        }
+        return values
+    }
+
     static func parameters(_ query: Substring) -> [(name: String, value: String?)] {
         query.split(separator: "&", omittingEmptySubsequences: true).compactMap { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
