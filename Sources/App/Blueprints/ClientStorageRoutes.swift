@@ -92,10 +92,11 @@ struct ClientStorageRoutes: Sendable {
 
     private func list(_ request: Request) async throws -> Response {
         let user = try identity(write: false).user
-        let query = request.uri.queryParameters
+        // Read as the contract's routes read their queries.
+        let query = try QueryString.byName(request.uri.query)
         var errors: [FieldError] = []
         func number(_ name: String, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
-            guard let given = query.get(name) else { return fallback }
+            guard let given = query[name]?.first else { return fallback }
             guard let value = Int(given), range.contains(value) else {
                 errors.append(FieldError(field: name, code: "out_of_range", message: "must be an integer from \(range.lowerBound) to \(range.upperBound)"))
                 return fallback
@@ -104,7 +105,7 @@ struct ClientStorageRoutes: Sendable {
         }
         let page = number("page", 1, 1...100_000)
         let limit = number("limit", 50, 1...100)
-        let table = query.get("table")
+        let table = query["table"]?.first
         if let table, !ClientStorage.isTableName(table) {
             errors.append(FieldError(field: "table", code: "invalid_format", message: "must be 1 to 64 lowercase letters, digits and _"))
         }
@@ -295,18 +296,4 @@ struct ClientStorageRoutes: Sendable {
         ["id": .string(backup.id.lowercased), "version": .int(backup.version), "timestamp": .int(backup.timestamp), "checksum": .string(backup.checksum),
          "chunk_count": .int(backup.chunkCount), "size_bytes": .int(backup.sizeBytes)]
     }
-}
-
-/// HTTP dates (RFC 9110's IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`), for Last-Modified and If-Modified-Since.
-enum HTTPDate {
-    private static func formatter() -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter
-    }
-
-    static func format(_ date: Date) -> String { formatter().string(from: date) }
-    static func parse(_ text: String) -> Date? { text.count <= 64 ? formatter().date(from: text) : nil }
 }

@@ -107,10 +107,7 @@ struct ProviderHTTP: Sendable {
         if let seconds = Double(value.trimmingCharacters(in: .whitespaces)) {
             return delay(seconds: seconds)
         }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        if let date = formatter.date(from: value) {
+        if let date = HTTPDate.parse(value) {
             return delay(seconds: max(0, date.timeIntervalSinceNow))
         }
         return nil
