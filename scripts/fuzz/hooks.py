@@ -1,16 +1,28 @@
 """Schemathesis hooks for scripts/fuzz: the bearer token of each case.
 
 FUZZ_TOKEN is the token of the main run's account; FUZZ_BASE the server. Operations that end the session they are
-called with (logout, password change, session deletion) get a brand-new account's token on every call, so they can
-never blind the rest of the run, and whatever they change (a password, say) touches no other case. Without
-FUZZ_TOKEN no case carries a token.
+called with (logout, password change, session deletion, and a blueprint's aliases of them: FUZZ_SESSION_ENDING, one
+"METHOD /path" a line) get a brand-new account's token on every call, so they can never blind the rest of the run,
+and whatever they change (a password, say) touches no other case. Without FUZZ_TOKEN no case carries a token.
 """
-import json, os, urllib.request, uuid
+import ast, json, os, threading, urllib.request, uuid
 
 import schemathesis
 
-SESSION_ENDING = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/user/change-password"),
-                  ("DELETE", "/api/v1/auth/sessions/{id}")}
+# CPython 3.11 keeps one AST-construction recursion counter per interpreter, so two threads in ast.parse at once
+# (hypothesis describes lambdas with it, and --workers 2 runs two) can trip "SystemError: AST constructor recursion
+# depth mismatch" (python/cpython#106905), which schemathesis reports as an error of the case. One parse at a time.
+_parse, _parse_lock = ast.parse, threading.Lock()
+
+
+def _serial_parse(*args, **kwargs):
+    with _parse_lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _serial_parse
+
+SESSION_ENDING = {tuple(line.split(" ", 1)) for line in os.environ.get("FUZZ_SESSION_ENDING", "").splitlines() if line}
 
 
 def fresh_token():

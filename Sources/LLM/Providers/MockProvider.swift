@@ -15,7 +15,8 @@ import Foundation
 ///        {"replies": [{"text": "You said: {{user_message}}"}]}]}
 ///
 /// A reply may also hold `delay_ms` (before its first token), `chunk_delay_ms`, and `error` (`{status, message}`)
-/// to rehearse failures. `{{user_message}}` and `{{tool_result}}` are replaced in texts and string arguments. A turn
+/// to rehearse failures. `{{user_message}}`, `{{tool_result}}` and `{{tool_result.<field>}}` (one field of the latest
+/// tool result) are replaced in texts and string arguments. A turn
 /// with `"output": "<name>"` answers only the calls that ask for that output format (a router's `agent_choice`, plan
 /// mode's `execution_plan`, `user_facts`), and those calls are answered by such turns first.
 public struct MockScript: Sendable, Hashable {
@@ -111,6 +112,9 @@ struct MockProvider: ModelProvider {
 
     func shutdown() async {}
 
+    /// The longest a reply's text takes to stream, whatever its length.
+    static let maxStreamMillis = 2_000
+
     func stream(_ request: ChatRequest) async throws -> AsyncThrowingStream<ModelEvent, any Error> {
         let reply = script.reply(for: request)
         if reply.delayMillis > 0 { try await Task.sleep(for: .milliseconds(reply.delayMillis)) }
@@ -118,7 +122,10 @@ struct MockProvider: ModelProvider {
             throw ProviderError(ProviderError.kind(status: error.status), status: error.status, message: error.message)
         }
         let events = self.events(for: reply, request: request)
-        let delay = Duration.milliseconds(reply.chunkDelayMillis ?? script.chunkDelayMillis)
+        // Word by word at the script's pace, but never longer than `maxStreamMillis` in all: a reply that echoes a
+        // long message (`{{user_message}}`) must not hold a request for minutes.
+        let deltas = events.reduce(0) { count, event in if case .textDelta = event { count + 1 } else { count } }
+        let delay = Duration.milliseconds(min(reply.chunkDelayMillis ?? script.chunkDelayMillis, Self.maxStreamMillis / max(1, deltas)))
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
@@ -143,9 +150,18 @@ struct MockProvider: ModelProvider {
 
     private func events(for reply: MockScript.Reply, request: ChatRequest) -> [ModelEvent] {
         let userText = request.messages.last { $0.role == .user }?.text ?? ""
-        let toolResult = request.messages.last { $0.role == .tool }?.toolResults.last?.content.textForModel ?? ""
+        let result = request.messages.last { $0.role == .tool }?.toolResults.last?.content
         func fill(_ text: String) -> String {
-            text.replacingOccurrences(of: "{{user_message}}", with: userText).replacingOccurrences(of: "{{tool_result}}", with: toolResult)
+            var rest = Substring(text.replacingOccurrences(of: "{{user_message}}", with: userText)
+                .replacingOccurrences(of: "{{tool_result}}", with: result?.textForModel ?? ""))
+            // {{tool_result.<field>}}: one field of the result (text as it is); what a value holds is not scanned again.
+            var filled = ""
+            while let open = rest.range(of: "{{tool_result."), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
+                filled += rest[..<open.lowerBound]
+                filled += result?[String(rest[open.upperBound..<close.lowerBound])].map { $0.stringValue ?? $0.jsonString } ?? ""
+                rest = rest[close.upperBound...]
+            }
+            return filled + rest
         }
         func fill(_ value: JSONValue) -> JSONValue {
             switch value {
