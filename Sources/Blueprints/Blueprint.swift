@@ -143,7 +143,10 @@ public struct RouteAlias: Sendable {
 public struct PlatformAlias: Sendable {
     public let operation: String
     public let method: String
+    /// Its `{name}` segments stand, in order, for the platform path's parameters.
     public let path: String
+    /// `include=messages`: query parameters the alias always passes (`GET /api/chats/{id}?include=messages`).
+    public var query: String?
 
     /// Short names for the operations apps most often move.
     public static let names = ["auth.signup": "signup", "auth.login": "login", "auth.refresh": "refresh", "auth.logout": "logout",

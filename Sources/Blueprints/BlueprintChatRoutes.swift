@@ -9,7 +9,8 @@ public struct ChatRoute: Sendable, Equatable {
     public enum Slot: String, Sendable, CaseIterable {
         /// The user's message (required).
         case content
-        /// The conversation's id; without it, the user's own conversation of this route.
+        /// The conversation's id; without it, the user's own conversation of this route (or a new one: see
+        /// `newConversation`).
         case conversation
         /// Another agent than the route's.
         case agent
@@ -41,6 +42,9 @@ public struct ChatRoute: Sendable, Equatable {
     public let response: [String: Source]
     /// Nothing of the turn is stored: no conversation, no messages (see `Orchestrator.startStateless`).
     public var stateless = false
+    /// A request that names no conversation starts a new one, titled by its message (`new_conversation: true`),
+    /// rather than continuing the user's one conversation of this route.
+    public var newConversation = false
     /// A WebSocket route's own frames instead of the platform's events; nil: the platform's.
     public var frames: SocketFrames?
 
@@ -80,7 +84,7 @@ extension Checker {
                 problem(at, "must be {method: POST, path: /chat, agent: <agent>, request: {message: content}, response: {reply: message.text}}")
                 continue
             }
-            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response", "stateless", "frames"])
+            allowOnly(spec, at: at, known: ["method", "path", "agent", "request", "response", "stateless", "frames", "new_conversation"])
             let method = (spec["method"]?.stringValue ?? "POST").uppercased()
             if !["POST", "PUT", ChatRoute.webSocket].contains(method) { problem(at + ".method", "must be POST, PUT or WEBSOCKET") }
             let path = spec["path"]?.stringValue ?? ""
@@ -102,9 +106,19 @@ extension Checker {
                 }
                 route.stateless = flag
             }
+            if let fresh = spec["new_conversation"] {
+                guard let flag = fresh.boolValue else {
+                    problem(at + ".new_conversation", "must be true or false")
+                    continue
+                }
+                route.newConversation = flag
+            }
             if let frames = spec["frames"] {
                 if method != ChatRoute.webSocket { problem(at + ".frames", "only a WEBSOCKET route sends frames") }
                 route.frames = socketFrames(frames, at: at + ".frames")
+            }
+            if route.stateless, route.newConversation {
+                problem(at + ".new_conversation", "a stateless route stores no conversation")
             }
             if route.stateless {
                 // What only a stored conversation has cannot be asked for or answered.

@@ -141,13 +141,31 @@ extension Checker {
         var aliases: [PlatformAlias] = []
         for name in routes.keys.sorted() {
             let parts = routes[name]?.stringValue?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
-            guard parts.count == 2, ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(parts[0]), Self.isPath(parts[1]) else {
-                problem("routes." + name, "must be \"METHOD /path\" (a path without {parameters})")
+            let target = parts.count == 2 ? parts[1].split(separator: "?", maxSplits: 1).map(String.init) : []
+            let segments = target.first?.split(separator: "/", omittingEmptySubsequences: false).dropFirst() ?? []
+            let plain = "/" + segments.map { $0.hasPrefix("{") ? "x" : String($0) }.joined(separator: "/")
+            let parameters = segments.filter { $0.hasPrefix("{") }
+            let query = target.count == 2 ? target[1] : nil
+            guard parts.count == 2, ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(parts[0]), parts[1].hasPrefix("/"), Self.isPath(plain),
+                  parameters.allSatisfy({ $0.hasSuffix("}") && Names.isIdentifier(String($0.dropFirst().dropLast()), maxLength: 40) }),
+                  query.map(Self.isFixedQuery) ?? true else {
+                problem("routes." + name, "must be \"METHOD /path\": its {parameters} standing for the platform path's, in order, "
+                        + "and an optional fixed query (?include=messages)")
                 continue
             }
-            aliases.append(PlatformAlias(operation: name, method: parts[0], path: parts[1]))
+            aliases.append(PlatformAlias(operation: name, method: parts[0], path: target[0], query: query))
         }
         return aliases
+    }
+
+    /// `include=messages&x=1`: names are identifiers, values plain words (nothing to escape).
+    static func isFixedQuery(_ query: String) -> Bool {
+        let items = query.split(separator: "&", omittingEmptySubsequences: false)
+        return !items.isEmpty && items.count <= 8 && items.allSatisfy { item in
+            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return pair.count == 2 && Names.isIdentifier(String(pair[0]), maxLength: 40) && !pair[1].isEmpty && pair[1].count <= 100
+                && pair[1].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.,".contains($0)) }
+        }
     }
 
     /// `routes: {create: POST /workouts/log, get: GET /plans/{plan_id}}`.

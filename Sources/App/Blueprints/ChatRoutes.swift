@@ -115,15 +115,34 @@ struct ChatRoutes: Sendable {
                                                                    agent: asked.agent ?? route.agent, model: nil, context: asked.context, client: client))
             }
             let conversationID: UUID
+            var created: UUID?
             if let conversation = asked.conversation {
                 conversationID = conversation
+            } else if route.newConversation {
+                conversationID = try await conversations.create(userID: user.id, title: Self.title(asked.content), agent: route.agent,
+                                                                metadata: ["chat_route": .string(route.method + " " + route.path)], now: clock.now).id
+                created = conversationID
             } else {
                 conversationID = try await conversations.routeConversation(app: blueprint.name, route: route.method + " " + route.path,
                                                                            userID: user.id, agent: route.agent, now: clock.now)
             }
-            return try await orchestrator.start(.init(user: user, conversationID: conversationID, content: asked.content,
-                                                      agent: asked.agent ?? route.agent, model: nil, context: asked.context, client: client))
+            do {
+                return try await orchestrator.start(.init(user: user, conversationID: conversationID, content: asked.content,
+                                                          agent: asked.agent ?? route.agent, model: nil, context: asked.context, client: client))
+            } catch {
+                // A turn refused before it began (the plan, a quota, a limit) leaves no empty conversation behind.
+                if let created { _ = try? await conversations.delete(id: created, userID: user.id) }
+                throw error
+            }
         }
+    }
+
+    /// A new conversation's title: the message's first line, cut at a word to at most 80 characters.
+    static func title(_ content: String) -> String? {
+        let line = content.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard line.count > 80 else { return line.isEmpty ? nil : line }
+        let cut = line.prefix(79)
+        return (cut.lastIndex(of: " ").map { String(cut[..<$0]) } ?? String(cut)) + "…"
     }
 
     /// Runs `work`, its field errors named in the app's fields: the turn's checks name the platform's.

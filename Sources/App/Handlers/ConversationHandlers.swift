@@ -22,8 +22,12 @@ extension APIHandler {
 
     func getConversation(_ input: Operations.GetConversation.Input) async throws -> Operations.GetConversation.Output {
         let identity = try RequestScope.requireIdentity()
-        let conversation = try await conversations.get(try pathID(input.path.id, "conversation"), userID: identity.user.id)
-        return .ok(.init(body: .json(.init(conversation))))
+        let id = try pathID(input.path.id, "conversation")
+        var body = Components.Schemas.Conversation(try await conversations.get(id, userID: identity.user.id))
+        if input.query.include == .messages {
+            body.messages = try await conversations.latestMessages(id, userID: identity.user.id).map(Components.Schemas.Message.init)
+        }
+        return .ok(.init(body: .json(body)))
     }
 
     func updateConversation(_ input: Operations.UpdateConversation.Input) async throws -> Operations.UpdateConversation.Output {

@@ -18,8 +18,8 @@ struct OpenAPIDocument {
 
     let object: [String: Any]
     let operations: [Operation]
-    /// A blueprint's platform aliases: `"POST /api/v1/auth/register"` -> the platform path it stands for.
-    let aliases: [String: String]
+    /// A blueprint's platform aliases: `POST /api/v1/auth/register` -> the platform path it stands for.
+    let aliases: PathAliases
 
     /// The contract, with a blueprint's collection routes and schemas added when one is served.
     init(blueprint: Blueprint? = nil) throws {
@@ -50,28 +50,50 @@ struct OpenAPIDocument {
             components["schemas"] = schemas
             object["components"] = components
         }
-        var aliases: [String: String] = [:]
+        var aliases = PathAliases()
         for alias in blueprint?.platformAliases ?? [] {
             var paths = object["paths"] as? [String: Any] ?? [:]
-            let found = paths.lazy.compactMap { path, item -> (String, String, [String: Any])? in
-                guard !path.contains("{"), let item = item as? [String: Any] else { return nil }
+            let found = paths.lazy.compactMap { path, item -> (String, [String: Any], String, [String: Any])? in
+                guard let item = item as? [String: Any] else { return nil }
                 for case let (method, operation as [String: Any]) in item where operation["operationId"] as? String == alias.operationID {
-                    return (path, method, operation)
+                    return (path, item, method, operation)
                 }
                 return nil
             }.first
-            guard let (target, method, operation) = found, method == alias.method.lowercased() else {
-                throw StartupError(message: "blueprint routes.\(alias.operation): there is no platform operation \(alias.operationID) "
-                                   + "without path parameters, or it is not a \(alias.method)")
+            guard let (target, targetItem, method, operation) = found, method == alias.method.lowercased() else {
+                throw StartupError(message: "blueprint routes.\(alias.operation): there is no platform operation \(alias.operationID), "
+                                   + "or it is not a \(alias.method)")
             }
-            let path = (blueprint?.prefix ?? "") + alias.path
+            let names = Self.parameterNames(target)
+            guard Self.parameterNames(alias.path).count == names.count else {
+                throw StartupError(message: "blueprint routes.\(alias.operation): \(target) has \(names.count) path parameters; "
+                                   + "the alias's path must have as many")
+            }
+            // The contract names the alias's parameters as the platform's, so the copied operation describes them.
+            var remaining = names.makeIterator()
+            let path = (blueprint?.prefix ?? "") + alias.path.split(separator: "/", omittingEmptySubsequences: false)
+                .map { $0.hasPrefix("{") ? "{\(remaining.next() ?? "")}" : String($0) }.joined(separator: "/")
             var copy = operation
-            copy["operationId"] = alias.operationID + "At" + CollectionContract.camel(alias.path.replacingOccurrences(of: "/", with: "_"))
+            copy["operationId"] = alias.operationID + "At" + CollectionContract.camel(alias.path.filter { $0 != "{" && $0 != "}" }
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "-", with: "_"))
+            // The path item's parameters belong to the operation at its new path; the fixed query's are not the client's.
+            let fixed = Set((alias.query ?? "").split(separator: "&").map { String($0.split(separator: "=")[0]) })
+            let parameters = (targetItem["parameters"] as? [[String: Any]] ?? []) + (operation["parameters"] as? [[String: Any]] ?? [])
+            let queryNames = Set(parameters.compactMap { Self.resolve($0, in: object) }.filter { $0["in"] as? String == "query" }
+                .compactMap { $0["name"] as? String })
+            guard fixed.isSubset(of: queryNames) else {
+                throw StartupError(message: "blueprint routes.\(alias.operation): \(alias.operationID) has no query parameter "
+                                   + fixed.subtracting(queryNames).sorted().joined(separator: ", "))
+            }
+            copy["parameters"] = parameters.filter { parameter in
+                guard let resolved = Self.resolve(parameter, in: object) else { return true }
+                return !(resolved["in"] as? String == "query" && fixed.contains(resolved["name"] as? String ?? ""))
+            }
             var item = paths[path] as? [String: Any] ?? [:]
             item[method] = copy
             paths[path] = item
             object["paths"] = paths
-            aliases[alias.method + " " + path] = target
+            aliases.add(method: alias.method, path: path, target: target, query: alias.query)
         }
         self.aliases = aliases
         self.object = object
@@ -109,19 +131,26 @@ struct OpenAPIDocument {
 
     private static let methods: Set = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
-    private static func operations(of object: [String: Any]) -> [Operation] {
+    /// `{name}` segments of a path, in order.
+    private static func parameterNames(_ path: String) -> [String] {
+        path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) }
+    }
+
+    /// A parameter, its `$ref` to `components.parameters` followed.
+    private static func resolve(_ parameter: [String: Any], in object: [String: Any]) -> [String: Any]? {
+        guard let reference = parameter["$ref"] as? String else { return parameter }
         let components = (object["components"] as? [String: Any])?["parameters"] as? [String: [String: Any]] ?? [:]
-        func resolve(_ parameter: [String: Any]) -> [String: Any]? {
-            guard let reference = parameter["$ref"] as? String else { return parameter }
-            return components[String(reference.split(separator: "/").last ?? "")]
-        }
+        return components[String(reference.split(separator: "/").last ?? "")]
+    }
+
+    private static func operations(of object: [String: Any]) -> [Operation] {
         var operations: [Operation] = []
         for case let (path, item as [String: Any]) in object["paths"] as? [String: Any] ?? [:] {
             let shared = item["parameters"] as? [[String: Any]] ?? []
             for case let (method, operation as [String: Any]) in item where methods.contains(method) {
                 operations.append(Operation(path: path, method: method, id: operation["operationId"] as? String,
                                             isPublic: (operation["security"] as? [Any])?.isEmpty == true,
-                                            parameters: (shared + (operation["parameters"] as? [[String: Any]] ?? [])).compactMap(resolve)))
+                                            parameters: (shared + (operation["parameters"] as? [[String: Any]] ?? [])).compactMap { resolve($0, in: object) }))
             }
         }
         return operations

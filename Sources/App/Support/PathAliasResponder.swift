@@ -7,16 +7,15 @@ import Hummingbird
 public struct PathAliasResponder: HTTPResponder {
     public typealias Context = AppRequestContext
     let router: RouterResponder<AppRequestContext>
-    /// `"METHOD /path"` -> the platform path.
-    let aliases: [String: String]
+    let aliases: PathAliases
     /// The token routes answer `expires_at` in epoch seconds (`app.token_expiry: epoch_seconds`).
     var epochExpiry = false
 
     public func respond(to request: Request, context: Context) async throws -> Response {
         var request = request
-        if !aliases.isEmpty, let target = aliases[request.method.rawValue + " " + request.uri.path] {
+        if !aliases.isEmpty, let target = aliases.resolve(method: request.method.rawValue, path: request.uri.path, query: request.uri.query) {
             var head = request.head
-            head.path = target + (request.uri.query.map { "?" + $0 } ?? "")
+            head.path = target
             request = Request(head: head, body: request.body)
         }
         let response = try await router.respond(to: request, context: context)

@@ -223,6 +223,16 @@ public struct ConversationStore: Sendable {
         return Page(items: try rows.map(Self.message(from:)), total: total, request: page)
     }
 
+    /// The latest `limit` messages of a user's conversation, oldest first: a conversation shown with its messages.
+    public func latestMessages(conversationID: UUID, userID: UUID, limit: Int) async throws -> [StoredMessage] {
+        let rows = try await db.all("""
+            SELECT \(unsafeRaw: Self.messageColumns) FROM messages m
+            WHERE m.conversation_id = \(bind: conversationID.lowercased) AND m.user_id = \(bind: userID.lowercased)
+            ORDER BY m.seq DESC LIMIT \(bind: limit)
+            """)
+        return try rows.reversed().map(Self.message(from:))
+    }
+
     /// The latest `limit` messages of a conversation that hold something (failed steps do not), oldest first: what the
     /// model is shown. Only the columns the model needs are read: this runs on every turn, over up to `limit` rows.
     public func history(conversationID: UUID, limit: Int) async throws -> [ChatMessage] {

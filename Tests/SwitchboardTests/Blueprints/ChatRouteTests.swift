@@ -62,6 +62,36 @@ struct ChatRouteTests {
         }
     }
 
+    @Test("new_conversation: a request without an id starts a conversation titled by its message; a refused one leaves none")
+    func newConversations() async throws {
+        let fake = try await FakeProvider.start(.openai, [.text("One."), .text("Two."), .text("Three.")])
+        let yaml = CollectionToolTests.yaml + """
+
+            chat_routes:
+              - {path: /ask, agent: planner, new_conversation: true, request: {q: content, c: conversation},
+                 response: {a: message.text, id: conversation_id}}
+            """
+        let directory = try TestBlueprint.directory(yaml, files: CollectionToolTests.files)
+        try await TestApp.withFakes([fake], customize: { $0.blueprintDirectory = directory }) { app in
+            let user = try await app.signup()
+            let long = "How did the " + String(repeating: "quarterly ", count: 12) + "numbers do?\nDetails follow."
+            let first = try await app.request(.post, "/api/v1/ask", json: ["q": long], token: user.access)
+            let second = try await app.request(.post, "/api/v1/ask", json: ["q": "Another"], token: user.access)
+            let third = try await app.request(.post, "/api/v1/ask", json: ["q": "Continue", "c": first["id"] as? String ?? ""], token: user.access)
+            #expect(first["a"] as? String == "One." && second["a"] as? String == "Two." && third["a"] as? String == "Three.", "\(third.text)")
+            #expect(first["id"] as? String != second["id"] as? String && third["id"] as? String == first["id"] as? String)
+            let refused = try await app.request(.post, "/api/v1/ask", json: ["q": "   "], token: user.access)
+            #expect(refused.status == 400 && refused.fieldErrors["q"] == "required", "\(refused.text)")
+            let listed = try await app.request(.get, "/api/v1/conversations", token: user.access)
+            let titles = (listed["items"] as? [[String: Any]] ?? []).compactMap { $0["title"] as? String }
+            #expect(titles.count == 2 && titles.contains("Another"), "no conversation left by the refused request: \(titles)")
+            let title = titles.first { $0 != "Another" } ?? ""
+            #expect(title.hasPrefix("How did the quarterly") && title.hasSuffix("…") && title.count <= 80, "the first line, cut at a word: \(title)")
+        }
+        let stateless = CollectionToolTests.yaml + "\nchat_routes: [{path: /ask, agent: planner, stateless: true, new_conversation: true, request: {q: content}}]\n"
+        TestBlueprint.expectProblems(stateless, directory: directory, ["chat_routes.0.new_conversation: a stateless route stores no conversation"])
+    }
+
     @Test("A WebSocket chat route reads frames in the app's fields and sends the events, with a response frame before done")
     func webSocket() async throws {
         let yaml = CollectionToolTests.yaml + """

@@ -218,6 +218,13 @@ struct CollectionRESTTests {
             var settings = app.settings
             settings.blueprintDirectory = try TestBlueprint.directory(TestBlueprint.yaml.replacingOccurrences(of: "auth.me: GET", with: "auth.me: POST"))
             await #expect(throws: StartupError.self) { _ = try await Switchboard.build(settings: settings, logger: .init(label: "test")) }
+            // An alias names as many parameters as the platform path has, and fixes only query parameters it takes.
+            for wrong in [#"deleteConversation: "DELETE /chats/{a}/{b}""#, #"getConversation: "GET /chats/{id}?expand=all""#] {
+                settings.blueprintDirectory = try TestBlueprint.directory(TestBlueprint.yaml.replacingOccurrences(of: "auth.me: GET /auth/whoami", with: wrong))
+                await #expect(throws: StartupError.self, "\(wrong)") { _ = try await Switchboard.build(settings: settings, logger: .init(label: "test")) }
+            }
+            let badQuery = TestBlueprint.yaml.replacingOccurrences(of: "auth.me: GET /auth/whoami", with: #"getConversation: "GET /chats/{id}?include=<b>""#)
+            TestBlueprint.expectProblems(badQuery, directory: try TestBlueprint.directory(), ["routes.getConversation: must be \"METHOD /path\""])
         }
     }
 

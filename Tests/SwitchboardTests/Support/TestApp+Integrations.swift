@@ -32,7 +32,7 @@ extension TestApp {
     }
 
     /// A multipart upload of `file` (as `service-account.json`), with extra text fields.
-    func upload(_ file: String, fields: [String: String] = [:], token: String) async throws -> Reply {
+    func upload(_ file: String, fields: [String: String] = [:], token: String, path: String = "/api/v1/integrations") async throws -> Reply {
         let boundary = "switchboard-test-\(UUID().uuidString)"
         var body = ""
         for (name, value) in fields {
@@ -40,7 +40,7 @@ extension TestApp {
         }
         body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"service-account.json\"\r\n"
             + "Content-Type: application/json\r\n\r\n\(file)\r\n--\(boundary)--\r\n"
-        return try await request(.post, "/api/v1/integrations", token: token,
+        return try await request(.post, path, token: token,
                                  headers: [.contentType: "multipart/form-data; boundary=\(boundary)"], body: ByteBuffer(string: body))
     }
 
