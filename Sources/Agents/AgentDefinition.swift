@@ -19,6 +19,9 @@ public struct AgentDefinition: Sendable {
     /// The output guard: no run of the prompt's words reaches the client (`OutputGuard`).
     public var sanitize: Bool
     public var memory: MemoryMode
+    /// The JSON its answers are (a blueprint agent's `output:`); nil: text. Every model call of its turns asks for it;
+    /// tool calls come first, the answer is the JSON.
+    public var output: OutputFormat?
 
     public init(name: String, description: String, model: String? = nil, systemPrompt: String, tools: [String],
                 maxIterations: Int = 8, approvals: [String: ApprovalRule] = [:], prompt: (any SystemPromptSource)? = nil, sanitize: Bool = false,

@@ -441,7 +441,7 @@ public final class Orchestrator: Sendable {
                 let stepID = UUID()
                 let startedAt = clock.now
                 progress.begin(stepID, model: turn.model, at: startedAt)
-                let request = ChatRequest(system: system, messages: history, tools: specs)
+                let request = ChatRequest(system: system, messages: history, tools: specs, output: turn.agent.output)
                 var assembler = ResponseAssembler()
                 let outputGuard = guardRuns.map { OutputGuard(runs: $0) }
                 do {

@@ -237,11 +237,13 @@ public struct Switchboard: Sendable {
                 throw StartupError(message: "blueprint agents.\(agent.name).model: there is no model '\(model)' (models: "
                                    + settings.models.map(\.name).joined(separator: ", ") + ")")
             }
-            agents.append(AgentDefinition(name: agent.name, description: agent.description, model: agent.model, systemPrompt: "",
-                                          tools: agent.tools, maxIterations: agent.maxIterations,
-                                          approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock),
-                                          prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock),
-                                          sanitize: agent.sanitize, memory: MemoryMode(rawValue: agent.memory) ?? .off))
+            var definition = AgentDefinition(name: agent.name, description: agent.description, model: agent.model, systemPrompt: "",
+                                             tools: agent.tools, maxIterations: agent.maxIterations,
+                                             approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock),
+                                             prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock),
+                                             sanitize: agent.sanitize, memory: MemoryMode(rawValue: agent.memory) ?? .off)
+            definition.output = agent.output.map { OutputFormat(name: agent.name + "_output", schema: $0) }
+            agents.append(definition)
         }
         return agents
     }
@@ -343,7 +345,7 @@ public struct Switchboard: Sendable {
             router.add(middleware: CORSMiddleware(origins: Set(settings.corsOrigins)))
         }
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger))
-        let document = try OpenAPIDocument(blueprint: blueprint)
+        let document = try OpenAPIDocument(blueprint: blueprint, builtinAccounts: settings.accounts.mode == .builtin)
         router.add(middleware: MethodNotAllowedMiddleware(paths: document.methodsByPath.merging(
             ["/openapi.json": ["get"], "/docs": ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
         ) { $0 + $1 }))

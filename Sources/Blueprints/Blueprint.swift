@@ -205,10 +205,20 @@ public struct CollectionSpec: Sendable {
     public let hooks: [HookEvent: [HookAction]]
     /// The SQL table: `app_<app>_<collection>`.
     public let table: String
+    /// The list's own query parameters (`query: {muscle_group: "muscle_group = @query"}`), in file order.
+    public var queryFilters: [QueryFilter] = []
 
     public func field(_ name: String) -> Field? {
         fields.first { $0.name == name }
     }
+}
+
+/// A query parameter of a collection's list, in the app's own name: given, its filter holds for every record listed
+/// (`@query` being the parameter's value), or it is another name for `q`, the case-insensitive search.
+public struct QueryFilter: Sendable {
+    public let name: String
+    /// Nil: the parameter is `q`'s other name.
+    public let filter: String?
 }
 
 /// A top-level field of a collection: one column.

@@ -22,6 +22,8 @@ public struct BlueprintAgent: Sendable {
     public let sanitize: Bool
     /// `off`, `tools` (the memory tools join its tools) or `auto` (and its memories are recalled into its prompt).
     public let memory: String
+    /// The JSON Schema its answers follow (`output:`), an object every property of which is required; nil: text.
+    public var output: JSONValue?
 }
 
 public struct PromptBlock: Sendable, Equatable {
@@ -67,7 +69,7 @@ extension Checker {
                 continue
             }
             allowOnly(spec, at: at, known: ["description", "model", "system", "tools", "max_iterations", "approvals", "prompt_blocks", "sanitize",
-                                                "memory"])
+                                                "memory", "output"])
             if let value = spec["sanitize"], value.boolValue == nil { problem(at + ".sanitize", "must be true or false") }
             let description = spec["description"]?.stringValue ?? ""
             if description.isEmpty { problem(at + ".description", "is required: what the agent does (routers and frontends read it)") }
@@ -81,11 +83,42 @@ extension Checker {
             if !["off", "tools", "auto"].contains(memory) { problem(at + ".memory", "must be off, tools or auto") }
             if memory != "off" { tools += Self.memoryTools.filter { !tools.contains($0) } }
             let approvals = agentApprovals(spec["approvals"], tools: tools, collections: collections, at: at + ".approvals")
-            agents.append(BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, system: system,
-                                         blocks: blocks, tools: tools, maxIterations: maxIterations, approvals: approvals,
-                                         sanitize: spec["sanitize"]?.boolValue ?? sanitize, memory: memory))
+            var agent = BlueprintAgent(name: name, description: description, model: spec["model"]?.stringValue, system: system,
+                                       blocks: blocks, tools: tools, maxIterations: maxIterations, approvals: approvals,
+                                       sanitize: spec["sanitize"]?.boolValue ?? sanitize, memory: memory)
+            if let output = spec["output"] { agent.output = outputSchema(output, at: at + ".output") }
+            agents.append(agent)
         }
         return agents
+    }
+
+    /// `output: schemas/reply.json`: a JSON file of the blueprint holding the answers' JSON Schema, in the form every
+    /// provider can hold a model to (OpenAI's strict mode): objects list every property as required and allow no
+    /// others; a value that may be missing is nullable (`type: [string, "null"]`).
+    private mutating func outputSchema(_ value: JSONValue, at: String) -> JSONValue? {
+        guard let (file, text) = textFile(value, at: at, example: "schemas/reply.json") else { return nil }
+        guard let schema = JSONValue.parse(Data(text.utf8)), schema["type"] == "object" else {
+            problem(at, "\(file) must hold a JSON Schema of an object")
+            return nil
+        }
+        func strict(_ schema: JSONValue, _ path: String) -> [String] {
+            switch schema {
+            case .object(let node):
+                var found: [String] = []
+                if case .object(let properties)? = node["properties"] {
+                    let required = Set((node["required"]?.arrayValue ?? []).compactMap(\.stringValue))
+                    if required != Set(properties.keys) { found.append("\(path) must list every property under required") }
+                    if node["additionalProperties"] != false { found.append("\(path) must say additionalProperties: false") }
+                    for (name, property) in properties { found += strict(property, path + "." + name) }
+                }
+                if let items = node["items"] { found += strict(items, path + "[]") }
+                return found
+            default:
+                return []
+            }
+        }
+        for message in strict(schema, "the schema") { problem(at, "\(file): \(message) (a value that may be missing is nullable)") }
+        return schema
     }
 
     /// A prompt file of the blueprint, parsed as a template whose every name must be a variable prompts have.

@@ -28,6 +28,8 @@ public struct ChatRoute: Sendable, Equatable {
         case conversationID = "conversation_id", turnID = "turn_id", status, usage, approvals
         /// What the turn's client action tools queued for the app, in order (`client_tools:`).
         case actions
+        /// The answer's JSON, from an agent with an `output:` schema (null when the model's answer did not follow it).
+        case output
     }
 
     /// `POST` or `PUT`, or `WEBSOCKET` for a socket at the path (each frame a request, the turn's events back).
@@ -40,6 +42,8 @@ public struct ChatRoute: Sendable, Equatable {
     public let request: [String: Slot]
     /// Response field -> source; empty: the platform's turn result as it is.
     public let response: [String: Source]
+    /// Response field -> a property of the answer's JSON (`reply: output.reply`).
+    public var outputFields: [String: String] = [:]
     /// Nothing of the turn is stored: no conversation, no messages (see `Orchestrator.startStateless`).
     public var stateless = false
     /// A request that names no conversation starts a new one, titled by its message (`new_conversation: true`),
@@ -63,6 +67,9 @@ public struct ChatRoute: Sendable, Equatable {
         case source(Source)
         case constant(JSONValue)
     }
+
+    /// Whether the route answers in its own fields (else the platform's turn result).
+    public var mapsResponse: Bool { !response.isEmpty || !outputFields.isEmpty }
 
     public func field(for slot: Slot) -> String? {
         request.first { $0.value == slot }?.key
@@ -97,8 +104,9 @@ extension Checker {
             // A configured agent is checked when the server starts; a name that is neither is caught there.
             if !Names.isIdentifier(agent, maxLength: 40) { problem(at + ".agent", "is required: the agent that answers") }
             let request = chatRequest(spec["request"], at: at + ".request")
-            let response = chatResponse(spec["response"], at: at + ".response")
+            let (response, outputFields) = chatResponse(spec["response"], at: at + ".response")
             var route = ChatRoute(method: method, path: path, agent: agent, request: request, response: response)
+            route.outputFields = outputFields
             if let stateless = spec["stateless"] {
                 guard let flag = stateless.boolValue else {
                     problem(at + ".stateless", "must be true or false")
@@ -185,13 +193,21 @@ extension Checker {
         return request
     }
 
-    private mutating func chatResponse(_ value: JSONValue?, at: String) -> [String: ChatRoute.Source] {
-        guard let value else { return [:] }
-        guard case .object(let declared) = value else {
+    /// The response's fields: each a source, or `output.<property>` (a property of the answer's JSON).
+    private mutating func chatResponse(_ value: JSONValue?, at: String) -> ([String: ChatRoute.Source], [String: String]) {
+        guard let value else { return ([:], [:]) }
+        guard case .object(var declared) = value else {
             problem(at, "must map the response's fields to what fills them, e.g. {reply: message.text}")
-            return [:]
+            return ([:], [:])
         }
-        return fields(declared, at: at, unique: false)
+        var outputFields: [String: String] = [:]
+        for (field, source) in declared {
+            guard let name = source.stringValue, name.hasPrefix("output.") else { continue }
+            declared[field] = nil
+            if Names.isFieldName(field) { outputFields[field] = String(name.dropFirst("output.".count)) }
+            else { problem("\(at).\(field)", "must be a field name: letters, digits or _, starting with a letter") }
+        }
+        return (fields(declared, at: at, unique: false), outputFields)
     }
 
     /// The app's field names, each mapped to one of `Value`'s cases (each case to one field at most when `unique`).

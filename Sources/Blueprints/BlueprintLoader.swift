@@ -68,7 +68,7 @@ struct Checker {
             return nil
         }
         allowOnly(root, at: "", known: ["blueprint", "app", "collections", "profile", "routes", "tiers", "flags", "agents", "chat_routes", "router", "pipelines",
-                                         "client_tools", "plans", "models", "client_storage"])
+                                         "client_tools", "plans", "models", "client_storage", "config"])
         if root["blueprint"] != .int(1) { problem("blueprint", "must be 1 (the version of this format)") }
         let app = root["app"]?.objectValue ?? [:]
         if root["app"]?.objectValue == nil { problem("app", "is required: {name, title, prefix}") }
@@ -128,7 +128,8 @@ struct Checker {
             ["POST " + collection.path, "PUT " + collection.path] + collection.aliases.map { $0.method + " " + $0.path }
         })
         var blueprint = Blueprint(directory: directory, name: name, title: title, prefix: prefix, collections: collections,
-                                  platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]).merging(modelConfiguration(root["models"])) { $1 },
+                                  platformAliases: platformAliases(root["routes"]), profile: profile, configuration: tierConfiguration(root["tiers"]).merging(modelConfiguration(root["models"])) { $1 }
+                                      .merging(settingsConfiguration(root["config"])) { $1 },
                                   flags: flags, publicFlags: publicFlags, agents: agents, router: router(root["router"], agents: agents),
                                   pipelines: pipelines(root["pipelines"], agents: agents),
                                   chatRoutes: chatRoutes(root["chat_routes"], taken: taken))
@@ -144,6 +145,15 @@ struct Checker {
             if let field = route.field(for: .mode), blueprint.plans == nil {
                 problem("chat_routes.\(index).request.\(field)", "plan mode needs the app's plans: (templates and playbooks)")
             }
+            // What the answer's JSON holds can be mapped only from an agent that answers in JSON, by its properties.
+            let output = agents.first { $0.name == route.agent }?.output
+            for (field, name) in route.outputFields.sorted(by: { $0.key < $1.key }) where output?["properties"]?[name] == nil {
+                problem("chat_routes.\(index).response.\(field)", output == nil ? "output.\(name): the agent \(route.agent) has no output: schema"
+                        : "output.\(name) is not a property of the agent's output: schema")
+            }
+            if output == nil, let field = route.response.first(where: { $0.value == .output })?.key {
+                problem("chat_routes.\(index).response.\(field)", "output: the agent \(route.agent) has no output: schema")
+            }
         }
         return blueprint
     }
@@ -154,7 +164,8 @@ struct Checker {
             problem(at, "must be a mapping with at least a schema")
             return nil
         }
-        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes", "relations", "hooks"])
+        allowOnly(spec, at: at, known: ["path", "owner", "schema", "search", "indexes", "seed", "feature", "description", "rules", "routes", "relations",
+                                        "hooks", "query"])
         if !Names.isIdentifier(name, maxLength: 30) {
             problem(at, "a collection's name must be 1 to 30 lowercase letters, digits or _, starting with a letter")
         }
@@ -209,17 +220,54 @@ struct Checker {
                 if let text = value.stringValue { rules[rule] = text } else { problem("\(at).rules.\(rule.rawValue)", "must be a rule (text)") }
             }
         }
-        let collection = CollectionSpec(name: name, path: path, owner: owner, schema: spec["schema"] ?? .null, fields: fields, search: search,
+        var collection = CollectionSpec(name: name, path: path, owner: owner, schema: spec["schema"] ?? .null, fields: fields, search: search,
                                         indexes: indexes, seed: seed, feature: feature, rules: rules, aliases: aliases(spec["routes"], at: at + ".routes"),
                                         relations: relations(spec["relations"], fields: byName, at: at + ".relations"),
                                         hooks: hooks(spec["hooks"], at: at + ".hooks"),
                                         table: "app_\(app)_\(name)")
+        collection.queryFilters = queryFilters(spec["query"], collection, at: at + ".query")
         for (rule, text) in rules { checkRule(text, collection, body: rule.writes, at: "\(at).rules.\(rule.rawValue)") }
         for field in fields {
             if let text = field.readRule { checkRule(text, collection, body: false, at: "\(at).schema.properties.\(field.name).read") }
             if let text = field.writeRule { checkRule(text, collection, body: true, at: "\(at).schema.properties.\(field.name).write") }
         }
         return collection
+    }
+
+    /// `query: {muscle_group: "muscle_group = @query", search: q}`: list parameters in the app's names.
+    mutating func queryFilters(_ value: JSONValue?, _ collection: CollectionSpec, at: String) -> [QueryFilter] {
+        guard let value else { return [] }
+        guard case .object(let declared) = value, declared.count <= 20 else {
+            problem(at, "must map up to 20 query parameters to a filter over @query (\"status = @query\") or to q")
+            return []
+        }
+        var filters: [QueryFilter] = []
+        for name in inFileOrder(declared, at: at) {
+            guard Names.isIdentifier(name, maxLength: 40), !ListQuery.parameters.contains(name) else {
+                problem("\(at).\(name)", "must be a lowercase name that is not one of \(ListQuery.parameters.sorted().joined(separator: ", "))")
+                continue
+            }
+            guard let text = declared[name]?.stringValue else {
+                problem("\(at).\(name)", "must be a filter over @query, or q")
+                continue
+            }
+            if text == "q" {
+                if collection.search.isEmpty { problem("\(at).\(name)", "q searches the fields under search:, and \(collection.name) has none") }
+                filters.append(QueryFilter(name: name, filter: nil))
+                continue
+            }
+            do {
+                let expression = try FilterParser.parse(text, context: FilterContext(nowMillis: 0, auth: [:], query: .string("")))
+                for field in expression.fields.sorted() where collection.field(field) == nil && SystemField(rawValue: field) == nil {
+                    problem("\(at).\(name)", "\(field) is not a field of \(collection.name)")
+                }
+                if !text.contains("@query") { problem("\(at).\(name)", "must use the parameter's value, @query") }
+                filters.append(QueryFilter(name: name, filter: text))
+            } catch {
+                problem("\(at).\(name)", "the filter \(error.message)")
+            }
+        }
+        return filters
     }
 
     mutating func fields(_ schema: JSONValue?, at: String) -> [Field] {

@@ -8,9 +8,10 @@ enum ChatRouteContract {
         for route in blueprint.chatRoutes where route.method != ChatRoute.webSocket {
             let base = CollectionContract.camel(blueprint.name) + CollectionContract.camel(route.path.replacingOccurrences(of: "/", with: "_"))
             part.schemas[base + "ChatRequest"] = request(route)
-            let result: JSONValue = route.response.isEmpty ? ["$ref": "#/components/schemas/TurnResult"] : response(route)
-            if !route.response.isEmpty { part.schemas[base + "ChatResponse"] = result }
-            var schema: JSONValue = route.response.isEmpty ? result : ["$ref": .string("#/components/schemas/\(base)ChatResponse")]
+            let output = blueprint.agents.first { $0.name == route.agent }?.output
+            let result: JSONValue = route.mapsResponse ? response(route, output: output) : ["$ref": "#/components/schemas/TurnResult"]
+            if route.mapsResponse { part.schemas[base + "ChatResponse"] = result }
+            var schema: JSONValue = route.mapsResponse ? ["$ref": .string("#/components/schemas/\(base)ChatResponse")] : result
             if route.field(for: .mode) != nil { schema = ["oneOf": [schema, ["$ref": .string("#/components/schemas/\(PlanContract.planSchema(blueprint))")]]] }
             var item = part.paths[blueprint.prefix + route.path]?.objectValue ?? [:]
             item[route.method.lowercased()] = [
@@ -59,8 +60,11 @@ enum ChatRouteContract {
                 "properties": .object(properties)]
     }
 
-    private static func response(_ route: ChatRoute) -> JSONValue {
+    private static func response(_ route: ChatRoute, output: JSONValue?) -> JSONValue {
         var properties: [String: JSONValue] = [:]
+        // The answer's JSON is null when the model did not follow the schema.
+        func nullable(_ schema: JSONValue?) -> JSONValue { ["anyOf": [schema ?? [:], ["type": "null"]]] }
+        for (field, name) in route.outputFields { properties[field] = nullable(output?["properties"]?[name]) }
         for (field, source) in route.response {
             properties[field] = switch source {
             case .messageText: ["type": "string", "description": "The agent's answer."]
@@ -76,8 +80,9 @@ enum ChatRouteContract {
                 "type": "object", "required": ["type", "table", "agent", "data"],
                 "properties": ["type": ["type": "string"], "table": ["type": ["string", "null"]], "agent": ["type": ["string", "null"]], "data": [:]],
             ]]
+            case .output: nullable(output)
             }
         }
-        return ["type": "object", "required": .array(route.response.keys.sorted().map(JSONValue.string)), "properties": .object(properties)]
+        return ["type": "object", "required": .array(properties.keys.sorted().map(JSONValue.string)), "properties": .object(properties)]
     }
 }

@@ -155,6 +155,11 @@ public enum CollectionContract {
                                "description": .string("Records whose \(collection.search.joined(separator: ", ")) contain this text, ignoring case."),
                                "schema": ["type": "string", "maxLength": 200]])
         }
+        for declared in collection.queryFilters {
+            let description = declared.filter.map { "Only records where \($0) (`@query` being this value)." } ?? "Another name for `q`."
+            parameters.append(["name": .string(declared.name), "in": "query", "required": false, "description": .string(description),
+                               "schema": ["type": "string", "maxLength": 200]])
+        }
         return parameters
     }
 

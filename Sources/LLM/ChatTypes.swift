@@ -110,6 +110,11 @@ public struct OutputFormat: Sendable, Equatable {
         self.name = name
         self.schema = schema
     }
+
+    /// How a provider that cannot hold the model to the schema asks for it, in words (the caller validates).
+    public var instruction: String {
+        "Answer with one JSON object only, no other text, matching this JSON Schema: " + schema.jsonString
+    }
 }
 
 public struct ChatRequest: Sendable {

@@ -166,7 +166,7 @@ struct ChatRoutes: Sendable {
         }
         var response: (@Sendable (CollectedTurn.Outcome) -> JSONValue)?
         let blueprint = blueprint
-        if !route.response.isEmpty, route.frames == nil { response = { @Sendable outcome in Self.answer(outcome, route: route, blueprint: blueprint) } }
+        if route.mapsResponse, route.frames == nil { response = { @Sendable outcome in Self.answer(outcome, route: route, blueprint: blueprint) } }
         return ChatSocket(accounts: accounts, orchestrator: orchestrator, plans: plans, limiter: limiter, clock: clock, logger: logger,
                           path: blueprint.prefix + route.path, start: start, response: response,
                           shape: route.frames.map { RouteFrames(frames: $0, blueprint: blueprint) })
@@ -175,13 +175,15 @@ struct ChatRoutes: Sendable {
     /// The turn's result in the route's field names; the platform's turn result when the route maps none.
     static func answer(_ turn: CollectedTurn.Outcome, route: ChatRoute, blueprint: Blueprint) -> JSONValue {
         let values = Self.values(turn, blueprint: blueprint)
-        guard !route.response.isEmpty else {
+        guard route.mapsResponse else {
             var result: [String: JSONValue] = ["turn_id": values[.turnID]!, "conversation_id": values[.conversationID]!, "status": values[.status]!,
                                                "message": values[.message]!, "messages": values[.messages]!, "usage": values[.usage]!]
             if !turn.approvals.isEmpty { result["approvals"] = values[.approvals]! }
             return .object(result)
         }
-        return .object(route.response.mapValues { values[$0] ?? .null })
+        var answer = route.response.mapValues { values[$0] ?? .null }
+        for (field, name) in route.outputFields { answer[field] = values[.output]?[name] ?? .null }
+        return .object(answer)
     }
 
     /// What each response source holds for a turn that ended.
@@ -195,6 +197,14 @@ struct ChatRoutes: Sendable {
             .conversationID: .string(turn.conversationID.lowercased), .turnID: .string(turn.turnID.lowercased),
             .status: .string(turn.status), .usage: ChatEventEncoding.json(Components.Schemas.Usage(turn.summary.usage)), .approvals: approvals,
             .actions: .array(ClientTool.actions(in: turn.messages, blueprint: blueprint)),
+            .output: Self.output(turn, blueprint: blueprint),
         ]
+    }
+
+    /// The answer's JSON, when the turn's agent answers in JSON and the answer follows its schema; null otherwise.
+    static func output(_ turn: CollectedTurn.Outcome, blueprint: Blueprint) -> JSONValue {
+        guard let agent = turn.final.agent, let schema = blueprint.agents.first(where: { $0.name == agent })?.output else { return .null }
+        let text = turn.final.parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()
+        return OutputFormat(name: agent + "_output", schema: schema).answer(text) ?? .null
     }
 }

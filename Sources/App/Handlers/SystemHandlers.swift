@@ -4,6 +4,10 @@ import Foundation
 import Storage
 
 extension APIHandler {
+    func getRoot(_ input: Operations.GetRoot.Input) async throws -> Operations.GetRoot.Output {
+        .ok(.init(body: .json(.init(name: app?.title ?? "Switchboard", version: Switchboard.version, docs: "/docs", openapi: "/openapi.json"))))
+    }
+
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
         .ok(.init(body: .json(.init(status: .ok, version: Switchboard.version))))
     }

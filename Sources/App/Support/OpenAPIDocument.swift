@@ -21,10 +21,22 @@ struct OpenAPIDocument {
     /// A blueprint's platform aliases: `POST /api/v1/auth/register` -> the platform path it stands for.
     let aliases: PathAliases
 
-    /// The contract, with a blueprint's collection routes and schemas added when one is served.
-    init(blueprint: Blueprint? = nil) throws {
+    /// The operations of built-in accounts, which an external identity provider's server does not serve (404).
+    static let builtinAccountOperations: Set = ["signup", "login", "token", "refresh", "logout", "listSessions", "deleteSession", "changePassword"]
+
+    /// The contract, with a blueprint's collection routes and schemas added when one is served; without built-in
+    /// accounts' operations when the server takes an external provider's tokens, so that what it lists as public is
+    /// exactly what it serves without a token.
+    init(blueprint: Blueprint? = nil, builtinAccounts: Bool = true) throws {
         guard var object = try Yams.load(yaml: Contract.yaml()) as? [String: Any] else {
             throw CocoaError(.fileReadCorruptFile)
+        }
+        if !builtinAccounts, var paths = object["paths"] as? [String: Any] {
+            for case let (path, item as [String: Any]) in paths {
+                let kept = item.filter { !Self.builtinAccountOperations.contains(($0.value as? [String: Any])?["operationId"] as? String ?? "") }
+                paths[path] = kept.keys.allSatisfy { $0 == "parameters" } ? nil : kept
+            }
+            object["paths"] = paths
         }
         if let blueprint {
             let part = CollectionContract.part(for: blueprint)

@@ -20,7 +20,8 @@ struct QueryParameters {
     mutating func single(_ name: String) -> String? {
         guard let given = values[name], let text = given.first else { return nil }
         if given.count > 1 { errors.append(FieldError(field: name, code: "duplicate", message: "must be given once")) }
-        if let limit = Self.maxLengths[name], text.unicodeScalars.count > limit {
+        // A collection's own `query:` parameters are as long as `q` may be.
+        if let limit = Self.maxLengths[name] ?? Self.maxLengths["q"], text.unicodeScalars.count > limit {
             errors.append(FieldError(field: name, code: "too_long", message: "must be at most \(limit) characters"))
             return nil
         }

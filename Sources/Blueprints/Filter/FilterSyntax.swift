@@ -7,8 +7,8 @@ import LLM
 /// The grammar (PocketBase's, smaller): `field op value` (or `value op field`), with op one of `= != > >= < <= ~ !~`,
 /// or `field in [v, ...]` and `field !in [...]`; a field is its name or `@record.name`; values are 'text' or "text",
 /// numbers, `true`, `false`, `null`, `@now` (optionally `+`/`-` seconds), `@auth.id`, `@auth.role`, `@auth.tier`,
-/// `@flag.name` (the app's flag as configured) and,
-/// in rules, `@body.name` (the request body's value); parentheses group. Macros are resolved while parsing, so what
+/// `@flag.name` (the app's flag as configured), in rules `@body.name` (the request body's value), and in a
+/// collection's `query:` filters `@query` (the list parameter's value); parentheses group. Macros are resolved while parsing, so what
 /// reaches SQL is always a bound value, and a comparison of two values (`@auth.role = 'admin'`) is decided there.
 public indirect enum FilterExpression: Sendable, Equatable {
     case all([FilterExpression])
@@ -62,12 +62,16 @@ public struct FilterContext: Sendable {
     public var body: [String: JSONValue]?
     /// The app's flags as configured, for `@flag.*`.
     public var flags: [String: Bool]
+    /// A list query parameter's value, for `@query` in a collection's `query:` filters; nil elsewhere.
+    public var query: JSONValue?
 
-    public init(nowMillis: Int64, auth: [String: JSONValue], body: [String: JSONValue]? = nil, flags: [String: Bool] = [:]) {
+    public init(nowMillis: Int64, auth: [String: JSONValue], body: [String: JSONValue]? = nil, flags: [String: Bool] = [:],
+                query: JSONValue? = nil) {
         self.nowMillis = nowMillis
         self.auth = auth
         self.body = body
         self.flags = flags
+        self.query = query
     }
 }
 
@@ -246,6 +250,9 @@ public struct FilterParser {
                 throw FilterSyntaxError(message: "has an unknown flag @\(name) (flags are declared under flags:)")
             }
             value = .json(.bool(flag))
+        case .macro("query"):
+            guard let query = context.query else { throw FilterSyntaxError(message: "uses @query outside a collection's query: filters") }
+            value = .json(query)
         case .macro(let name): throw FilterSyntaxError(message: "has an unknown value @\(name)")
         default: throw FilterSyntaxError(message: "expects a value: 'text', a number, true, false, null or @now")
         }

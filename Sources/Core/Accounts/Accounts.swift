@@ -57,23 +57,28 @@ public final class Accounts: Sendable {
         return Identity(user: user, sessionID: sessionID)
     }
 
-    /// The user for an external subject, created on first sight.
+    /// The user for an external subject, created on first sight. A subject that is a UUID (as Supabase's are)
+    /// becomes the user's id, so the app's frontend and this server name the user alike.
     private func externalUser(subject: String, email: String?) async throws -> User {
         if let user = try await users.findExternal(subject: subject) { return user }
         let normalized = email.flatMap(Credentials.normalizedEmail)
-        if let user = try await users.create(email: normalized, passwordHash: nil, name: nil, tier: settings.defaultTier,
+        let id = UUID.parse(subject) ?? UUID()
+        if let user = try await users.create(id: id, email: normalized, passwordHash: nil, name: nil, tier: settings.defaultTier,
                                              externalSubject: subject, now: clock.now) {
             return user
         }
         // A concurrent first request created it, or the email is already used by another account: then keep the
-        // subject and leave the email out rather than link two identities on an unverified claim.
+        // subject and leave the email out rather than link two identities on an unverified claim. An id already
+        // taken by another account (never by this subject) is not shared either: a new one is given.
         if let user = try await users.findExternal(subject: subject) { return user }
-        if let user = try await users.create(email: nil, passwordHash: nil, name: nil, tier: settings.defaultTier,
-                                             externalSubject: subject, now: clock.now) {
-            return user
+        for id in [id, UUID()] {
+            if let user = try await users.create(id: id, email: nil, passwordHash: nil, name: nil, tier: settings.defaultTier,
+                                                 externalSubject: subject, now: clock.now) {
+                return user
+            }
+            if let user = try await users.findExternal(subject: subject) { return user }
         }
-        guard let user = try await users.findExternal(subject: subject) else { throw AppError.unauthorized() }
-        return user
+        throw AppError.unauthorized()
     }
 
     // MARK: Built-in accounts

@@ -20,10 +20,9 @@ struct UserStore: Sendable {
         )
     }
 
-    /// Inserts a user; nil when the email is taken.
-    func create(email: String?, passwordHash: String?, name: String?, tier: String, externalSubject: String? = nil,
+    /// Inserts a user (with `id`, or a new one); nil when the email or the id is taken.
+    func create(id: UUID = UUID(), email: String?, passwordHash: String?, name: String?, tier: String, externalSubject: String? = nil,
                 now: Date) async throws -> User? {
-        let id = UUID()
         let row = try await db.first("""
             INSERT INTO users (id, email, password_hash, name, tier, external_subject, created_at, updated_at)
             VALUES (\(bind: id.uuidString.lowercased()), \(bind: email), \(bind: passwordHash), \(bind: name), \(bind: tier),

@@ -95,8 +95,7 @@ struct AnthropicProvider: ModelProvider {
         var system = request.system.filter { !$0.text.isEmpty }
         // Messages has no schema-constrained output: the schema is asked for in words, and the caller validates.
         if let output = request.output {
-            system.append(SystemBlock("Answer with one JSON object only, no other text, matching this JSON Schema: " + output.schema.jsonString,
-                                      cacheable: false))
+            system.append(SystemBlock(output.instruction, cacheable: false))
         }
         if !system.isEmpty {
             // One breakpoint, at the end of the leading cacheable blocks: Anthropic caches the whole prefix before it.

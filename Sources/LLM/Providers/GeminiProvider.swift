@@ -101,7 +101,11 @@ struct GeminiProvider: ModelProvider {
             }
         }
         var body: [String: JSONValue] = ["contents": .array(contents)]
-        let system = request.system.filter { !$0.text.isEmpty }
+        var system = request.system.filter { !$0.text.isEmpty }
+        // Gemini 2.5 refuses a response schema beside function declarations: with tools, the schema is asked for in
+        // words (as Anthropic's is), and the caller validates.
+        let constrained = request.output.flatMap { request.tools.isEmpty ? $0 : nil }
+        if let output = request.output, constrained == nil { system.append(SystemBlock(output.instruction, cacheable: false)) }
         if !system.isEmpty { body["systemInstruction"] = ["parts": .array(system.map { ["text": .string($0.text)] })] }
         if !request.tools.isEmpty {
             body["tools"] = [["functionDeclarations": .array(request.tools.map { tool in
@@ -111,7 +115,7 @@ struct GeminiProvider: ModelProvider {
         var generation: [String: JSONValue] = [:]
         if let max = request.maxOutputTokens ?? config.maxOutputTokens { generation["maxOutputTokens"] = .int(Int64(max)) }
         if let temperature = request.temperature ?? config.temperature { generation["temperature"] = .double(temperature) }
-        if let output = request.output {
+        if let output = constrained {
             generation["responseMimeType"] = "application/json"
             generation["responseSchema"] = Self.responseSchema(output.schema)
         }

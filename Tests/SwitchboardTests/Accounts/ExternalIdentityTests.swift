@@ -72,6 +72,14 @@ struct ExternalIdentityTests {
             #expect(other["id"] as? String != me["id"] as? String)
             // The JWKS was fetched once and cached.
             #expect(idp.fetches.withLock { $0 } == 1)
+
+            // A UUID subject (Supabase's) is the user's id, so the frontend's user id and the server's agree; a
+            // second subject naming an id already taken gets an id of its own.
+            let subject = UUID().uuidString.lowercased()
+            let supabase = try await app.me(try idp.token(subject: subject.uppercased()))
+            #expect(supabase.status == 200 && supabase["id"] as? String == subject, "\(supabase.text)")
+            let taken = try await app.me(try idp.token(subject: subject))
+            #expect(taken.status == 200 && taken["id"] as? String != subject, "\(taken.text)")
         }
     }
 
