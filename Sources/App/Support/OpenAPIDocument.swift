@@ -20,6 +20,10 @@ struct OpenAPIDocument {
     let operations: [Operation]
     /// A blueprint's platform aliases: `POST /api/v1/auth/register` -> the platform path it stands for.
     let aliases: PathAliases
+    /// Public routes left out of the contract (built-in sign-in beside an identity provider), by path and operation:
+    /// served without a token, so that they answer 404 as routes that do not exist, not 401.
+    let unlistedPublicPaths: Set<String>
+    let unlistedPublicOperations: Set<String>
 
     /// The operations of built-in accounts, which an external identity provider's server does not serve (404).
     static let builtinAccountOperations: Set = ["signup", "login", "token", "refresh", "logout", "listSessions", "deleteSession", "changePassword"]
@@ -31,13 +35,21 @@ struct OpenAPIDocument {
         guard var object = try Yams.load(yaml: Contract.yaml()) as? [String: Any] else {
             throw CocoaError(.fileReadCorruptFile)
         }
+        var unlisted: [(path: String, operation: String)] = []
         if !builtinAccounts, var paths = object["paths"] as? [String: Any] {
             for case let (path, item as [String: Any]) in paths {
-                let kept = item.filter { !Self.builtinAccountOperations.contains(($0.value as? [String: Any])?["operationId"] as? String ?? "") }
+                var kept = item
+                for case let (method, operation as [String: Any]) in item {
+                    guard let id = operation["operationId"] as? String, Self.builtinAccountOperations.contains(id) else { continue }
+                    kept[method] = nil
+                    if (operation["security"] as? [Any])?.isEmpty == true { unlisted.append((path, id)) }
+                }
                 paths[path] = kept.keys.allSatisfy { $0 == "parameters" } ? nil : kept
             }
             object["paths"] = paths
         }
+        unlistedPublicPaths = Set(unlisted.map(\.path))
+        unlistedPublicOperations = Set(unlisted.map(\.operation))
         if let blueprint {
             let part = CollectionContract.part(for: blueprint)
             var paths = object["paths"] as? [String: Any] ?? [:]

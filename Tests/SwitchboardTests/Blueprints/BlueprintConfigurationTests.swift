@@ -127,6 +127,52 @@ struct BlueprintConfigurationTests {
         ])
     }
 
+    @Test("config: sets auth.*, memory.*, chat.* and google.* at the lowest precedence; query: and output: are checked with their lines")
+    func configQueryAndOutput() async throws {
+        let yaml = """
+            blueprint: 1
+            app: {name: configured}
+            config:
+              auth.mode: external
+              auth.external.issuer: https://idp.example.com/auth/v1
+              auth.external.jwks_url: https://idp.example.com/auth/v1/.well-known/jwks.json
+              auth.external.audience: authenticated
+              auth.external.algorithms: [ES256]
+              memory.extract: true
+            """
+        let directory = try TestBlueprint.directory(yaml, files: [:])
+        let settings = try await Self.settings(directory)
+        #expect(settings.accounts.mode == .external && settings.accounts.external?.audience == "authenticated" && settings.memory.extract)
+        let overridden = try await Self.settings(directory, ["--memory-extract", "false"])
+        #expect(overridden.memory.extract == false, "configuration still wins over the blueprint")
+
+        let strict = #"{"type": "object", "additionalProperties": false, "required": ["reply"], "properties": {"reply": {"type": "string"}}}"#
+        let loose = #"{"type": "object", "properties": {"reply": {"type": "string"}, "items": {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "string"}}}}}}"#
+        let files = ["prompts/a.md": "You answer.", "schemas/strict.json": strict, "schemas/loose.json": loose]
+        let checked = try TestBlueprint.directory(yaml, files: files)
+        TestBlueprint.expectProblems("""
+            blueprint: 1
+            app: {name: configured}
+            config: {http.port: 9, auth.mode: [1, 2]}
+            collections:
+              notes:
+                schema: {type: object, properties: {text: {type: string}, stars: {type: integer}}}
+                query: {page: "text = @query", colour: "colour = @query", fixed: "stars = 3", q_alias: q, bad: "text = = @query"}
+            agents:
+              loose: {description: Loose, system: prompts/a.md, tools: [], output: schemas/loose.json}
+              strict: {description: Strict, system: prompts/a.md, tools: [], output: schemas/strict.json}
+            chat_routes:
+              - {path: /ask, agent: strict, request: {q: content}, response: {answer: output.reply, other: output.missing}}
+              - {path: /plain, agent: loose, request: {q: content}, response: {whole: output}}
+            """, directory: checked, [
+            "config.auth.mode: must be text", "config.http.port: is not a key an app sets",
+            "collections.notes.query.page: must be a lowercase name that is not one of", "collections.notes.query.colour: colour is not a field of notes",
+            "collections.notes.query.fixed: must use the parameter's value, @query", "collections.notes.query.q_alias: q searches the fields under search:",
+            "collections.notes.query.bad: the filter", "agents.loose.output: schemas/loose.json: the schema must list every property under required",
+            "the schema.items[] must say additionalProperties: false", "chat_routes.0.response.other: output.missing is not a property",
+        ])
+    }
+
     static let flagged = """
         blueprint: 1
         app: {name: flagged}
