@@ -242,7 +242,7 @@ public struct Switchboard: Sendable {
                                              approvals: RecordApprovalCondition.rules(agent, blueprint: blueprint, clock: clock),
                                              prompt: BlueprintPrompt(blueprint: blueprint, agent: agent, database: database, clock: clock),
                                              sanitize: agent.sanitize, memory: MemoryMode(rawValue: agent.memory) ?? .off)
-            definition.output = agent.output.map { OutputFormat(name: agent.name + "_output", schema: $0) }
+            definition.output = agent.outputFormat
             agents.append(definition)
         }
         return agents

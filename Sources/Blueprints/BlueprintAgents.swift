@@ -24,6 +24,9 @@ public struct BlueprintAgent: Sendable {
     public let memory: String
     /// The JSON Schema its answers follow (`output:`), an object every property of which is required; nil: text.
     public var output: JSONValue?
+
+    /// `output` as models are asked for it, named `<agent>_output` (a mock script's turns answer it by that name).
+    public var outputFormat: OutputFormat? { output.map { OutputFormat(name: name + "_output", schema: $0) } }
 }
 
 public struct PromptBlock: Sendable, Equatable {

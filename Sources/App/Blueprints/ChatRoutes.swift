@@ -190,21 +190,17 @@ struct ChatRoutes: Sendable {
     static func values(_ turn: CollectedTurn.Outcome, blueprint: Blueprint) -> [ChatRoute.Source: JSONValue] {
         let message = ChatEventEncoding.json(Components.Schemas.Message(turn.final))
         let approvals = JSONValue.array(turn.approvals.map { ChatEventEncoding.json(Components.Schemas.Approval($0, now: $0.createdAt)) })
+        let text = turn.final.parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()
+        // The answer's JSON, when the turn's agent answers in JSON and the answer follows its schema.
+        let output = turn.final.agent.flatMap { agent in blueprint.agents.first { $0.name == agent }?.outputFormat }?.answer(text)
         return [
-            .messageText: .string(turn.final.parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()),
+            .messageText: .string(text),
             .messageID: .string(turn.final.id.lowercased), .message: message,
             .messages: .array(turn.messages.map { ChatEventEncoding.json(Components.Schemas.Message($0)) }),
             .conversationID: .string(turn.conversationID.lowercased), .turnID: .string(turn.turnID.lowercased),
             .status: .string(turn.status), .usage: ChatEventEncoding.json(Components.Schemas.Usage(turn.summary.usage)), .approvals: approvals,
             .actions: .array(ClientTool.actions(in: turn.messages, blueprint: blueprint)),
-            .output: Self.output(turn, blueprint: blueprint),
+            .output: output ?? .null,
         ]
-    }
-
-    /// The answer's JSON, when the turn's agent answers in JSON and the answer follows its schema; null otherwise.
-    static func output(_ turn: CollectedTurn.Outcome, blueprint: Blueprint) -> JSONValue {
-        guard let agent = turn.final.agent, let schema = blueprint.agents.first(where: { $0.name == agent })?.output else { return .null }
-        let text = turn.final.parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()
-        return OutputFormat(name: agent + "_output", schema: schema).answer(text) ?? .null
     }
 }
