@@ -127,6 +127,10 @@ struct FilterSQL {
                     }
                     return normalized
                 }
+                // A date field orders as its text does, so only a date makes sense to compare it with.
+                if field.schema["format"]?.stringValue == StringFormat.date.rawValue, !StringFormat.date.accepts(text) {
+                    throw Self.invalid("filter", "\(field.name) compares with a date, YYYY-MM-DD")
+                }
                 return text
             case (.integer, .int), (.integer, .double), (.number, .int), (.number, .double):
                 return json.doubleValue.flatMap { Int64(exactly: $0) } ?? json.doubleValue ?? 0

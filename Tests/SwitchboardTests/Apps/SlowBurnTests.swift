@@ -97,6 +97,8 @@ struct SlowBurnTests {
             let november = try await app.request(.get, "/api/v1/workouts?start_date=2026-11-01&end_date=2026-11-30", token: token)
             let december = try await app.request(.get, "/api/v1/workouts?start_date=2026-12-01", token: token)
             #expect(november["total"] as? Int == 1 && december["total"] as? Int == 0, "\(november.text)")
+            let notADate = try await app.request(.get, "/api/v1/workouts?start_date=last+week", token: token)
+            #expect(notADate.status == 400 && notADate.fieldErrors["start_date"] == "invalid_value", "\(notADate.text)")
 
             // Turn 1: the coach answers in JSON; what the user said about themselves is kept.
             let first = try await app.request(.post, "/api/v1/chat", json: ["message": "My left knee hurts after running"], token: token)
