@@ -36,4 +36,8 @@ public protocol AgentMemory: Sendable {
     /// Stores `facts` as new memories (a near duplicate of a stored one is not stored twice); returns how many were
     /// new. `source` says where they were learned.
     func remember(facts: [String], user: User, source: JSONValue) async throws -> Int
+    /// Whether each turn's exchange is kept as a memory after it (`memory.exchanges`).
+    var keepsExchanges: Bool { get }
+    /// Stores one exchange as it was said (`source` says which turn).
+    func remember(exchange: String, user: User, source: JSONValue) async throws
 }

@@ -24,6 +24,20 @@ extension Orchestrator {
         "properties": ["facts": ["type": "array", "items": ["type": "string"]]],
     ])
 
+    /// `memory.exchanges`: the turn's exchange kept as one memory, after the turn has ended (the user's message and
+    /// the answer, each cut to a length recall can carry). A failure costs the memory, nothing more.
+    func rememberExchange(_ turn: TurnContext, progress: TurnProgress, logger: Logger) async {
+        guard let memory, memory.keepsExchanges, !turn.stateless, !turn.prompt.isEmpty,
+              let answer = progress.answer.withLock({ $0 }), answer.memory != .off, !answer.text.isEmpty else { return }
+        do {
+            try await memory.remember(exchange: "The user said: \(turn.prompt.prefix(1_000))\nThe answer was: \(answer.text.prefix(1_500))",
+                                      user: turn.user, source: ["conversation_id": .string(turn.conversationID.lowercased),
+                                                                "turn_id": .string(turn.id.lowercased)])
+        } catch {
+            logger.warning("keeping the exchange failed", metadata: ["error_type": "\(type(of: error))"])
+        }
+    }
+
     /// Runs after the turn has ended, so its answer is never delayed; what the call uses is recorded and debited on
     /// its own. A failure costs the turn its facts and is logged, nothing more.
     func extractFacts(_ turn: TurnContext, progress: TurnProgress, logger: Logger) async {

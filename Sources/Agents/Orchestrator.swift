@@ -229,7 +229,10 @@ public final class Orchestrator: Sendable {
             let outcome = await self.run(context, resuming: resuming, progress: progress, emitter: emitter, logger: turnLogger)
             emitter.finish()
             // After the client has its answer, and before shutdown may stop the process: the turn's facts.
-            if case .complete = outcome { await self.extractFacts(context, progress: progress, logger: turnLogger) }
+            if case .complete = outcome {
+                await self.rememberExchange(context, progress: progress, logger: turnLogger)
+                await self.extractFacts(context, progress: progress, logger: turnLogger)
+            }
             if context.stateless { self.running.releaseStateless(user: context.userID) }
             self.running.end(context.id)
         }

@@ -21,6 +21,7 @@ extension Settings {
         memory.recallLimit = keys.int("memory.recall_limit", memory.recallLimit, 1...Memories.maxLimit)
         memory.recallMinScore = Float(keys.double("memory.recall_min_score", -1...1) ?? Double(memory.recallMinScore))
         memory.extract = keys.bool("memory.extract", memory.extract)
+        memory.exchanges = keys.bool("memory.exchanges", memory.exchanges)
     }
 
     private func readEmbedding(_ name: String, _ keys: SettingsReader) -> EmbeddingConfig? {

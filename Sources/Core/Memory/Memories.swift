@@ -13,6 +13,9 @@ public struct MemorySettings: Sendable {
     public var recallMinScore: Float = 0.3
     /// After each turn of an agent with memory, one model call proposes durable facts about the user, which are added.
     public var extract = false
+    /// `memory.exchanges`: after each complete turn of an agent with memory, the exchange itself (the user's message
+    /// and the answer) is kept as a memory of its own, in the `exchanges` namespace.
+    public var exchanges = false
 
     public init() {}
 }

@@ -29,6 +29,7 @@ struct SlowBurnTests {
                 settings.accounts.tiers = configured.accounts.tiers
                 settings.accounts.defaultTier = configured.accounts.defaultTier
                 settings.memory.extract = configured.memory.extract
+                settings.memory.exchanges = configured.memory.exchanges
             }) { app in try await body(app, idp) }
         } catch {
             await jwks.stop()
@@ -47,7 +48,7 @@ struct SlowBurnTests {
         try #require(fake.requests.count >= count, "the model was called \(fake.requests.count) times, not \(count)")
     }
 
-    @Test("The full loop: a Supabase token, a plan, a workout logged, the affinity score up, a chat that recalls an earlier turn, and nothing of it reaches another user")
+    @Test("The full loop: a Supabase token, a plan, a workout logged, the affinity score up, a chat that keeps the exchange and recalls it in a later turn, and nothing of it reaches another user")
     func fullLoop() async throws {
         let coach = try await FakeProvider.start(.gemini, [
             try Self.reply("Noted: we keep your knee out of the pounding. Bike intervals instead of runs this week."),
@@ -109,12 +110,15 @@ struct SlowBurnTests {
             #expect(prompt.contains("affinity score is 5") && prompt.contains("plans_list") && prompt.contains("responseMimeType") == false,
                     "the score sets the tone; beside tools the JSON is asked for in words")
             try await Self.waitForCalls(coach, 2)
-            var remembered = 0
-            for _ in 0..<100 where remembered == 0 {
-                remembered = (try await app.request(.get, "/api/v1/memories", token: token))["total"] as? Int ?? 0
-                if remembered == 0 { try await Task.sleep(for: .milliseconds(25)) }
+            var remembered: [[String: Any]] = []
+            for _ in 0..<100 where remembered.count < 2 {
+                remembered = (try await app.request(.get, "/api/v1/memories", token: token))["items"] as? [[String: Any]] ?? []
+                if remembered.count < 2 { try await Task.sleep(for: .milliseconds(25)) }
             }
-            #expect(remembered == 1)
+            // The exchange itself, and the fact the user stated in it.
+            let kept = Dictionary(remembered.map { ($0["namespace"] as? String ?? "", $0["text"] as? String ?? "") }, uniquingKeysWith: { $1 })
+            #expect(kept["facts"] == "The user's left knee hurts after running", "\(remembered)")
+            #expect(kept["exchanges"]?.hasPrefix("The user said: My left knee hurts after running\nThe answer was: ") == true, "\(remembered)")
 
             // Turn 2: the memory of turn 1 is in the prompt; a tool reads the plans; the answer maps to the contract.
             let second = try await app.request(.post, "/api/v1/chat", json: ["message": "Build my leg day so my knee stops hurting after running",
