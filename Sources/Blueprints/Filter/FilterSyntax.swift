@@ -8,8 +8,9 @@ import LLM
 /// or `field in [v, ...]` and `field !in [...]`; a field is its name or `@record.name`; values are 'text' or "text",
 /// numbers, `true`, `false`, `null`, `@now` (optionally `+`/`-` seconds), `@auth.id`, `@auth.role`, `@auth.tier`,
 /// `@flag.name` (the app's flag as configured), in rules `@body.name` (the request body's value), and in a
-/// collection's `query:` filters `@query` (the list parameter's value); parentheses group. Macros are resolved while parsing, so what
-/// reaches SQL is always a bound value, and a comparison of two values (`@auth.role = 'admin'`) is decided there.
+/// collection's `query:` filters `@query` (the list parameter's value); parentheses group. Macros are resolved while
+/// parsing, so what reaches SQL is always a bound value, and a comparison of two values (`@auth.role = 'admin'`) is
+/// decided there.
 public indirect enum FilterExpression: Sendable, Equatable {
     case all([FilterExpression])
     case any([FilterExpression])
