@@ -57,8 +57,9 @@ enum ClientStorageContract {
                        "responses": ["200": ["description": "Gone.", "content": ok], "default": problem]],
         ]
         let vectors = blueprint.prefix + "/storage/vectors"
-        let vector: JSONValue = ["type": "array", "minItems": 1, "maxItems": 4096, "items": ["type": "number"],
-                                 "description": "A vector the client computed; without one, 32 numbers derived from the blob's SHA-256 (finds identical blobs only)."]
+        // Null is as good as absent, as the routes read it (a client that always sends the field may send null).
+        let vector: JSONValue = ["type": ["array", "null"], "minItems": 1, "maxItems": 4096, "items": ["type": "number"],
+                                 "description": "A vector the client computed; without one (or null), 32 numbers derived from the blob's SHA-256 (finds identical blobs only)."]
         part.paths[vectors + "/upsert"] = ["post": [
             "operationId": .string("upsert\(base)Vectors"), "tags": tags, "summary": "Store or replace encrypted blobs with the vectors that find them",
             "requestBody": ["required": true, "content": json(["type": "object", "required": ["vectors"], "properties": ["vectors": [
@@ -71,8 +72,10 @@ enum ClientStorageContract {
         ]]
         part.paths[vectors + "/search"] = ["post": [
             "operationId": .string("search\(base)Vectors"), "tags": tags, "summary": "The blobs whose vectors are closest to the query",
+            // Null is as good as absent for each field, as the route reads them.
             "requestBody": ["required": true, "content": json(["type": "object", "properties": [
-                "query_blob": blob, "top_k": ["type": "integer", "minimum": 1, "maximum": 100, "default": 10], "query_vector": vector,
+                "query_blob": ["type": ["string", "null"], "format": "byte", "description": "The bytes to find alike, in base64."], "top_k": ["type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 10],
+                "query_vector": vector,
             ]])],
             "responses": ["200": ["description": "Closest first.", "content": json(["type": "object", "required": ["results"], "properties": ["results": [
                 "type": "array", "items": ["type": "object", "required": ["id", "score", "blob"],

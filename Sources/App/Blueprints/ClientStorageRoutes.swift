@@ -197,13 +197,18 @@ struct ClientStorageRoutes: Sendable {
         let body = try await JSONBody.read(request, maxBytes: Int.max)
         var errors: [FieldError] = []
         var query = Self.vector(body["query_vector"], field: "query_vector", errors: &errors)
-        if query == nil, errors.isEmpty {
-            if let text = body["query_blob"]?.stringValue, let data = Data(base64Encoded: text) {
-                query = ClientStorage.fallbackVector(ByteBuffer(data: data))
+        // query_blob, when sent, is checked whether or not a vector is: null is as good as absent.
+        var blobQuery: [Float]?
+        if let given = body["query_blob"], given != .null {
+            if let text = given.stringValue, let data = Data(base64Encoded: text) {
+                blobQuery = ClientStorage.fallbackVector(ByteBuffer(data: data))
             } else {
-                errors.append(FieldError(field: "query_blob", code: body["query_blob"] == nil ? "required" : "invalid_format",
-                                         message: "must be the bytes in base64 (or send query_vector)"))
+                errors.append(FieldError(field: "query_blob", code: "invalid_format", message: "must be the bytes in base64"))
             }
+        }
+        if query == nil, errors.isEmpty {
+            query = blobQuery
+            if query == nil { errors.append(FieldError(field: "query_blob", code: "required", message: "must be the bytes in base64 (or send query_vector)")) }
         }
         var limit = 10
         if let given = body["top_k"], given != .null {

@@ -235,6 +235,10 @@ struct ClientStorageTests {
             #expect(results.first?["id"] as? String == "doc-1" && (results.first?["score"] as? Double ?? 0) > 0.999, "\(found.text)")
             #expect(results.first?["blob"] as? String == Data(blobs[1]).base64EncodedString())
             #expect(results.dropFirst().allSatisfy { ($0["score"] as? Double ?? 1) < 0.9 }, "other blobs are not alike: \(results)")
+            // A null query_vector is no vector, as the contract says (a client that always sends the field).
+            let nulled = try await app.request(.post, "/api/v1/storage/vectors/search",
+                                               json: ["query_blob": Data(blobs[1]).base64EncodedString(), "query_vector": NSNull()], token: user.access)
+            #expect((nulled["results"] as? [[String: Any]])?.first?["id"] as? String == "doc-1", "\(nulled.text)")
 
             let close = try await app.request(.post, "/api/v1/storage/vectors/upsert", json: ["vectors": [
                 item("a", blobs[0], vector: [1, 0, 0]), item("b", blobs[1], vector: [0.9, 0.1, 0]), item("c", blobs[2], vector: [0, 1, 0]),
