@@ -357,7 +357,7 @@ public struct Switchboard: Sendable {
             ClientStorageRoutes.bodyLimits(prefix: blueprint?.prefix ?? "", storage: $0)
         } ?? [:]))
         // Public routes need no identity and are never rate limited.
-        let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"]).union(document.unlistedPublicPaths)
+        let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"])
         router.add(middleware: AuthenticationMiddleware(accounts: accounts, publicPaths: publicPaths))
         if let limiter {
             router.add(middleware: RateLimitMiddleware(limiter: limiter, plans: settings.plans, clock: clock))
@@ -367,7 +367,7 @@ public struct Switchboard: Sendable {
 
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: router, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
-            RequireIdentityMiddleware(publicOperations: document.publicOperations.union(document.unlistedPublicOperations)),
+            RequireIdentityMiddleware(publicOperations: document.publicOperations),
             AccessMiddleware(plans: settings.plans),
             QueryValidationMiddleware(rules: document.queryRules),
             EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),

@@ -145,8 +145,8 @@ public struct PlatformAlias: Sendable {
     public let method: String
     /// Its `{name}` segments stand, in order, for the platform path's parameters.
     public let path: String
-    /// `include=messages`: query parameters the alias always passes (`GET /api/chats/{id}?include=messages`).
-    public var query: String?
+    /// Query parameters the alias always passes, by name (`GET /api/chats/{id}?include=messages`), in order.
+    public var query: [(name: String, value: String)] = []
 
     /// Short names for the operations apps most often move.
     public static let names = ["auth.signup": "signup", "auth.login": "login", "auth.refresh": "refresh", "auth.logout": "logout",

@@ -145,10 +145,10 @@ extension Checker {
             let segments = target.first?.split(separator: "/", omittingEmptySubsequences: false).dropFirst() ?? []
             let plain = "/" + segments.map { $0.hasPrefix("{") ? "x" : String($0) }.joined(separator: "/")
             let parameters = segments.filter { $0.hasPrefix("{") }
-            let query = target.count == 2 ? target[1] : nil
+            let query = target.count == 2 ? Self.fixedQuery(target[1]) : []
             guard parts.count == 2, ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(parts[0]), parts[1].hasPrefix("/"), Self.isPath(plain),
                   parameters.allSatisfy({ $0.hasSuffix("}") && Names.isIdentifier(String($0.dropFirst().dropLast()), maxLength: 40) }),
-                  query.map(Self.isFixedQuery) ?? true else {
+                  let query else {
                 problem("routes." + name, "must be \"METHOD /path\": its {parameters} standing for the platform path's, in order, "
                         + "and an optional fixed query (?include=messages)")
                 continue
@@ -158,14 +158,19 @@ extension Checker {
         return aliases
     }
 
-    /// `include=messages&x=1`: names are identifiers, values plain words (nothing to escape).
-    static func isFixedQuery(_ query: String) -> Bool {
+    /// `include=messages&x=1` as its names and values, or nil when it is not such a query: names are identifiers,
+    /// values plain words (nothing to escape), at most 8 of them.
+    static func fixedQuery(_ query: String) -> [(name: String, value: String)]? {
         let items = query.split(separator: "&", omittingEmptySubsequences: false)
-        return !items.isEmpty && items.count <= 8 && items.allSatisfy { item in
+        guard !items.isEmpty, items.count <= 8 else { return nil }
+        var pairs: [(name: String, value: String)] = []
+        for item in items {
             let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return pair.count == 2 && Names.isIdentifier(String(pair[0]), maxLength: 40) && !pair[1].isEmpty && pair[1].count <= 100
-                && pair[1].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.,".contains($0)) }
+            guard pair.count == 2, Names.isIdentifier(String(pair[0]), maxLength: 40), !pair[1].isEmpty, pair[1].count <= 100,
+                  pair[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.,".contains($0)) }) else { return nil }
+            pairs.append((String(pair[0]), String(pair[1])))
         }
+        return pairs
     }
 
     /// `routes: {create: POST /workouts/log, get: GET /plans/{plan_id}}`.

@@ -20,15 +20,22 @@ extension Checker {
                 problem("config." + key, "is not a key an app sets: only auth.*, memory.*, chat.* and google.* are")
                 continue
             }
-            switch declared[key]! {
-            case .string(let text): keys[key] = text
-            case .int(let number): keys[key] = String(number)
-            case .double(let number): keys[key] = String(number)
-            case .bool(let flag): keys[key] = flag ? "true" : "false"
-            case .array(let items) where items.allSatisfy({ $0.stringValue != nil }): keys[key] = items.compactMap(\.stringValue).joined(separator: ",")
-            default: problem("config." + key, "must be text, a number, true or false, or a list of texts")
-            }
+            if case .bool(let flag) = declared[key]! { keys[key] = flag ? "true" : "false" }
+            else if let text = Self.configurationText(declared[key]!) { keys[key] = text }
+            else { problem("config." + key, "must be text, a number, true or false, or a list of texts") }
         }
         return keys
+    }
+
+    /// A blueprint's value as configuration reads it: text as it is, a number written out, a list of texts
+    /// comma-separated; nil for anything else.
+    static func configurationText(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): text
+        case .int(let number): String(number)
+        case .double(let number): String(number)
+        case .array(let items) where items.allSatisfy({ $0.stringValue != nil }): items.compactMap(\.stringValue).joined(separator: ",")
+        default: nil
+        }
     }
 }

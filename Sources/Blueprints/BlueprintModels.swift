@@ -26,13 +26,7 @@ extension Checker {
             if spec["provider"]?.stringValue == nil { problem(at + ".provider", "is required: openai, anthropic, gemini, vertex or mock") }
             for key in spec.keys.sorted() where Self.modelKeys.contains(key) {
                 let given = spec[key]!
-                var text: String
-                switch given {
-                case .string(let string): text = string
-                case .int(let number): text = String(number)
-                case .double(let number): text = String(number)
-                case .array(let items) where items.allSatisfy({ $0.stringValue != nil }): text = items.compactMap(\.stringValue).joined(separator: ",")
-                default:
+                guard var text = Self.configurationText(given) else {
                     problem("\(at).\(key)", "must be text or a number")
                     continue
                 }

@@ -116,15 +116,16 @@ struct ChatRoutes: Sendable {
             }
             let conversationID: UUID
             var created: UUID?
+            let key = route.method + " " + route.path
             if let conversation = asked.conversation {
                 conversationID = conversation
             } else if route.newConversation {
                 conversationID = try await conversations.create(userID: user.id, title: Self.title(asked.content), agent: route.agent,
-                                                                metadata: ["chat_route": .string(route.method + " " + route.path)], now: clock.now).id
+                                                                metadata: ["chat_route": .string(key)], now: clock.now).id
                 created = conversationID
             } else {
-                conversationID = try await conversations.routeConversation(app: blueprint.name, route: route.method + " " + route.path,
-                                                                           userID: user.id, agent: route.agent, now: clock.now)
+                conversationID = try await conversations.routeConversation(app: blueprint.name, route: key, userID: user.id, agent: route.agent,
+                                                                           now: clock.now)
             }
             do {
                 return try await orchestrator.start(.init(user: user, conversationID: conversationID, content: asked.content,

@@ -25,7 +25,9 @@ extension APIHandler {
         let id = try pathID(input.path.id, "conversation")
         var body = Components.Schemas.Conversation(try await conversations.get(id, userID: identity.user.id))
         if input.query.include == .messages {
-            body.messages = try await conversations.latestMessages(id, userID: identity.user.id).map(Components.Schemas.Message.init)
+            // The conversation is the caller's (just read), and the store reads only the caller's messages.
+            body.messages = try await conversations.store.latestMessages(conversationID: id, userID: identity.user.id, limit: PageRequest.maxPerPage)
+                .map(Components.Schemas.Message.init)
         }
         return .ok(.init(body: .json(body)))
     }

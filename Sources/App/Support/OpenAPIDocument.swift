@@ -21,9 +21,10 @@ struct OpenAPIDocument {
     /// A blueprint's platform aliases: `POST /api/v1/auth/register` -> the platform path it stands for.
     let aliases: PathAliases
     /// Public routes left out of the contract (built-in sign-in beside an identity provider), by path and operation:
-    /// served without a token, so that they answer 404 as routes that do not exist, not 401.
-    let unlistedPublicPaths: Set<String>
-    let unlistedPublicOperations: Set<String>
+    /// still served without a token (`publicPaths`, `publicOperations`), so that they answer 404 as routes that do not
+    /// exist, not 401.
+    private let unlistedPublicPaths: Set<String>
+    private let unlistedPublicOperations: Set<String>
 
     /// The operations of built-in accounts, which an external identity provider's server does not serve (404).
     static let builtinAccountOperations: Set = ["signup", "login", "token", "refresh", "logout", "listSessions", "deleteSession", "changePassword"]
@@ -101,7 +102,7 @@ struct OpenAPIDocument {
             copy["operationId"] = alias.operationID + "At" + CollectionContract.camel(alias.path.filter { $0 != "{" && $0 != "}" }
                 .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "-", with: "_"))
             // The path item's parameters belong to the operation at its new path; the fixed query's are not the client's.
-            let fixed = Set((alias.query ?? "").split(separator: "&").map { String($0.split(separator: "=")[0]) })
+            let fixed = Set(alias.query.map(\.name))
             let parameters = (targetItem["parameters"] as? [[String: Any]] ?? []) + (operation["parameters"] as? [[String: Any]] ?? [])
             let queryNames = Set(parameters.compactMap { Self.resolve($0, in: object) }.filter { $0["in"] as? String == "query" }
                 .compactMap { $0["name"] as? String })
@@ -135,9 +136,9 @@ struct OpenAPIDocument {
         try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])
     }
 
-    /// The operations that say `security: []`: the only ones served without an identity.
+    /// The operations that say `security: []` (and the unlisted ones): the only ones served without an identity.
     var publicOperations: Set<String> {
-        Set(operations.filter { $0.isPublic }.compactMap { $0.id })
+        Set(operations.filter { $0.isPublic }.compactMap { $0.id }).union(unlistedPublicOperations)
     }
 
     /// The paths whose every operation is public: no identity is resolved there and the plan's rate limit does not
@@ -145,7 +146,7 @@ struct OpenAPIDocument {
     /// client that sends a token there can never get a 429 that their contract does not list. A path that also has
     /// an operation needing an identity is not among them.
     var publicPaths: Set<String> {
-        Set(Dictionary(grouping: operations) { $0.path }.filter { $0.value.allSatisfy { $0.isPublic } }.keys)
+        Set(Dictionary(grouping: operations) { $0.path }.filter { $0.value.allSatisfy { $0.isPublic } }.keys).union(unlistedPublicPaths)
     }
 
     /// Every path of the contract with its methods.

@@ -17,13 +17,12 @@ struct PathAliases: Sendable {
     var isEmpty: Bool { exact.isEmpty && patterns.isEmpty }
 
     /// Serves `method path` (its parameters `{name}` segments) as `target` (a platform path whose parameters, in
-    /// order, take the alias's), with `query` (`a=b&c=d`) fixed.
-    mutating func add(method: String, path: String, target: String, query: String?) {
+    /// order, take the alias's), with `query` fixed (names and values need no escaping: the blueprint check saw to it).
+    mutating func add(method: String, path: String, target: String, query: [(name: String, value: String)]) {
         func segments(_ path: String) -> [String?] {
             path.split(separator: "/", omittingEmptySubsequences: false).map { $0.hasPrefix("{") ? nil : String($0) }
         }
-        let fixed = (query ?? "").split(separator: "&").map { (name: $0.split(separator: "=", maxSplits: 1).first ?? "", item: String($0)) }
-        let resolved = Target(segments: segments(target), query: fixed)
+        let resolved = Target(segments: segments(target), query: query.map { (name: Substring($0.name), item: $0.name + "=" + $0.value) })
         let pattern = segments(path)
         if pattern.contains(nil) {
             patterns[method, default: []].append((pattern, resolved))

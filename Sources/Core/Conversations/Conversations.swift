@@ -53,12 +53,6 @@ public struct Conversations: Sendable {
         return try await store.messages(conversationID: id, userID: userID, page: page)
     }
 
-    /// The conversation's latest `limit` messages, oldest first (404 for another user's conversation).
-    public func latestMessages(_ id: UUID, userID: UUID, limit: Int = PageRequest.maxPerPage) async throws -> [StoredMessage] {
-        _ = try await get(id, userID: userID)
-        return try await store.latestMessages(conversationID: id, userID: userID, limit: limit)
-    }
-
     private func validate(title: String?, agent: String?, metadata: JSONValue?) throws {
         var errors: [FieldError] = []
         // Counted as the contract's maxLength counts: Unicode scalars.

@@ -151,9 +151,10 @@ struct MockProvider: ModelProvider {
     private func events(for reply: MockScript.Reply, request: ChatRequest) -> [ModelEvent] {
         let userText = request.messages.last { $0.role == .user }?.text ?? ""
         let result = request.messages.last { $0.role == .tool }?.toolResults.last?.content
+        let resultText = result?.textForModel ?? ""
         func fill(_ text: String) -> String {
             var rest = Substring(text.replacingOccurrences(of: "{{user_message}}", with: userText)
-                .replacingOccurrences(of: "{{tool_result}}", with: result?.textForModel ?? ""))
+                .replacingOccurrences(of: "{{tool_result}}", with: resultText))
             // {{tool_result.<field>}}: one field of the result (text as it is); what a value holds is not scanned again.
             var filled = ""
             while let open = rest.range(of: "{{tool_result."), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
