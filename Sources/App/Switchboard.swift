@@ -10,7 +10,6 @@ import HummingbirdWebSocket
 import LLM
 import Logging
 import NIOCore
-import OpenAPIHummingbird
 import ServiceLifecycle
 import UnixSignals
 import Storage
@@ -366,7 +365,7 @@ public struct Switchboard: Sendable {
         router.add(middleware: EventStreamMiddleware())
 
         // Compact JSON: pretty-printing costs time and bytes on every response.
-        try handler.registerHandlers(on: router, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
+        try handler.registerHandlers(on: RouterTransport(router: router), configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
             RequireIdentityMiddleware(publicOperations: document.publicOperations),
             AccessMiddleware(plans: settings.plans),
             QueryValidationMiddleware(rules: document.queryRules),

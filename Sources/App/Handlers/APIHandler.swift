@@ -8,7 +8,10 @@ import Storage
 
 /// Implements the generated contract. Handlers translate between API types and `Core`; they throw `AppError`s,
 /// which `RequestScopeMiddleware` renders as problem documents.
-struct APIHandler: APIProtocol {
+///
+/// A class: the generated server copies its handler into every request's closures, and copying this many fields
+/// (retaining each) was a measurable part of a request.
+final class APIHandler: APIProtocol {
     let accounts: Accounts
     let database: any Database
     let conversations: Conversations
@@ -25,6 +28,26 @@ struct APIHandler: APIProtocol {
     let billing: Billing
     let prices: [String: ModelPrice]
     let clock: WallClock
+
+    init(accounts: Accounts, database: any Database, conversations: Conversations, orchestrator: Orchestrator,
+         integrations: Integrations, teams: Teams, memories: Memories, app: Blueprint?, validator: IntegrationValidator,
+         plans: Plans, quotas: Quotas, usage: UsageStore, billing: Billing, prices: [String: ModelPrice], clock: WallClock) {
+        self.accounts = accounts
+        self.database = database
+        self.conversations = conversations
+        self.orchestrator = orchestrator
+        self.integrations = integrations
+        self.teams = teams
+        self.memories = memories
+        self.app = app
+        self.validator = validator
+        self.plans = plans
+        self.quotas = quotas
+        self.usage = usage
+        self.billing = billing
+        self.prices = prices
+        self.clock = clock
+    }
 }
 
 extension APIHandler {
