@@ -121,9 +121,12 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // A C function for what Swift cannot call (SQLite's variadic configuration), over SQLiteNIO's own SQLite.
+        .target(name: "SQLiteOptions", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
         .target(
             name: "Storage",
             dependencies: [
+                "SQLiteOptions",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -6,25 +6,27 @@ import SQLKit
 import SQLiteKit
 import SQLiteNIO
 import Synchronization
+import VaporCSQLite
 
-/// SQLite: one connection in WAL mode with foreign keys on; transactions exclude other statements (`TransactionGate`).
+/// SQLite: one connection in WAL mode with foreign keys on, on a thread of its own; transactions exclude other
+/// statements (`TransactionGate`).
 final class SQLiteStore: Database {
     let engine = Engine.sqlite
     let sql: any SQLDatabase
-    private let connection: SQLiteConnection
-    private let raw: any SQLDatabase
+    private let connection: SQLiteHandle
+    private let raw: SQLiteRows
     private let gate: TransactionGate
     private let closed = Atomic(false)
     /// The connection's own thread: SQLite calls block, and must not wait behind (or stall) other work on the shared
-    /// pool, such as bcrypt hashing.
+    /// pool, such as bcrypt hashing. One thread runs statements in the order they are handed to it.
     private let threadPool: NIOThreadPool
 
-    private init(connection: SQLiteConnection, threadPool: NIOThreadPool) {
+    private init(connection: SQLiteHandle, threadPool: NIOThreadPool, logger: Logger) {
         self.connection = connection
         self.threadPool = threadPool
-        self.raw = SQLiteRows(connection: connection)
         self.gate = TransactionGate()
-        self.sql = GatedSQLDatabase(inner: raw, gate: gate)
+        self.raw = SQLiteRows(connection: connection, threadPool: threadPool, gate: nil, logger: logger)
+        self.sql = SQLiteRows(connection: connection, threadPool: threadPool, gate: gate, logger: logger)
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteStore {
@@ -32,15 +34,14 @@ final class SQLiteStore: Database {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
-        let connection: SQLiteConnection
+        let connection: SQLiteHandle
         do {
-            connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger,
-                                                         on: MultiThreadedEventLoopGroup.singleton.any())
+            connection = try await threadPool.runIfActive { try SQLiteHandle(path: path) }
         } catch {
             try? await threadPool.shutdownGracefully()
             throw error
         }
-        let store = SQLiteStore(connection: connection, threadPool: threadPool)
+        let store = SQLiteStore(connection: connection, threadPool: threadPool, logger: logger)
         for pragma in [
             // First: another process (e.g. `switchboard migrate`, or several starting together, each migrating)
             // may hold the write lock for a while on a busy machine; wait, do not fail. Within one process writes
@@ -63,7 +64,7 @@ final class SQLiteStore: Database {
             do {
                 try await raw.raw(SQLQueryString(statement)).run()
                 return
-            } catch let error as SQLiteError where [.busy, .locked, .busyInRecovery, .busyInSnapshot, .busyTimeout].contains(error.reason) && attempts < 100 {
+            } catch let error as SQLiteFailure where error.isBusy && attempts < 100 {
                 attempts += 1
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -87,28 +88,35 @@ final class SQLiteStore: Database {
 
     func close() async throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
-        try await connection.close()
+        let connection = self.connection
+        try await threadPool.runIfActive { connection.close() }
         try await threadPool.shutdownGracefully()
     }
 
     deinit {
         // A store dropped without `close` (an error path) still releases its file rather than leak it.
         if !closed.load(ordering: .relaxed) {
-            let threadPool = self.threadPool
-            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in threadPool.shutdownGracefully { _ in } }
+            let (connection, threadPool) = (self.connection, self.threadPool)
+            threadPool.submit { _ in connection.close() }
+            threadPool.shutdownGracefully { _ in }
         }
     }
 }
 
-/// Statements straight to the connection, rows read without SQLiteKit's generic decoder for the types every row is
+/// Statements on the connection's thread, rows read without SQLiteKit's generic decoder for the types every row is
 /// made of (text, integers, doubles): a listed page decodes hundreds of columns, and the generic path (a dynamic
 /// protocol cast per column) was a tenth of its time. Anything else goes through `SQLiteDataDecoder` as before.
+///
+/// With a `gate`, a statement waits for any open transaction to end (plain statements); without one it runs at once
+/// (the statements of the transaction itself).
 private struct SQLiteRows: SQLDatabase {
-    let connection: SQLiteConnection
+    let connection: SQLiteHandle
+    let threadPool: NIOThreadPool
+    let gate: TransactionGate?
+    let logger: Logger
+    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
     static let encoder = SQLiteDataEncoder()
 
-    var logger: Logger { connection.logger }
-    var eventLoop: any EventLoop { connection.eventLoop }
     var dialect: any SQLDialect { SQLiteDialect() }
     var queryLogLevel: Logger.Level? { nil }
 
@@ -118,53 +126,50 @@ private struct SQLiteRows: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = serialize(query)
-        try await connection.query(sql, try binds.map { try Self.encoder.encode($0) }) { onRow(SQLiteFastRow(row: $0)) }
+        let values = try binds.map { try Self.encoder.encode($0) }
+        let (connection, threadPool) = (self.connection, self.threadPool)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // The continuation is resumed on the connection's thread: one hand-off there and one back.
+            let handOver: @Sendable () -> Void = {
+                threadPool.submit { state in
+                    guard case .active = state else {
+                        return continuation.resume(throwing: SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed"))
+                    }
+                    continuation.resume(with: Result { try connection.run(sql, values) { onRow($0) } })
+                }
+            }
+            if let gate { gate.submit(handOver) } else { handOver() }
+        }
     }
 }
 
-private struct SQLiteFastRow: SQLRow {
-    let row: SQLiteRow
+/// A row: its statement's columns and its values.
+struct SQLiteFastRow: SQLRow {
+    let columns: SQLiteColumns
+    let values: [SQLiteData]
     static let decoder = SQLiteDataDecoder()
 
     struct MissingColumn: Error {
         let column: String
     }
 
-    var allColumns: [String] { row.columns.map(\.name) }
+    var allColumns: [String] { columns.names }
 
-    func contains(column: String) -> Bool { row.column(column) != nil }
+    func contains(column: String) -> Bool { columns.indexes[column] != nil }
 
-    func decodeNil(column: String) throws -> Bool { (row.column(column) ?? .null) == .null }
+    func decodeNil(column: String) throws -> Bool { (columns.indexes[column].map { values[$0] } ?? .null) == .null }
 
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        guard let data = row.column(column) else { throw MissingColumn(column: column) }
+        guard let index = columns.indexes[column] else { throw MissingColumn(column: column) }
+        let data = values[index]
         switch data {
         case .text(let text) where D.self == String.self: if let value = text as? D { return value }
-        case .integer(let number) where D.self == Int64.self: if let value = number as? D { return value }
-        case .integer(let number) where D.self == Int.self: if let value = Int(number) as? D { return value }
+        case .integer(let number) where D.self == Int64.self: if let value = Int64(number) as? D { return value }
+        case .integer(let number) where D.self == Int.self: if let value = number as? D { return value }
         case .float(let number) where D.self == Double.self: if let value = number as? D { return value }
         case .integer(let number) where D.self == Double.self: if let value = Double(number) as? D { return value }
         default: break
         }
         return try Self.decoder.decode(D.self, from: data)
-    }
-}
-
-/// Hands every statement to the connection through the gate that transactions close.
-private struct GatedSQLDatabase: SQLDatabase {
-    let inner: any SQLDatabase
-    let gate: TransactionGate
-
-    var logger: Logger { inner.logger }
-    var eventLoop: any EventLoop { inner.eventLoop }
-    var dialect: any SQLDialect { inner.dialect }
-    var queryLogLevel: Logger.Level? { nil }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        eventLoop.makeFutureWithTask { try await self.execute(sql: query, onRow) }
-    }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await gate.statement { inner.execute(sql: query, onRow) }
     }
 }

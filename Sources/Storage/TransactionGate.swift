@@ -1,36 +1,26 @@
-import NIOCore
 import Synchronization
 
 /// Keeps plain statements out of open transactions on SQLite's one connection, without serialising them.
 ///
 /// The connection runs statements on its own thread, first come first served. So a plain statement needs no lock:
-/// it is handed to that thread at once, unless a transaction is open, in which case it waits for the transaction to
-/// end. The check and the hand-over happen under one mutex, so no transaction can begin between them. (An async lock
-/// held until the awaiting task resumes would put the scheduler's latency inside the critical section of every
-/// query.)
+/// it is handed to that thread at once, unless a transaction is open, in which case it is handed over when the
+/// transaction ends. The check and the hand-over happen under one mutex, so no transaction can begin between them.
+/// (An async lock held until the awaiting task resumes would put the scheduler's latency inside the critical section
+/// of every query.)
 final class TransactionGate: Sendable {
     private struct State {
         var transactionOpen = false
-        var waitingStatements: [CheckedContinuation<Void, Never>] = []
+        var waitingStatements: [@Sendable () -> Void] = []
         var waitingTransactions: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
 
-    /// Hands `submit` to the connection now, or as soon as no transaction is open, and awaits its result.
-    func statement(_ submit: () -> EventLoopFuture<Void>) async throws {
-        while true {
-            let submitted: EventLoopFuture<Void>? = state.withLock { state in
-                state.transactionOpen ? nil : submit()
-            }
-            if let submitted { return try await submitted.get() }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let retryNow = state.withLock { state in
-                    if state.transactionOpen { state.waitingStatements.append(continuation) }
-                    return !state.transactionOpen
-                }
-                if retryNow { continuation.resume() }
-            }
+    /// Calls `handOver` (which gives a statement to the connection's thread) now, or as soon as no transaction is
+    /// open.
+    func submit(_ handOver: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            if state.transactionOpen { state.waitingStatements.append(handOver) } else { handOver() }
         }
     }
 
@@ -55,16 +45,15 @@ final class TransactionGate: Sendable {
         return try await body()
     }
 
-    /// Lets every waiting statement through and the next transaction try again.
+    /// Hands every waiting statement over (under the lock, so that they run before any later transaction begins) and
+    /// lets the next transaction try again.
     private func close() {
-        let (statements, transaction) = state.withLock { state in
+        let transaction = state.withLock { state in
             state.transactionOpen = false
-            let statements = state.waitingStatements
+            state.waitingStatements.forEach { $0() }
             state.waitingStatements.removeAll()
-            let transaction = state.waitingTransactions.isEmpty ? nil : state.waitingTransactions.removeFirst()
-            return (statements, transaction)
+            return state.waitingTransactions.isEmpty ? nil : state.waitingTransactions.removeFirst()
         }
-        statements.forEach { $0.resume() }
         transaction?.resume()
     }
 }

@@ -169,10 +169,11 @@ struct ChatBehaviourTests {
 
     @Test("The turn deadline stops a slow model; the part written is kept as incomplete and the answer is 504")
     func turnTimeout() async throws {
-        let fake = try await FakeProvider.start(.openai, [.slow("word word word word word word", delay: .seconds(1))])
-        // The first words come at once and the rest a second apart: the deadline falls well inside the answer even on
-        // a loaded machine.
-        try await TestApp.withFakes([fake], customize: { $0.chat.turnTimeout = .seconds(2) }) { app in
+        let fake = try await FakeProvider.start(.openai, [.slow("word word word word word word", delay: .seconds(4))])
+        // The first words come at once and the rest four seconds apart: the deadline falls well inside the answer,
+        // and after the first words even on a machine loaded by the whole suite (where a turn was seen to take more
+        // than two seconds to reach the model).
+        try await TestApp.withFakes([fake], customize: { $0.chat.turnTimeout = .seconds(6) }) { app in
             let user = try await app.signup()
             let id = try await app.conversation(user.access)
             let reply = try await app.send(id, "slowly", token: user.access)

@@ -1,0 +1,187 @@
+import Foundation
+import NIOCore
+import SQLiteNIO
+import SQLiteOptions
+// SQLiteNIO's own build of SQLite (its C target, `sqlite_nio_`-prefixed), not a second copy: two copies of SQLite in
+// one process would each keep their own POSIX locks on the file and could corrupt it.
+import VaporCSQLite
+
+/// One SQLite connection, driven through the C API with its prepared statements kept.
+///
+/// Used only from `SQLiteStore`'s one thread, one call at a time; nothing here locks. It replaces SQLiteNIO's
+/// connection, which prepares every statement afresh and completes each one through an event loop and a new task:
+/// five thread hand-offs a statement, which were most of what a request that reads the session costs.
+final class SQLiteHandle: @unchecked Sendable {
+    private var db: OpaquePointer?
+    private var statements: [String: Prepared] = [:]
+    /// Distinct statements kept prepared; past this the cache starts again (statements built with a variable
+    /// number of terms could otherwise grow it without bound).
+    private static let cacheLimit = 256
+
+    /// A prepared statement and its columns' names, which every row of it shares.
+    private final class Prepared {
+        let statement: OpaquePointer
+        let columns: SQLiteColumns
+
+        init(statement: OpaquePointer, columns: SQLiteColumns) {
+            self.statement = statement
+            self.columns = columns
+        }
+    }
+
+    init(path: String) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let code = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard code == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite_nio_sqlite3_close(handle)
+            throw SQLiteFailure(code: code, message: "cannot open the SQLite database at \(path): \(message)")
+        }
+        // Kept statements are only worth keeping if binding new values does not recompile them.
+        let qpsg = switchboard_sqlite_enable_qpsg(UnsafeMutableRawPointer(handle))
+        guard qpsg == SQLITE_OK else {
+            sqlite_nio_sqlite3_close(handle)
+            throw SQLiteFailure(code: qpsg, message: "cannot configure the SQLite connection")
+        }
+        db = handle
+    }
+
+    /// Runs `sql` with `binds`, handing each row to `onRow`.
+    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws {
+        let prepared = try prepare(sql)
+        let statement = prepared.statement
+        // Reset, not cleared: every parameter is bound again on the next run.
+        defer { sqlite_nio_sqlite3_reset(statement) }
+        for (offset, bind) in binds.enumerated() {
+            try check(Self.bind(bind, at: Int32(offset + 1), to: statement))
+        }
+        let count = prepared.columns.names.count
+        while true {
+            let code = sqlite_nio_sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw failure(code) }
+            var values: [SQLiteData] = []
+            values.reserveCapacity(count)
+            for column in 0..<Int32(count) { values.append(Self.value(of: statement, at: column)) }
+            onRow(SQLiteFastRow(columns: prepared.columns, values: values))
+        }
+    }
+
+    /// Finalizes every statement and closes the connection.
+    func close() {
+        for prepared in statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
+        statements.removeAll()
+        sqlite_nio_sqlite3_close_v2(db)
+        db = nil
+    }
+
+    private func prepare(_ sql: String) throws -> Prepared {
+        if let prepared = statements[sql] { return prepared }
+        guard db != nil else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
+        var statement: OpaquePointer?
+        let code = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK else { throw failure(code) }
+        // An empty statement (only a comment, say) prepares to nothing; it runs as one that has no rows.
+        guard let statement = try statement ?? Self.emptyStatement(db) else { throw failure(code) }
+        let names = (0..<sqlite_nio_sqlite3_column_count(statement)).map { column in
+            sqlite_nio_sqlite3_column_name(statement, column).map { String(cString: $0) } ?? ""
+        }
+        if statements.count >= Self.cacheLimit {
+            for prepared in statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
+            statements.removeAll(keepingCapacity: true)
+        }
+        let prepared = Prepared(statement: statement, columns: SQLiteColumns(names: names))
+        statements[sql] = prepared
+        return prepared
+    }
+
+    /// `SELECT 1 WHERE 0`: what an empty statement runs as.
+    private static func emptyStatement(_ db: OpaquePointer?) throws -> OpaquePointer? {
+        var statement: OpaquePointer?
+        let code = sqlite_nio_sqlite3_prepare_v3(db, "SELECT 1 WHERE 0", -1, 0, &statement, nil)
+        guard code == SQLITE_OK else { throw SQLiteFailure(code: code, message: "cannot prepare an empty statement") }
+        return statement
+    }
+
+    private static func bind(_ value: SQLiteData, at index: Int32, to statement: OpaquePointer) -> Int32 {
+        switch value {
+        case .integer(let number): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(number))
+        case .float(let number): sqlite_nio_sqlite3_bind_double(statement, index, number)
+        case .null: sqlite_nio_sqlite3_bind_null(statement, index)
+        case .text(let text):
+            text.utf8.withContiguousStorageIfAvailable { bytes in
+                sqlite_nio_sqlite3_bind_text64(statement, index, bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                                               UInt64(bytes.count), Self.transient, UInt8(SQLITE_UTF8))
+            } ?? {
+                let bytes = Array(text.utf8)
+                return bytes.withUnsafeBufferPointer { buffer in
+                    sqlite_nio_sqlite3_bind_text64(statement, index, buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                                                   UInt64(buffer.count), Self.transient, UInt8(SQLITE_UTF8))
+                }
+            }()
+        case .blob(let buffer):
+            buffer.withUnsafeReadableBytes { bytes in
+                sqlite_nio_sqlite3_bind_blob64(statement, index, bytes.baseAddress, UInt64(bytes.count), Self.transient)
+            }
+        }
+    }
+
+    /// SQLite copies the value before the call returns (`SQLITE_TRANSIENT`).
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private static func value(of statement: OpaquePointer, at column: Int32) -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER:
+            return .integer(Int(sqlite_nio_sqlite3_column_int64(statement, column)))
+        case SQLITE_FLOAT:
+            return .float(sqlite_nio_sqlite3_column_double(statement, column))
+        case SQLITE_TEXT:
+            // The text pointer first, then its length in bytes, as SQLite documents the order.
+            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
+            let length = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
+        case SQLITE_BLOB:
+            let pointer = sqlite_nio_sqlite3_column_blob(statement, column)
+            let length = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            var buffer = ByteBufferAllocator().buffer(capacity: length)
+            if let pointer { buffer.writeBytes(UnsafeRawBufferPointer(start: pointer, count: length)) }
+            return .blob(buffer)
+        default:
+            return .null
+        }
+    }
+
+    private func check(_ code: Int32) throws {
+        if code != SQLITE_OK { throw failure(code) }
+    }
+
+    private func failure(_ code: Int32) -> SQLiteFailure {
+        SQLiteFailure(code: code, message: db.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "the database is closed")
+    }
+}
+
+/// An error SQLite reported: its (extended) result code and message.
+struct SQLiteFailure: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+
+    /// The primary result code (the extended code's low byte).
+    var primary: Int32 { code & 0xff }
+    /// Another connection holds the lock this statement needs.
+    var isBusy: Bool { primary == SQLITE_BUSY || primary == SQLITE_LOCKED }
+
+    var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// The column names of a statement, and where each is, shared by all its rows.
+final class SQLiteColumns: Sendable {
+    let names: [String]
+    let indexes: [String: Int]
+
+    init(names: [String]) {
+        self.names = names
+        // The first of two columns with one name wins, as SQLiteNIO's rows had it.
+        self.indexes = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
