@@ -2,16 +2,18 @@ import Foundation
 import NIOCore
 import SQLiteNIO
 import SQLiteOptions
+import Synchronization
 // SQLiteNIO's own build of SQLite (its C target, `sqlite_nio_`-prefixed), not a second copy: two copies of SQLite in
 // one process would each keep their own POSIX locks on the file and could corrupt it.
 import VaporCSQLite
 
 /// One SQLite connection, driven through the C API with its prepared statements kept.
 ///
-/// Used only from `SQLiteStore`'s one thread, one call at a time; nothing here locks. It replaces SQLiteNIO's
-/// connection, which prepares every statement afresh and completes each one through an event loop and a new task:
-/// five thread hand-offs a statement, which were most of what a request that reads the session costs.
+/// It replaces SQLiteNIO's connection, which prepares every statement afresh and completes each one through an event
+/// loop and a new task: five thread hand-offs a statement, which were most of what a request that reads the session
+/// costs. Whoever calls it must hold the claim (`claim`, `tryClaim`): one caller at a time, on any thread.
 final class SQLiteHandle: @unchecked Sendable {
+    private let claimed = Atomic(false)
     private var db: OpaquePointer?
     private var statements: [String: Prepared] = [:]
     /// Distinct statements kept prepared; past this the cache starts again (statements built with a variable
@@ -45,6 +47,25 @@ final class SQLiteHandle: @unchecked Sendable {
             throw SQLiteFailure(code: qpsg, message: "cannot configure the SQLite connection")
         }
         db = handle
+    }
+
+    /// Takes the connection if nobody holds it.
+    func tryClaim() -> Bool {
+        claimed.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    }
+
+    /// Takes the connection, waiting (yielding the processor) while somebody else runs a statement on it.
+    func claim() {
+        while !tryClaim() { sched_yield() }
+    }
+
+    func release() {
+        claimed.store(false, ordering: .releasing)
+    }
+
+    /// Whether `sql` only reads (a `SELECT`, say): in WAL mode such a statement never waits for a lock.
+    func isReadOnly(_ sql: String) throws -> Bool {
+        sqlite_nio_sqlite3_stmt_readonly(try prepare(sql).statement) != 0
     }
 
     /// Runs `sql` with `binds`, handing each row to `onRow`.

@@ -89,7 +89,11 @@ final class SQLiteStore: Database {
     func close() async throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
         let connection = self.connection
-        try await threadPool.runIfActive { connection.close() }
+        try await threadPool.runIfActive {
+            connection.claim()
+            defer { connection.release() }
+            connection.close()
+        }
         try await threadPool.shutdownGracefully()
     }
 
@@ -97,7 +101,11 @@ final class SQLiteStore: Database {
         // A store dropped without `close` (an error path) still releases its file rather than leak it.
         if !closed.load(ordering: .relaxed) {
             let (connection, threadPool) = (self.connection, self.threadPool)
-            threadPool.submit { _ in connection.close() }
+            threadPool.submit { _ in
+                connection.claim()
+                defer { connection.release() }
+                connection.close()
+            }
             threadPool.shutdownGracefully { _ in }
         }
     }
@@ -127,7 +135,9 @@ private struct SQLiteRows: SQLDatabase {
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = serialize(query)
         let values = try binds.map { try Self.encoder.encode($0) }
-        let (connection, threadPool) = (self.connection, self.threadPool)
+        let connection = self.connection
+        if let gate, try Self.readInPlace(sql, values, on: connection, gate: gate, onRow) { return }
+        let threadPool = self.threadPool
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             // The continuation is resumed on the connection's thread: one hand-off there and one back.
             let handOver: @Sendable () -> Void = {
@@ -135,11 +145,29 @@ private struct SQLiteRows: SQLDatabase {
                     guard case .active = state else {
                         return continuation.resume(throwing: SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed"))
                     }
+                    connection.claim()
+                    defer { connection.release() }
                     continuation.resume(with: Result { try connection.run(sql, values) { onRow($0) } })
                 }
             }
             if let gate { gate.submit(handOver) } else { handOver() }
         }
+    }
+
+    /// Runs a plain statement that only reads on the caller's own thread, when the connection is free and no
+    /// transaction is open: no hand-off at all. A read in WAL mode takes microseconds and never waits for a lock, so
+    /// it may block the caller's thread that long. Returns false (having run nothing) otherwise.
+    ///
+    /// The transaction check comes after the claim: a transaction's `BEGIN` needs the claim to run, and the gate
+    /// marks the transaction open before handing its `BEGIN` over and closed only after its `COMMIT`, so a closed
+    /// gate seen while holding the claim means no transaction is under way on the connection.
+    private static func readInPlace(_ sql: String, _ values: [SQLiteData], on connection: SQLiteHandle, gate: TransactionGate,
+                                    _ onRow: @Sendable (any SQLRow) -> Void) throws -> Bool {
+        guard connection.tryClaim() else { return false }
+        defer { connection.release() }
+        guard !gate.isOpen, try connection.isReadOnly(sql) else { return false }
+        try connection.run(sql, values) { onRow($0) }
+        return true
     }
 }
 

@@ -24,6 +24,11 @@ final class TransactionGate: Sendable {
         }
     }
 
+    /// Whether a transaction is open now.
+    var isOpen: Bool {
+        state.withLock { $0.transactionOpen }
+    }
+
     /// Runs `body` as the only transaction, with no plain statement handed over meanwhile.
     func transaction<T>(_ body: () async throws -> T) async throws -> T {
         while true {
