@@ -46,6 +46,7 @@ final class SQLiteHandle: @unchecked Sendable {
             sqlite_nio_sqlite3_close(handle)
             throw SQLiteFailure(code: qpsg, message: "cannot configure the SQLite connection")
         }
+        sqlite_nio_sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
         db = handle
     }
 
@@ -63,10 +64,36 @@ final class SQLiteHandle: @unchecked Sendable {
         claimed.store(false, ordering: .releasing)
     }
 
-    /// Whether `sql` only reads (a `SELECT`, say): in WAL mode such a statement never waits for a lock.
-    func isReadOnly(_ sql: String) throws -> Bool {
-        sqlite_nio_sqlite3_stmt_readonly(try prepare(sql).statement) != 0
+    /// Statements handed to the connection's thread and not yet run. Counted so that no statement runs in place
+    /// ahead of one handed over before it (`runInPlace`).
+    private let queued = Atomic(0)
+
+    /// Counts a statement about to be handed to the connection's thread; `finished` when it has run.
+    func enqueued() { queued.add(1, ordering: .relaxed) }
+    func finished() { queued.subtract(1, ordering: .relaxed) }
+
+    /// Runs `sql` on the caller's thread if that cannot wait: the caller holds the claim, nothing handed over earlier
+    /// is still waiting, and the statement does not wait for another process's lock (no busy timeout here; SQLite
+    /// then answers busy at once, having changed nothing). Returns false, having run nothing, when it would wait.
+    func runInPlace(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
+        guard queued.load(ordering: .relaxed) == 0 else { return false }
+        sqlite_nio_sqlite3_busy_timeout(db, 0)
+        defer { sqlite_nio_sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds) }
+        var rows = 0
+        do {
+            try run(sql, binds) { row in
+                rows += 1
+                onRow(row)
+            }
+            return true
+        } catch let failure as SQLiteFailure where failure.isBusy && rows == 0 {
+            return false
+        }
     }
+
+    /// How long a statement waits for another process's lock (`switchboard migrate`, or a second process starting
+    /// together with this one) before it fails.
+    static let busyTimeoutMilliseconds: Int32 = 30_000
 
     /// Runs `sql` with `binds`, handing each row to `onRow`.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws {

@@ -42,11 +42,9 @@ final class SQLiteStore: Database {
             throw error
         }
         let store = SQLiteStore(connection: connection, threadPool: threadPool, logger: logger)
+        // The connection waits for another process's lock (`SQLiteHandle.busyTimeoutMilliseconds`); within one
+        // process writes queue at the gate and never wait for it.
         for pragma in [
-            // First: another process (e.g. `switchboard migrate`, or several starting together, each migrating)
-            // may hold the write lock for a while on a busy machine; wait, do not fail. Within one process writes
-            // queue at the gate and never wait here.
-            "PRAGMA busy_timeout = 30000",
             "PRAGMA journal_mode = WAL",
             "PRAGMA foreign_keys = ON",
             "PRAGMA synchronous = NORMAL",
@@ -136,17 +134,21 @@ private struct SQLiteRows: SQLDatabase {
         let (sql, binds) = serialize(query)
         let values = try binds.map { try Self.encoder.encode($0) }
         let connection = self.connection
-        if let gate, try Self.readInPlace(sql, values, on: connection, gate: gate, onRow) { return }
+        if try Self.runInPlace(sql, values, on: connection, gate: gate, onRow) { return }
         let threadPool = self.threadPool
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             // The continuation is resumed on the connection's thread: one hand-off there and one back.
             let handOver: @Sendable () -> Void = {
+                connection.enqueued()
                 threadPool.submit { state in
+                    connection.claim()
+                    defer {
+                        connection.finished()
+                        connection.release()
+                    }
                     guard case .active = state else {
                         return continuation.resume(throwing: SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed"))
                     }
-                    connection.claim()
-                    defer { connection.release() }
                     continuation.resume(with: Result { try connection.run(sql, values) { onRow($0) } })
                 }
             }
@@ -154,20 +156,19 @@ private struct SQLiteRows: SQLDatabase {
         }
     }
 
-    /// Runs a plain statement that only reads on the caller's own thread, when the connection is free and no
-    /// transaction is open: no hand-off at all. A read in WAL mode takes microseconds and never waits for a lock, so
-    /// it may block the caller's thread that long. Returns false (having run nothing) otherwise.
+    /// Runs the statement on the caller's own thread when the connection is free: no hand-off at all. A statement
+    /// takes microseconds (a commit may also write the WAL into the database now and then), and none waits here for
+    /// another process's lock (`SQLiteHandle.runInPlace`). Returns false, having run nothing, otherwise.
     ///
-    /// The transaction check comes after the claim: a transaction's `BEGIN` needs the claim to run, and the gate
-    /// marks the transaction open before handing its `BEGIN` over and closed only after its `COMMIT`, so a closed
-    /// gate seen while holding the claim means no transaction is under way on the connection.
-    private static func readInPlace(_ sql: String, _ values: [SQLiteData], on connection: SQLiteHandle, gate: TransactionGate,
-                                    _ onRow: @Sendable (any SQLRow) -> Void) throws -> Bool {
+    /// A plain statement (one with a `gate`) checks for an open transaction after the claim: a transaction's `BEGIN`
+    /// needs the claim to run, and the gate marks the transaction open before its `BEGIN` and closed only after its
+    /// `COMMIT`, so a closed gate seen while holding the claim means no transaction is under way on the connection.
+    private static func runInPlace(_ sql: String, _ values: [SQLiteData], on connection: SQLiteHandle, gate: TransactionGate?,
+                                   _ onRow: @Sendable (any SQLRow) -> Void) throws -> Bool {
         guard connection.tryClaim() else { return false }
         defer { connection.release() }
-        guard !gate.isOpen, try connection.isReadOnly(sql) else { return false }
-        try connection.run(sql, values) { onRow($0) }
-        return true
+        if let gate, gate.isOpen { return false }
+        return try connection.runInPlace(sql, values) { onRow($0) }
     }
 }
 
