@@ -54,25 +54,18 @@ struct ProviderHTTP: Sendable {
 
     /// The body's server-sent events, decoded by `decoder` into model events. The stream ends when the decoder
     /// says the response is over or the body ends; then `finish` tells whether it ended properly.
+    ///
+    /// Decoded as the caller asks for each event, in the caller's task: a task of its own in between would add a
+    /// hand-off from thread to thread for every piece of every answer.
     func modelEvents<Decoder: StreamDecoding>(_ response: HTTPClientResponse, decoder: Decoder) -> AsyncThrowingStream<ModelEvent, any Error> {
-        let events = response.body.map { ArraySlice($0.readableBytesView) }.asDecodedServerSentEvents()
-        let redactor = self.redactor
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                var decoder = decoder
-                do {
-                    for try await event in events {
-                        guard let data = event.data else { continue }
-                        for output in try decoder.decode(data: data, redactor: redactor) { continuation.yield(output) }
-                        if decoder.isDone { break }
-                    }
-                    for output in try decoder.finish() { continuation.yield(output) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: map(error))
-                }
+        let reader = EventReader(events: response.body.map { ArraySlice($0.readableBytesView) }.asDecodedServerSentEvents(),
+                                 decoder: decoder, redactor: redactor)
+        return AsyncThrowingStream {
+            do {
+                return try await reader.next()
+            } catch {
+                throw map(error)
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 
@@ -134,4 +127,39 @@ protocol StreamDecoding: Sendable {
     var isDone: Bool { get }
     /// The events owed at the end (usage, finish reason), or `.interrupted` when the response ended early.
     func finish() throws -> [ModelEvent]
+}
+
+/// The state of one streamed answer between the caller's requests for its next event. `AsyncThrowingStream`'s
+/// unfolding closure is called once at a time, so nothing here is touched by two tasks at once.
+private final class EventReader<Events: AsyncSequence, Decoder: StreamDecoding>: @unchecked Sendable where Events.Element == ServerSentEvent {
+    private var events: Events.AsyncIterator
+    private var decoder: Decoder
+    private let redactor: Redactor
+    private var ready: [ModelEvent] = []
+    private var next = 0
+    private var ended = false
+
+    init(events: Events, decoder: Decoder, redactor: Redactor) {
+        self.events = events.makeAsyncIterator()
+        self.decoder = decoder
+        self.redactor = redactor
+    }
+
+    func next() async throws -> ModelEvent? {
+        while true {
+            if next < ready.count {
+                defer { next += 1 }
+                return ready[next]
+            }
+            if ended { return nil }
+            ready.removeAll(keepingCapacity: true)
+            next = 0
+            if !decoder.isDone, let event = try await events.next() {
+                if let data = event.data { ready = try decoder.decode(data: data, redactor: redactor) }
+            } else {
+                ready = try decoder.finish()
+                ended = true
+            }
+        }
+    }
 }
