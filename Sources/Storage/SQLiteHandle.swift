@@ -23,11 +23,30 @@ final class SQLiteHandle: @unchecked Sendable {
     /// A prepared statement and its columns' names, which every row of it shares.
     private final class Prepared {
         let statement: OpaquePointer
-        let columns: SQLiteColumns
+        var columns: SQLiteColumns
+        /// How many times SQLite had prepared it again (after a change of schema) when `columns` were read.
+        var preparedAgain: Int32 = 0
 
-        init(statement: OpaquePointer, columns: SQLiteColumns) {
+        init(statement: OpaquePointer) {
             self.statement = statement
-            self.columns = columns
+            self.columns = Self.columns(of: statement)
+        }
+
+        /// The columns as they are now: a change of schema (a column added by a migration) makes SQLite prepare the
+        /// statement again, and `SELECT *` then has other columns.
+        func currentColumns() -> SQLiteColumns {
+            let count = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
+            if count != preparedAgain {
+                columns = Self.columns(of: statement)
+                preparedAgain = count
+            }
+            return columns
+        }
+
+        private static func columns(of statement: OpaquePointer) -> SQLiteColumns {
+            SQLiteColumns(names: (0..<sqlite_nio_sqlite3_column_count(statement)).map { column in
+                sqlite_nio_sqlite3_column_name(statement, column).map { String(cString: $0) } ?? ""
+            })
         }
     }
 
@@ -77,6 +96,7 @@ final class SQLiteHandle: @unchecked Sendable {
     /// then answers busy at once, having changed nothing). Returns false, having run nothing, when it would wait.
     func runInPlace(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
         guard queued.load(ordering: .relaxed) == 0 else { return false }
+        guard db != nil else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
         sqlite_nio_sqlite3_busy_timeout(db, 0)
         defer { sqlite_nio_sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds) }
         var rows = 0
@@ -104,15 +124,18 @@ final class SQLiteHandle: @unchecked Sendable {
         for (offset, bind) in binds.enumerated() {
             try check(Self.bind(bind, at: Int32(offset + 1), to: statement))
         }
-        let count = prepared.columns.names.count
+        var columns: SQLiteColumns?
         while true {
             let code = sqlite_nio_sqlite3_step(statement)
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw failure(code) }
+            // Read after the first step, which is when SQLite prepares the statement again if it must.
+            let current = columns ?? prepared.currentColumns()
+            columns = current
             var values: [SQLiteData] = []
-            values.reserveCapacity(count)
-            for column in 0..<Int32(count) { values.append(Self.value(of: statement, at: column)) }
-            onRow(SQLiteFastRow(columns: prepared.columns, values: values))
+            values.reserveCapacity(current.names.count)
+            for column in 0..<Int32(current.names.count) { values.append(Self.value(of: statement, at: column)) }
+            onRow(SQLiteFastRow(columns: current, values: values))
         }
     }
 
@@ -132,14 +155,11 @@ final class SQLiteHandle: @unchecked Sendable {
         guard code == SQLITE_OK else { throw failure(code) }
         // An empty statement (only a comment, say) prepares to nothing; it runs as one that has no rows.
         guard let statement = try statement ?? Self.emptyStatement(db) else { throw failure(code) }
-        let names = (0..<sqlite_nio_sqlite3_column_count(statement)).map { column in
-            sqlite_nio_sqlite3_column_name(statement, column).map { String(cString: $0) } ?? ""
-        }
         if statements.count >= Self.cacheLimit {
             for prepared in statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
             statements.removeAll(keepingCapacity: true)
         }
-        let prepared = Prepared(statement: statement, columns: SQLiteColumns(names: names))
+        let prepared = Prepared(statement: statement)
         statements[sql] = prepared
         return prepared
     }

@@ -8,8 +8,9 @@ import SQLiteNIO
 import Synchronization
 import VaporCSQLite
 
-/// SQLite: one connection in WAL mode with foreign keys on, on a thread of its own; transactions exclude other
-/// statements (`TransactionGate`).
+/// SQLite: one connection in WAL mode with foreign keys on. A statement runs on the caller's thread when the
+/// connection is free, otherwise on the connection's own thread; transactions exclude other statements
+/// (`TransactionGate`).
 final class SQLiteStore: Database {
     let engine = Engine.sqlite
     let sql: any SQLDatabase
@@ -114,7 +115,7 @@ final class SQLiteStore: Database {
 /// protocol cast per column) was a tenth of its time. Anything else goes through `SQLiteDataDecoder` as before.
 ///
 /// With a `gate`, a statement waits for any open transaction to end (plain statements); without one it runs at once
-/// (the statements of the transaction itself).
+/// (the statements of the transaction itself). Either runs in place when it can (`runInPlace`).
 private struct SQLiteRows: SQLDatabase {
     let connection: SQLiteHandle
     let threadPool: NIOThreadPool
