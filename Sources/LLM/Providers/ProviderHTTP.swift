@@ -135,8 +135,9 @@ private final class EventReader<Events: AsyncSequence, Decoder: StreamDecoding>:
     private var events: Events.AsyncIterator
     private var decoder: Decoder
     private let redactor: Redactor
+    /// Decoded from the last server-sent event and not yet returned, from `position` on.
     private var ready: [ModelEvent] = []
-    private var next = 0
+    private var position = 0
     private var ended = false
 
     init(events: Events, decoder: Decoder, redactor: Redactor) {
@@ -147,13 +148,13 @@ private final class EventReader<Events: AsyncSequence, Decoder: StreamDecoding>:
 
     func next() async throws -> ModelEvent? {
         while true {
-            if next < ready.count {
-                defer { next += 1 }
-                return ready[next]
+            if position < ready.count {
+                defer { position += 1 }
+                return ready[position]
             }
             if ended { return nil }
             ready.removeAll(keepingCapacity: true)
-            next = 0
+            position = 0
             if !decoder.isDone, let event = try await events.next() {
                 if let data = event.data { ready = try decoder.decode(data: data, redactor: redactor) }
             } else {

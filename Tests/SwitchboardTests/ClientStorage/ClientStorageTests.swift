@@ -356,9 +356,11 @@ struct LargeBackupTests {
         })
     }
 
+    /// The process's anonymous resident memory (heap, buffers): what buffering a body would grow. Its whole RSS
+    /// also counts the debug binary's code pages as they are first run, which is not memory a stream holds.
     static func rssMiB(_ pid: Int32) -> Double {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") } ?? ""
         return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
     }
 
@@ -424,7 +426,10 @@ struct LargeBackupTests {
         watcher.cancel()
         #expect(count == megabytes << 20 && Array(received.finalize()).hexString == checksum, "the bytes come back as sent")
         let growth = peak.withLock { $0 } - before
-        #expect(growth < 32, "RSS grew \(growth) MiB while \(megabytes) MB went through (from \(before) MiB)")
+        // Buffering the body would grow it by the body's size. What does grow is the allocator's per-thread arenas
+        // keeping freed chunks: 15 to 20 MiB here, and the whole RSS (code pages included) was seen at 39 MiB on a
+        // machine loaded by the whole suite.
+        #expect(growth < 48, "anonymous memory grew \(growth) MiB while \(megabytes) MB went through (from \(before) MiB)")
     }
 }
 
