@@ -177,17 +177,11 @@ final class SQLiteHandle: @unchecked Sendable {
         case .integer(let number): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(number))
         case .float(let number): sqlite_nio_sqlite3_bind_double(statement, index, number)
         case .null: sqlite_nio_sqlite3_bind_null(statement, index)
-        case .text(let text):
-            text.utf8.withContiguousStorageIfAvailable { bytes in
+        case .text(var text):
+            text.withUTF8 { bytes in
                 sqlite_nio_sqlite3_bind_text64(statement, index, bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
                                                UInt64(bytes.count), Self.transient, UInt8(SQLITE_UTF8))
-            } ?? {
-                let bytes = Array(text.utf8)
-                return bytes.withUnsafeBufferPointer { buffer in
-                    sqlite_nio_sqlite3_bind_text64(statement, index, buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
-                                                   UInt64(buffer.count), Self.transient, UInt8(SQLITE_UTF8))
-                }
-            }()
+            }
         case .blob(let buffer):
             buffer.withUnsafeReadableBytes { bytes in
                 sqlite_nio_sqlite3_bind_blob64(statement, index, bytes.baseAddress, UInt64(bytes.count), Self.transient)

@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import OpenAPIRuntime
 
-/// The Hummingbird transport always hands the generated code a body, empty or not; an empty one must count as no
-/// body, or a route whose body is optional (logout) fails to decode "" as JSON. Bodies are already buffered and
+/// The transport (`RouterTransport`) always hands the generated code a body, empty or not; an empty one must count as
+/// no body, or a route whose body is optional (logout) fails to decode "" as JSON. Bodies are already buffered and
 /// capped by `BodyLimitMiddleware`, so reading them here costs nothing more.
 struct EmptyBodyMiddleware: ServerMiddleware {
     let maxBytes: Int
