@@ -190,6 +190,10 @@ struct CLITests {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         process.standardOutput = out
+        // None of the test run's own output: a server left running by a test process that crashed kept `swift test`
+        // waiting for the end of that output forever (a CI run hung so), instead of reporting the crash.
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
         try process.run()
 
         // The "listening" log line names the port the kernel chose.

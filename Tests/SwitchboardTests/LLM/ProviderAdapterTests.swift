@@ -15,10 +15,13 @@ struct ProviderAdapterTests {
     @Test("Non-streaming calls parse each provider's whole response: text, tool calls, usage", arguments: FakeProvider.Kind.allCases)
     func nonStreaming(kind: FakeProvider.Kind) async throws {
         let fake = try await FakeProvider.start(kind, [.toolCalls([FakeCall("lookup", #"{"q": "swift", "n": 3}"#)], text: "Looking."), .text("Plain answer.")])
-        let router = try await ModelRouter.build(configs: [fake.model("m")], defaultModel: "m", logger: TestDatabase.logger)
         let request = ChatRequest(system: [SystemBlock("Be brief.")], messages: [.user("Find swift")],
                                   tools: [ToolSpec(name: "lookup", description: "Looks up", parameters: ["type": "object"])])
-        let first = try await router.complete(model: "m", request: request)
+        let (first, second) = try await ModelRouter.with([fake.model("m")], defaultModel: "m") { router in
+            (try await router.complete(model: "m", request: request), try await router.complete(model: "m", request: request))
+        }
+        await fake.stop()
+        #expect(fake.requests.count == 2, "each call answered at its first attempt")
         #expect(first.model == "m")
         #expect(first.response.finishReason == .toolCalls)
         #expect(first.response.message.text == "Looking.")
@@ -28,15 +31,12 @@ struct ProviderAdapterTests {
         #expect(first.response.usage.inputTokens == FakeUsage.input)
         #expect(first.response.usage.cachedInputTokens == FakeUsage.cached)
         #expect(first.response.usage.outputTokens == FakeUsage.output)
-        let second = try await router.complete(model: "m", request: request)
         #expect(second.response.message.text == "Plain answer.")
         #expect(second.response.finishReason == .stop)
         switch kind {
         case .openai, .anthropic: #expect(fake.requests.allSatisfy { $0.body["stream"]?.boolValue != true })
         case .gemini: #expect(fake.requests.allSatisfy { $0.path.hasSuffix(":generateContent") })
         }
-        await router.shutdown()
-        await fake.stop()
     }
 
     @Test("Vertex AI: a service-account assertion (RS256) is exchanged for a token, cached, and sent as the bearer")
@@ -76,20 +76,20 @@ struct ProviderAdapterTests {
         config.credentialsFile = file
         config.baseURL = String(fake.baseURL)
         config.vertexLocation = "europe-west4"
-        let router = try await ModelRouter.build(configs: [config], defaultModel: "vertex", logger: TestDatabase.logger)
-        for _ in 0..<2 {
-            var assembler = ResponseAssembler()
-            for try await case .event(let event) in router.stream(model: "vertex", request: ChatRequest(messages: [.user("Hi")])) {
-                assembler.add(event)
+        try await ModelRouter.with([config], defaultModel: "vertex") { router in
+            for _ in 0..<2 {
+                var assembler = ResponseAssembler()
+                for try await case .event(let event) in router.stream(model: "vertex", request: ChatRequest(messages: [.user("Hi")])) {
+                    assembler.add(event)
+                }
+                #expect(assembler.message.text.hasPrefix("From Vertex") || assembler.message.text.hasPrefix("Again"))
             }
-            #expect(assembler.message.text.hasPrefix("From Vertex") || assembler.message.text.hasPrefix("Again"))
         }
+        await fake.stop()
         #expect(fake.requests.count == 2)
-        #expect(fake.requests[0].path == "/v1/projects/project/locations/europe-west4/publishers/google/models/gemini-test-model:streamGenerateContent?alt=sse")
+        #expect(fake.requests.first?.path == "/v1/projects/project/locations/europe-west4/publishers/google/models/gemini-test-model:streamGenerateContent?alt=sse")
         #expect(fake.requests.allSatisfy { $0.headers[.authorization] == "Bearer ya29.fake-token" })
         #expect(issued.withLock { $0 } == 1, "the token is cached")
-        await router.shutdown()
-        await fake.stop()
         await tokenServer.stop()
     }
 

@@ -28,12 +28,11 @@ struct RouterTests {
         }
         let small = try await FakeProvider.start(kind, [.status(400, message: message)])
         let large = try await FakeProvider.start(kind, [.text("Plenty of room.")])
-        let router = try await ModelRouter.build(configs: [small.model("small", fallbacks: ["large"]), large.model("large")],
-                                           defaultModel: "small", logger: TestDatabase.logger)
-        let answer = try await router.complete(model: "small", request: ChatRequest(messages: [.user("long")]))
+        let answer = try await ModelRouter.with([small.model("small", fallbacks: ["large"]), large.model("large")], defaultModel: "small") { router in
+            try await router.complete(model: "small", request: ChatRequest(messages: [.user("long")]))
+        }
         #expect(answer.model == "large")
         #expect(small.requests.count == 1)
-        await router.shutdown()
         await small.stop()
         await large.stop()
     }

@@ -100,7 +100,9 @@ final class FakeProvider: Sendable {
         config.apiKey = apiKey
         config.fallbacks = fallbacks
         config.maxAttempts = maxAttempts
-        config.readTimeout = .seconds(10)
+        // Generous: the SQLite run has every suite at once on two cores and can stall a fake for seconds. A read
+        // timeout there is retried, and the retry is answered with the next scripted reply (seen in a CI run).
+        config.readTimeout = .seconds(60)
         return config
     }
 
@@ -108,7 +110,7 @@ final class FakeProvider: Sendable {
         replies.withLock { $0 += more }
     }
 
-    var requests: [Recorded] { recorded.withLock { $0 } }
+    var requests: RecordedRequests { RecordedRequests(all: recorded.withLock { $0 }) }
 
     private func respond(to request: Request) async throws -> Response {
         var request = request
@@ -208,4 +210,37 @@ enum FakeUsage {
     static let cached = 5
     static let output = 10
     static let reasoning = 2
+}
+
+/// What a fake was sent, in order. Reading a request that was never made records a test issue and reads as an empty
+/// request: the test fails, where an array's subscript would have trapped and taken every running test down with it.
+struct RecordedRequests: RandomAccessCollection, Sendable {
+    let all: [FakeProvider.Recorded]
+    var startIndex: Int { 0 }
+    var endIndex: Int { all.count }
+
+    subscript(position: Int) -> FakeProvider.Recorded {
+        guard all.indices.contains(position) else {
+            Issue.record("request \(position) was never made: the fake was sent \(all.count)")
+            return FakeProvider.Recorded(path: "", headers: [:], body: .null)
+        }
+        return all[position]
+    }
+}
+
+extension ModelRouter {
+    /// Builds a router over `configs`, runs `body`, and shuts the router down however `body` ends: a router left
+    /// running when a `#require` throws would take the whole test process down (AsyncHTTPClient traps in `deinit`).
+    static func with<T>(_ configs: [ModelConfig], defaultModel: String,
+                        _ body: (ModelRouter) async throws -> T) async throws -> T {
+        let router = try await ModelRouter.build(configs: configs, defaultModel: defaultModel, logger: TestDatabase.logger)
+        do {
+            let result = try await body(router)
+            await router.shutdown()
+            return result
+        } catch {
+            await router.shutdown()
+            throw error
+        }
+    }
 }
