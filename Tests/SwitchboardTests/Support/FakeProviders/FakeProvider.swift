@@ -101,7 +101,8 @@ final class FakeProvider: Sendable {
         config.fallbacks = fallbacks
         config.maxAttempts = maxAttempts
         // Generous: the SQLite run has every suite at once on two cores and can stall a fake for seconds. A read
-        // timeout there is retried, and the retry is answered with the next scripted reply (seen in a CI run).
+        // timeout is retried, and the retry gets the next scripted reply: the likely cause of a CI run's first call
+        // answered with its test's second reply.
         config.readTimeout = .seconds(60)
         return config
     }
