@@ -85,12 +85,13 @@ def http(method, url, body=None, token=None):
 class Server:
     """`switchboard serve` on a free port and a fresh data directory, removed on exit."""
 
-    def __init__(self, flags=(), env=None):
+    def __init__(self, flags=(), env=None, launcher=()):
+        """`launcher` goes before the binary on the command line (scripts/startup-order runs it under valgrind)."""
         self.workdir = tempfile.mkdtemp(prefix="switchboard-bench-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         started = time.perf_counter()
-        self.process = subprocess.Popen([BINARY, "serve", "--http-port", str(self.port), *flags], cwd=self.workdir,
+        self.process = subprocess.Popen([*launcher, BINARY, "serve", "--http-port", str(self.port), *flags], cwd=self.workdir,
                                         env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         while True:
             try:

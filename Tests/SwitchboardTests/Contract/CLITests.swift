@@ -182,19 +182,9 @@ struct CLITests {
         var (directory, environment) = try await CLI.freshEnvironment()
         // A real bcrypt cost, so that a signup is still running when the signal arrives.
         environment["AUTH_BCRYPT_COST"] = "14"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
         // A bounded shutdown: a connection the server fails to close cannot hold the test for long.
-        process.arguments = ["serve", "--http-port", "0", "--http-shutdown-timeout-seconds", "30"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        // None of the test run's own output: a server left running by a test process that crashed kept `swift test`
-        // waiting for the end of that output forever (a CI run hung so), instead of reporting the crash.
-        process.standardError = out
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, out) = try ServerProcess.launch(["serve", "--http-port", "0", "--http-shutdown-timeout-seconds", "30"],
+                                                      directory: directory, environment: environment)
 
         // The "listening" log line names the port the kernel chose.
         // A watchdog, so that a server that never says it listens fails the test instead of hanging it.
@@ -209,10 +199,7 @@ struct CLITests {
             let chunk = await offThePool { out.fileHandleForReading.availableData }
             if chunk.isEmpty { break }
             buffer += String(decoding: chunk, as: UTF8.self)
-            for line in buffer.split(separator: "\n") where line.contains("\"msg\":\"listening\"") {
-                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-                port = (object?["address"] as? String)?.split(separator: ":").last.flatMap { Int($0) }
-            }
+            port = try ServerProcess.listeningPort(in: buffer)
         }
         let listening = try #require(port, "no listening line in: \(buffer)")
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(listening)/health"), timeout: .seconds(10))

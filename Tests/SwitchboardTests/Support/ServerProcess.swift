@@ -14,9 +14,29 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     static func start(directory: String, environment: [String: String]) async throws -> ServerProcess {
+        let (process, out) = try launch(["serve", "--http-port", "0"], directory: directory, environment: environment)
+        var buffer = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let chunk = await offThePool { out.fileHandleForReading.availableData }
+            if chunk.isEmpty { break }
+            buffer += String(decoding: chunk, as: UTF8.self)
+            if let port = try listeningPort(in: buffer) {
+                // Keep draining the log so the server never blocks on a full pipe.
+                Thread.detachNewThread { while !out.fileHandleForReading.availableData.isEmpty {} }
+                return ServerProcess(process: process, port: port)
+            }
+        }
+        process.terminate()
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "the server did not start: \(buffer)"])
+    }
+
+    /// Starts `switchboard args...` in `directory` with `environment` added; its log (stdout and stderr) comes through
+    /// the returned pipe.
+    static func launch(_ args: [String], directory: String, environment: [String: String]) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["serve", "--http-port", "0"]
+        process.arguments = args
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
@@ -26,23 +46,16 @@ final class ServerProcess: @unchecked Sendable {
         process.standardError = out
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        var buffer = ""
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let chunk = await offThePool { out.fileHandleForReading.availableData }
-            if chunk.isEmpty { break }
-            buffer += String(decoding: chunk, as: UTF8.self)
-            for line in buffer.split(separator: "\n") where line.contains("\"msg\":\"listening\"") {
-                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-                if let port = (object?["address"] as? String)?.split(separator: ":").last.flatMap({ Int($0) }) {
-                    // Keep draining the log so the server never blocks on a full pipe.
-                    Thread.detachNewThread { while !out.fileHandleForReading.availableData.isEmpty {} }
-                    return ServerProcess(process: process, port: port)
-                }
-            }
+        return (process, out)
+    }
+
+    /// The port in the "listening" log line, once `log` holds it (the kernel chooses it for `--http-port 0`).
+    static func listeningPort(in log: String) throws -> Int? {
+        for line in log.split(separator: "\n") where line.contains("\"msg\":\"listening\"") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            if let port = (object?["address"] as? String)?.split(separator: ":").last.flatMap({ Int($0) }) { return port }
         }
-        process.terminate()
-        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "the server did not start: \(buffer)"])
+        return nil
     }
 
     func stop() {
