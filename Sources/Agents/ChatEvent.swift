@@ -21,6 +21,12 @@ public enum ChatEvent: Sendable {
     case error(TurnFailure)
     /// `done`: the turn is over and the conversation is free for the next one. Always the last event.
     case done(TurnSummary)
+    /// No event: the turn still runs. Sent every `keepAliveInterval` while it does, for connections that must carry
+    /// something to stay open through proxies (an event stream sends it as a comment); never stored, never numbered,
+    /// and skipped by everything else.
+    case keepAlive
+
+    public static let keepAliveInterval: Duration = .seconds(15)
 
     public var name: String {
         switch self {
@@ -32,6 +38,7 @@ public enum ChatEvent: Sendable {
         case .agentSelected: "agent.selected"
         case .error: "error"
         case .done: "done"
+        case .keepAlive: "keep-alive"
         }
     }
 }

@@ -24,23 +24,31 @@ extension Orchestrator {
             emitter.yield(.agentSelected(AgentSelection(agent: chosen, reason: reason, flow: router.name)))
             return await loop(turn.answering(prepared(agent, for: turn.user)), resuming: [], progress: progress, emitter: emitter, logger: logger)
         case .pipeline(let pipeline):
-            var answered = false
-            for name in pipeline.agents {
-                guard let agent = agents[name] else { continue }
-                emitter.yield(.agentSelected(AgentSelection(agent: name, reason: .pipeline, flow: pipeline.name)))
-                let nudge = answered ? "(Now answer my message above as \(name): \(agent.description). The answers above are for you to build on.)" : nil
-                let outcome = await loop(turn.answering(prepared(agent, for: turn.user), nudge: nudge), resuming: [], progress: progress,
-                                         emitter: emitter, logger: logger)
-                guard case .complete = outcome else { return outcome }
-                answered = true
-            }
-            guard pipeline.synthesize else { return .complete }
-            emitter.yield(.agentSelected(AgentSelection(agent: pipeline.name, reason: .synthesis, flow: pipeline.name)))
-            let synthesis = AgentDefinition(name: pipeline.name, description: pipeline.description, model: pipeline.model,
-                                            systemPrompt: Self.synthesisPrompt, tools: [], maxIterations: 1)
-            return await loop(turn.answering(synthesis, nudge: "(Now write the one reply to my message that combines the answers above.)"),
-                              resuming: [], progress: progress, emitter: emitter, logger: logger)
+            return await run(pipeline, turn: turn, progress: progress, emitter: emitter, logger: logger)
         }
+    }
+
+    /// A pipeline's agents in turn, each building on the answers before it, then its synthesis when it has one.
+    /// Out of line, as `route` is: inlined, their frames would swell that of every turn's `steps`.
+    @inline(never)
+    func run(_ pipeline: AgentPipeline, turn: TurnContext, progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+             logger: Logger) async -> Outcome {
+        var answered = false
+        for name in pipeline.agents {
+            guard let agent = agents[name] else { continue }
+            emitter.yield(.agentSelected(AgentSelection(agent: name, reason: .pipeline, flow: pipeline.name)))
+            let nudge = answered ? "(Now answer my message above as \(name): \(agent.description). The answers above are for you to build on.)" : nil
+            let outcome = await loop(turn.answering(prepared(agent, for: turn.user), nudge: nudge), resuming: [], progress: progress,
+                                     emitter: emitter, logger: logger)
+            guard case .complete = outcome else { return outcome }
+            answered = true
+        }
+        guard pipeline.synthesize else { return .complete }
+        emitter.yield(.agentSelected(AgentSelection(agent: pipeline.name, reason: .synthesis, flow: pipeline.name)))
+        let synthesis = AgentDefinition(name: pipeline.name, description: pipeline.description, model: pipeline.model,
+                                        systemPrompt: Self.synthesisPrompt, tools: [], maxIterations: 1)
+        return await loop(turn.answering(synthesis, nudge: "(Now write the one reply to my message that combines the answers above.)"),
+                          resuming: [], progress: progress, emitter: emitter, logger: logger)
     }
 
     static let synthesisPrompt = """
@@ -51,6 +59,7 @@ extension Orchestrator {
 
     /// One model call that must name one of the router's agents (those the user's plan includes); anything else, a
     /// failed call included, gives the fallback. What the call used counts toward the turn.
+    @inline(never)
     func route(_ router: AgentRouter, turn: TurnContext, progress: TurnProgress, logger: Logger) async -> (String, AgentSelection.Reason) {
         let candidates = router.agents.filter { name in
             (agents[name] != nil || flows[name].map { if case .pipeline = $0 { true } else { false } } == true)

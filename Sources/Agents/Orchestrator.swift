@@ -315,8 +315,14 @@ public final class Orchestrator: Sendable {
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask { await self.steps(turn, resuming: resuming, progress: progress, emitter: emitter, logger: logger) }
             group.addTask {
-                do { try await Task.sleep(for: self.settings.turnTimeout) } catch { return nil }
-                return .timedOut
+                // The turn's deadline, and on the way there its keep-alives.
+                let deadline = ContinuousClock.now + self.settings.turnTimeout
+                while true {
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { return .timedOut }
+                    do { try await Task.sleep(for: min(left, ChatEvent.keepAliveInterval)) } catch { return nil }
+                    if ContinuousClock.now < deadline { emitter.yield(.keepAlive) }
+                }
             }
             let first = await group.next() ?? nil
             group.cancelAll()
@@ -372,211 +378,9 @@ public final class Orchestrator: Sendable {
         return outcome
     }
 
-    func loop(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
-                      logger: Logger) async -> Outcome {
-        do {
-            let runner = self.runner
-            let toolContext = ToolContext(userID: turn.userID, tier: turn.user.tier, conversationID: turn.conversationID, app: environment,
-                                          requestContext: turn.requestContext, client: turn.client, logger: logger)
-            let storeResult: @Sendable (ToolResult) async -> Void = { result in
-                do {
-                    let message = try await self.store(StoredMessage(
-                        conversationID: turn.conversationID, turnID: turn.id, role: .tool, parts: [.toolResult(result)],
-                        status: .complete, createdAt: self.clock.now, completedAt: self.clock.now), turn: turn)
-                    emitter.yield(.toolResult(message))
-                } catch {
-                    logger.error("could not store a tool result", metadata: ["error": "\(error)"])
-                }
-            }
-            if !resuming.isEmpty {
-                // The decided calls of the paused step run (or are answered with their rejection) before the model
-                // sees the conversation again.
-                await runDecided(resuming, turn: turn, context: toolContext, finished: storeResult)
-                if Task.isCancelled { return .timedOut }
-            }
-            var history = History.prepare(try await turn.journal.history(conversationID: turn.conversationID, limit: settings.historyMessages))
-            let specs = tools.specs(turn.agent.tools)
-            // `memory: auto`: what the user's memory holds closest to their message, recalled before the first step. A
-            // failing recall costs the turn its memories, not its answer.
-            var recollection: Recollection?
-            if turn.agent.memory == .auto, !turn.prompt.isEmpty, let memory {
-                do {
-                    recollection = try await memory.recall(user: turn.user, message: turn.prompt)
-                } catch {
-                    logger.warning("memory recall failed", metadata: ["error_type": "\(type(of: error))"])
-                }
-            }
-            let system = try await turn.agent.systemBlocks(for: turn.user, recollection: recollection)
-            // With the output guard on, no run of the prompt's or the tool schemas' words reaches the client.
-            let guardSources: [(name: String, text: String)]? = turn.agent.sanitize
-                ? system.enumerated().map { ("system prompt block \($0.offset + 1)", $0.element.text) }
-                    + specs.map { ("tool \($0.name)", $0.description + " " + $0.parameters.jsonString) }
-                : nil
-            let guardRuns = guardSources.map { GuardRuns(sources: $0, length: settings.guardWords) }
-            if let nudge = turn.nudge, history.last?.role != .user { history.append(.user(nudge)) }
-            var steps = 0
-            while true {
-                if steps >= turn.agent.maxIterations {
-                    let message = try await store(StoredMessage(
-                        conversationID: turn.conversationID, turnID: turn.id, role: .assistant,
-                        parts: [.text("I stopped before finishing: this reply reached the limit of \(turn.agent.maxIterations) tool-using steps. Ask me to continue, or narrow the request.")],
-                        finishReason: "iteration_limit", createdAt: clock.now, completedAt: clock.now), turn: turn)
-                    emitter.yield(.messageCompleted(message))
-                    logger.warning("turn reached the iteration limit", metadata: ["limit": "\(turn.agent.maxIterations)"])
-                    return .complete
-                }
-                if steps > 0, let policy {
-                    do {
-                        try await policy.admitStep(user: turn.user, used: progress.totals.withLock { $0 })
-                    } catch let error as AppError {
-                        // The budget ran out mid-turn: what the steps so far wrote stays, and the turn ends saying why.
-                        let message = try await store(StoredMessage(
-                            conversationID: turn.conversationID, turnID: turn.id, role: .assistant, parts: [], status: .error,
-                            error: MessageError(code: error.code, message: error.detail ?? error.title), createdAt: clock.now, completedAt: clock.now),
-                            turn: turn)
-                        emitter.yield(.messageCompleted(message))
-                        let failure = TurnFailure(status: error.status, code: error.code, message: error.detail ?? error.title, model: nil, messageID: message.id)
-                        emitter.yield(.error(failure))
-                        return .failed(failure, partial: true)
-                    }
-                }
-                steps += 1
-                let stepID = UUID()
-                let startedAt = clock.now
-                progress.begin(stepID, model: turn.model, at: startedAt)
-                let request = ChatRequest(system: system, messages: history, tools: specs, output: turn.agent.output)
-                var assembler = ResponseAssembler()
-                let outputGuard = guardRuns.map { OutputGuard(runs: $0) }
-                do {
-                    for try await routed in router.stream(model: turn.model, request: request) {
-                        switch routed {
-                        case .model(let name, let provider):
-                            progress.served(by: name, provider: provider)
-                        case .event(.textDelta(let delta)):
-                            assembler.add(.textDelta(delta))
-                            // What the client sees is what is kept should the step be cut off.
-                            let shown = outputGuard?.add(delta) ?? delta
-                            progress.add(.textDelta(shown))
-                            if !shown.isEmpty { emitter.yield(.messageDelta(messageID: stepID, delta: shown)) }
-                        case .event(let event):
-                            assembler.add(event)
-                            progress.add(event)
-                        }
-                    }
-                    if Task.isCancelled { return .timedOut }
-                    guard assembler.finishReason != nil else {
-                        throw ProviderError(.interrupted, message: "The response ended early.", model: progress.model)
-                    }
-                } catch {
-                    if Task.isCancelled { return .timedOut }
-                    var providerError = (error as? ProviderError) ?? ProviderError(.connection, message: "\(type(of: error))")
-                    providerError.model = providerError.model ?? progress.model ?? turn.model
-                    let failure = TurnFailure(providerError, messageID: stepID)
-                    let partial = await storeUnfinishedStep(turn, progress: progress, failure: failure, emitter: emitter, logger: logger)
-                    emitter.yield(.error(failure))
-                    logger.warning("model step failed", metadata: ["code": "\(failure.code)", "model": "\(failure.model ?? "-")"])
-                    return .failed(failure, partial: partial)
-                }
-
-                var response = assembler.response
-                if let outputGuard, let guardRuns {
-                    let rest = outputGuard.finish()
-                    if !rest.isEmpty { emitter.yield(.messageDelta(messageID: stepID, delta: rest)) }
-                    // Tool calls' arguments reach clients too: as stored messages, actions for the app, or its own tools.
-                    var sources = outputGuard.matches.map(\.source)
-                    let others = response.message.parts.compactMap { part -> Part? in
-                        switch part {
-                        case .text: return nil
-                        case .toolCall(var call):
-                            let (arguments, found) = guardRuns.redact(call.arguments)
-                            call.arguments = arguments
-                            sources += found
-                            return .toolCall(call)
-                        default: return part
-                        }
-                    }
-                    response.message.parts = (outputGuard.output.isEmpty ? [] : [.text(outputGuard.output)]) + others
-                    for source in sources {
-                        let total = redactions.add(1, ordering: .relaxed).newValue
-                        logger.warning("output guard redacted a passage of the prompt",
-                                       metadata: ["agent": "\(turn.agent.name)", "source": "\(source)", "redactions": "\(total)"])
-                    }
-                }
-                let served = progress.finish()
-                progress.totals.withLock { $0 = $0 + response.usage }
-                try await recordUsage(turn, model: served.model, usage: response.usage, logger: logger)
-                let assistant = try await store(StoredMessage(
-                    id: stepID, conversationID: turn.conversationID, turnID: turn.id, role: .assistant,
-                    parts: response.message.parts, textSignature: response.message.textSignature, model: served.model,
-                    provider: served.provider, finishReason: response.finishReason.rawValue, usage: response.usage,
-                    createdAt: startedAt, completedAt: clock.now), turn: turn)
-                emitter.yield(.messageCompleted(assistant))
-                history.append(response.message)
-                if !response.message.text.isEmpty { progress.answer.withLock { $0 = (response.message.text, turn.agent.memory) } }
-
-                let calls = response.message.toolCalls
-                guard response.finishReason == .toolCalls, !calls.isEmpty else { return .complete }
-                for call in calls { emitter.yield(.toolCall(messageID: stepID, call: call)) }
-                // Calls that need the user's approval wait for it, unless they would be refused anyway: then the model
-                // gets the refusal at once, as for any other call.
-                // A condition is a filter parsed per call: each call's need is decided once.
-                let (gated, free) = calls.reduce(into: ([ToolCall](), [ToolCall]())) { split, call in
-                    if turn.agent.needsApproval(call) { split.0.append(call) } else { split.1.append(call) }
-                }
-                var waiting: [ToolCall] = []
-                var refused: [ToolResult] = []
-                for call in gated {
-                    if turn.stateless {
-                        let refusal = ToolResult(callID: call.id, name: call.name, content: [
-                            "error": "approval_unavailable",
-                            "message": "This call needs the user's approval, which this chat cannot ask for: it was not run. Tell the user what you would do instead.",
-                        ], isError: true)
-                        refused.append(refusal)
-                        await storeResult(refusal)
-                    } else if let refusal = await runner.check(call, allowed: turn.agent.tools, context: toolContext) {
-                        refused.append(refusal)
-                        await storeResult(refusal)
-                    } else {
-                        waiting.append(call)
-                    }
-                }
-                let ran = await runner.run(free, allowed: turn.agent.tools, context: toolContext, finished: storeResult)
-                if Task.isCancelled { return .timedOut }
-                if !waiting.isEmpty {
-                    let now = clock.now
-                    let expires = now.addingTimeInterval(Double(settings.approvalTimeout.components.seconds))
-                    let pending = waiting.map { call in
-                        ToolApproval(conversationID: turn.conversationID, userID: turn.userID, turnID: turn.id, messageID: stepID, seq: assistant.seq, call: call,
-                                     agent: turn.agent.name, model: turn.model, createdAt: now, expiresAt: expires)
-                    }
-                    try await approvals.insert(pending)
-                    for approval in pending { emitter.yield(.approvalRequired(approval)) }
-                    logger.info("turn awaits approval", metadata: ["tools": "\(waiting.map(\.name).joined(separator: ","))"])
-                    return .awaitingApproval
-                }
-                let results = Dictionary((refused + ran).map { ($0.callID, $0) }, uniquingKeysWith: { first, _ in first })
-                history.append(ChatMessage(role: .tool, parts: calls.compactMap { results[$0.id] }.map(Part.toolResult)))
-            }
-        } catch let error as AppError where error.status < 500 {
-            // What the client can act on stays what it is: a conversation deleted while its turn ran is a 404.
-            if Task.isCancelled { return .timedOut }
-            logger.warning("turn stopped", metadata: ["code": "\(error.code)"])
-            let failure = TurnFailure(error)
-            emitter.yield(.error(failure))
-            return .failed(failure, partial: false)
-        } catch {
-            if Task.isCancelled { return .timedOut }
-            logger.error("turn failed", metadata: ["error_type": "\(type(of: error))", "error": "\(error)"])
-            let failure = TurnFailure(status: 500, code: "internal_error", message: "The turn could not be completed.",
-                                      model: nil, messageID: nil)
-            emitter.yield(.error(failure))
-            return .failed(failure, partial: false)
-        }
-    }
-
     /// Stores the step under way as far as it got: `incomplete` with its text when the model had written some,
     /// otherwise an `error` message. Returns whether anything of the answer was kept.
-    private func storeUnfinishedStep(_ turn: TurnContext, progress: TurnProgress, failure: TurnFailure,
+    func storeUnfinishedStep(_ turn: TurnContext, progress: TurnProgress, failure: TurnFailure,
                                      emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> Bool {
         guard let step = progress.state.withLock({ state -> TurnProgress.State? in
             defer { state = nil }

@@ -122,32 +122,24 @@ public final class ModelRouter: Sendable {
 
     // MARK: Calls
 
-    /// A streamed response from `model` or, failing that, its fallbacks.
-    public func stream(model: String, request: ChatRequest) -> AsyncThrowingStream<RoutedEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await self.attempt(model: model) { name, entry in
-                        let events = try await entry.provider.stream(request)
-                        var announced = false
-                        do {
-                            for try await event in events {
-                                if !announced {
-                                    continuation.yield(.model(name: name, provider: entry.provider.providerName))
-                                    announced = true
-                                }
-                                continuation.yield(.event(event))
-                            }
-                        } catch where announced {
-                            throw PassedOn(error: error)
-                        }
+    /// A streamed response from `model` or, failing that, its fallbacks, handed to `receive` event by event. The
+    /// response is read in the caller's task, not a producer task of its own: a held stream costs one task fewer, and
+    /// each event one hand-off fewer.
+    public func stream(model: String, request: ChatRequest, _ receive: (RoutedEvent) -> Void) async throws {
+        try await attempt(model: model) { name, entry in
+            let events = try await entry.provider.stream(request)
+            var announced = false
+            do {
+                for try await event in events {
+                    if !announced {
+                        receive(.model(name: name, provider: entry.provider.providerName))
+                        announced = true
                     }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+                    receive(.event(event))
                 }
+            } catch where announced {
+                throw PassedOn(error: error)
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 

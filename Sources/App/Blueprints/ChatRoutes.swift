@@ -49,7 +49,7 @@ struct ChatRoutes: Sendable {
         let turn = try await begin(route, asked, identity: identity, client: nil)
         let accept = request.headers[.accept] ?? ""
         if asked.stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
-            let events = EventStream.serverSentEvents(turn.events)
+            let events = EventStream(turn.events)
             return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
                 for await chunk in events { try await writer.write(ByteBuffer(bytes: chunk)) }
                 try await writer.finish(nil)

@@ -29,6 +29,8 @@ enum ChatEventEncoding {
         case .done(let summary):
             return encode(DoneData(turnId: summary.turnID.lowercased, conversationId: summary.conversationID.lowercased,
                                    status: summary.status.rawValue, usage: .init(summary.usage)))
+        case .keepAlive:
+            return Data("{}".utf8)
         }
     }
 

@@ -164,6 +164,7 @@ struct ChatSocket: Sendable {
                             var id = 0
                             var collected = CollectedTurn(turn)
                             for await event in turn.events {
+                                if case .keepAlive = event { continue } // a WebSocket has pings of its own
                                 id += 1
                                 collected.add(event)
                                 if let shape {

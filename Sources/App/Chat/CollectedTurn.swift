@@ -24,7 +24,7 @@ struct CollectedTurn {
         case .approvalRequired(let approval): approvals.append(approval)
         case .error(let error): failure = error
         case .done(let done): summary = done
-        case .messageDelta, .toolCall, .agentSelected: break
+        case .messageDelta, .toolCall, .agentSelected, .keepAlive: break
         }
     }
 

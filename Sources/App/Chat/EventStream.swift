@@ -1,35 +1,35 @@
 import Agents
 import Foundation
 
-/// A turn's events as the bytes of a `text/event-stream`, with a comment every 15 seconds of silence so that
-/// proxies keep the connection open while a tool runs. When the client goes away only this stream stops: the turn
-/// itself runs on and is stored.
-enum EventStream {
-    static let keepAliveInterval: Duration = .seconds(15)
+/// A turn's events as the bytes of a `text/event-stream`, encoded as the connection reads them: no task of its own.
+/// The turn's `keepAlive` becomes a comment line, so that proxies keep the connection open while a tool runs. When
+/// the client goes away only this stream stops: the turn itself runs on and is stored.
+struct EventStream: AsyncSequence, Sendable {
+    /// Also the silence after which a collection's event stream sends a comment.
+    static let keepAliveInterval = ChatEvent.keepAliveInterval
 
-    static func serverSentEvents(_ events: AsyncStream<ChatEvent>) -> AsyncStream<ArraySlice<UInt8>> {
-        AsyncStream { continuation in
-            let task = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        var id = 0
-                        for await event in events {
-                            id += 1
-                            continuation.yield(ChatEventEncoding.serverSentEvent(event, id: id))
-                        }
-                    }
-                    group.addTask {
-                        while true {
-                            do { try await Task.sleep(for: keepAliveInterval) } catch { return }
-                            continuation.yield(Array(": keep-alive\n\n".utf8)[...])
-                        }
-                    }
-                    await group.next() // the events ended
-                    group.cancelAll()
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
+    let events: AsyncStream<ChatEvent>
+
+    init(_ events: AsyncStream<ChatEvent>) {
+        self.events = events
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var events: AsyncStream<ChatEvent>.AsyncIterator
+        /// The events' `id`, numbering the turn's events from 1 (keep-alive comments are not events).
+        var id = 0
+
+        mutating func next() async -> ArraySlice<UInt8>? {
+            guard let event = await events.next() else { return nil }
+            if case .keepAlive = event { return Self.keepAlive }
+            id += 1
+            return ChatEventEncoding.serverSentEvent(event, id: id)
         }
+
+        static let keepAlive = Array(": keep-alive\n\n".utf8)[...]
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(events: events.makeAsyncIterator())
     }
 }

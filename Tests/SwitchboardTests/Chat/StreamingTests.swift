@@ -81,6 +81,33 @@ struct StreamingTests {
         }
     }
 
+    @Test("A turn that waits on its model keeps the stream open with a keep-alive comment, which is no numbered event")
+    func keepAlive() async throws {
+        // Two pieces 20 s apart: the one keep-alive (15 s into the turn) falls between them, with a margin for a
+        // loaded machine.
+        let fake = try await FakeProvider.start(.openai, [.slow("ab", delay: .seconds(20))])
+        try await TestApp.withFakes([fake], testing: .live) { app in
+            let user = try await app.signup()
+            let conversation = try await app.conversation(user.access)
+            let response = try await HTTPClient.shared.execute(
+                EventStreamClient.request(port: app.client.port!, conversation: conversation, content: "Wait", token: user.access),
+                timeout: .seconds(180))
+            #expect(response.status == .ok)
+            let raw = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            let blocks = raw.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            let deltas = blocks.indices.filter { blocks[$0].hasPrefix("event: message.delta") }
+            let comments = blocks.indices.filter { blocks[$0] == ": keep-alive" }
+            #expect(deltas.count == 2)
+            #expect(comments.count == 1)
+            if let comment = comments.first, deltas.count == 2 { #expect(deltas[0] < comment && comment < deltas[1]) }
+            let ids = blocks.compactMap { block in
+                block.split(separator: "\n").first { $0.hasPrefix("id: ") }.flatMap { Int($0.dropFirst(4)) }
+            }
+            #expect(ids == Array(1...(blocks.count - comments.count)), "ids number the events, not the comments")
+            #expect(blocks.last?.hasPrefix("event: done") == true)
+        }
+    }
+
     @Test("A client that hangs up does not stop the turn: it completes and is stored")
     func disconnect() async throws {
         let fake = try await FakeProvider.start(.openai, [.slow("one two three four five six", delay: .milliseconds(150))])

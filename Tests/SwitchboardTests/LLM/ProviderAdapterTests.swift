@@ -79,8 +79,8 @@ struct ProviderAdapterTests {
         try await ModelRouter.with([config], defaultModel: "vertex") { router in
             for _ in 0..<2 {
                 var assembler = ResponseAssembler()
-                for try await case .event(let event) in router.stream(model: "vertex", request: ChatRequest(messages: [.user("Hi")])) {
-                    assembler.add(event)
+                try await router.stream(model: "vertex", request: ChatRequest(messages: [.user("Hi")])) { routed in
+                    if case .event(let event) = routed { assembler.add(event) }
                 }
                 #expect(assembler.message.text.hasPrefix("From Vertex") || assembler.message.text.hasPrefix("Again"))
             }
