@@ -30,7 +30,7 @@ enum ChatEventEncoding {
             return encode(DoneData(turnId: summary.turnID.lowercased, conversationId: summary.conversationID.lowercased,
                                    status: summary.status.rawValue, usage: .init(summary.usage)))
         case .keepAlive:
-            return Data("{}".utf8)
+            return Data("{}".utf8) // never sent as an event: an event stream writes a comment, the others skip it
         }
     }
 

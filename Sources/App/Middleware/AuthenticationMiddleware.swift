@@ -11,20 +11,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let publicPaths: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], let scope = RequestScope.current, !publicPaths.contains(request.uri.path) else {
+        guard let header = request.headers[.authorization], var scope = RequestScope.current, !publicPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }
-        return try await RequestScope.$current.withValue(try await authenticated(scope, header: header)) {
-            try await next(request, context)
-        }
-    }
-
-    /// `scope` with the identity `header` names, or why it names none. Out of line, as the other middlewares' own
-    /// work is: what it inlines would otherwise stay in the middleware's frame while the rest of the request runs
-    /// (and a connection's task keeps the deepest frames it ever had for as long as it lives).
-    @inline(never)
-    func authenticated(_ scope: RequestScope, header: String) async throws -> RequestScope {
-        var scope = scope
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         if parts.count == 2, parts[0].lowercased() == "bearer" {
             let token = String(parts[1].drop { $0 == " " })
@@ -36,6 +25,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } else {
             scope.authError = AppError.unauthorized("invalid_token", "Use the Authorization header as 'Bearer <access_token>'.")
         }
-        return scope
+        return try await RequestScope.$current.withValue(scope) {
+            try await next(request, context)
+        }
     }
 }

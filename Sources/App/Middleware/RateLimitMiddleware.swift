@@ -15,14 +15,12 @@ struct RateLimitMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let scope = RequestScope.current, let identity = scope.identity else { return try await next(request, context) }
         let decision = try await Self.acquire(limiter, for: identity.user, plans: plans, clock: clock)
-        guard decision.allowed else { return Self.limited(Problem.response(for: Self.refusal(decision), requestID: scope.requestID), decision) }
-        return Self.limited(try await next(request, context), decision)
-    }
-
-    /// `response` with the rate-limit headers; out of line (see `AuthenticationMiddleware.authenticated`).
-    @inline(never)
-    static func limited(_ response: Response, _ decision: RateLimitDecision) -> Response {
-        var response = response
+        var response: Response
+        if decision.allowed {
+            response = try await next(request, context)
+        } else {
+            response = Problem.response(for: Self.refusal(decision), requestID: scope.requestID)
+        }
         response.headers[.rateLimitLimit] = String(decision.limit)
         response.headers[.rateLimitRemaining] = String(decision.remaining)
         response.headers[.rateLimitReset] = String(decision.resetSeconds)
@@ -32,7 +30,6 @@ struct RateLimitMiddleware: RouterMiddleware {
 
 extension RateLimitMiddleware {
     /// One request (or WebSocket chat frame) of `user` against their tier's rate.
-    @inline(never)
     static func acquire(_ limiter: any RateLimiter, for user: User, plans: Plans, clock: WallClock) async throws -> RateLimitDecision {
         try await limiter.acquire(key: "user:" + user.id.lowercased, rate: plans.tier(user.tier).requestsPerMinute(seats: user.seats), now: clock.now)
     }

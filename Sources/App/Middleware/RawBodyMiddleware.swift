@@ -9,18 +9,9 @@ struct RawBodyMiddleware: RouterMiddleware {
     let maxBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard paths.contains(request.uri.path), let scope = RequestScope.current else { return try await next(request, context) }
-        let (collected, withBody) = try await collected(request, scope: scope)
-        return try await RequestScope.$current.withValue(withBody) { try await next(collected, context) }
-    }
-
-    /// The request with its body read into memory, and the scope holding those bytes; out of line (see
-    /// `AuthenticationMiddleware.authenticated`).
-    @inline(never)
-    func collected(_ request: Request, scope: RequestScope) async throws -> (Request, RequestScope) {
+        guard paths.contains(request.uri.path), var scope = RequestScope.current else { return try await next(request, context) }
         var request = request
-        var scope = scope
         scope.rawBody = try await request.collectBody(upTo: maxBytes)
-        return (request, scope)
+        return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
     }
 }

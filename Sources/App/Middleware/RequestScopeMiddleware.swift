@@ -28,23 +28,16 @@ struct RequestScopeMiddleware: RouterMiddleware {
                 response = Problem.response(for: Problem.appError(for: error, logger: logger), requestID: requestID)
             }
             response.headers[.requestID] = requestID
-            log(request, response, started: started, client: client)
+            let elapsed = ContinuousClock.now - started
+            logger.info("request", metadata: [
+                "method": "\(request.method.rawValue)",
+                "path": "\(request.uri.path)",
+                "status": "\(response.status.code)",
+                "duration_ms": "\((elapsed / .microseconds(1)).rounded() / 1000)",
+                "client": "\(client.address)",
+            ])
             return response
         }
-    }
-
-    /// The access-log line; out of line, so that its locals take no room in the request's async frames (see
-    /// `AuthenticationMiddleware.authenticated`).
-    @inline(never)
-    func log(_ request: Request, _ response: Response, started: ContinuousClock.Instant, client: ClientInfo) {
-        let elapsed = ContinuousClock.now - started
-        logger.info("request", metadata: [
-            "method": "\(request.method.rawValue)",
-            "path": "\(request.uri.path)",
-            "status": "\(response.status.code)",
-            "duration_ms": "\((elapsed / .microseconds(1)).rounded() / 1000)",
-            "client": "\(client.address)",
-        ])
     }
 
     /// Up to 128 characters of `[A-Za-z0-9._:-]`: anything else is replaced, so logs cannot be forged through it.
