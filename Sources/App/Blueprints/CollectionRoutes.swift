@@ -148,7 +148,7 @@ enum RecordEventStream {
                     group.addTask {
                         while true {
                             do { try await Task.sleep(for: EventStream.keepAliveInterval) } catch { return }
-                            continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                            continuation.yield(ByteBuffer(string: EventStream.keepAliveComment))
                         }
                     }
                     await group.next()

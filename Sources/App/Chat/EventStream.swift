@@ -5,8 +5,10 @@ import Foundation
 /// The turn's `keepAlive` becomes a comment line, so that proxies keep the connection open while a tool runs. When
 /// the client goes away only this stream stops: the turn itself runs on and is stored.
 struct EventStream: AsyncSequence, Sendable {
-    /// Also the silence after which a collection's event stream sends a comment.
+    /// Also the silence after which a collection's event stream sends its comment.
     static let keepAliveInterval = ChatEvent.keepAliveInterval
+    /// The comment both event streams send to stay open: no event to a client.
+    static let keepAliveComment = ": keep-alive\n\n"
 
     let events: AsyncStream<ChatEvent>
 
@@ -26,7 +28,7 @@ struct EventStream: AsyncSequence, Sendable {
             return ChatEventEncoding.serverSentEvent(event, id: id)
         }
 
-        static let keepAlive = Array(": keep-alive\n\n".utf8)[...]
+        static let keepAlive = Array(keepAliveComment.utf8)[...]
     }
 
     func makeAsyncIterator() -> AsyncIterator {
