@@ -13,8 +13,10 @@ For each kind and concurrency the script measures, for --seconds each:
   * baseline: the same streamed model calls made straight to the fake (what the model costs by itself)
   * switchboard: whole turns through Switchboard
 
-and prints turns/s, turn latency p50/p99, Switchboard's added latency (turn minus baseline, p50 and p99), and the
-time-to-first-token overhead (first `message.delta` minus the baseline's first text byte). It reports the idle RSS
+and prints turns/s, turn latency p50/p99, Switchboard's added latency (turn minus baseline, p50 and p99), the
+time-to-first-token overhead (first `message.delta` minus the baseline's first text byte), and the server's CPU time
+a turn (user and system, in ms: steadier from run to run than the rates, which the other processes' share of this
+machine's cores moves). It reports the idle RSS
 after start-up, then opens --streams streams whose model holds the answer open and reports the RSS with all of them
 open. Targets: added p50 under 1 ms (plain) and 2 ms (tool) at concurrency 1; idle RSS under 40 MiB; 1,000 open
 streams under 150 MiB.
@@ -192,9 +194,11 @@ def main():
                 model = "plain" if kind == "plain" else None
                 for level in levels:
                     base, base_time = await load(level, args.seconds, lambda c, i: baseline(c), fake_port)
+                    cpu_before = server.cpu_seconds()
                     turns, turn_time = await load(level, args.seconds,
                                                   lambda c, i: switchboard_turn(c, conversations[i], token, model), server.port)
-                    rows.append((kind, level, base, base_time, turns, turn_time))
+                    cpu = server.cpu_seconds() - cpu_before
+                    rows.append((kind, level, base, base_time, turns, turn_time, cpu))
 
         asyncio.run(run_levels())
         idle_rss = server.rss_mib()
@@ -219,8 +223,8 @@ def main():
     build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
     print(f"chat turns (streamed), {build}, SQLite, limiter and budget on, {args.seconds:g} s per level; times in ms")
     print(f"{'kind':>6}{'conc':>5}{'turns/s':>9}{'turn p50':>10}{'turn p99':>10}{'model p50':>11}{'added p50':>11}{'added p99':>11}"
-          f"{'TTFT ovh p50':>14}{'ratio p50':>11}")
-    for kind, level, base, base_time, turns, turn_time in rows:
+          f"{'TTFT ovh p50':>14}{'ratio p50':>11}{'CPU/turn':>10}")
+    for kind, level, base, base_time, turns, turn_time, cpu in rows:
         base_total = [total for _, total in base]
         turn_total = [total for _, total in turns]
         added50 = percentile(turn_total, 0.5) - percentile(base_total, 0.5)
@@ -228,7 +232,7 @@ def main():
         ttft = percentile([first for first, _ in turns if first], 0.5) - percentile([first for first, _ in base], 0.5)
         print(f"{kind:>6}{level:>5}{len(turns) / turn_time:>9.0f}{ms(percentile(turn_total, 0.5)):>10.2f}{ms(percentile(turn_total, 0.99)):>10.2f}"
               f"{ms(percentile(base_total, 0.5)):>11.2f}{ms(added50):>11.2f}{ms(added99):>11.2f}{ms(ttft):>14.2f}"
-              f"{percentile(turn_total, 0.5) / percentile(base_total, 0.5):>11.1f}")
+              f"{percentile(turn_total, 0.5) / percentile(base_total, 0.5):>11.1f}{ms(cpu / len(turns)):>10.2f}")
     print("(targets at concurrency 1: added p50 under 1 ms for plain turns, under 2 ms for tool turns)")
     print(f"RSS: {startup_rss:.1f} MiB idle after start-up (target < 40); {idle_rss:.1f} MiB after the load; {open_rss:.1f} MiB with "
           f"{args.streams} streams open ({(open_rss - idle_rss) * 1024 / args.streams:.1f} KiB a stream; target < 150 MiB for 1,000); "

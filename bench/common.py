@@ -103,6 +103,12 @@ class Server:
                 time.sleep(0.002)
         self.startup_ms = (time.perf_counter() - started) * 1000
 
+    def cpu_seconds(self):
+        """The server's user and system CPU time so far."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self, field="VmRSS"):
         return rss_kib(self.process.pid, field) / 1024
 

@@ -180,7 +180,7 @@ public final class Orchestrator: Sendable {
 
     /// The request's message (trimmed) and the app's context as the model reads it, or the request's field errors.
     func validate(_ request: TurnRequest) throws -> (content: String, appContext: String) {
-        let content = request.content.trimmingCharacters(in: .whitespacesAndNewlines)
+        let content = request.content.trimmingWhitespaceAndNewlines
         var errors: [FieldError] = []
         if content.isEmpty { errors.append(FieldError(field: "content", code: "required", message: "must not be empty")) }
         if content.containsNUL { errors.append(FieldError(field: "content", code: "invalid_character", message: "must not contain NUL characters")) }

@@ -44,7 +44,7 @@ public struct ResponseAssembler: Sendable {
         var parts: [Part] = text.isEmpty ? [] : [.text(text)]
         for index in order {
             guard let call = calls[index] else { continue }
-            let raw = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
+            let raw = call.arguments.trimmingWhitespaceAndNewlines
             let parsed = JSONValue.parse(raw).flatMap { $0.depth <= JSONValue.maxStoredDepth ? $0 : nil }
             let arguments = raw.isEmpty ? .object([:]) : (parsed ?? .string(call.arguments))
             parts.append(.toolCall(ToolCall(id: call.id, name: call.name, arguments: arguments, signature: call.signature)))

@@ -189,7 +189,7 @@ struct ChatRoutes: Sendable {
 
     /// What each response source holds for a turn that ended.
     static func values(_ turn: CollectedTurn.Outcome, blueprint: Blueprint) -> [ChatRoute.Source: JSONValue] {
-        let message = ChatEventEncoding.json(Components.Schemas.Message(turn.final))
+        let message = turn.final.json
         let approvals = JSONValue.array(turn.approvals.map { ChatEventEncoding.json(Components.Schemas.Approval($0, now: $0.createdAt)) })
         let text = turn.final.parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()
         // The answer's JSON, when the turn's agent answers in JSON and the answer follows its schema.
@@ -197,9 +197,9 @@ struct ChatRoutes: Sendable {
         return [
             .messageText: .string(text),
             .messageID: .string(turn.final.id.lowercased), .message: message,
-            .messages: .array(turn.messages.map { ChatEventEncoding.json(Components.Schemas.Message($0)) }),
+            .messages: .array(turn.messages.map(\.json)),
             .conversationID: .string(turn.conversationID.lowercased), .turnID: .string(turn.turnID.lowercased),
-            .status: .string(turn.status), .usage: ChatEventEncoding.json(Components.Schemas.Usage(turn.summary.usage)), .approvals: approvals,
+            .status: .string(turn.status), .usage: turn.summary.usage.json, .approvals: approvals,
             .actions: .array(ClientTool.actions(in: turn.messages, blueprint: blueprint)),
             .output: output ?? .null,
         ]

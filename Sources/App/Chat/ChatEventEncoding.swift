@@ -11,7 +11,7 @@ enum ChatEventEncoding {
         case .messageDelta(let messageID, let delta):
             return JSONValue.object(["message_id": .string(messageID.lowercased), "delta": .string(delta)]).jsonData
         case .messageCompleted(let message), .toolResult(let message):
-            return encode(Components.Schemas.Message(message))
+            return message.json.jsonData
         case .toolCall(let messageID, let call):
             return JSONValue.object(["message_id": .string(messageID.lowercased),
                                      "tool_call": ["id": .string(call.id), "name": .string(call.name), "arguments": call.arguments]]).jsonData
@@ -27,8 +27,8 @@ enum ChatEventEncoding {
                 "message_id": failure.messageID.map { .string($0.lowercased) } ?? .null,
             ]).jsonData
         case .done(let summary):
-            return encode(DoneData(turnId: summary.turnID.lowercased, conversationId: summary.conversationID.lowercased,
-                                   status: summary.status.rawValue, usage: .init(summary.usage)))
+            return JSONValue.object(["turn_id": .string(summary.turnID.lowercased), "conversation_id": .string(summary.conversationID.lowercased),
+                                     "status": .string(summary.status.rawValue), "usage": summary.usage.json]).jsonData
         case .keepAlive:
             return Data("{}".utf8) // never sent as an event: an event stream writes a comment, the others skip it
         }
@@ -46,17 +46,6 @@ enum ChatEventEncoding {
     /// `{"event", "id", "data"}`: one WebSocket text frame.
     static func frame(_ event: ChatEvent, id: Int) -> String {
         "{\"event\":\"\(event.name)\",\"id\":\(id),\"data\":" + String(decoding: data(event), as: UTF8.self) + "}"
-    }
-
-    private struct DoneData: Encodable {
-        let turnId: String
-        let conversationId: String
-        let status: String
-        let usage: Components.Schemas.Usage
-
-        enum CodingKeys: String, CodingKey {
-            case turnId = "turn_id", conversationId = "conversation_id", status, usage
-        }
     }
 
     private static let encoder: JSONEncoder = {

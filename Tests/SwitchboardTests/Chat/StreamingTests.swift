@@ -39,6 +39,7 @@ struct StreamingTests {
             let done = try #require(events.last)
             #expect(done.data["status"] == "complete")
             #expect(done.data["usage"]?["output_tokens"]?.intValue == 2 * FakeUsage.output)
+            try await app.expectEventsMatchStoredMessages(events, conversation: conversation, token: user.access)
         }
     }
 
@@ -74,6 +75,7 @@ struct StreamingTests {
             #expect(stored[1].text == shown)
             #expect(!shown.isEmpty && reply.fullText.hasPrefix(shown), "\(shown)")
             #expect((stored[1]["error"] as? [String: Any])?["code"] as? String == error.data["code"]?.stringValue)
+            try await app.expectEventsMatchStoredMessages(events, conversation: conversation, token: user.access)
             // The conversation is free again.
             fake.enqueue([.text("Recovered.")])
             let next = try await app.send(conversation, "Again", token: user.access)

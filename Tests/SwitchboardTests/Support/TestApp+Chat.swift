@@ -56,6 +56,20 @@ extension TestApp {
         try #require(reply.status == 200, "messages: \(reply.text)")
         return reply["items"] as? [[String: Any]] ?? []
     }
+
+    /// Checks that the messages a turn's events carried (`message.completed`, `tool.result`) are, field for field, the
+    /// stored messages the REST API returns: the events write them by hand, the API through the generated code.
+    func expectEventsMatchStoredMessages(_ events: [ReceivedEvent], conversation: String, token: String,
+                                         sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let reply = try await request(.get, "/api/v1/conversations/\(conversation)/messages?per_page=100", token: token)
+        let stored = try #require(JSONValue.parse(reply.text)?["items"]?.arrayValue, sourceLocation: sourceLocation)
+        let carried = events.filter { $0.name == "message.completed" || $0.name == "tool.result" }.map(\.data)
+        #expect(!carried.isEmpty, sourceLocation: sourceLocation)
+        for message in carried {
+            let match = stored.first { $0["id"] == message["id"] }
+            #expect(match == message, "event \(message.jsonString) stored \(match?.jsonString ?? "none")", sourceLocation: sourceLocation)
+        }
+    }
 }
 
 /// Reading message objects.
