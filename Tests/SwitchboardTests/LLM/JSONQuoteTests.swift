@@ -20,6 +20,26 @@ struct JSONQuoteTests {
         }
     }
 
+    @Test("One character that needs escaping anywhere in a long clean string is escaped (strings are checked eight bytes at a time)")
+    func everyPosition() throws {
+        let specials = ["\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{2028}", "\u{2029}"]
+        let harmless = [" ", "\u{7F}", "é", "\u{2027}", "😀", "~"]
+        for length in 0...40 {
+            for position in 0...length {
+                for inserted in specials + harmless {
+                    let text = String(repeating: "a", count: position) + inserted + String(repeating: "b", count: length - position)
+                    let quoted = Array(JSONValue.string(text).jsonData)
+                    let decoded = try JSONSerialization.jsonObject(with: Data(quoted), options: .fragmentsAllowed) as? String
+                    #expect(decoded == text, "\(String(decoding: quoted, as: UTF8.self))")
+                    #expect(!quoted.contains { $0 < 0x20 }, "no raw control character is written")
+                    let inner = String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)
+                    #expect(!inner.contains("\u{2028}") && !inner.contains("\u{2029}"))
+                    #expect(specials.contains(inserted) || inner == text, "a string with nothing to escape is written as it is")
+                }
+            }
+        }
+    }
+
     @Test("Values written as JSON read back the same through Foundation: strings that need escaping, numbers, nesting")
     func values() throws {
         let alphabet: [Character] = ["a", "\"", "\\", "\n", "\u{1}", "é", "\u{2028}", "\u{2029}", "😀"]

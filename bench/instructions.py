@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Instructions a chat turn costs: a count that this machine's noise does not move.
+
+Rates and CPU times on a shared 2-core machine move by a quarter from one run to the next, more than most single
+changes to the hot path gain or lose. This runs the release server under valgrind's callgrind (instrumentation off
+while it starts and warms up), then counts the instructions the server executes for --turns streamed turns of each
+kind, one at a time against the zero-latency fake model of bench/chat.py, and prints instructions a turn. Two builds
+compared with it differ by their code alone: `--binary` measures another build.
+
+Usage: bench/instructions.py [--turns 100] [--no-build] [--binary PATH] [--keep DIR]
+"""
+import argparse, asyncio, glob, os, shutil, subprocess, sys, tempfile
+
+import common
+from common import Server, add_common_arguments, free_port, http, prepare
+from chat import Connection, switchboard_turn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def callgrind(pid, *arguments):
+    subprocess.run(["callgrind_control", *arguments, str(pid)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--turns", type=int, default=100)
+    parser.add_argument("--keep", metavar="DIR", help="keep callgrind's profiles of the counted turns there (for callgrind_annotate)")
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    if args.smoke:
+        args.turns = 3
+    prepare(args)
+    if shutil.which("valgrind") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
+    output = tempfile.mkdtemp(prefix="switchboard-callgrind-")
+    # Valgrind cannot read the DWARF 5 the toolchain writes; the symbol table is all it needs.
+    binary = os.path.join(output, "switchboard")
+    subprocess.run(["objcopy", "--strip-debug", common.BINARY, binary], check=True)
+    common.BINARY = binary
+
+    fake_port = free_port()
+    fake = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_openai.py"), str(fake_port)], stdout=subprocess.PIPE)
+    fake.stdout.readline()
+    fake_url = f"http://127.0.0.1:{fake_port}/v1"
+    flags = ["--models", "bench,plain",
+             "--models-bench-provider", "openai", "--models-bench-model", "fake", "--models-bench-base-url", fake_url,
+             "--models-plain-provider", "openai", "--models-plain-model", "plain", "--models-plain-base-url", fake_url,
+             "--chat-turn-timeout-seconds", "3600",
+             "--tiers-free-requests-per-minute", "1000000", "--tiers-free-monthly-tokens", "2000000000000"]
+    counts = {}
+    server = None
+    try:
+        server = Server(flags, launcher=["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                         f"--callgrind-out-file={output}/callgrind.%p"])
+        token = server.signup()
+        conversation = http("POST", server.base + "/api/v1/conversations", {"title": "instructions"}, token)[1]["id"]
+
+        async def turns(count, model):
+            connection = Connection(server.port)
+            await connection.open()
+            try:
+                for _ in range(count):
+                    await switchboard_turn(connection, conversation, token, model)
+            finally:
+                connection.close()
+
+        asyncio.run(turns(10, None))  # warm-up, not counted: pools, caches, prepared statements
+        callgrind(server.process.pid, "-i", "on")
+        for kind, model in [("plain", "plain"), ("tool", None)]:
+            callgrind(server.process.pid, "-z")
+            asyncio.run(turns(args.turns, model))
+            callgrind(server.process.pid, "-d")
+            dumps = sorted(glob.glob(f"{output}/callgrind.*"), key=os.path.getmtime)
+            with open(dumps[-1]) as dump:
+                total = next(int(line.split()[1]) for line in dump if line.startswith(("summary:", "totals:")))
+            counts[kind] = total / args.turns
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                shutil.copy(dumps[-1], os.path.join(args.keep, f"callgrind.{kind}"))
+    finally:
+        fake.terminate()
+        fake.wait()
+        if server:
+            server.stop()
+        shutil.rmtree(output, ignore_errors=True)
+
+    build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
+    print(f"instructions a streamed turn, {build}, SQLite, {args.turns} turns of each kind one at a time, the conversation's history growing")
+    for kind, count in counts.items():
+        print(f"{kind:>6}  {count / 1e6:8.2f} M")
+
+
+if __name__ == "__main__":
+    main()
