@@ -5,7 +5,8 @@ Rates and CPU times on a shared 2-core machine move by a quarter from one run to
 changes to the hot path gain or lose. This runs the release server under valgrind's callgrind (instrumentation off
 while it starts and warms up), then counts the instructions the server executes for --turns streamed turns of each
 kind, one at a time against the zero-latency fake model of bench/chat.py, and prints instructions a turn. Two builds
-compared with it differ by their code alone: `--binary` measures another build.
+compared with it differ by their code alone: `--binary` measures another build. Valgrind cannot load the debug build,
+so `--smoke` makes the turns without it and counts nothing.
 
 Usage: bench/instructions.py [--turns 100] [--no-build] [--binary PATH] [--keep DIR]
 """
@@ -31,13 +32,16 @@ def main():
     if args.smoke:
         args.turns = 3
     prepare(args)
-    if shutil.which("valgrind") is None:
+    # Valgrind cannot load the debug build at all, so a smoke run makes its turns without it, and counts nothing.
+    counting = not args.smoke
+    if counting and shutil.which("valgrind") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     output = tempfile.mkdtemp(prefix="switchboard-callgrind-")
-    # Valgrind cannot read the DWARF 5 the toolchain writes; the symbol table is all it needs.
-    binary = os.path.join(output, "switchboard")
-    subprocess.run(["objcopy", "--strip-debug", common.BINARY, binary], check=True)
-    common.BINARY = binary
+    if counting:
+        # Valgrind cannot read the DWARF 5 the toolchain writes; the symbol table is all it needs.
+        binary = os.path.join(output, "switchboard")
+        subprocess.run(["objcopy", "--strip-debug", common.BINARY, binary], check=True)
+        common.BINARY = binary
 
     fake_port = free_port()
     fake = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_openai.py"), str(fake_port)], stdout=subprocess.PIPE)
@@ -51,8 +55,8 @@ def main():
     counts = {}
     server = None
     try:
-        server = Server(flags, launcher=["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                                         f"--callgrind-out-file={output}/callgrind.%p"])
+        launcher = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={output}/callgrind.%p"]
+        server = Server(flags, launcher=launcher if counting else [])
         token = server.signup()
         conversation = http("POST", server.base + "/api/v1/conversations", {"title": "instructions"}, token)[1]["id"]
 
@@ -66,8 +70,11 @@ def main():
                 connection.close()
 
         asyncio.run(turns(10, None))  # warm-up, not counted: pools, caches, prepared statements
-        callgrind(server.process.pid, "-i", "on")
         for kind, model in [("plain", "plain"), ("tool", None)]:
+            if not counting:
+                asyncio.run(turns(args.turns, model))
+                continue
+            callgrind(server.process.pid, "-i", "on")
             callgrind(server.process.pid, "-z")
             asyncio.run(turns(args.turns, model))
             callgrind(server.process.pid, "-d")
@@ -85,7 +92,10 @@ def main():
             server.stop()
         shutil.rmtree(output, ignore_errors=True)
 
-    build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
+    if not counting:
+        print(f"instructions a streamed turn: smoke run, {args.turns} turns of each kind made on the debug build without valgrind, nothing counted")
+        return
+    build = "release build"
     print(f"instructions a streamed turn, {build}, SQLite, {args.turns} turns of each kind one at a time, the conversation's history growing")
     for kind, count in counts.items():
         print(f"{kind:>6}  {count / 1e6:8.2f} M")
