@@ -127,9 +127,17 @@ private struct SQLiteRows: SQLDatabase {
     /// A bind's value. Text and integers, most binds, go straight to theirs, as the encoder would convert them:
     /// its cast to `SQLiteDataConvertible` looks the conformance up at run time, and was 1% of a chat turn.
     static func data(_ bind: any Encodable & Sendable) throws -> SQLiteData {
-        if let text = bind as? String { return .text(text) }
-        if let number = bind as? Int { return .integer(number) }
-        return try encoder.encode(bind)
+        try direct(bind) ?? encoder.encode(bind)
+    }
+
+    /// `T` is the bind's own type, opened from the existential, so each check compares two type pointers, where a
+    /// cast (`as? String`) would ask the runtime.
+    private static func direct<T: Encodable>(_ value: T) -> SQLiteData? {
+        if T.self == String.self { return .text(unsafeBitCast(value, to: String.self)) }
+        if T.self == Int.self { return .integer(unsafeBitCast(value, to: Int.self)) }
+        if T.self == String?.self { return unsafeBitCast(value, to: String?.self).map(SQLiteData.text) ?? .null }
+        if T.self == Int?.self { return unsafeBitCast(value, to: Int?.self).map(SQLiteData.integer) ?? .null }
+        return nil
     }
 
     var dialect: any SQLDialect { SQLiteDialect() }

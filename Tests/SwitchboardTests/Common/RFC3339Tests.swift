@@ -26,4 +26,24 @@ struct RFC3339Tests {
             #expect(RFC3339.millis(RFC3339.format(millis: millis)) == millis || !(0...9999).contains(year), "round trip of \(millis)")
         }
     }
+
+    @Test("Dates with whole seconds or milliseconds are formatted as the C library's calendar says, fractions cut, not rounded")
+    func datesMatchTheCLibrary() {
+        var generator = SystemRandomNumberGenerator()
+        let edges: [Double] = [0, -0.5, 0.9999, 1_700_000_000.123_456, 951_782_400, -62_135_596_800, 253_402_300_799.999,
+                               -62_135_596_800.5, 253_402_300_800, -1e12, 1e12]
+        let samples = edges + (0..<2000).map { _ in Double.random(in: -62_200_000_000...253_500_000_000, using: &generator) }
+        for seconds in samples {
+            let date = Date(timeIntervalSince1970: seconds)
+            var whole = time_t(seconds.rounded(.down))
+            var parts = tm()
+            gmtime_r(&whole, &parts)
+            let stem = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                              Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+            let millis = min(999, Int(((seconds - seconds.rounded(.down)) * 1000).rounded(.down)))
+            guard (0...9999).contains(Int(parts.tm_year) + 1900) else { continue }
+            #expect(RFC3339.format(date, fractionalDigits: 0) == stem + "Z", "\(seconds)")
+            #expect(RFC3339.format(date, fractionalDigits: 3) == stem + String(format: ".%03dZ", millis), "\(seconds)")
+        }
+    }
 }
