@@ -7,6 +7,9 @@ struct JSONParser {
     static let maxDepth = 512
     private let bytes: [UInt8]
     private var index = 0
+    /// The members of the objects being read, innermost last: an object's are made into its dictionary at its end,
+    /// at the size they need, where inserting them one by one grew it and hashed its keys again at each growth.
+    private var members: [(key: String, value: JSONValue)] = []
 
     private init(_ bytes: [UInt8]) {
         self.bytes = bytes
@@ -51,12 +54,13 @@ struct JSONParser {
 
     private mutating func object(depth: Int) -> JSONValue? {
         index += 1
-        var object: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(object)
+            return .object([:])
         }
+        let first = members.count
+        defer { members.removeSubrange(first...) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
@@ -64,12 +68,16 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index += 1
             guard let member = value(depth: depth + 1) else { return nil }
-            object[key] = member
+            members.append((key, member))
             skipWhitespace()
             guard index < bytes.count else { return nil }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
-            return nil
+            guard bytes[index] == UInt8(ascii: "}") else { return nil }
+            index += 1
+            // A key given twice keeps its last value.
+            var object = [String: JSONValue](minimumCapacity: members.count - first)
+            for member in members[first...] { object[member.key] = member.value }
+            return .object(object)
         }
     }
 

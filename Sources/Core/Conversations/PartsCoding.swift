@@ -25,19 +25,36 @@ public enum PartsCoding {
         })
     }
 
+    /// Each part's members are read in one pass, not looked up by name: every turn decodes its whole history, and
+    /// hashing the names was a good part of that.
     public static func decode(_ json: JSONValue) -> (parts: [Part], textSignature: String?) {
         var signature: String?
         let parts: [Part] = (json.arrayValue ?? []).compactMap { part in
-            switch part["type"]?.stringValue {
+            guard case .object(let members) = part else { return nil }
+            var type: String?, text: String?, id: String?, name: String?, callID: String?, partSignature: String?
+            var arguments: JSONValue?, content: JSONValue?, isError: Bool?
+            for (key, value) in members {
+                switch key {
+                case "type": type = value.stringValue
+                case "text": text = value.stringValue
+                case "id": id = value.stringValue
+                case "name": name = value.stringValue
+                case "tool_call_id": callID = value.stringValue
+                case "signature": partSignature = value.stringValue
+                case "arguments": arguments = value
+                case "content": content = value
+                case "is_error": isError = value.boolValue
+                default: break
+                }
+            }
+            switch type {
             case "text":
-                if let value = part["signature"]?.stringValue { signature = value }
-                return .text(part["text"]?.stringValue ?? "")
+                if let partSignature { signature = partSignature }
+                return .text(text ?? "")
             case "tool_call":
-                return .toolCall(ToolCall(id: part["id"]?.stringValue ?? "", name: part["name"]?.stringValue ?? "",
-                                          arguments: part["arguments"] ?? .object([:]), signature: part["signature"]?.stringValue))
+                return .toolCall(ToolCall(id: id ?? "", name: name ?? "", arguments: arguments ?? .object([:]), signature: partSignature))
             case "tool_result":
-                return .toolResult(ToolResult(callID: part["tool_call_id"]?.stringValue ?? "", name: part["name"]?.stringValue ?? "",
-                                              content: part["content"] ?? .null, isError: part["is_error"]?.boolValue ?? false))
+                return .toolResult(ToolResult(callID: callID ?? "", name: name ?? "", content: content ?? .null, isError: isError ?? false))
             default:
                 return nil
             }

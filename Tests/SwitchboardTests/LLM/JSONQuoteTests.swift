@@ -55,4 +55,24 @@ struct JSONQuoteTests {
             #expect(JSONValue.parse(value.jsonString) == value)
         }
     }
+
+    @Test("Objects read back with every member, nested in objects and arrays at any depth; a key given twice keeps its last value")
+    func objects() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 2 : 4), using: &generator) {
+            case 0: .int(Int64.random(in: -1000...1000, using: &generator))
+            case 1: .string(String(repeating: "x", count: Int.random(in: 0...3, using: &generator)))
+            case 2: .array((0..<Int.random(in: 0...3, using: &generator)).map { _ in random(depth + 1) })
+            default: .object(Dictionary((0..<Int.random(in: 0...6, using: &generator)).map { ("k\($0)", random(depth + 1)) }, uniquingKeysWith: { $1 }))
+            }
+        }
+        for _ in 0..<300 {
+            let value = random(0)
+            #expect(JSONValue.parse(value.jsonString) == value, "\(value.jsonString)")
+        }
+        #expect(JSONValue.parse(#"{"a": 1, "b": {"a": 2, "c": [{"a": 3}, {}]}, "a": 4}"#)
+                == ["a": 4, "b": ["a": 2, "c": [["a": 3], .object([:])]]])
+        #expect(JSONValue.parse(#"{"a": 1,}"#) == nil && JSONValue.parse(#"{"a" 1}"#) == nil && JSONValue.parse(#"{"a": 1"#) == nil)
+    }
 }
