@@ -13,6 +13,7 @@ struct JSONParser {
 
     private init(_ bytes: [UInt8]) {
         self.bytes = bytes
+        members.reserveCapacity(16)
     }
 
     static func parse(_ bytes: [UInt8]) -> JSONValue? {

@@ -58,6 +58,7 @@ struct OpenAIProvider: ModelProvider {
 
     func body(_ request: ChatRequest, stream: Bool) -> JSONValue {
         var messages: [JSONValue] = []
+        messages.reserveCapacity(request.messages.count + 1)
         // OpenAI caches long prompt prefixes by itself: the blocks, stable ones first, make one system message.
         let system = request.system.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n\n")
         if !system.isEmpty { messages.append(["role": "system", "content": .string(system)]) }
