@@ -5,7 +5,7 @@ import LLM
 // Messages and usage as the chat events carry them, written straight to JSON: the fields of the contract's `Message`
 // and `Usage`, which the JSON responses encode through the generated code (`ChatRepresentations`). Every turn sends
 // its messages as events, and encoding them with `JSONEncoder` was about 4% of a busy chat server's time.
-// `ChatJSONTests` holds the two to the same JSON.
+// StreamingTests hold the two to the same JSON (`expectEventsMatchStoredMessages`, for every provider).
 
 extension StoredMessage {
     var json: JSONValue {
