@@ -24,11 +24,13 @@ def callgrind(pid, *arguments):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=100)
     parser.add_argument("--keep", metavar="DIR", help="keep callgrind's profiles of the counted turns there (for callgrind_annotate)")
     add_common_arguments(parser)
     args = parser.parse_args()
+    if args.turns < 1:
+        parser.error("--turns must be 1 or more")
     if args.smoke:
         args.turns = 3
     prepare(args)
