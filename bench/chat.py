@@ -149,6 +149,32 @@ async def open_streams(server, token, conversations, port):
     return connections
 
 
+# A configured model's name, and the model the fake is asked for, which picks its answer: a tool call then text,
+# text alone, or text held open.
+FAKE_MODELS = {"bench": "fake", "plain": "plain", "hold": "hold"}
+
+# The current defaults, the limiter and the budget on, with a free tier that allows the load.
+LOAD_FLAGS = ["--chat-turn-timeout-seconds", "3600",
+              "--tiers-free-requests-per-minute", "1000000", "--tiers-free-monthly-tokens", "2000000000000"]
+
+
+def start_fake():
+    """The zero-latency fake OpenAI server (bench/fake_openai.py), its own process, and its port."""
+    port = free_port()
+    fake = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_openai.py"), str(port)], stdout=subprocess.PIPE)
+    fake.stdout.readline()
+    return fake, port
+
+
+def model_flags(port, names):
+    """Server flags that configure `names` (of FAKE_MODELS) as OpenAI models served by the fake on `port`."""
+    url = f"http://127.0.0.1:{port}/v1"
+    flags = ["--models", ",".join(names)]
+    for name in names:
+        flags += [f"--models-{name}-provider", "openai", f"--models-{name}-model", FAKE_MODELS[name], f"--models-{name}-base-url", url]
+    return flags
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--concurrency", default="1,8,32,128", help="levels for tool turns")
@@ -164,19 +190,10 @@ def main():
     raise_file_limit()
     prepare(args)
 
-    fake_port = free_port()
-    fake = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_openai.py"), str(fake_port)], stdout=subprocess.PIPE)
-    fake.stdout.readline()
-    fake_url = f"http://127.0.0.1:{fake_port}/v1"
-    flags = ["--models", "bench,plain,hold",
-             "--models-bench-provider", "openai", "--models-bench-model", "fake", "--models-bench-base-url", fake_url,
-             "--models-plain-provider", "openai", "--models-plain-model", "plain", "--models-plain-base-url", fake_url,
-             "--models-hold-provider", "openai", "--models-hold-model", "hold", "--models-hold-base-url", fake_url,
-             "--models-hold-max-connections", str(args.streams + 100), "--models-bench-max-connections", "1024",
-             "--models-plain-max-connections", "1024", "--chat-turn-timeout-seconds", "3600",
-             # The current defaults, the limiter and the budget on, with a free tier that allows the load.
-             "--tiers-free-requests-per-minute", "1000000", "--tiers-free-monthly-tokens", "2000000000000",
-             "--chat-max-concurrent-turns-per-user", "10000"]
+    fake, fake_port = start_fake()
+    flags = (model_flags(fake_port, ["bench", "plain", "hold"]) + LOAD_FLAGS +
+             ["--models-hold-max-connections", str(args.streams + 100), "--models-bench-max-connections", "1024",
+              "--models-plain-max-connections", "1024", "--chat-max-concurrent-turns-per-user", "10000"])
     server = Server(flags)
     rows = []
     try:

@@ -10,13 +10,12 @@ so `--smoke` makes the turns without it and counts nothing.
 
 Usage: bench/instructions.py [--turns 100] [--no-build] [--binary PATH] [--keep DIR]
 """
-import argparse, asyncio, glob, os, shutil, subprocess, sys, tempfile
+import argparse, asyncio, glob, os, shutil, subprocess, tempfile
 
 import common
-from common import Server, add_common_arguments, free_port, http, prepare
-from chat import Connection, switchboard_turn
+from common import Server, add_common_arguments, http, prepare
+from chat import LOAD_FLAGS, Connection, model_flags, start_fake, switchboard_turn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def callgrind(pid, *arguments):
@@ -45,15 +44,8 @@ def main():
         subprocess.run(["objcopy", "--strip-debug", common.BINARY, binary], check=True)
         common.BINARY = binary
 
-    fake_port = free_port()
-    fake = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_openai.py"), str(fake_port)], stdout=subprocess.PIPE)
-    fake.stdout.readline()
-    fake_url = f"http://127.0.0.1:{fake_port}/v1"
-    flags = ["--models", "bench,plain",
-             "--models-bench-provider", "openai", "--models-bench-model", "fake", "--models-bench-base-url", fake_url,
-             "--models-plain-provider", "openai", "--models-plain-model", "plain", "--models-plain-base-url", fake_url,
-             "--chat-turn-timeout-seconds", "3600",
-             "--tiers-free-requests-per-minute", "1000000", "--tiers-free-monthly-tokens", "2000000000000"]
+    fake, fake_port = start_fake()
+    flags = model_flags(fake_port, ["bench", "plain"]) + LOAD_FLAGS
     counts = {}
     server = None
     try:
