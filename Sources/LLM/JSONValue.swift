@@ -179,20 +179,6 @@ extension JSONValue {
         }
     }
 
-    /// Appends `string` as a JSON string literal: quotes, backslashes and control characters escaped, and the line
-    /// separators U+2028/2029 too, so no value can break a line of JSON (the log handler relies on it).
-    public static func quote(_ string: String, into text: inout String) {
-        guard needsEscaping(string) else {
-            text += "\""
-            text += string
-            text += "\""
-            return
-        }
-        var bytes: [UInt8] = []
-        quote(string, into: &bytes)
-        text += String(decoding: bytes, as: UTF8.self)
-    }
-
     /// Most strings (ids, paths, log messages) need no escaping: they are appended whole. U+2028 and U+2029 are the
     /// bytes E2 80 A8 and E2 80 A9, so a string without E2 has neither.
     /// Every string written is checked, so eight bytes at a time, in place (`contains(where:)` on the UTF-8 view was
@@ -216,7 +202,9 @@ extension JSONValue {
         } ?? string.utf8.contains(where: escaped)
     }
 
-    static func quote(_ string: String, into out: inout [UInt8]) {
+    /// Appends `string` as a JSON string literal: quotes, backslashes and control characters escaped, and the line
+    /// separators U+2028/2029 too, so no value can break a line of JSON (the log handler relies on it).
+    public static func quote(_ string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         guard needsEscaping(string) else {
             out.append(contentsOf: string.utf8)

@@ -10,18 +10,25 @@ import Synchronization
 /// whichever module logs. Metadata keys that name secrets are redacted as a last line of defence: code should not
 /// log them in the first place.
 ///
-/// Lines are written by hand rather than through JSONSerialization: one access line per request made that the
-/// most expensive part of a request (sorting keys with locale-aware comparison, formatting dates through ICU).
+/// Lines are written by hand, as bytes: through JSONSerialization one access line per request was the most expensive
+/// part of a request (sorting keys with locale-aware comparison, formatting dates through ICU), and built as a
+/// `String` each of its twenty-odd appends still cost several hundred instructions.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
-    private let label: String
-    private let write: @Sendable (String) -> Void
+    /// `,"logger":"<label>"`, written once.
+    private let labelMember: [UInt8]
+    private let sink: Sink
     private static let redacted: [[UInt8]] = ["password", "token", "secret", "authorization", "cookie", "key"].map { Array($0.utf8) }
+
+    private enum Sink {
+        case output(LogOutput)
+        case lines(@Sendable (String) -> Void)
+    }
 
     /// Writes to standard output, whole lines, in batches (`LogOutput`).
     public init(label: String, level: Logger.Level) {
-        self.init(label: label, level: level) { line in LogOutput.standardOutput.write(line) }
+        self.init(label: label, level: level, sink: .output(.standardOutput))
     }
 
     /// Writes what is buffered for standard output; called before the process exits.
@@ -31,9 +38,15 @@ public struct JSONLogHandler: LogHandler {
 
     /// Writes each line (JSON and a newline) with `write`, e.g. into a buffer a test inspects.
     public init(label: String, level: Logger.Level, write: @escaping @Sendable (String) -> Void) {
-        self.label = label
+        self.init(label: label, level: level, sink: .lines(write))
+    }
+
+    private init(label: String, level: Logger.Level, sink: Sink) {
+        var member = Array(#","logger":"#.utf8)
+        JSONValue.quote(label, into: &member)
+        self.labelMember = member
         self.logLevel = level
-        self.write = write
+        self.sink = sink
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -42,30 +55,36 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = ""
+        var line: [UInt8] = []
         line.reserveCapacity(320)
-        line += "{\"ts\":\"" + RFC3339.format(Date()) + "\",\"level\":\"" + event.level.rawValue + "\",\"msg\":"
-        JSONValue.quote("\(event.message)", into: &line)
-        line += ",\"logger\":"
-        JSONValue.quote(label, into: &line)
+        line.append(contentsOf: #"{"ts":""#.utf8)
+        line.append(contentsOf: RFC3339.format(Date()).utf8)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(contentsOf: #"","msg":"#.utf8)
+        JSONValue.quote(event.message.description, into: &line)
+        line.append(contentsOf: labelMember)
         if let requestID = RequestScope.current?.requestID {
-            line += ",\"request_id\":"
+            line.append(contentsOf: #","request_id":"#.utf8)
             JSONValue.quote(requestID, into: &line)
         }
         // Most lines (the access line among them) come from a logger with no metadata of its own: no merge then.
         let merged = metadata.isEmpty ? event.metadata ?? [:] : event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line += ","
+            line.append(UInt8(ascii: ","))
             JSONValue.quote(key, into: &line)
-            line += ":"
+            line.append(UInt8(ascii: ":"))
             if Self.isSecret(key) {
-                line += "\"[redacted]\""
+                line.append(contentsOf: #""[redacted]""#.utf8)
             } else {
                 Self.append(value, to: &line)
             }
         }
-        line += "}\n"
-        write(line)
+        line.append(contentsOf: "}\n".utf8)
+        switch sink {
+        case .output(let output): output.write(line)
+        case .lines(let write): write(String(decoding: line, as: UTF8.self))
+        }
     }
 
     /// Whether `key` contains one of the secret words, ignoring ASCII case (`| 0x20` lowercases ASCII letters and
@@ -86,28 +105,28 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    private static func append(_ value: Logger.Metadata.Value, to line: inout String) {
+    private static func append(_ value: Logger.Metadata.Value, to line: inout [UInt8]) {
         switch value {
         case .string(let string):
             JSONValue.quote(string, into: &line)
         case .stringConvertible(let convertible):
             JSONValue.quote(convertible.description, into: &line)
         case .array(let array):
-            line += "["
+            line.append(UInt8(ascii: "["))
             for (index, element) in array.enumerated() {
-                if index > 0 { line += "," }
+                if index > 0 { line.append(UInt8(ascii: ",")) }
                 append(element, to: &line)
             }
-            line += "]"
+            line.append(UInt8(ascii: "]"))
         case .dictionary(let dictionary):
-            line += "{"
+            line.append(UInt8(ascii: "{"))
             for (index, key) in dictionary.keys.sorted().enumerated() {
-                if index > 0 { line += "," }
+                if index > 0 { line.append(UInt8(ascii: ",")) }
                 JSONValue.quote(key, into: &line)
-                line += ":"
+                line.append(UInt8(ascii: ":"))
                 append(isSecret(key) ? .string("[redacted]") : dictionary[key]!, to: &line)
             }
-            line += "}"
+            line.append(UInt8(ascii: "}"))
         }
     }
 }

@@ -20,15 +20,12 @@ final class LogOutput: Sendable {
         self.descriptor = descriptor
     }
 
-    func write(_ line: String) {
-        var line = line
-        let wake = line.withUTF8 { bytes in
-            pending.withLock { state -> Bool in
-                state.bytes.append(contentsOf: bytes)
-                guard !state.scheduled else { return false }
-                state.scheduled = true
-                return true
-            }
+    func write(_ line: [UInt8]) {
+        let wake = pending.withLock { state -> Bool in
+            state.bytes.append(contentsOf: line)
+            guard !state.scheduled else { return false }
+            state.scheduled = true
+            return true
         }
         if wake {
             queue.asyncAfter(deadline: .now() + .milliseconds(1)) { self.drain() }

@@ -12,9 +12,10 @@ struct JSONQuoteTests {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
             let text = String((0..<Int.random(in: 0...24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
-            var quoted = ""
-            JSONValue.quote(text, into: &quoted)
-            let decoded = try JSONSerialization.jsonObject(with: Data(quoted.utf8), options: .fragmentsAllowed) as? String
+            var bytes: [UInt8] = []
+            JSONValue.quote(text, into: &bytes)
+            let quoted = String(decoding: bytes, as: UTF8.self)
+            let decoded = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? String
             #expect(decoded == text, "\(quoted)")
             #expect(!quoted.contains("\u{2028}") && !quoted.contains("\u{2029}"), "line separators are escaped for JavaScript")
         }
