@@ -366,10 +366,8 @@ public struct Switchboard: Sendable {
 
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: RouterTransport(router: router), configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
-            RequireIdentityMiddleware(publicOperations: document.publicOperations),
-            AccessMiddleware(plans: settings.plans),
-            QueryValidationMiddleware(rules: document.queryRules),
-            EmptyBodyMiddleware(maxBytes: settings.maxBodyBytes),
+            OperationChecksMiddleware(publicOperations: document.publicOperations, access: AccessRules(plans: settings.plans),
+                                      query: QueryValidation(rules: document.queryRules), maxBytes: settings.maxBodyBytes),
         ])
 
         chatRoutes?.register(on: router)

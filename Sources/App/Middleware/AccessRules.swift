@@ -1,11 +1,10 @@
 import Core
 import Foundation
 import HTTPTypes
-import OpenAPIRuntime
 
 /// What each operation needs beyond an identity: the API-key scope that allows it (none: a login session only) and
-/// the feature the plan must include. One table, checked before the body is read.
-struct AccessMiddleware: ServerMiddleware {
+/// the feature the plan must include. One table, checked before the body is read (`OperationChecksMiddleware`).
+struct AccessRules: Sendable {
     struct Rule {
         /// The scope an API key needs; nil when only a login session may call it.
         let scope: String?
@@ -46,14 +45,11 @@ struct AccessMiddleware: ServerMiddleware {
 
     let plans: Plans
 
-    func intercept(
-        _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
-        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
-    ) async throws -> (HTTPResponse, HTTPBody?) {
-        if let identity = RequestScope.current?.identity {
-            let rule = Self.rules[operationID]
-            try plans.authorize(identity, scope: rule?.scope, feature: rule?.feature)
-        }
-        return try await next(request, body, metadata)
+    /// Throws the 403 of a key without the scope or a plan without the feature; nothing without an identity (the
+    /// operation is public, or the identity check has already refused it).
+    func check(operationID: String) throws {
+        guard let identity = RequestScope.current?.identity else { return }
+        let rule = Self.rules[operationID]
+        try plans.authorize(identity, scope: rule?.scope, feature: rule?.feature)
     }
 }

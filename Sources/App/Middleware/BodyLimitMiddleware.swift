@@ -24,8 +24,8 @@ struct BodyLimitMiddleware: RouterMiddleware {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw HTTPError(.contentTooLarge)
         }
-        var request = request
-        _ = try await request.collectBody(upTo: limit)
+        var request = request, context = context
+        context.body = try await request.collectBody(upTo: limit)
         return try await next(request, context)
     }
 }

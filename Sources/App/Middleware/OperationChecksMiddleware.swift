@@ -2,16 +2,32 @@ import Foundation
 import HTTPTypes
 import OpenAPIRuntime
 
-/// The transport (`RouterTransport`) always hands the generated code a body, empty or not; an empty one must count as
-/// no body, or a route whose body is optional (logout) fails to decode "" as JSON. Bodies are already buffered and
-/// capped by `BodyLimitMiddleware`, so reading them here costs nothing more.
-struct EmptyBodyMiddleware: ServerMiddleware {
+/// What the generated operations are checked against before their body is decoded, in this order:
+/// - an identity, unless the contract marks the operation `security: []`: an unauthenticated caller learns nothing
+///   from validation errors;
+/// - the API-key scope and the plan's feature (`AccessRules`);
+/// - the query parameters' bounds (`QueryValidation`);
+/// - and an empty body counts as no body, or a route whose body is optional (logout) fails to decode "" as JSON.
+///
+/// One middleware rather than one for each: every layer of OpenAPIRuntime's middleware chain costs a closure, async
+/// frames and error mapping on every request, and these checks need none of it.
+struct OperationChecksMiddleware: ServerMiddleware {
+    let publicOperations: Set<String>
+    let access: AccessRules
+    let query: QueryValidation
     let maxBytes: Int
 
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
         next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
     ) async throws -> (HTTPResponse, HTTPBody?) {
+        if !publicOperations.contains(operationID) {
+            _ = try RequestScope.requireIdentity()
+        }
+        try access.check(operationID: operationID)
+        try query.check(request, operationID: operationID)
+        // The transport (`RouterTransport`) hands over a body `BodyLimitMiddleware` has read as bytes of known length,
+        // nil when empty; one it has not read (a route that bounds its own body) comes as a stream, and is read here.
         guard let body else { return try await next(request, nil, metadata) }
         if case .known(let length) = body.length {
             return try await next(request, length == 0 ? nil : body, metadata)

@@ -1,13 +1,12 @@
 import Core
 import Foundation
 import HTTPTypes
-import OpenAPIRuntime
 
-/// Checks the query parameters of every operation against the contract before the generated code decodes them:
-/// integers are integers within `minimum...maximum`, strings within `maxLength` and their `enum`, and nothing is
-/// given twice. The generated server checks none of these bounds itself, and its own decoding failures do not say
-/// which parameter was wrong; here each one is a 400 naming the parameter.
-struct QueryValidationMiddleware: ServerMiddleware {
+/// Checks the query parameters of every operation against the contract before the generated code decodes them (in
+/// `OperationChecksMiddleware`): integers are integers within `minimum...maximum`, strings within `maxLength` and
+/// their `enum`, and nothing is given twice. The generated server checks none of these bounds itself, and its own
+/// decoding failures do not say which parameter was wrong; here each one is a 400 naming the parameter.
+struct QueryValidation: Sendable {
     /// What the contract says of one query parameter.
     struct Rule: Sendable {
         enum Kind: Sendable {
@@ -22,15 +21,12 @@ struct QueryValidationMiddleware: ServerMiddleware {
     /// Rules by operation id.
     let rules: [String: [Rule]]
 
-    func intercept(
-        _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
-        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
-    ) async throws -> (HTTPResponse, HTTPBody?) {
+    /// Throws a 400 naming each parameter that breaks its rule.
+    func check(_ request: HTTPRequest, operationID: String) throws {
         if let rules = rules[operationID], let path = request.path, let mark = path.firstIndex(of: "?") {
             let errors = Self.check(query: path[path.index(after: mark)...], rules: rules)
             if !errors.isEmpty { throw AppError.validation(errors) }
         }
-        return try await next(request, body, metadata)
     }
 
     static func check(query: Substring, rules: [Rule]) -> [FieldError] {
@@ -78,15 +74,15 @@ struct QueryValidationMiddleware: ServerMiddleware {
 }
 
 extension OpenAPIDocument {
-    /// The query parameters of every operation, as `QueryValidationMiddleware` checks them.
-    var queryRules: [String: [QueryValidationMiddleware.Rule]] {
+    /// The query parameters of every operation, as `QueryValidation` checks them.
+    var queryRules: [String: [QueryValidation.Rule]] {
         func int(_ value: Any?) -> Int? { (value as? Int) ?? (value as? Double).flatMap { Int(exactly: $0) } }
-        var rules: [String: [QueryValidationMiddleware.Rule]] = [:]
+        var rules: [String: [QueryValidation.Rule]] = [:]
         for operation in operations {
             guard let id = operation.id else { continue }
             for parameter in operation.parameters where parameter["in"] as? String == "query" {
                 guard let name = parameter["name"] as? String, let schema = parameter["schema"] as? [String: Any] else { continue }
-                let kind: QueryValidationMiddleware.Rule.Kind = schema["type"] as? String == "integer"
+                let kind: QueryValidation.Rule.Kind = schema["type"] as? String == "integer"
                     ? .integer(minimum: int(schema["minimum"]), maximum: int(schema["maximum"]))
                     : .string(maxLength: int(schema["maxLength"]), allowed: (schema["enum"] as? [Any]).map { Set($0.compactMap { $0 as? String }) })
                 rules[id, default: []].append(.init(name: name, kind: kind))

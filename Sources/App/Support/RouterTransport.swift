@@ -17,8 +17,13 @@ struct RouterTransport: ServerTransport {
         path: String
     ) throws {
         router.on(RouterPath(path), method: method) { request, context in
-            let length: HTTPBody.Length = request.headers[.contentLength].flatMap { Int($0) }.map { .known(Int64($0)) } ?? .unknown
-            let body = HTTPBody(request.body.map { [UInt8](buffer: $0) }, length: length, iterationBehavior: .single)
+            let body: HTTPBody?
+            if let buffer = context.body {
+                body = buffer.readableBytes == 0 ? nil : HTTPBody([UInt8](buffer: buffer))
+            } else {
+                let length: HTTPBody.Length = request.headers[.contentLength].flatMap { Int($0) }.map { .known(Int64($0)) } ?? .unknown
+                body = HTTPBody(request.body.map { [UInt8](buffer: $0) }, length: length, iterationBehavior: .single)
+            }
             var parameters: [String: Substring] = [:]
             for (name, value) in context.parameters where parameters[String(name)] == nil {
                 parameters[String(name)] = value
