@@ -53,7 +53,7 @@ final class APIHandler: APIProtocol {
 extension APIHandler {
     /// The id in a path, or a 404 naming what it would identify: a malformed id finds nothing, as another user's does.
     func pathID(_ text: String, _ what: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw AppError.notFound(what) }
+        guard let id = UUID.parse(text) else { throw AppError.notFound(what) }
         return id
     }
 }

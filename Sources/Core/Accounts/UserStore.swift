@@ -25,7 +25,7 @@ struct UserStore: Sendable {
                 now: Date) async throws -> User? {
         let row = try await db.first("""
             INSERT INTO users (id, email, password_hash, name, tier, external_subject, created_at, updated_at)
-            VALUES (\(bind: id.uuidString.lowercased()), \(bind: email), \(bind: passwordHash), \(bind: name), \(bind: tier),
+            VALUES (\(bind: id.lowercased), \(bind: email), \(bind: passwordHash), \(bind: name), \(bind: tier),
                     \(bind: externalSubject), \(bind: now.millis), \(bind: now.millis))
             ON CONFLICT DO NOTHING
             RETURNING id
@@ -35,7 +35,7 @@ struct UserStore: Sendable {
     }
 
     func find(id: UUID) async throws -> User? {
-        try await db.first("SELECT \(unsafeRaw: Self.columns) FROM users u WHERE u.id = \(bind: id.uuidString.lowercased())")
+        try await db.first("SELECT \(unsafeRaw: Self.columns) FROM users u WHERE u.id = \(bind: id.lowercased)")
             .map(Self.user(from:))
     }
 
@@ -49,7 +49,7 @@ struct UserStore: Sendable {
     }
 
     func passwordHash(userID: UUID) async throws -> String? {
-        guard let row = try await db.first("SELECT password_hash FROM users WHERE id = \(bind: userID.uuidString.lowercased())"),
+        guard let row = try await db.first("SELECT password_hash FROM users WHERE id = \(bind: userID.lowercased)"),
               try !row.decodeNil(column: "password_hash") else { return nil }
         return try row.decode(column: "password_hash", as: String.self)
     }
@@ -61,7 +61,7 @@ struct UserStore: Sendable {
 
     func updateName(userID: UUID, name: String?, now: Date) async throws -> User? {
         try await db.run("""
-            UPDATE users SET name = \(bind: name), updated_at = \(bind: now.millis) WHERE id = \(bind: userID.uuidString.lowercased())
+            UPDATE users SET name = \(bind: name), updated_at = \(bind: now.millis) WHERE id = \(bind: userID.lowercased)
             """)
         return try await find(id: userID)
     }
