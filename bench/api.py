@@ -53,22 +53,26 @@ def measure_limiter(env, args, users):
             server.stop()
 
 
-class Hello:
-    """The framework's ceiling: bench/hello, a bare Hummingbird 2 server, built like Switchboard (release, or debug
-    for a smoke run) and started on a free port."""
+def build_hello(smoke):
+    """The framework's ceiling: bench/hello, a bare Hummingbird 2 server, built like Switchboard (release, or debug for a
+    smoke run). Returns the binary's path."""
+    package = os.path.join(ROOT, "bench", "hello")
+    configuration = "debug" if smoke else "release"
+    build = ["swift", "build", "-c", configuration, "--package-path", package]
+    if not smoke:
+        build.append("--static-swift-stdlib")
+    subprocess.run(build, check=True, stdout=subprocess.DEVNULL if smoke else None)
+    return os.path.join(package, ".build", configuration, "hello")
 
-    def __init__(self, smoke):
-        package = os.path.join(ROOT, "bench", "hello")
-        configuration = "debug" if smoke else "release"
-        build = ["swift", "build", "-c", configuration, "--package-path", package]
-        if not smoke:
-            build.append("--static-swift-stdlib")
-        subprocess.run(build, check=True, stdout=subprocess.DEVNULL if smoke else None)
+
+class Hello:
+    """The hello server `binary` started on a free port; `launcher` goes before it on the command line (valgrind)."""
+
+    def __init__(self, binary, launcher=()):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([os.path.join(package, ".build", configuration, "hello"), str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
+        self.process = subprocess.Popen([*launcher, binary, str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
         while True:
             try:
                 if http("GET", self.base + "/hello")[0] == 200:
@@ -96,7 +100,7 @@ def main():
         sys.exit("wrk is not installed: apt-get install wrk")
     prepare(args)
 
-    hello = Hello(args.smoke)
+    hello = Hello(build_hello(args.smoke))
     server = Server(LIMITED)
     try:
         startup_ms = server.startup_ms
