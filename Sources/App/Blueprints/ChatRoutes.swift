@@ -47,7 +47,7 @@ struct ChatRoutes: Sendable {
             })
         }
         let turn = try await begin(route, asked, identity: identity, client: nil)
-        let accept = request.headers[.accept] ?? ""
+        let accept = request.headers.value(.accept) ?? ""
         if asked.stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
             let events = EventStream(turn.events)
             return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in

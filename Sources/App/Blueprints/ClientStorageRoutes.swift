@@ -256,7 +256,7 @@ struct ClientStorageRoutes: Sendable {
             errors.append(FieldError(field: Self.checksumHeader.rawName, code: request.headers[Self.checksumHeader] == nil ? "required" : "invalid_format",
                                      message: "must be the SHA-256 of the body, 64 hex digits"))
         }
-        if let length = request.headers[.contentLength].flatMap(Int64.init), length > storage.maxBackupBytes {
+        if let length = request.headers.value(.contentLength).flatMap(Int64.init), length > storage.maxBackupBytes {
             throw HTTPError(.contentTooLarge)
         }
         guard errors.isEmpty, let version, let timestamp, let checksum else { throw AppError.validation(errors) }
@@ -275,7 +275,7 @@ struct ClientStorageRoutes: Sendable {
             throw AppError(status: 404, code: "backup_not_found", title: "Not found", detail: "There is no backup yet.")
         }
         let modified = Date(timeIntervalSince1970: latest.createdAt.timeIntervalSince1970.rounded(.down))
-        if let since = request.headers[.ifModifiedSince].flatMap(HTTPDate.parse), modified <= since {
+        if let since = request.headers.value(.ifModifiedSince).flatMap(HTTPDate.parse), modified <= since {
             return Response(status: .notModified, headers: [.lastModified: HTTPDate.format(modified)])
         }
         guard let (backup, read) = try await storage.latestBackup(user: user) else {

@@ -59,12 +59,12 @@ struct ChatSocket: Sendable {
     func register(on router: Router<AppRequestContext>) {
         router.ws(RouterPath(path), shouldUpgrade: { request, _ in
             // A header that is there must be good; without one the first frame authenticates.
-            if let header = request.headers[.authorization] {
+            if let header = request.headers.value(.authorization) {
                 guard let token = Self.bearer(header), (try? await accounts.authenticate(bearer: token)) != nil else { return .dontUpgrade }
             }
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, context in
-            try await serve(inbound, outbound, token: context.request.headers[.authorization].flatMap(Self.bearer))
+            try await serve(inbound, outbound, token: context.request.headers.value(.authorization).flatMap(Self.bearer))
         })
     }
 

@@ -11,7 +11,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let publicPaths: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], var scope = RequestScope.current, !publicPaths.contains(request.uri.path) else {
+        guard let header = request.headers.value(.authorization), var scope = RequestScope.current, !publicPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)

@@ -21,7 +21,7 @@ struct BodyLimitMiddleware: RouterMiddleware {
             }
         }
         guard let limit else { return try await next(request, context) }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+        if let length = request.headers.value(.contentLength).flatMap(Int.init), length > limit {
             throw HTTPError(.contentTooLarge)
         }
         var request = request, context = context

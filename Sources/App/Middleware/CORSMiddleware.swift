@@ -7,10 +7,10 @@ struct CORSMiddleware: RouterMiddleware {
     let origins: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let origin = request.headers[.origin], origins.contains("*") || origins.contains(origin) else {
+        guard let origin = request.headers.value(.origin), origins.contains("*") || origins.contains(origin) else {
             return try await next(request, context)
         }
-        if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
+        if request.method == .options, request.headers.value(.accessControlRequestMethod) != nil {
             var response = Response(status: .noContent)
             response.headers[.accessControlAllowMethods] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
             response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-ID, Idempotency-Key"

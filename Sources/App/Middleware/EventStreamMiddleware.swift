@@ -8,7 +8,7 @@ struct EventStreamMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        if response.headers[.contentType]?.hasPrefix("text/event-stream") == true {
+        if response.headers.value(.contentType)?.hasPrefix("text/event-stream") == true {
             response.headers[.cacheControl] = "no-cache"
             response.headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         }

@@ -14,10 +14,10 @@ struct RequestScopeMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? RequestIDs.next()
+        let requestID = request.headers.value(.requestID).flatMap(Self.acceptable) ?? RequestIDs.next()
         let client = ClientInfo(
-            address: addresses.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[.xForwardedFor]),
-            userAgent: request.headers[.userAgent]
+            address: addresses.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers.value(.xForwardedFor)),
+            userAgent: request.headers.value(.userAgent)
         )
         let scope = RequestScope(requestID: requestID, client: client)
         return await RequestScope.$current.withValue(scope) {

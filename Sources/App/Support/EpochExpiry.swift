@@ -14,7 +14,7 @@ enum EpochExpiry {
     static let maxBytes = 64 * 1024
 
     static func rewrite(_ response: Response) async throws -> Response {
-        guard (200..<300).contains(response.status.code), response.headers[.contentType]?.hasPrefix("application/json") ?? false else { return response }
+        guard (200..<300).contains(response.status.code), response.headers.value(.contentType)?.hasPrefix("application/json") ?? false else { return response }
         var collector = Collector()
         try await response.body.write(collector.writer)
         guard let buffer = collector.box.buffer, buffer.readableBytes <= maxBytes, case .object(var fields)? = JSONValue.parse(Data(buffer.readableBytesView)),

@@ -9,7 +9,7 @@ import NIOCore
 enum JSONBody {
     /// The request's body as JSON: 415 for another media type, 400 `malformed_body` for text that is not JSON.
     static func read(_ request: Request, maxBytes: Int) async throws -> JSONValue {
-        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let type = request.headers.value(.contentType)?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard type == "application/json" else {
             throw AppError(status: 415, code: "unsupported_media_type", title: "Unsupported media type",
                            detail: "Send the body as application/json.")

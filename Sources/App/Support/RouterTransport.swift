@@ -21,7 +21,7 @@ struct RouterTransport: ServerTransport {
             if let buffer = context.body {
                 body = buffer.readableBytes == 0 ? nil : HTTPBody([UInt8](buffer: buffer))
             } else {
-                let length: HTTPBody.Length = request.headers[.contentLength].flatMap { Int($0) }.map { .known(Int64($0)) } ?? .unknown
+                let length: HTTPBody.Length = request.headers.value(.contentLength).flatMap { Int($0) }.map { .known(Int64($0)) } ?? .unknown
                 body = HTTPBody(request.body.map { [UInt8](buffer: $0) }, length: length, iterationBehavior: .single)
             }
             var parameters: [String: Substring] = [:]
