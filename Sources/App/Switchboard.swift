@@ -354,15 +354,13 @@ public struct Switchboard: Sendable {
         }
         router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes, overrides: clientStorage.map {
             ClientStorageRoutes.bodyLimits(prefix: blueprint?.prefix ?? "", storage: $0)
-        } ?? [:]))
+        } ?? [:], rawBodyPaths: ["/api/v1/billing/webhook"]))
         // Public routes need no identity and are never rate limited.
         let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"])
         router.add(middleware: AuthenticationMiddleware(accounts: accounts, publicPaths: publicPaths))
         if let limiter {
             router.add(middleware: RateLimitMiddleware(limiter: limiter, plans: settings.plans, clock: clock))
         }
-        router.add(middleware: RawBodyMiddleware(paths: ["/api/v1/billing/webhook"], maxBytes: settings.maxBodyBytes))
-        router.add(middleware: EventStreamMiddleware())
 
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: RouterTransport(router: router), configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [

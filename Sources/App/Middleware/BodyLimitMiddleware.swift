@@ -2,13 +2,15 @@ import Core
 import HTTPTypes
 import Hummingbird
 
-/// Refuses bodies over the limit with 413: at once when `Content-Length` says so, otherwise while reading. Some
-/// routes have limits of their own (`overrides`, by `"METHOD /path"`, or `"METHOD /path/"` for every path below
-/// it): a larger one, or nil for a route that streams its body and bounds it itself.
+/// Reads the body whole, refusing it with 413 over the limit: at once when `Content-Length` says so, otherwise while
+/// reading. Some routes have limits of their own (`overrides`, by `"METHOD /path"`, or `"METHOD /path/"` for every
+/// path below it): a larger one, or nil for a route that streams its body and bounds it itself. On `rawBodyPaths`
+/// (routes whose signature covers the body's exact bytes) the body is also published as `RequestScope.rawBody`.
 struct BodyLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let maxBytes: Int
     var overrides: [String: Int?] = [:]
+    var rawBodyPaths: Set<String> = []
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var limit: Int? = maxBytes
@@ -25,7 +27,10 @@ struct BodyLimitMiddleware: RouterMiddleware {
             throw HTTPError(.contentTooLarge)
         }
         var request = request, context = context
-        context.body = try await request.collectBody(upTo: limit)
-        return try await next(request, context)
+        let body = try await request.collectBody(upTo: limit)
+        context.body = body
+        guard rawBodyPaths.contains(request.uri.path), var scope = RequestScope.current else { return try await next(request, context) }
+        scope.rawBody = body
+        return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
     }
 }

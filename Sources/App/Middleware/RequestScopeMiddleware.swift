@@ -5,8 +5,9 @@ import Hummingbird
 import Logging
 
 /// Outermost of our middleware: gives the request its id (the client's `X-Request-ID` when well-formed), resolves
-/// the client address, publishes the `RequestScope`, renders any error as a problem document, echoes the id and
-/// writes one access-log line. Paths are logged without their query; headers and bodies never.
+/// the client address, publishes the `RequestScope`, renders any error as a problem document, echoes the id, keeps
+/// an event stream out of caches and proxy buffers (`Cache-Control: no-cache`, `X-Accel-Buffering: no`, which
+/// nginx honours) and writes one access-log line. Paths are logged without their query; headers and bodies never.
 struct RequestScopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let addresses: ClientAddressResolver
@@ -28,6 +29,10 @@ struct RequestScopeMiddleware: RouterMiddleware {
                 response = Problem.response(for: Problem.appError(for: error, logger: logger), requestID: requestID)
             }
             response.headers[.requestID] = requestID
+            if response.headers.value(.contentType)?.hasPrefix("text/event-stream") == true {
+                response.headers[.cacheControl] = "no-cache"
+                response.headers[.xAccelBuffering] = "no"
+            }
             let elapsed = ContinuousClock.now - started
             logger.info("request", metadata: [
                 "method": "\(request.method.rawValue)",
@@ -52,4 +57,5 @@ struct RequestScopeMiddleware: RouterMiddleware {
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-ID")!
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xAccelBuffering = HTTPField.Name("X-Accel-Buffering")!
 }

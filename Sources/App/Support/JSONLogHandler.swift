@@ -88,22 +88,31 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// Whether `key` contains one of the secret words, ignoring ASCII case (`| 0x20` lowercases ASCII letters and
-    /// maps no other byte onto one). A plain byte loop: every key of every line passes here, and the generic
-    /// `firstRange(of:)` it replaces was most of a log line's cost.
+    /// maps no other byte onto one). A plain byte loop over the key, once: every key of every line passes here, and
+    /// the generic `firstRange(of:)` it replaces was most of a log line's cost.
     static func isSecret(_ key: String) -> Bool {
         var key = key
         return key.withUTF8 { bytes in
-            redacted.contains { word in
-                guard bytes.count >= word.count else { return false }
-                for start in 0...(bytes.count - word.count) {
-                    var index = 0
-                    while index < word.count, bytes[start + index] | 0x20 == word[index] { index += 1 }
-                    if index == word.count { return true }
-                }
-                return false
+            for start in bytes.indices {
+                let candidate = wordByFirstLetter[Int(bytes[start] | 0x20)]
+                guard candidate >= 0 else { continue }
+                let word = redacted[Int(candidate)]
+                guard bytes.count - start >= word.count else { continue }
+                var index = 1
+                while index < word.count, bytes[start + index] | 0x20 == word[index] { index += 1 }
+                if index == word.count { return true }
             }
+            return false
         }
     }
+
+    /// The secret word starting with each byte, by its index in `redacted`, or -1: no two of the words start with the
+    /// same letter, so one look-up says which word a position can begin.
+    private static let wordByFirstLetter: [Int8] = {
+        var table = [Int8](repeating: -1, count: 256)
+        for (index, word) in redacted.enumerated() { table[Int(word[0])] = Int8(index) }
+        return table
+    }()
 
     private static func append(_ value: Logger.Metadata.Value, to line: inout [UInt8]) {
         switch value {

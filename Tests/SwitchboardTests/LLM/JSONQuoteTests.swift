@@ -21,7 +21,7 @@ struct JSONQuoteTests {
         }
     }
 
-    @Test("One character that needs escaping anywhere in a long clean string is escaped (strings are checked eight bytes at a time)")
+    @Test("One character that needs escaping anywhere in a long clean string is escaped, and read back (both eight bytes at a time)")
     func everyPosition() throws {
         let specials = ["\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{2028}", "\u{2029}"]
         let harmless = [" ", "\u{7F}", "é", "\u{2027}", "😀", "~"]
@@ -36,6 +36,10 @@ struct JSONQuoteTests {
                     let inner = String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)
                     #expect(!inner.contains("\u{2028}") && !inner.contains("\u{2029}"))
                     #expect(specials.contains(inserted) || inner == text, "a string with nothing to escape is written as it is")
+                    // Read back by our parser, which skips eight bytes at a time too; unescaped, a control character is refused.
+                    #expect(JSONValue.parse(String(decoding: quoted, as: UTF8.self)) == .string(text))
+                    let raw = JSONValue.parse("\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"")
+                    #expect(inserted.unicodeScalars.first!.value < 0x20 ? raw == nil : raw == .string(text), "\(text.debugDescription)")
                 }
             }
         }
@@ -75,5 +79,29 @@ struct JSONQuoteTests {
         #expect(JSONValue.parse(#"{"a": 1, "b": {"a": 2, "c": [{"a": 3}, {}]}, "a": 4}"#)
                 == ["a": 4, "b": ["a": 2, "c": [["a": 3], .object([:])]]])
         #expect(JSONValue.parse(#"{"a": 1,}"#) == nil && JSONValue.parse(#"{"a" 1}"#) == nil && JSONValue.parse(#"{"a": 1"#) == nil)
+    }
+
+    @Test("An object's members are written in the byte order of their keys' UTF-8, whatever the keys (ASCII, accents, emoji, prefixes)")
+    func keyOrder() throws {
+        let pieces = ["a", "b", "A", "Z", "_", "0", "é", "e\u{301}", "😀", "\u{7F}", "aa", ""]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            var object: [String: JSONValue] = [:]
+            for _ in 0..<Int.random(in: 0...8, using: &generator) {
+                let key = (0..<Int.random(in: 0...3, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+                object[key] = .int(Int64(object.count))
+            }
+            let written = try #require(JSONValue.object(object).jsonString.data(using: .utf8))
+            // Each key's quoted form is found in the text after the one before it in byte order.
+            var keys = object.keys.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }.map { String(decoding: $0, as: UTF8.self) }
+            var text = String(decoding: written, as: UTF8.self)[...]
+            while let key = keys.first {
+                let quoted = String(decoding: JSONValue.string(key).jsonData, as: UTF8.self) + ":"
+                let found = try #require(text.range(of: quoted), "\(key) after the keys before it in \(String(decoding: written, as: UTF8.self))")
+                text = text[found.upperBound...]
+                keys.removeFirst()
+            }
+            #expect(JSONValue.parse(String(decoding: written, as: UTF8.self)) == .object(object))
+        }
     }
 }

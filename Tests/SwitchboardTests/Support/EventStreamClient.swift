@@ -31,6 +31,9 @@ enum EventStreamClient {
                                                            timeout: .seconds(60))
         guard response.status == .ok else { return (Int(response.status.code), []) }
         #expect(response.headers.first(name: "content-type") == "text/event-stream")
+        // Kept out of caches and proxy buffers, or a proxy holds the events back until the turn ends.
+        #expect(response.headers.first(name: "cache-control") == "no-cache")
+        #expect(response.headers.first(name: "x-accel-buffering") == "no")
         var received: [ReceivedEvent] = []
         for try await event in response.body.map({ ArraySlice($0.readableBytesView) }).asDecodedServerSentEvents() {
             // A keep-alive comment (sent when the stream idles 15 s, as a slow, loaded machine makes it) is no event.
