@@ -59,8 +59,14 @@ public struct ChatMessage: Sendable, Hashable {
 
     public static func user(_ text: String) -> ChatMessage { ChatMessage(role: .user, parts: [.text(text)]) }
 
+    /// The text parts, joined. Nearly always there is one, which is returned as it is: joining it through an array
+    /// made a new string of every message of the history each time a request to a model was written.
     public var text: String {
-        parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined()
+        var joined: String?
+        for case .text(let text) in parts {
+            joined = joined.map { $0 + text } ?? text
+        }
+        return joined ?? ""
     }
 
     public var toolCalls: [ToolCall] {

@@ -130,7 +130,7 @@ public final class Embedder: Sendable {
             // Only OpenAI's text-embedding-3 models take `dimensions`; other servers answer their model's own size.
             if config.model.hasPrefix("text-embedding-3") { body["dimensions"] = .int(Int64(config.dimensions)) }
             let base = (config.baseURL ?? "https://api.openai.com/v1").trimmingSuffix("/")
-            let json = try await http.json(try await http.post(base + "/embeddings", headers: headers, body: .object(body)) { _, json, text in
+            let json = try await http.json(try await http.post(base + "/embeddings", headers: headers, body: JSONValue.object(body).jsonBytes) { _, json, text in
                 (nil, json?["error"]?["message"]?.stringValue ?? text, nil)
             })
             let data = (json["data"]?.arrayValue ?? []).sorted { ($0["index"]?.intValue ?? 0) < ($1["index"]?.intValue ?? 0) }
@@ -143,7 +143,7 @@ public final class Embedder: Sendable {
                 ["model": .string(model), "content": ["parts": [["text": .string(text)]]], "outputDimensionality": .int(Int64(config.dimensions))]
             }
             let json = try await http.json(try await http.post("\(base)/v1beta/\(model):batchEmbedContents", headers: [("x-goog-api-key", config.apiKey ?? "")],
-                                                               body: ["requests": .array(requests)]) { _, json, text in
+                                                               body: JSONValue.object(["requests": .array(requests)]).jsonBytes) { _, json, text in
                 (nil, json?["error"]?["message"]?.stringValue ?? text, nil)
             })
             // Gemini does not say what embedding cost: estimated, so that budgets still count it.

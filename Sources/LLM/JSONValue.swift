@@ -134,22 +134,23 @@ extension JSONValue {
 
     /// Compact JSON with sorted keys: the same value always gives the same text.
     public var jsonString: String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)
-        write(to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        String(decoding: jsonBytes, as: UTF8.self)
     }
 
     public var jsonData: Data {
+        Data(jsonBytes)
+    }
+
+    var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         write(to: &bytes)
-        return Data(bytes)
+        return bytes
     }
 
     /// Written by hand, into bytes: JSONEncoder's sorted keys compare with the locale on Linux, which is slow and
     /// loads ICU, and appending to a String checks more per piece than a page of records can afford.
-    private func write(to out: inout [UInt8]) {
+    func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)

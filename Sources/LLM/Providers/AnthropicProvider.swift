@@ -45,7 +45,7 @@ struct AnthropicProvider: ModelProvider {
     private func post(_ request: ChatRequest, stream: Bool) async throws -> HTTPClientResponse {
         var headers: [(String, String)] = [("anthropic-version", Self.apiVersion)]
         if let key = config.apiKey { headers.append(("x-api-key", key)) }
-        return try await http.post(baseURL + "/v1/messages", headers: headers, body: body(request, stream: stream)) { status, json, text in
+        return try await http.post(baseURL + "/v1/messages", headers: headers, body: body(request, stream: stream).jsonBytes) { status, json, text in
             let error = json?["error"]
             let kind: ProviderError.Kind? = switch error?["type"]?.stringValue {
             case "overloaded_error": .unavailable

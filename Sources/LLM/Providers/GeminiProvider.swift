@@ -56,7 +56,7 @@ struct GeminiProvider: ModelProvider {
         } else if let key = config.apiKey {
             headers.append(("x-goog-api-key", key))
         }
-        return try await http.post(url, headers: headers, body: body(request)) { _, json, text in
+        return try await http.post(url, headers: headers, body: body(request).jsonBytes) { _, json, text in
             let error = json?["error"] ?? json?[0]?["error"]
             return (Self.kind(status: error?["status"]?.stringValue), error?["message"]?.stringValue ?? text, Self.retryDelay(error))
         }

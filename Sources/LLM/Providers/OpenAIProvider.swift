@@ -56,53 +56,104 @@ struct OpenAIProvider: ModelProvider {
         }
     }
 
-    func body(_ request: ChatRequest, stream: Bool) -> JSONValue {
-        var messages: [JSONValue] = []
-        messages.reserveCapacity(request.messages.count + 1)
-        // OpenAI caches long prompt prefixes by itself: the blocks, stable ones first, make one system message.
-        let system = request.system.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n\n")
-        if !system.isEmpty { messages.append(["role": "system", "content": .string(system)]) }
-        for message in request.messages {
-            switch message.role {
-            case .user:
-                messages.append(["role": "user", "content": .string(message.text)])
-            case .assistant:
-                var object: [String: JSONValue] = ["role": "assistant", "content": message.text.isEmpty ? .null : .string(message.text)]
-                let calls = message.toolCalls
-                if !calls.isEmpty {
-                    object["tool_calls"] = .array(calls.map { call in
-                        ["id": .string(call.id), "type": "function",
-                         "function": ["name": .string(call.name), "arguments": .string(call.arguments.jsonString)]]
-                    })
-                }
-                messages.append(.object(object))
-            case .tool:
-                for result in message.toolResults {
-                    messages.append(["role": "tool", "tool_call_id": .string(result.callID), "content": .string(result.content.textForModel)])
-                }
-            }
-        }
-        var body: [String: JSONValue] = ["model": .string(config.model), "messages": .array(messages)]
-        if !request.tools.isEmpty {
-            body["tools"] = .array(request.tools.map { tool in
-                ["type": "function", "function": ["name": .string(tool.name), "description": .string(tool.description),
-                                                  "parameters": tool.parameters]]
-            })
+    /// The request as JSON, written straight into bytes, byte for byte what the same members as a `JSONValue` would
+    /// write (keys sorted): made as a value, a turn's history (up to 100 messages) became a dictionary for every message
+    /// and tool call, each hashed to build and sorted again to write, twice a tool turn.
+    func body(_ request: ChatRequest, stream: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
+        func raw(_ text: String) { out.append(contentsOf: text.utf8) }
+        func string(_ text: String) { JSONValue.quote(text, into: &out) }
+        var first = true
+        func member(_ name: String) {
+            raw(first ? "{\"" : ",\"")
+            first = false
+            raw(name)
+            raw("\":")
         }
         if let max = request.maxOutputTokens ?? config.maxOutputTokens {
             // OpenAI's own API wants max_completion_tokens (its reasoning models refuse max_tokens); compatible servers
             // (vLLM, Ollama, Groq...) know max_tokens.
-            body[config.baseURL == nil || baseURL.contains("api.openai.com") ? "max_completion_tokens" : "max_tokens"] = .int(Int64(max))
+            member(config.baseURL == nil || baseURL.contains("api.openai.com") ? "max_completion_tokens" : "max_tokens")
+            JSONValue.int(Int64(max)).write(to: &out)
         }
-        if let temperature = request.temperature ?? config.temperature { body["temperature"] = .double(temperature) }
+        member("messages")
+        raw("[")
+        var firstMessage = true
+        func beginMessage() {
+            raw(firstMessage ? "{\"content\":" : ",{\"content\":")
+            firstMessage = false
+        }
+        // OpenAI caches long prompt prefixes by itself: the blocks, stable ones first, make one system message.
+        let system = request.system.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n\n")
+        if !system.isEmpty {
+            beginMessage()
+            string(system)
+            raw(#","role":"system"}"#)
+        }
+        for chat in request.messages {
+            switch chat.role {
+            case .user:
+                beginMessage()
+                string(chat.text)
+                raw(#","role":"user"}"#)
+            case .assistant:
+                beginMessage()
+                let text = chat.text
+                if text.isEmpty { raw("null") } else { string(text) }
+                raw(#","role":"assistant""#)
+                let calls = chat.toolCalls
+                if !calls.isEmpty {
+                    raw(#","tool_calls":["#)
+                    for (index, call) in calls.enumerated() {
+                        raw(index == 0 ? #"{"function":{"arguments":"# : #",{"function":{"arguments":"#)
+                        string(call.arguments.jsonString)
+                        raw(#","name":"#)
+                        string(call.name)
+                        raw(#"},"id":"#)
+                        string(call.id)
+                        raw(#","type":"function"}"#)
+                    }
+                    raw("]")
+                }
+                raw("}")
+            case .tool:
+                for result in chat.toolResults {
+                    beginMessage()
+                    string(result.content.textForModel)
+                    raw(#","role":"tool","tool_call_id":"#)
+                    string(result.callID)
+                    raw("}")
+                }
+            }
+        }
+        raw("]")
+        member("model")
+        string(config.model)
         if let output = request.output {
-            body["response_format"] = ["type": "json_schema", "json_schema": ["name": .string(output.name), "schema": output.schema, "strict": true]]
+            member("response_format")
+            JSONValue.object(["type": "json_schema", "json_schema": ["name": .string(output.name), "schema": output.schema, "strict": true]])
+                .write(to: &out)
         }
         if stream {
-            body["stream"] = true
-            body["stream_options"] = ["include_usage": true]
+            member("stream")
+            raw("true")
+            member("stream_options")
+            raw(#"{"include_usage":true}"#)
         }
-        return .object(body)
+        if let temperature = request.temperature ?? config.temperature {
+            member("temperature")
+            JSONValue.double(temperature).write(to: &out)
+        }
+        if !request.tools.isEmpty {
+            member("tools")
+            JSONValue.array(request.tools.map { tool in
+                ["type": "function", "function": ["name": .string(tool.name), "description": .string(tool.description),
+                                                  "parameters": tool.parameters]]
+            }).write(to: &out)
+        }
+        raw("}")
+        return out
     }
 
     /// Turns `chat.completion.chunk`s into events. Tool calls arrive as fragments keyed by `index`: the first carries

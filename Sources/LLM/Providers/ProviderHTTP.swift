@@ -12,14 +12,14 @@ struct ProviderHTTP: Sendable {
     let redactor: Redactor
 
     /// Sends the request; any status but 2xx becomes a `ProviderError` built from the body by `describeError`.
-    func post(_ url: String, headers: [(String, String)], body: JSONValue,
+    func post(_ url: String, headers: [(String, String)], body: [UInt8],
               describeError: @Sendable (Int, JSONValue?, String) -> (kind: ProviderError.Kind?, message: String, retryAfter: Duration?)
     ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(string: body.jsonString))
+        request.body = .bytes(ByteBuffer(bytes: body))
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request, timeout: .seconds(3600))

@@ -118,9 +118,60 @@ struct RobustnessTests {
     func maxTokensField() {
         var official = ModelConfig(name: "o", provider: .openai, model: "o3")
         official.maxOutputTokens = 100
-        #expect(OpenAIProvider(config: official, client: .shared).body(ChatRequest(messages: [.user("x")]), stream: true)["max_completion_tokens"] == 100)
+        func body(_ config: ModelConfig) -> JSONValue? {
+            JSONValue.parse(Data(OpenAIProvider(config: config, client: .shared).body(ChatRequest(messages: [.user("x")]), stream: true)))
+        }
+        #expect(body(official)?["max_completion_tokens"] == 100)
         var local = official
         local.baseURL = "http://127.0.0.1:11434/v1"
-        #expect(OpenAIProvider(config: local, client: .shared).body(ChatRequest(messages: [.user("x")]), stream: true)["max_tokens"] == 100)
+        #expect(body(local)?["max_tokens"] == 100)
+    }
+
+    @Test("The OpenAI request is written by hand byte for byte as the same members written as a JSON value: every role, tool calls, options")
+    func openAIBodyBytes() {
+        var config = ModelConfig(name: "o", provider: .openai, model: "gpt-\"4\"")
+        config.maxOutputTokens = 50
+        let history: [ChatMessage] = [
+            .user("Hello \"there\"\n\u{2028}é😀"),
+            ChatMessage(role: .assistant, parts: [.text("Looking "), .text("it up."),
+                                                  .toolCall(ToolCall(id: "call_1", name: "lookup", arguments: ["q": "swift", "n": 3])),
+                                                  .toolCall(ToolCall(id: "call_2", name: "other", arguments: .object([:])))]),
+            ChatMessage(role: .tool, parts: [.toolResult(ToolResult(callID: "call_1", name: "lookup", content: ["found": [1, 2]])),
+                                             .toolResult(ToolResult(callID: "call_2", name: "other", content: "plain text", isError: true))]),
+            ChatMessage(role: .assistant, parts: [.toolCall(ToolCall(id: "call_3", name: "lookup", arguments: ["q": "x"]))]),
+            ChatMessage(role: .assistant, parts: [.text("Done.")]),
+        ]
+        let tools = [ToolSpec(name: "lookup", description: "Looks \"up\"", parameters: ["type": "object", "properties": ["q": ["type": "string"]]])]
+        let output = OutputFormat(name: "answer", schema: ["type": "object"])
+        for (system, stream, temperature, withTools, withOutput) in [([SystemBlock("Be brief."), SystemBlock(""), SystemBlock("Cite.")], true, 0.25, true, true),
+                                                                     ([], false, nil, false, false)] as [([SystemBlock], Bool, Double?, Bool, Bool)] {
+            let request = ChatRequest(system: system, messages: history, tools: withTools ? tools : [], temperature: temperature,
+                                      output: withOutput ? output : nil)
+            var messages: [JSONValue] = []
+            if !system.isEmpty { messages.append(["role": "system", "content": "Be brief.\n\nCite."]) }
+            messages.append(["role": "user", "content": .string(history[0].text)])
+            messages.append(["role": "assistant", "content": "Looking it up.", "tool_calls": [
+                ["id": "call_1", "type": "function", "function": ["name": "lookup", "arguments": .string(#"{"n":3,"q":"swift"}"#)]],
+                ["id": "call_2", "type": "function", "function": ["name": "other", "arguments": "{}"]],
+            ]])
+            messages.append(["role": "tool", "tool_call_id": "call_1", "content": .string(#"{"found":[1,2]}"#)])
+            messages.append(["role": "tool", "tool_call_id": "call_2", "content": "plain text"])
+            messages.append(["role": "assistant", "content": .null, "tool_calls": [
+                ["id": "call_3", "type": "function", "function": ["name": "lookup", "arguments": .string(#"{"q":"x"}"#)]],
+            ]])
+            messages.append(["role": "assistant", "content": "Done."])
+            var expected: [String: JSONValue] = ["model": .string(config.model), "messages": .array(messages), "max_completion_tokens": 50]
+            if withTools {
+                expected["tools"] = [["type": "function", "function": ["name": "lookup", "description": #"Looks "up""#, "parameters": tools[0].parameters]]]
+            }
+            if let temperature { expected["temperature"] = .double(temperature) }
+            if withOutput { expected["response_format"] = ["type": "json_schema", "json_schema": ["name": "answer", "schema": ["type": "object"], "strict": true]] }
+            if stream {
+                expected["stream"] = true
+                expected["stream_options"] = ["include_usage": true]
+            }
+            let written = OpenAIProvider(config: config, client: .shared).body(request, stream: stream)
+            #expect(String(decoding: written, as: UTF8.self) == JSONValue.object(expected).jsonString)
+        }
     }
 }
