@@ -154,18 +154,28 @@ struct HostileInputTests {
             let kept = try await app.server.database.first("SELECT COALESCE(MAX(LENGTH(bucket)), 0) AS n FROM auth_attempts")
             #expect(try kept?.decode(column: "n", as: Int.self) ?? 0 < 1000, "the address is counted, the email is not kept")
             let port = try #require(app.client.port)
-            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<16 {
-                    group.addTask {
-                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/auth/login")
-                        request.method = .POST
-                        request.headers.add(name: "Content-Type", value: "application/json")
-                        request.body = .bytes(ByteBuffer(string: #"{"email": "\#(user.email)", "password": "wrong password!"}"#))
-                        return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(30)).status.code)
+            // A client of its own, shut down before the server is. The shared client keeps idle connections in its
+            // pool for ten minutes, and in one CI run this test took exactly that long before it ended.
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let statuses: [Int]
+            do {
+                statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<16 {
+                        group.addTask {
+                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/auth/login")
+                            request.method = .POST
+                            request.headers.add(name: "Content-Type", value: "application/json")
+                            request.body = .bytes(ByteBuffer(string: #"{"email": "\#(user.email)", "password": "wrong password!"}"#))
+                            return Int(try await client.execute(request, timeout: .seconds(30)).status.code)
+                        }
                     }
+                    return try await group.reduce(into: []) { $0.append($1) }
                 }
-                return try await group.reduce(into: []) { $0.append($1) }
+            } catch {
+                try await client.shutdown()
+                throw error
             }
+            try await client.shutdown()
             #expect(statuses.allSatisfy { $0 == 401 || $0 == 429 }, "\(statuses)")
             #expect(statuses.contains(429), "at most a few hashes at once per address: \(statuses)")
             try await Self.stillServes(app, token: user.access)
