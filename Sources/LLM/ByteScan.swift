@@ -15,4 +15,19 @@ enum ByteScan {
     static func any(_ word: UInt64, equalTo byte: UInt8) -> Bool {
         anyBelow(word ^ (ones &* UInt64(byte)), 1)
     }
+
+    /// The offset, at or after `start`, of the first eight-byte word of `bytes` that may hold a JSON string's end or
+    /// escape (a quote, a backslash or a control character) or `alsoStop`; what follows it, under eight bytes at the
+    /// end included, is left for a byte-by-byte look.
+    @inline(__always)
+    static func skipPlain(_ bytes: UnsafeRawBufferPointer, from start: Int, alsoStop: UInt8? = nil) -> Int {
+        var offset = start
+        while offset + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            if anyBelow(word, 0x20) || any(word, equalTo: 0x22) || any(word, equalTo: 0x5C) { break }
+            if let alsoStop, any(word, equalTo: alsoStop) { break }
+            offset += 8
+        }
+        return offset
+    }
 }

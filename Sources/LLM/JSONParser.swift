@@ -107,15 +107,7 @@ struct JSONParser {
         let start = index
         // The common case: no escapes, so the bytes are the string. Skipped eight at a time while a word holds no
         // quote, backslash or control character (`ByteScan`), where going byte by byte was 2% of a chat turn.
-        var position = index
-        bytes.withUnsafeBytes { raw in
-            while position + 8 <= raw.count {
-                let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
-                if ByteScan.anyBelow(word, 0x20) || ByteScan.any(word, equalTo: 0x22) || ByteScan.any(word, equalTo: 0x5C) { break }
-                position += 8
-            }
-        }
-        index = position
+        index = bytes.withUnsafeBytes { ByteScan.skipPlain($0, from: start) }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {

@@ -187,16 +187,7 @@ extension JSONValue {
     private static func needsEscaping(_ string: String) -> Bool {
         func escaped(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0xE2 }
         return string.utf8.withContiguousStorageIfAvailable { bytes in
-            guard let base = UnsafeRawPointer(bytes.baseAddress) else { return false }
-            var offset = 0
-            while offset + 8 <= bytes.count {
-                let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-                if ByteScan.anyBelow(word, 0x20) || ByteScan.any(word, equalTo: 0x22) || ByteScan.any(word, equalTo: 0x5C)
-                    || ByteScan.any(word, equalTo: 0xE2) {
-                    return true
-                }
-                offset += 8
-            }
+            let offset = ByteScan.skipPlain(UnsafeRawBufferPointer(bytes), from: 0, alsoStop: 0xE2)
             return bytes[offset...].contains(where: escaped)
         } ?? string.utf8.contains(where: escaped)
     }

@@ -110,7 +110,10 @@ public struct JSONLogHandler: LogHandler {
     /// same letter, so one look-up says which word a position can begin.
     private static let wordByFirstLetter: [Int8] = {
         var table = [Int8](repeating: -1, count: 256)
-        for (index, word) in redacted.enumerated() { table[Int(word[0])] = Int8(index) }
+        for (index, word) in redacted.enumerated() {
+            precondition(table[Int(word[0])] == -1, "two secret words start with the same letter")
+            table[Int(word[0])] = Int8(index)
+        }
         return table
     }()
 

@@ -29,7 +29,6 @@ extension UUID {
         guard text.utf8.count == 36 else { return nil }
         var text = String(text)
         return text.withUTF8 { utf8 -> UUID? in
-            guard utf8.count == 36 else { return nil }
             var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
             let parsed = withUnsafeMutableBytes(of: &uuid) { bytes -> Bool in
                 var position = 0
