@@ -197,8 +197,8 @@ struct ChatSocket: Sendable {
     /// The plan's request rate, for one frame of `identity`: the 429 to send, or nil when the frame may go on.
     private func admit(_ identity: Identity) async throws -> AppError? {
         guard let limiter else { return nil }
-        let decision = try await RateLimitMiddleware.acquire(limiter, for: identity.user, plans: plans, clock: clock)
-        return decision.allowed ? nil : RateLimitMiddleware.refusal(decision)
+        let decision = try await RateLimit.acquire(limiter, for: identity.user, plans: plans, clock: clock)
+        return decision.allowed ? nil : RateLimit.refusal(decision)
     }
 
     /// Waits for `writer` to send what is queued, at most `window`; then stops it (a write to a client that does not

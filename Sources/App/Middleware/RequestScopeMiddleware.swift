@@ -5,19 +5,30 @@ import Hummingbird
 import Logging
 
 /// Outermost of our middleware: gives the request its id (the client's `X-Request-ID` when well-formed), resolves
-/// the client address, publishes the `RequestScope`, renders any error as a problem document, echoes the id, keeps
-/// an event stream out of caches and proxy buffers (`Cache-Control: no-cache`, `X-Accel-Buffering: no`, which
-/// nginx honours) and writes one access-log line. Paths are logged without their query; headers and bodies never.
+/// the client address, publishes the `RequestScope`, renders any error as a problem document (the router's 404 for a
+/// path that exists with other methods as 405, `AllowedMethods`), echoes the id, keeps an event stream out of caches
+/// and proxy buffers (`Cache-Control: no-cache`, `X-Accel-Buffering: no`, which nginx honours) and writes one
+/// access-log line (`AccessLog`). Paths are logged without their query; headers and bodies never.
 struct RequestScopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let addresses: ClientAddressResolver
     let logger: Logger
+    let access: AccessLog
+    /// Turns the router's 404 for a path that exists with other methods into 405; nil where there is no contract.
+    let allowedMethods: AllowedMethods?
+
+    init(addresses: ClientAddressResolver, logger: Logger, allowedMethods: AllowedMethods? = nil) {
+        self.addresses = addresses
+        self.logger = logger
+        self.allowedMethods = allowedMethods
+        access = AccessLog(logger: logger)
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let requestID = request.headers.value(.requestID).flatMap(Self.acceptable) ?? RequestIDs.next()
         let client = ClientInfo(
-            address: addresses.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers.value(.xForwardedFor)),
+            address: addresses.resolve(peer: ClientAddressResolver.text(of: context.remoteAddress), forwardedFor: request.headers.value(.xForwardedFor)),
             userAgent: request.headers.value(.userAgent)
         )
         let scope = RequestScope(requestID: requestID, client: client)
@@ -26,21 +37,19 @@ struct RequestScopeMiddleware: RouterMiddleware {
             do {
                 response = try await next(request, context)
             } catch {
-                response = Problem.response(for: Problem.appError(for: error, logger: logger), requestID: requestID)
+                response = allowedMethods?.refusal(for: error, path: request.uri.path, requestID: requestID)
+                    ?? Problem.response(for: Problem.appError(for: error, logger: logger), requestID: requestID)
             }
-            response.headers[.requestID] = requestID
+            // Appended: no route sets it, and the subscript's setter looks for fields to replace first.
+            response.headers.append(HTTPField(name: .requestID, value: requestID))
             if response.headers.value(.contentType)?.hasPrefix("text/event-stream") == true {
                 response.headers[.cacheControl] = "no-cache"
                 response.headers[.xAccelBuffering] = "no"
             }
-            let elapsed = ContinuousClock.now - started
-            logger.info("request", metadata: [
-                "method": "\(request.method.rawValue)",
-                "path": "\(request.uri.path)",
-                "status": "\(response.status.code)",
-                "duration_ms": "\((elapsed / .microseconds(1)).rounded() / 1000)",
-                "client": "\(client.address)",
-            ])
+            let elapsed = (ContinuousClock.now - started).components
+            access.write(method: request.method.rawValue, path: request.uri.path, status: response.status.code,
+                         durationMicros: elapsed.seconds * 1_000_000 + (elapsed.attoseconds + 500_000_000_000) / 1_000_000_000_000,
+                         client: client.address)
             return response
         }
     }

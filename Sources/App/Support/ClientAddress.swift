@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Which address a request comes from: the socket's peer, unless that peer is a trusted proxy, in which case the
 /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
@@ -12,12 +13,29 @@ struct ClientAddressResolver: Sendable {
 
     func resolve(peer: String?, forwardedFor: String?) -> String {
         guard let peer else { return "unknown" }
-        guard isTrusted(peer), let forwardedFor else { return peer }
+        guard !trusted.isEmpty, isTrusted(peer), let forwardedFor else { return peer }
         let hops = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for hop in hops.reversed() where !isTrusted(hop) {
             return hop
         }
         return hops.first ?? peer
+    }
+
+    /// The peer's address as text. An IPv4 address is written here from its four bytes: NIO's `ipAddress` goes
+    /// through `inet_ntop` and a C string, about 3,000 instructions, and every request resolves its client.
+    static func text(of peer: SocketAddress?) -> String? {
+        guard case .v4(let address) = peer else { return peer?.ipAddress }
+        let value = UInt32(bigEndian: address.address.sin_addr.s_addr)
+        var text: [UInt8] = []
+        text.reserveCapacity(15)
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let byte = UInt8(truncatingIfNeeded: value >> UInt32(shift))
+            if shift != 24 { text.append(UInt8(ascii: ".")) }
+            if byte >= 100 { text.append(UInt8(ascii: "0") + byte / 100) }
+            if byte >= 10 { text.append(UInt8(ascii: "0") + byte / 10 % 10) }
+            text.append(UInt8(ascii: "0") + byte % 10)
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     private func isTrusted(_ address: String) -> Bool {

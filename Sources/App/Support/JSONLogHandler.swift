@@ -55,20 +55,8 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line: [UInt8] = []
-        line.reserveCapacity(320)
-        line.append(contentsOf: #"{"ts":""#.utf8)
-        line.append(contentsOf: RFC3339.format(Date()).utf8)
-        line.append(contentsOf: #"","level":""#.utf8)
-        line.append(contentsOf: event.level.rawValue.utf8)
-        line.append(contentsOf: #"","msg":"#.utf8)
-        JSONValue.quote(event.message.description, into: &line)
-        line.append(contentsOf: labelMember)
-        if let requestID = RequestScope.current?.requestID {
-            line.append(contentsOf: #","request_id":"#.utf8)
-            JSONValue.quote(requestID, into: &line)
-        }
-        // Most lines (the access line among them) come from a logger with no metadata of its own: no merge then.
+        var line = Self.start(level: event.level, message: event.message.description, labelMember: labelMember)
+        // Most lines come from a logger with no metadata of its own: no merge then.
         let merged = metadata.isEmpty ? event.metadata ?? [:] : event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line.append(UInt8(ascii: ","))
@@ -80,11 +68,55 @@ public struct JSONLogHandler: LogHandler {
                 Self.append(value, to: &line)
             }
         }
+        finish(&line)
+    }
+
+    /// `{"ts":…,"level":…,"msg":…,"logger":…` and the request id when there is one: the members every line starts with.
+    private static func start(level: Logger.Level, message: String, labelMember: [UInt8]) -> [UInt8] {
+        var line: [UInt8] = []
+        line.reserveCapacity(320)
+        line.append(contentsOf: #"{"ts":""#.utf8)
+        line.append(contentsOf: RFC3339.format(Date()).utf8)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: level.rawValue.utf8)
+        line.append(contentsOf: #"","msg":"#.utf8)
+        JSONValue.quote(message, into: &line)
+        line.append(contentsOf: labelMember)
+        if let requestID = RequestScope.current?.requestID {
+            line.append(contentsOf: #","request_id":"#.utf8)
+            JSONValue.quote(requestID, into: &line)
+        }
+        return line
+    }
+
+    /// Closes the line and hands it to the sink.
+    private func finish(_ line: inout [UInt8]) {
         line.append(contentsOf: "}\n".utf8)
         switch sink {
         case .output(let output): output.write(line)
         case .lines(let write): write(String(decoding: line, as: UTF8.self))
         }
+    }
+
+    /// Whether `AccessLog` may write its line here directly: the handler has no metadata of its own to merge in.
+    var writesAccessLines: Bool { metadata.isEmpty }
+
+    /// The access line, byte for byte what `log` writes for `AccessLog.metadata(…)` at `info`, written without
+    /// building that dictionary, sorting it and looking for secret words in its five fixed keys.
+    func logAccess(method: String, path: String, status: Int, durationMicros: Int64, client: String) {
+        var line = Self.start(level: .info, message: AccessLog.message, labelMember: labelMember)
+        line.append(contentsOf: #","client":"#.utf8)
+        JSONValue.quote(client, into: &line)
+        line.append(contentsOf: #","duration_ms":""#.utf8)
+        line.append(contentsOf: AccessLog.milliseconds(durationMicros).utf8)
+        line.append(contentsOf: #"","method":"#.utf8)
+        JSONValue.quote(method, into: &line)
+        line.append(contentsOf: #","path":"#.utf8)
+        JSONValue.quote(path, into: &line)
+        line.append(contentsOf: #","status":""#.utf8)
+        line.append(contentsOf: String(status).utf8)
+        line.append(UInt8(ascii: "\""))
+        finish(&line)
     }
 
     /// Whether `key` contains one of the secret words, ignoring ASCII case (`| 0x20` lowercases ASCII letters and

@@ -3,9 +3,9 @@ import HTTPTypes
 import Hummingbird
 
 /// A route that exists but not with the method used answers 405 with `Allow` (RFC 9110), not 404: the router only
-/// knows "not found", so this looks the path up among the contract's paths (and the few routes outside it).
-struct MethodNotAllowedMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+/// knows "not found", so `RequestScopeMiddleware` looks the path up here among the contract's paths (and the few
+/// routes outside it) when the router answers 404.
+struct AllowedMethods: Sendable {
     /// Path templates split into segments (`{id}` matches any one segment), each with the methods it allows.
     let routes: [(segments: [Substring], allow: String)]
 
@@ -15,17 +15,14 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         }
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound {
-            guard let allow = allowed(request.uri.path) else { throw error }
-            let refusal = AppError(status: 405, code: "method_not_allowed", title: "Method not allowed",
-                                   detail: "This route accepts \(allow).")
-            var response = Problem.response(for: refusal, requestID: RequestScope.current?.requestID ?? "")
-            response.headers[.allow] = allow
-            return response
-        }
+    /// 405 `method_not_allowed` with `Allow` when `error` is the router's 404 for a path that exists with other methods.
+    func refusal(for error: any Error, path: String, requestID: String) -> Response? {
+        guard let error = error as? HTTPError, error.status == .notFound, let allow = allowed(path) else { return nil }
+        let refusal = AppError(status: 405, code: "method_not_allowed", title: "Method not allowed",
+                               detail: "This route accepts \(allow).")
+        var response = Problem.response(for: refusal, requestID: requestID)
+        response.headers[.allow] = allow
+        return response
     }
 
     /// The methods of the template that matches the path most literally (`/tips/aggregate` before `/tips/{id}`).

@@ -5,30 +5,28 @@ import Hummingbird
 /// Per-user request limits by tier (GCRA), for every authenticated request to a route that needs an identity: 429
 /// with `Retry-After` beyond the tier's rate, and `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` on
 /// every answer. The tier and seats come from the database with the identity, so a plan change applies to the next
-/// request. Public routes are never limited, token or not: `AuthenticationMiddleware` gives them no identity.
-struct RateLimitMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+/// request. Public routes are never limited, token or not: `AuthenticationMiddleware`, which applies this once it
+/// has the identity, gives them none.
+struct RateLimit: Sendable {
     let limiter: any RateLimiter
     let plans: Plans
     let clock: WallClock
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let scope = RequestScope.current, let identity = scope.identity else { return try await next(request, context) }
+    /// `next`'s response with the limit's headers, or 429 without calling it.
+    func respond(_ identity: Identity, requestID: String, next: () async throws -> Response) async throws -> Response {
         let decision = try await Self.acquire(limiter, for: identity.user, plans: plans, clock: clock)
         var response: Response
         if decision.allowed {
-            response = try await next(request, context)
+            response = try await next()
         } else {
-            response = Problem.response(for: Self.refusal(decision), requestID: scope.requestID)
+            response = Problem.response(for: Self.refusal(decision), requestID: requestID)
         }
         response.headers[.rateLimitLimit] = String(decision.limit)
         response.headers[.rateLimitRemaining] = String(decision.remaining)
         response.headers[.rateLimitReset] = String(decision.resetSeconds)
         return response
     }
-}
 
-extension RateLimitMiddleware {
     /// One request (or WebSocket chat frame) of `user` against their tier's rate.
     static func acquire(_ limiter: any RateLimiter, for user: User, plans: Plans, clock: WallClock) async throws -> RateLimitDecision {
         try await limiter.acquire(key: "user:" + user.id.lowercased, rate: plans.tier(user.tier).requestsPerMinute(seats: user.seats), now: clock.now)
