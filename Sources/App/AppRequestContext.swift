@@ -8,7 +8,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext, We
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
     public let webSocket: WebSocketHandlerReference<AppRequestContext>
-    /// The whole body, once `BodyLimitMiddleware` has read it: the generated operations are handed it as bytes of
+    /// The whole body, once `BodyLimit` has read it: the generated operations are handed it as bytes of
     /// known length, so nothing reads it through an async sequence again.
     var body: ByteBuffer?
 

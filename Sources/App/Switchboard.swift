@@ -344,20 +344,21 @@ public struct Switchboard: Sendable {
             router.add(middleware: CORSMiddleware(origins: Set(settings.corsOrigins)))
         }
         let document = try OpenAPIDocument(blueprint: blueprint, builtinAccounts: settings.accounts.mode == .builtin)
-        router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger, allowedMethods: AllowedMethods(paths: document.methodsByPath.merging(
-            ["/openapi.json": ["get"], "/docs": ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
-        ) { $0 + $1 })))
         let clientStorage = blueprint.flatMap { $0.clientStorage ? $0 : nil }.map { _ in
             ClientStorage(db: handler.database, blobs: settings.blobStore(), plans: settings.plans, settings: settings.storage,
                           clock: clock)
         }
-        router.add(middleware: BodyLimitMiddleware(maxBytes: settings.maxBodyBytes, overrides: clientStorage.map {
-            ClientStorageRoutes.bodyLimits(prefix: blueprint?.prefix ?? "", storage: $0)
-        } ?? [:], rawBodyPaths: ["/api/v1/billing/webhook"]))
         // Public routes need no identity and are never rate limited.
         let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"])
-        router.add(middleware: AuthenticationMiddleware(accounts: accounts, publicPaths: publicPaths,
-                                                        rateLimit: limiter.map { RateLimit(limiter: $0, plans: settings.plans, clock: clock) }))
+        router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger, intake: .init(
+            allowedMethods: AllowedMethods(paths: document.methodsByPath.merging(
+                ["/openapi.json": ["get"], "/docs": ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
+            ) { $0 + $1 }),
+            bodyLimit: BodyLimit(maxBytes: settings.maxBodyBytes, overrides: clientStorage.map {
+                ClientStorageRoutes.bodyLimits(prefix: blueprint?.prefix ?? "", storage: $0)
+            } ?? [:], rawBodyPaths: ["/api/v1/billing/webhook"]),
+            authentication: Authentication(accounts: accounts, publicPaths: publicPaths),
+            rateLimit: limiter.map { RateLimit(limiter: $0, plans: settings.plans, clock: clock) })))
 
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: RouterTransport(router: router), configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [

@@ -26,7 +26,7 @@ struct OperationChecksMiddleware: ServerMiddleware {
         }
         try access.check(operationID: operationID)
         try query.check(request, operationID: operationID)
-        // The transport (`RouterTransport`) hands over a body `BodyLimitMiddleware` has read as bytes of known length,
+        // The transport (`RouterTransport`) hands over a body `BodyLimit` has read as bytes of known length,
         // nil when empty; one it has not read (a route that bounds its own body) comes as a stream, and is read here.
         guard let body else { return try await next(request, nil, metadata) }
         if case .known(let length) = body.length {

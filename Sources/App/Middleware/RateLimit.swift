@@ -5,8 +5,7 @@ import Hummingbird
 /// Per-user request limits by tier (GCRA), for every authenticated request to a route that needs an identity: 429
 /// with `Retry-After` beyond the tier's rate, and `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` on
 /// every answer. The tier and seats come from the database with the identity, so a plan change applies to the next
-/// request. Public routes are never limited, token or not: `AuthenticationMiddleware`, which applies this once it
-/// has the identity, gives them none.
+/// request. Public routes are never limited, token or not: `Authentication` gives them no identity.
 struct RateLimit: Sendable {
     let limiter: any RateLimiter
     let plans: Plans

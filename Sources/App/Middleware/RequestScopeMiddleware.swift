@@ -4,23 +4,32 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Outermost of our middleware: gives the request its id (the client's `X-Request-ID` when well-formed), resolves
-/// the client address, publishes the `RequestScope`, renders any error as a problem document (the router's 404 for a
-/// path that exists with other methods as 405, `AllowedMethods`), echoes the id, keeps an event stream out of caches
-/// and proxy buffers (`Cache-Control: no-cache`, `X-Accel-Buffering: no`, which nginx honours) and writes one
-/// access-log line (`AccessLog`). Paths are logged without their query; headers and bodies never.
+/// Our middleware, in one layer: each layer of the router's chain costs async frames on every request. It gives the
+/// request its id (the client's `X-Request-ID` when well-formed) and resolves the client address; on the API router
+/// (`Intake`) it reads the body (`BodyLimit`), resolves the bearer token (`Authentication`) and holds an identity to
+/// its tier's rate (`RateLimit`). It publishes the `RequestScope`, renders any error as a problem document (the
+/// router's 404 for a path that exists with other methods as 405, `AllowedMethods`), echoes the id, keeps an event
+/// stream out of caches and proxy buffers (`Cache-Control: no-cache`, `X-Accel-Buffering: no`, which nginx honours)
+/// and writes one access-log line (`AccessLog`). Paths are logged without their query; headers and bodies never.
 struct RequestScopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let addresses: ClientAddressResolver
     let logger: Logger
     let access: AccessLog
-    /// Turns the router's 404 for a path that exists with other methods into 405; nil where there is no contract.
-    let allowedMethods: AllowedMethods?
+    /// What the API router does before its routes; nil on the WebSocket router, whose sockets authenticate themselves.
+    let intake: Intake?
 
-    init(addresses: ClientAddressResolver, logger: Logger, allowedMethods: AllowedMethods? = nil) {
+    struct Intake: Sendable {
+        let allowedMethods: AllowedMethods
+        let bodyLimit: BodyLimit
+        let authentication: Authentication
+        let rateLimit: RateLimit?
+    }
+
+    init(addresses: ClientAddressResolver, logger: Logger, intake: Intake? = nil) {
         self.addresses = addresses
         self.logger = logger
-        self.allowedMethods = allowedMethods
+        self.intake = intake
         access = AccessLog(logger: logger)
     }
 
@@ -31,13 +40,31 @@ struct RequestScopeMiddleware: RouterMiddleware {
             address: addresses.resolve(peer: ClientAddressResolver.text(of: context.remoteAddress), forwardedFor: request.headers.value(.xForwardedFor)),
             userAgent: request.headers.value(.userAgent)
         )
-        let scope = RequestScope(requestID: requestID, client: client)
+        var scope = RequestScope(requestID: requestID, client: client)
+        var request = request, context = context
+        // The body is read and the token resolved before the scope is published, so that it is published once and
+        // whole (nothing on that path logs); a failure is answered inside it, where its log line has the request id.
+        var failure: (any Error)?
+        if let intake {
+            do {
+                try await intake.bodyLimit.read(&request, into: &context, scope: &scope)
+                try await intake.authentication.identify(request, scope: &scope)
+            } catch {
+                failure = error
+            }
+        }
+        let (admitted, admittedContext, identity) = (request, context, scope.identity)
         return await RequestScope.$current.withValue(scope) {
             var response: Response
             do {
-                response = try await next(request, context)
+                if let failure { throw failure }
+                if let rateLimit = intake?.rateLimit, let identity {
+                    response = try await rateLimit.respond(identity, requestID: requestID) { try await next(admitted, admittedContext) }
+                } else {
+                    response = try await next(admitted, admittedContext)
+                }
             } catch {
-                response = allowedMethods?.refusal(for: error, path: request.uri.path, requestID: requestID)
+                response = intake?.allowedMethods.refusal(for: error, path: admitted.uri.path, requestID: requestID)
                     ?? Problem.response(for: Problem.appError(for: error, logger: logger), requestID: requestID)
             }
             // Appended: no route sets it, and the subscript's setter looks for fields to replace first.
@@ -47,7 +74,7 @@ struct RequestScopeMiddleware: RouterMiddleware {
                 response.headers[.xAccelBuffering] = "no"
             }
             let elapsed = (ContinuousClock.now - started).components
-            access.write(method: request.method.rawValue, path: request.uri.path, status: response.status.code,
+            access.write(method: admitted.method.rawValue, path: admitted.uri.path, status: response.status.code,
                          durationMicros: elapsed.seconds * 1_000_000 + (elapsed.attoseconds + 500_000_000_000) / 1_000_000_000_000,
                          client: client.address)
             return response

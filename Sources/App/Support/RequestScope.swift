@@ -11,7 +11,7 @@ public struct RequestScope: Sendable {
     public var identity: Identity?
     /// Why a bearer token that came with the request was rejected; reported when a route needs an identity.
     public var authError: AppError?
-    /// The body as received, for routes whose signature covers its exact bytes (`BodyLimitMiddleware`).
+    /// The body as received, for routes whose signature covers its exact bytes (`BodyLimit`).
     public var rawBody: ByteBuffer?
 
     @TaskLocal public static var current: RequestScope?

@@ -6,13 +6,13 @@ import Hummingbird
 /// reading. Some routes have limits of their own (`overrides`, by `"METHOD /path"`, or `"METHOD /path/"` for every
 /// path below it): a larger one, or nil for a route that streams its body and bounds it itself. On `rawBodyPaths`
 /// (routes whose signature covers the body's exact bytes) the body is also published as `RequestScope.rawBody`.
-struct BodyLimitMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct BodyLimit: Sendable {
     let maxBytes: Int
     var overrides: [String: Int?] = [:]
     var rawBodyPaths: Set<String> = []
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    /// Reads the body into `context.body` (and `scope.rawBody` on a raw-body path), unless the route streams it.
+    func read(_ request: inout Request, into context: inout AppRequestContext, scope: inout RequestScope) async throws {
         var limit: Int? = maxBytes
         if !overrides.isEmpty {
             let route = request.method.rawValue + " " + request.uri.path
@@ -22,15 +22,12 @@ struct BodyLimitMiddleware: RouterMiddleware {
                 limit = own
             }
         }
-        guard let limit else { return try await next(request, context) }
+        guard let limit else { return }
         if let length = request.headers.value(.contentLength).flatMap(Int.init), length > limit {
             throw HTTPError(.contentTooLarge)
         }
-        var request = request, context = context
         let body = try await request.collectBody(upTo: limit)
         context.body = body
-        guard rawBodyPaths.contains(request.uri.path), var scope = RequestScope.current else { return try await next(request, context) }
-        scope.rawBody = body
-        return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
+        if rawBodyPaths.contains(request.uri.path) { scope.rawBody = body }
     }
 }
