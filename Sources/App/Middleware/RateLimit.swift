@@ -20,9 +20,10 @@ struct RateLimit: Sendable {
         } else {
             response = Problem.response(for: Self.refusal(decision), requestID: requestID)
         }
-        response.headers[.rateLimitLimit] = String(decision.limit)
-        response.headers[.rateLimitRemaining] = String(decision.remaining)
-        response.headers[.rateLimitReset] = String(decision.resetSeconds)
+        // Appended: no route sets them, and the subscript's setter looks for fields to replace first.
+        response.headers.append(HTTPField(name: .rateLimitLimit, value: String(decision.limit)))
+        response.headers.append(HTTPField(name: .rateLimitRemaining, value: String(decision.remaining)))
+        response.headers.append(HTTPField(name: .rateLimitReset, value: String(decision.resetSeconds)))
         return response
     }
 
