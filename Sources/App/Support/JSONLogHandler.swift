@@ -55,7 +55,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = Self.start(level: event.level, message: event.message.description, labelMember: labelMember)
+        var line = start(level: event.level, message: event.message.description)
         // Most lines come from a logger with no metadata of its own: no merge then.
         let merged = metadata.isEmpty ? event.metadata ?? [:] : event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
@@ -72,7 +72,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// `{"ts":…,"level":…,"msg":…,"logger":…` and the request id when there is one: the members every line starts with.
-    private static func start(level: Logger.Level, message: String, labelMember: [UInt8]) -> [UInt8] {
+    private func start(level: Logger.Level, message: String) -> [UInt8] {
         var line: [UInt8] = []
         line.reserveCapacity(320)
         line.append(contentsOf: #"{"ts":""#.utf8)
@@ -104,7 +104,7 @@ public struct JSONLogHandler: LogHandler {
     /// The access line, byte for byte what `log` writes for `AccessLog.metadata(…)` at `info`, written without
     /// building that dictionary, sorting it and looking for secret words in its five fixed keys.
     func logAccess(method: String, path: String, status: Int, durationMicros: Int64, client: String) {
-        var line = Self.start(level: .info, message: AccessLog.message, labelMember: labelMember)
+        var line = start(level: .info, message: AccessLog.message)
         line.append(contentsOf: #","client":"#.utf8)
         JSONValue.quote(client, into: &line)
         line.append(contentsOf: #","duration_ms":""#.utf8)
