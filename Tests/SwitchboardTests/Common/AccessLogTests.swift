@@ -3,7 +3,6 @@ import Core
 import Foundation
 import Logging
 import NIOCore
-import Synchronization
 import Testing
 
 /// The access line is written directly by `JSONLogHandler` rather than through `Logger`'s metadata, and the client's
@@ -12,8 +11,8 @@ import Testing
 struct AccessLogTests {
     @Test("The direct access line is the line Logger writes for the same metadata, escapes included")
     func directLineMatchesLogger() throws {
-        let lines = Mutex<[String]>([])
-        let logger = Logger(label: "switchboard") { label in JSONLogHandler(label: label, level: .info) { line in lines.withLock { $0.append(line) } } }
+        let logs = LogCapture()
+        let logger = logs.logger()
         let access = AccessLog(logger: logger)
         let cases: [(String, String, Int, Int64, String)] = [
             ("GET", "/health", 200, 123, "127.0.0.1"),
@@ -24,27 +23,28 @@ struct AccessLogTests {
             for (method, path, status, micros, client) in cases {
                 access.write(method: method, path: path, status: status, durationMicros: micros, client: client)
                 logger.info("request", metadata: AccessLog.metadata(method: method, path: path, status: status, durationMicros: micros, client: client))
-                let (direct, general) = lines.withLock { ($0[$0.count - 2], $0[$0.count - 1]) }
+                let lines = logs.all
+                let (direct, general) = (lines[lines.count - 2], lines[lines.count - 1])
                 #expect(Self.withoutTime(direct) == Self.withoutTime(general))
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(direct.utf8)) as? [String: Any])
                 #expect(object["path"] as? String == path)
                 #expect(object["request_id"] as? String == "req-1")
             }
         }
-        #expect(lines.withLock { $0.count } == cases.count * 2)
+        #expect(logs.all.count == cases.count * 2)
     }
 
     @Test("Nothing is written above the info level, and a handler with metadata of its own gets the line through Logger")
     func levelsAndMetadata() {
-        let lines = Mutex<[String]>([])
-        var quiet = Logger(label: "switchboard") { label in JSONLogHandler(label: label, level: .info) { line in lines.withLock { $0.append(line) } } }
+        let logs = LogCapture()
+        var quiet = logs.logger()
         quiet.logLevel = .warning
         AccessLog(logger: quiet).write(method: "GET", path: "/health", status: 200, durationMicros: 1, client: "c")
-        #expect(lines.withLock { $0.isEmpty })
-        var tagged = Logger(label: "switchboard") { label in JSONLogHandler(label: label, level: .info) { line in lines.withLock { $0.append(line) } } }
+        #expect(logs.all.isEmpty)
+        var tagged = logs.logger()
         tagged[metadataKey: "node"] = "a"
         AccessLog(logger: tagged).write(method: "GET", path: "/health", status: 200, durationMicros: 1, client: "c")
-        let line = lines.withLock { $0.first } ?? ""
+        let line = logs.all.first ?? ""
         #expect(line.contains(#""node":"a""#) && line.contains(#""path":"/health""#), "\(line)")
     }
 

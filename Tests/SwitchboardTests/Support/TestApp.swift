@@ -47,7 +47,7 @@ struct TestApp: Sendable {
         let (settings, key) = try await Self.settings(customize)
         let clock = TestClock()
         let logs = LogCapture()
-        let logger = Logger(label: "switchboard") { label in JSONLogHandler(label: label, level: .info, write: logs.append) }
+        let logger = logs.logger()
         let server = try await Switchboard.build(settings: settings, logger: logger, clock: clock.wallClock)
         do {
             try await server.application.test(testing) { client in
@@ -86,6 +86,11 @@ final class LogCapture: Sendable {
     }
 
     var all: [String] { lines.withLock { $0 } }
+
+    /// A logger whose lines (our `JSONLogHandler`'s, from `info` up) are captured here.
+    func logger(label: String = "switchboard") -> Logger {
+        Logger(label: label) { label in JSONLogHandler(label: label, level: .info, write: self.append) }
+    }
 }
 
 /// A response decoded for assertions.
