@@ -7,8 +7,9 @@ enum Credentials {
 
     /// Trimmed and lowercased; nil when it is not an address.
     static func normalizedEmail(_ raw: String) -> String? {
+        // Counted as the contract's maxLength counts: Unicode scalars, as sent (before trimming and lowercasing).
+        guard raw.unicodeScalars.count <= 254 else { return nil }
         let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        guard email.count <= 254 else { return nil }
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
               !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
@@ -22,7 +23,8 @@ enum Credentials {
     }
 
     static func passwordError(_ password: String, field: String = "password") -> FieldError? {
-        passwordLength.contains(password.count) ? nil
+        // Counted as the contract's minLength and maxLength count: Unicode scalars.
+        passwordLength.contains(password.unicodeScalars.count) ? nil
             : FieldError(field: field, code: "invalid_length",
                          message: "must be \(passwordLength.lowerBound) to \(passwordLength.upperBound) characters")
     }

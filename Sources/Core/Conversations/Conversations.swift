@@ -18,9 +18,9 @@ public struct Conversations: Sendable {
     }
 
     public func create(userID: UUID, title: String?, agent: String?, metadata: JSONValue?) async throws -> Conversation {
-        let title = title.flatMap(Self.normalizedTitle)
+        let sentTitle = title, title = title.flatMap(Self.normalizedTitle)
         let agent = agent.flatMap { $0.isEmpty ? nil : $0 }
-        try validate(title: title, agent: agent, metadata: metadata)
+        try validate(sentTitle: sentTitle, title: title, agent: agent, metadata: metadata)
         return try await store.create(userID: userID, title: title, agent: agent, metadata: metadata ?? .object([:]), now: clock.now)
     }
 
@@ -39,7 +39,7 @@ public struct Conversations: Sendable {
         if let title { conversation.title = Self.normalizedTitle(title) }
         if let agent { conversation.agent = agent.isEmpty ? nil : agent }
         if let metadata { conversation.metadata = metadata }
-        try validate(title: conversation.title, agent: agent.flatMap { $0.isEmpty ? nil : $0 }, metadata: metadata)
+        try validate(sentTitle: title, title: conversation.title, agent: agent.flatMap { $0.isEmpty ? nil : $0 }, metadata: metadata)
         guard let updated = try await store.update(conversation, now: clock.now) else { throw AppError.notFound("conversation") }
         return updated
     }
@@ -53,10 +53,12 @@ public struct Conversations: Sendable {
         return try await store.messages(conversationID: id, userID: userID, page: page)
     }
 
-    private func validate(title: String?, agent: String?, metadata: JSONValue?) throws {
+    /// The length is the title's as sent, before it is trimmed, since the contract's maxLength holds for what the client
+    /// sends; the characters are the trimmed title's, which is what is stored.
+    private func validate(sentTitle: String?, title: String?, agent: String?, metadata: JSONValue?) throws {
         var errors: [FieldError] = []
         // Counted as the contract's maxLength counts: Unicode scalars.
-        if let title, title.unicodeScalars.count > Self.maxTitleCharacters {
+        if let sentTitle, sentTitle.unicodeScalars.count > Self.maxTitleCharacters {
             errors.append(FieldError(field: "title", code: "too_long", message: "must be at most \(Self.maxTitleCharacters) characters"))
         }
         if let title, title.containsControlCharacters {
