@@ -141,7 +141,7 @@ extension JSONValue {
         Data(jsonBytes)
     }
 
-    var jsonBytes: [UInt8] {
+    public var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         write(to: &bytes)
