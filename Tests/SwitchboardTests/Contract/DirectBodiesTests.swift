@@ -12,7 +12,7 @@ struct DirectBodiesTests {
         #expect(generated.status == 200, "\(generated.text)")
         let expected = try JSONSerialization.jsonObject(with: Data(buffer: generated.body)) as? NSDictionary
         try #require(expected != nil)
-        for accept in [nil, "*/*", "application/json"] {
+        for accept in [nil, "*/*", "application/json", "application/json, text/plain, */*"] {
             let written = try await app.request(.get, path, token: token, headers: accept.map { [.accept: $0] } ?? [:])
             #expect(written.status == 200, "\(written.text)")
             #expect(written.headers[.contentType] == generated.headers[.contentType], "Accept: \(accept ?? "none")")
