@@ -160,6 +160,7 @@ public final class Memories: Sendable {
             errors.append(FieldError(field: "query", code: "invalid_value", message: "must be 1...\(settings.maxTextCharacters) characters"))
         }
         if let namespace { do { try Self.checkNamespace(namespace) } catch let error as AppError { errors += error.fieldErrors } }
+        errors += Self.tagErrors(tags)
         guard errors.isEmpty else { throw AppError.validation(errors) }
         let vector: [Float]
         if let given { vector = Embedder.normalized(given) } else { vector = try await embed([query ?? ""], user: user)[0] }
@@ -243,13 +244,18 @@ public final class Memories: Sendable {
         }
         if draft.text.containsNUL { errors.append(FieldError(field: "text", code: "invalid_character", message: "must not contain NUL characters")) }
         do { try Self.checkNamespace(draft.namespace) } catch let error as AppError { errors += error.fieldErrors }
-        if draft.tags.count > 20 || !draft.tags.allSatisfy(Self.isTag) {
-            errors.append(FieldError(field: "tags", code: "invalid_value", message: "at most 20 tags of 1...64 letters, digits, _ - . :"))
-        }
+        errors += Self.tagErrors(draft.tags)
         if case .object = draft.metadata, draft.metadata.jsonString.utf8.count <= 8_192 {} else {
             errors.append(FieldError(field: "metadata", code: "invalid_value", message: "must be a JSON object of at most 8 KiB"))
         }
         guard errors.isEmpty else { throw AppError.validation(errors) }
+    }
+
+    /// Tags are held to one rule wherever they are sent, saved or searched: a search by a tag no memory can carry
+    /// is a mistake to report, not an empty answer.
+    static func tagErrors(_ tags: [String]) -> [FieldError] {
+        guard tags.count > 20 || !tags.allSatisfy(isTag) else { return [] }
+        return [FieldError(field: "tags", code: "invalid_value", message: "at most 20 tags of 1...64 letters, digits, _ - . :")]
     }
 
     static func isTag(_ tag: String) -> Bool {

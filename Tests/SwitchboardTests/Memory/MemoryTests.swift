@@ -86,7 +86,12 @@ struct MemoryTests {
                 let reply = try await app.request(.post, "/api/v1/memories", json: body, token: user.access)
                 #expect(reply.status == 400 && reply.fieldErrors[field] != nil, "\(body): \(reply.text)")
             }
-            for (body, field) in [(["query": "x", "limit": 0], "limit"), (["vector": [1, 2]], "vector"), ([:], "query")] as [([String: Any], String)] {
+            // A search's tags are held to the rule saved tags are: the fuzzer's 65-scalar tag was once answered 200.
+            let fuzzed = "\u{F6}\u{B7}i\u{37C12}\u{AB}$" + String(repeating: "*", count: 59)
+            for (body, field) in [(["query": "x", "limit": 0], "limit"), (["vector": [1, 2]], "vector"), ([:], "query"),
+                                  (["query": "x", "tags": [fuzzed]], "tags"),
+                                  (["query": "x", "tags": [String(repeating: "a", count: 65)]], "tags"), (["query": "x", "tags": ["has space"]], "tags"),
+                                  (["query": "x", "tags": (0...20).map { "t\($0)" }], "tags")] as [([String: Any], String)] {
                 let reply = try await app.request(.post, "/api/v1/memories/search", json: body, token: user.access)
                 #expect(reply.status == 400 && reply.fieldErrors[field] != nil, "\(body): \(reply.text)")
             }
