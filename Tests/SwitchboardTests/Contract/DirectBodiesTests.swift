@@ -30,6 +30,11 @@ struct DirectBodiesTests {
             let named = try await app.signup(name: "Zoë \"Q\" O'Brien / back\\slash \u{2028} 🦊 e\u{301}")
             try await expectSameAnswers(app, "/api/v1/auth/me", token: named.access)
             #expect(try await app.me(named.access)["name"] as? String == "Zoë \"Q\" O'Brien / back\\slash \u{2028} 🦊 e\u{301}")
+            // The two writers differ in one visible way: JSONValue escapes U+2028 (JavaScript's line separator) and
+            // JSONEncoder does not, so this tells that the written path, not the generated one, answered.
+            let written = try await app.request(.get, "/api/v1/auth/me", token: named.access)
+            let generated = try await app.request(.get, "/api/v1/auth/me", token: named.access, headers: [.accept: "application/json, text/plain"])
+            #expect(written.text.contains(#"\u2028"#) && !generated.text.contains(#"\u2028"#), "\(written.text) against \(generated.text)")
         }
     }
 
