@@ -7,6 +7,8 @@ import Storage
 /// simply not found.
 public struct ConversationStore: Sendable {
     let db: any Database
+    /// What each conversation's model was last shown (`history`), while it fits 4 MiB of stored parts.
+    let recent = BudgetCache<UUID, RecentHistory>(budgetBytes: 4 << 20)
 
     public init(db: any Database) {
         self.db = db
@@ -81,6 +83,7 @@ public struct ConversationStore: Sendable {
             try await sql.raw("DELETE FROM tool_approvals WHERE conversation_id = \(bind: id.lowercased)").run()
             try await sql.raw("DELETE FROM messages WHERE conversation_id = \(bind: id.lowercased)").run()
             try await sql.raw("DELETE FROM conversations WHERE id = \(bind: id.lowercased)").run()
+            recent.remove(id)
             return true
         }
     }
@@ -234,18 +237,37 @@ public struct ConversationStore: Sendable {
     }
 
     /// The latest `limit` messages of a conversation that hold something (failed steps do not), oldest first: what the
-    /// model is shown. Only the columns the model needs are read: this runs on every turn, over up to `limit` rows.
+    /// model is shown, on every turn. Only what came after the last read is read and parsed (in a long conversation,
+    /// reading its 100 latest messages again was a third of a turn's instructions): a message never changes once
+    /// written, and its place (`seq`) is taken from the conversation's counter under the conversation's row lock, so
+    /// places become visible in order, to this process and to any other sharing the database. The conversation's row
+    /// comes with the read (one row with no message when nothing is new, none once it is deleted).
     public func history(conversationID: UUID, limit: Int) async throws -> [ChatMessage] {
+        let held = recent.value(for: conversationID, where: { $0.limit == limit })
         let rows = try await db.all("""
-            SELECT m.role, m.parts FROM messages m
-            WHERE m.conversation_id = \(bind: conversationID.lowercased) AND m.status <> \(bind: MessageStatus.error.rawValue)
+            SELECT c.last_seq, m.seq, m.role, m.parts FROM conversations c
+            LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq > \(bind: held?.lastSeq ?? 0)
+                AND m.status <> \(bind: MessageStatus.error.rawValue)
+            WHERE c.id = \(bind: conversationID.lowercased)
             ORDER BY m.seq DESC LIMIT \(bind: limit)
             """)
-        return try rows.reversed().map { row in
-            let (parts, signature) = PartsCoding.decode(JSONValue.parse(try row.decode(column: "parts", as: String.self)) ?? .array([]))
-            return ChatMessage(role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user, parts: parts,
-                               textSignature: signature)
+        guard let first = rows.first else {
+            recent.remove(conversationID)
+            return []
         }
+        var messages = held?.messages ?? []
+        for row in rows.reversed() where !(try row.decodeNil(column: "seq")) {
+            let stored = try row.decode(column: "parts", as: String.self)
+            let (parts, signature) = PartsCoding.decode(JSONValue.parse(stored) ?? .array([]))
+            let message = ChatMessage(role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user, parts: parts,
+                                      textSignature: signature)
+            messages.append((message, stored.utf8.count + RecentHistory.overheadBytes))
+        }
+        messages.removeFirst(max(0, messages.count - limit))
+        let read = RecentHistory(lastSeq: try first.decode(column: "last_seq", as: Int64.self), limit: limit, messages: messages)
+        recent.store(read, bytes: messages.reduce(0) { $0 + $1.bytes }, for: conversationID,
+                     unless: { $0.limit == limit && $0.lastSeq > read.lastSeq })
+        return messages.map(\.message)
     }
 
     public struct SearchHit: Sendable {

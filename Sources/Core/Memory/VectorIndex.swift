@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// One user's memories as an exact-search index: every vector of one model, unit length, in one contiguous float32
 /// buffer, so that a search is a single pass of dot products (the cosine) over memory the CPU prefetches.
@@ -196,42 +195,20 @@ struct TopK {
 /// go first). Each carries the version of the user's memories it was loaded at: a search that finds the stored
 /// version moved on (a write through this process or another sharing the database) loads the index again.
 public final class VectorIndexCache: Sendable {
-    struct Cached: Sendable {
-        let version: Int64
-        let index: UserVectors
-        var used: UInt64
-    }
-
-    private let budgetBytes: Int
-    private let state = Mutex<(users: [UUID: Cached], tick: UInt64)>(([:], 0))
+    private let indexes: BudgetCache<UUID, (version: Int64, index: UserVectors)>
 
     public init(budgetBytes: Int) {
-        self.budgetBytes = budgetBytes
+        indexes = BudgetCache(budgetBytes: budgetBytes)
     }
 
     /// The user's index at `version`, if this process holds it.
     public func index(for user: UUID, version: Int64) -> UserVectors? {
-        state.withLock { state in
-            guard var cached = state.users[user], cached.version == version else { return nil }
-            state.tick += 1
-            cached.used = state.tick
-            state.users[user] = cached
-            return cached.index
-        }
+        indexes.value(for: user, where: { $0.version == version })?.index
     }
 
     public func store(_ index: UserVectors, for user: UUID, version: Int64) {
-        state.withLock { state in
-            state.tick += 1
-            state.users[user] = Cached(version: version, index: index, used: state.tick)
-            var total = state.users.values.reduce(0) { $0 + $1.index.bytes }
-            while total > budgetBytes, state.users.count > 1,
-                  let oldest = state.users.filter({ $0.key != user }).min(by: { $0.value.used < $1.value.used }) {
-                total -= oldest.value.index.bytes
-                state.users[oldest.key] = nil
-            }
-        }
+        indexes.store((version, index), bytes: index.bytes, for: user)
     }
 
-    public var residentBytes: Int { state.withLock { $0.users.values.reduce(0) { $0 + $1.index.bytes } } }
+    public var residentBytes: Int { indexes.residentBytes }
 }
