@@ -46,7 +46,7 @@ public final class BudgetCache<Key: Hashable & Sendable, Value: Sendable>: Senda
             state.slots[key] = Slot(value: value, bytes: bytes, used: state.tick)
             state.bytes += bytes
             while state.bytes > budgetBytes, state.slots.count > 1,
-                  let oldest = state.slots.filter({ $0.key != key }).min(by: { $0.value.used < $1.value.used }) {
+                  let oldest = state.slots.lazy.filter({ $0.key != key }).min(by: { $0.value.used < $1.value.used }) {
                 state.bytes -= oldest.value.bytes
                 state.slots[oldest.key] = nil
             }

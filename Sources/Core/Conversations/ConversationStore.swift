@@ -263,7 +263,7 @@ public struct ConversationStore: Sendable {
                                       textSignature: signature)
             messages.append((message, stored.utf8.count + RecentHistory.overheadBytes))
         }
-        messages.removeFirst(max(0, messages.count - limit))
+        if messages.count > limit { messages.removeFirst(messages.count - limit) }
         let read = RecentHistory(lastSeq: try first.decode(column: "last_seq", as: Int64.self), limit: limit, messages: messages)
         recent.store(read, bytes: messages.reduce(0) { $0 + $1.bytes }, for: conversationID,
                      unless: { $0.limit == limit && $0.lastSeq > read.lastSeq })
