@@ -15,6 +15,8 @@ public struct ConversationStore: Sendable {
     }
 
     static let columns = "c.id, c.user_id, c.title, c.agent, c.metadata, c.created_at, c.updated_at"
+    /// `columns` as an `UPDATE conversations ... RETURNING` names them (no alias there).
+    static let returnedColumns = "id, user_id, title, agent, metadata, created_at, updated_at"
 
     static func conversation(from row: any SQLRow) throws -> Conversation {
         let metadata = try row.decodeNil(column: "metadata") ? nil : try row.decode(column: "metadata", as: String.self)
@@ -134,17 +136,17 @@ public struct ConversationStore: Sendable {
               AND (turn_id IS NULL OR turn_expires_at <= \(bind: now.millis))
               AND (SELECT COUNT(*) FROM conversations r WHERE r.user_id = \(bind: userID.lowercased)
                    AND r.turn_id IS NOT NULL AND r.turn_expires_at > \(bind: now.millis)) < \(bind: maxRunning)
-            RETURNING id
+            RETURNING \(unsafeRaw: Self.returnedColumns)
             """)
-        guard claimed != nil else {
+        guard let claimed else {
             guard let row = try await db.first("""
                 SELECT turn_id, turn_expires_at FROM conversations WHERE id = \(bind: conversationID.lowercased) AND user_id = \(bind: userID.lowercased)
                 """) else { return .notFound }
             let running = try !row.decodeNil(column: "turn_id") && row.decode(column: "turn_expires_at", as: Int64.self) > now.millis
             return running ? .busy : .tooManyTurns
         }
-        guard let conversation = try await find(id: conversationID, userID: userID) else { return .notFound }
-        return .started(conversation)
+        // The claimed row as updated: no second statement (and, on SQLite, no second transaction) to read it.
+        return .started(try Self.conversation(from: claimed))
     }
 
     public func endTurn(conversationID: UUID, turnID: UUID, now: Date) async throws {
