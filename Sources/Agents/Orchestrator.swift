@@ -108,7 +108,7 @@ public final class Orchestrator: Sendable {
         let (content, appContext) = try validate(request)
         let turnID = UUID()
         let now = clock.now
-        let conversation = try await claim(request.conversationID, userID: request.userID, turnID: turnID, now: now)
+        let (conversation, approvalsPending) = try await claim(request.conversationID, userID: request.userID, turnID: turnID, now: now)
 
         let agentName = request.agent ?? conversation.agent ?? defaultAgent
         let flow = flows[agentName]
@@ -123,7 +123,7 @@ public final class Orchestrator: Sendable {
         let closed: [StoredMessage]
         do {
             // A new message instead of a decision: the calls that waited are not run, and the model is told so.
-            closed = try await closeApprovals(conversationID: conversation.id, userID: request.userID, turnID: turnID, now: now)
+            closed = approvalsPending ? try await closeApprovals(conversationID: conversation.id, userID: request.userID, turnID: turnID, now: now) : []
             userMessage = try await conversations.append(
                 StoredMessage(conversationID: conversation.id, turnID: turnID, role: .user, parts: [.text(content + appContext)],
                               createdAt: now, completedAt: now), userID: request.userID)
@@ -200,15 +200,16 @@ public final class Orchestrator: Sendable {
     }
 
     /// Claims the conversation for the turn `turnID`: 404 when it is not the user's, 409 `turn_in_progress` while
-    /// another turn runs on it, 429 `too_many_turns` beyond the user's running turns.
-    func claim(_ conversationID: UUID, userID: UUID, turnID: UUID, now: Date) async throws -> Conversation {
+    /// another turn runs on it, 429 `too_many_turns` beyond the user's running turns. Also says whether calls of an
+    /// earlier turn still wait for approval.
+    func claim(_ conversationID: UUID, userID: UUID, turnID: UUID, now: Date) async throws -> (Conversation, approvalsPending: Bool) {
         let lease = now.addingTimeInterval(Double(settings.turnTimeout.components.seconds) + 60)
         switch try await conversations.beginTurn(conversationID: conversationID, userID: userID, turnID: turnID,
                                                  now: now, leaseUntil: lease, maxRunning: settings.maxConcurrentTurnsPerUser) {
         case .notFound: throw AppError.notFound("conversation")
         case .busy: throw AppError.conflict("turn_in_progress", "A reply is already being written in this conversation; wait for it to finish.")
         case .tooManyTurns: throw tooManyTurns
-        case .started(let started): return started
+        case .started(let started, let approvalsPending): return (started, approvalsPending)
         }
     }
 

@@ -115,7 +115,8 @@ public struct ConversationStore: Sendable {
     // MARK: Turns
 
     public enum TurnStart: Sendable {
-        case started(Conversation)
+        /// Claimed; `approvalsPending` says whether calls of an earlier turn still wait for the user's decision.
+        case started(Conversation, approvalsPending: Bool)
         case notFound
         /// Another turn is running on this conversation.
         case busy
@@ -136,7 +137,9 @@ public struct ConversationStore: Sendable {
               AND (turn_id IS NULL OR turn_expires_at <= \(bind: now.millis))
               AND (SELECT COUNT(*) FROM conversations r WHERE r.user_id = \(bind: userID.lowercased)
                    AND r.turn_id IS NOT NULL AND r.turn_expires_at > \(bind: now.millis)) < \(bind: maxRunning)
-            RETURNING \(unsafeRaw: Self.returnedColumns)
+            RETURNING \(unsafeRaw: Self.returnedColumns),
+                CASE WHEN EXISTS (SELECT 1 FROM tool_approvals a WHERE a.conversation_id = conversations.id
+                                  AND a.status = \(bind: ToolApproval.Status.pending.rawValue)) THEN 1 ELSE 0 END AS approvals_pending
             """)
         guard let claimed else {
             guard let row = try await db.first("""
@@ -145,8 +148,9 @@ public struct ConversationStore: Sendable {
             let running = try !row.decodeNil(column: "turn_id") && row.decode(column: "turn_expires_at", as: Int64.self) > now.millis
             return running ? .busy : .tooManyTurns
         }
-        // The claimed row as updated: no second statement (and, on SQLite, no second transaction) to read it.
-        return .started(try Self.conversation(from: claimed))
+        // The claimed row as updated, and whether approvals wait: no more statements (on SQLite, transactions) to
+        // learn either. No other turn can add approvals to the conversation while this one holds it.
+        return .started(try Self.conversation(from: claimed), approvalsPending: try claimed.decode(column: "approvals_pending", as: Int.self) != 0)
     }
 
     public func endTurn(conversationID: UUID, turnID: UUID, now: Date) async throws {
