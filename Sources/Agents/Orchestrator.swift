@@ -46,6 +46,8 @@ public final class Orchestrator: Sendable {
     /// The plan's say: admission (features, token budget), the tools the model sees, the debit at the end.
     let policy: (any TurnPolicy)?
     let running = TurnTracker()
+    /// Each turn's deadline and keep-alives, to the second.
+    let timers = CoarseSleeper()
     /// Passages the output guard has replaced since the process started.
     public let redactions = Atomic<Int>(0)
 
@@ -318,12 +320,11 @@ public final class Orchestrator: Sendable {
             group.addTask {
                 // The turn's deadline, and on the way there its keep-alives.
                 let deadline = ContinuousClock.now + self.settings.turnTimeout
-                while true {
-                    let left = deadline - ContinuousClock.now
-                    guard left > .zero else { return .timedOut }
-                    do { try await Task.sleep(for: min(left, ChatEvent.keepAliveInterval)) } catch { return nil }
+                while ContinuousClock.now < deadline {
+                    do { try await self.timers.sleep(until: min(deadline, ContinuousClock.now + ChatEvent.keepAliveInterval)) } catch { return nil }
                     if ContinuousClock.now < deadline { emitter.yield(.keepAlive) }
                 }
+                return .timedOut
             }
             let first = await group.next() ?? nil
             group.cancelAll()
