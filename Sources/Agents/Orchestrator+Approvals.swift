@@ -84,7 +84,7 @@ extension Orchestrator {
 
         // The conversation is claimed before the decision is written, so decisions on one step are taken one at a
         // time and exactly one of them (the last) resumes the turn.
-        let turnID = UUID()
+        let turnID = UUID.random()
         _ = try await claim(approval.conversationID, userID: decision.user.id, turnID: turnID, now: now)
         do {
             let status: ToolApproval.Status = switch decision.kind {

@@ -50,7 +50,7 @@ extension Orchestrator {
                                       maxOutputTokens: 600, output: Self.factsFormat)
             let reply = try await router.complete(model: turn.model, request: request)
             try await recordUsage(turn, model: reply.model, usage: reply.response.usage, logger: logger)
-            try await policy?.debit(turnID: UUID(), user: turn.user, usage: reply.response.usage)
+            try await policy?.debit(turnID: UUID.random(), user: turn.user, usage: reply.response.usage)
             let facts = Self.facts(in: reply.response.message.text)
             guard !facts.isEmpty else { return }
             let added = try await memory.remember(facts: facts, user: turn.user,

@@ -139,7 +139,7 @@ extension Orchestrator {
     @inline(never)
     func modelStep(_ turn: TurnContext, request: ChatRequest, guardRuns: GuardRuns?, progress: TurnProgress,
                    emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> StepResult {
-        let stepID = UUID()
+        let stepID = UUID.random()
         let startedAt = clock.now
         progress.begin(stepID, model: turn.model, at: startedAt)
         var assembler = ResponseAssembler()

@@ -33,7 +33,7 @@ extension Orchestrator {
         let name = request.agent ?? defaultAgent
         let flow = flows[name]
         var agent = try await admitted(name, flow: flow, user: request.user)
-        var turn = TurnContext(id: UUID(), conversationID: request.conversationID, user: request.user, agent: agent, requestedModel: request.model,
+        var turn = TurnContext(id: UUID.random(), conversationID: request.conversationID, user: request.user, agent: agent, requestedModel: request.model,
                                defaultModel: router.defaultModel, journal: EphemeralJournal(), flow: flow, prompt: content,
                                requestContext: request.context, client: nil)
         let progress = TurnProgress()

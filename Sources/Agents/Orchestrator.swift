@@ -108,7 +108,7 @@ public final class Orchestrator: Sendable {
     /// the user's message and starts the turn. Errors here are the client's, answered before anything streams.
     public func start(_ request: TurnRequest) async throws -> Turn {
         let (content, appContext) = try validate(request)
-        let turnID = UUID()
+        let turnID = UUID.random()
         let now = clock.now
         let (conversation, approvalsPending) = try await claim(request.conversationID, userID: request.userID, turnID: turnID, now: now)
 
@@ -158,7 +158,7 @@ public final class Orchestrator: Sendable {
             throw error
         }
         let journal = EphemeralJournal()
-        let turnID = UUID()
+        let turnID = UUID.random()
         let now = clock.now
         let userMessage = try await journal.append(
             StoredMessage(conversationID: request.conversationID, turnID: turnID, role: .user, parts: [.text(content + appContext)],

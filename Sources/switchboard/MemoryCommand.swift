@@ -111,7 +111,7 @@ struct MemoryCommand: AsyncParsableCommand {
         static func index(_ count: Int, _ dimensions: Int, _ generator: inout SplitMix) -> UserVectors {
             var index = UserVectors(dimensions: dimensions)
             for _ in 0..<count {
-                index.append(.init(id: UUID(), namespace: "default", tags: [], folded: ""), vector: unit(dimensions, &generator))
+                index.append(.init(id: UUID.random(), namespace: "default", tags: [], folded: ""), vector: unit(dimensions, &generator))
             }
             return index
         }

@@ -96,7 +96,7 @@ struct Users: AsyncParsableCommand {
 
         func run() async throws {
             let (settings, logger) = try await reportingStartupErrors { try await config.settings() }
-            let generated = passwordStdin ? nil : UUID().lowercased
+            let generated = passwordStdin ? nil : UUID.random().lowercased
             guard let password = generated ?? readLine(strippingNewline: true) else {
                 throw ValidationError("no password on standard input")
             }

@@ -81,10 +81,10 @@ public struct MemoryTool: Tool {
                                                                         tags: Self.strings(arguments["tags"]), metadata: nil), user: user)
                 return ["data": ["id": .string(memory.id.lowercased), "duplicate": .bool(duplicate)]]
             case .update:
-                let memory = try await memories.update(id: id ?? UUID(), user: user, text: arguments["text"]?.stringValue, tags: nil, metadata: nil)
+                let memory = try await memories.update(id: id ?? UUID.random(), user: user, text: arguments["text"]?.stringValue, tags: nil, metadata: nil)
                 return ["data": ["id": .string(memory.id.lowercased), "text": .string(memory.text)]]
             case .delete:
-                try await memories.delete(id: id ?? UUID(), user: user)
+                try await memories.delete(id: id ?? UUID.random(), user: user)
                 return ["data": ["deleted": .string(id?.lowercased ?? "")]]
             }
         } catch let error as AppError {
@@ -97,7 +97,7 @@ public struct MemoryTool: Tool {
     public func precheck(_ arguments: JSONValue, context: ToolContext) async throws {
         guard [.update, .delete].contains(operation), let user = try await accounts.user(id: context.userID) else { return }
         do {
-            _ = try await memories.find(id: arguments["id"]?.stringValue.flatMap(UUID.parse) ?? UUID(), user: user)
+            _ = try await memories.find(id: arguments["id"]?.stringValue.flatMap(UUID.parse) ?? UUID.random(), user: user)
         } catch {
             throw ToolError("There is no memory with this id.")
         }

@@ -111,7 +111,7 @@ struct ChatRoutes: Sendable {
         let user = identity.user
         return try await naming(route) {
             if route.stateless {
-                return try await orchestrator.startStateless(.init(user: user, conversationID: UUID(), content: asked.content,
+                return try await orchestrator.startStateless(.init(user: user, conversationID: UUID.random(), content: asked.content,
                                                                    agent: asked.agent ?? route.agent, model: nil, context: asked.context, client: client))
             }
             let conversationID: UUID

@@ -47,7 +47,7 @@ struct PlanMode: Sendable {
         let key = Array(SHA256.hash(data: Data([user.id.lowercased, agent, content, context?.jsonString ?? ""].joined(separator: "\u{0}").utf8))).hexString
         if let cached = cache.value(for: key) { return cached }
         let tools = orchestrator.tools
-        let answer = try await orchestrator.plan(.init(user: user, conversationID: UUID(), content: content, agent: agent, model: nil, context: context),
+        let answer = try await orchestrator.plan(.init(user: user, conversationID: UUID.random(), content: content, agent: agent, model: nil, context: context),
                                                  model: book.model, logger: logger) { [book, blueprint] target in
             (Self.instructions(book: book, blueprint: blueprint, target: target, tools: tools.specs(target.tools)),
              book.format(agents: Array(book.agents)))

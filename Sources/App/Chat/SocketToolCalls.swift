@@ -18,7 +18,7 @@ final class SocketToolCalls: ClientToolChannel {
     }
 
     func run(tool: String, arguments: JSONValue) async throws -> JSONValue {
-        let id = UUID().lowercased
+        let id = UUID.random().lowercased
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: Waiting) in
                 let refusal: (any Error)? = state.withLock { state in

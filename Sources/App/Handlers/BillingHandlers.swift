@@ -12,7 +12,7 @@ extension APIHandler {
             throw AppError.validation([FieldError(field: "Idempotency-Key", code: "invalid_value",
                                                   message: "must be 1 to 200 printable ASCII characters")])
         }
-        let key = input.headers.idempotencyKey.map { "checkout-\(identity.user.id.lowercased)-\($0)" } ?? UUID().uuidString
+        let key = input.headers.idempotencyKey.map { "checkout-\(identity.user.id.lowercased)-\($0)" } ?? UUID.random().uuidString
         let session = try await billing.checkout(user: identity.user, tier: body.tier, idempotencyKey: key)
         return .created(.init(body: .json(.init(id: session.id, url: session.url))))
     }

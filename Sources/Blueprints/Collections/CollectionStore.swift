@@ -84,7 +84,7 @@ public struct CollectionStore: Sendable {
         let access = access(caller, body: body.objectValue)
         try access.requireWriter(.create)
         let values = try RecordInput.values(body, collection, .create)
-        let id = UUID().lowercased
+        let id = UUID.random().lowercased
         let owner = collection.owner == .shared ? nil : caller.id
         let team = collection.owner == .team ? body.objectValue.flatMap(RecordInput.teamID) : nil
         var proposed = values

@@ -47,7 +47,7 @@ extension CollectionStore {
                     throw Self.hookFailed(event, "the \(name) record it creates is not valid: \(reason)")
                 }
                 let created = store(for: target)
-                let id = UUID().lowercased
+                let id = UUID.random().lowercased
                 try await created.insert(id: id, owner: caller.id, values: checked, now: now, on: sql)
                 try await created.recordEvent("created", id: id, before: nil,
                                               after: created.shown(id: id, owner: caller.id, createdAt: now, updatedAt: now, values: checked),
@@ -61,7 +61,7 @@ extension CollectionStore {
                                           "occurred_at": .string(RFC3339.format(millis: now))]
                 try await sql.raw("""
                     INSERT INTO webhook_outbox (id, app, url, secret_env, event, payload, attempts, next_attempt_at, created_at)
-                    VALUES (\(bind: UUID().lowercased), \(bind: blueprint.name), \(bind: url), \(bind: secret), \(bind: event.rawValue),
+                    VALUES (\(bind: UUID.random().lowercased), \(bind: blueprint.name), \(bind: url), \(bind: secret), \(bind: event.rawValue),
                             \(bind: payload.jsonString), 0, \(bind: now), \(bind: now))
                     """).run()
             }

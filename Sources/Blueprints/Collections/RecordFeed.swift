@@ -87,7 +87,7 @@ public final class RecordFeed: Sendable {
             SELECT seq FROM record_events WHERE app = \(bind: blueprint.name) AND created_at >= \(bind: clock.now.millis - Self.window)
             """)
         let earlier = Set(try rows.map { try $0.decode(column: "seq", as: Int64.self) })
-        let id = UUID()
+        let id = UUID.random()
         state.withLock {
             $0.subscribers[id] = Subscriber(store: store, caller: caller, filter: filter, continuation: continuation, earlier: earlier)
         }

@@ -18,7 +18,7 @@ public struct S3BlobStore: BlobStore {
     }
 
     public func stage(_ chunks: some AsyncSequence<ByteBuffer, any Error> & Sendable, maxBytes: Int64) async throws -> StagedBlob {
-        let location = ".staging/" + UUID().lowercased
+        let location = ".staging/" + UUID.random().lowercased
         let limit = min(maxBytes, Self.maxObjectBytes)
         var hasher = SHA256()
         var written: Int64 = 0

@@ -62,7 +62,7 @@ public final class Accounts: Sendable {
     private func externalUser(subject: String, email: String?) async throws -> User {
         if let user = try await users.findExternal(subject: subject) { return user }
         let normalized = email.flatMap(Credentials.normalizedEmail)
-        let id = UUID.parse(subject) ?? UUID()
+        let id = UUID.parse(subject) ?? UUID.random()
         if let user = try await users.create(id: id, email: normalized, passwordHash: nil, name: nil, tier: settings.defaultTier,
                                              externalSubject: subject, now: clock.now) {
             return user
@@ -71,7 +71,7 @@ public final class Accounts: Sendable {
         // subject and leave the email out rather than link two identities on an unverified claim. An id already
         // taken by another account (never by this subject) is not shared either: a new one is given.
         if let user = try await users.findExternal(subject: subject) { return user }
-        for id in [id, UUID()] {
+        for id in [id, UUID.random()] {
             if let user = try await users.create(id: id, email: nil, passwordHash: nil, name: nil, tier: settings.defaultTier,
                                                  externalSubject: subject, now: clock.now) {
                 return user

@@ -61,7 +61,7 @@ public struct ApiKeys: Sendable {
 
         let prefix = Random.hex(bytes: 4) // 8 characters, none of them the separator
         let token = Self.tokenPrefix + prefix + "_" + Random.token(bytes: 32)
-        let key = ApiKey(id: UUID(), userID: userID, name: name, prefix: prefix, scopes: Array(Set(scopes)).sorted(),
+        let key = ApiKey(id: UUID.random(), userID: userID, name: name, prefix: prefix, scopes: Array(Set(scopes)).sorted(),
                          createdAt: clock.now, expiresAt: expiresAt, lastUsedAt: nil)
         try await db.run("""
             INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scopes, created_at, expires_at)

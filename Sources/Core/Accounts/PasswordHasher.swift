@@ -16,7 +16,7 @@ public struct PasswordHasher: Sendable {
     public init(cost: Int) {
         precondition((4...31).contains(cost), "bcrypt cost must be 4...31")
         self.cost = cost
-        let input = Self.prehash(UUID().uuidString)
+        let input = Self.prehash(UUID.random().uuidString)
         self.dummyHash = Task.detached(priority: .background) {
             (try? await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(input, cost: UInt8(cost)) }) ?? ""
         }

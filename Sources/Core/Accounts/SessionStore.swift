@@ -28,7 +28,7 @@ struct SessionStore: Sendable {
     }
 
     func create(userID: UUID, refreshTokenHash: String, lifetime: TimeInterval, client: ClientInfo, now: Date) async throws -> Session {
-        let session = Session(id: UUID(), userID: userID, createdAt: now, refreshedAt: now,
+        let session = Session(id: UUID.random(), userID: userID, createdAt: now, refreshedAt: now,
                               expiresAt: now.addingTimeInterval(lifetime), userAgent: client.userAgent, ipAddress: client.address)
         try await db.transaction { sql in
             try await sql.raw("""
@@ -38,7 +38,7 @@ struct SessionStore: Sendable {
                 """).run()
             try await sql.raw("""
                 INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at)
-                VALUES (\(bind: UUID().lowercased), \(bind: session.id.lowercased), \(bind: refreshTokenHash), NULL, \(bind: now.millis))
+                VALUES (\(bind: UUID.random().lowercased), \(bind: session.id.lowercased), \(bind: refreshTokenHash), NULL, \(bind: now.millis))
                 """).run()
         }
         return session
@@ -85,7 +85,7 @@ struct SessionStore: Sendable {
             }
             try await sql.raw("""
                 INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at)
-                VALUES (\(bind: UUID().lowercased), \(bind: sessionID), \(bind: newHash), \(bind: tokenID), \(bind: now.millis))
+                VALUES (\(bind: UUID.random().lowercased), \(bind: sessionID), \(bind: newHash), \(bind: tokenID), \(bind: now.millis))
                 """).run()
             try await sql.raw("UPDATE sessions SET refreshed_at = \(bind: now.millis) WHERE id = \(bind: sessionID)").run()
             let session = try Self.session(from: sessionRow)

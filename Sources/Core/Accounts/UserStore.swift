@@ -21,7 +21,7 @@ struct UserStore: Sendable {
     }
 
     /// Inserts a user (with `id`, or a new one); nil when the email or the id is taken.
-    func create(id: UUID = UUID(), email: String?, passwordHash: String?, name: String?, tier: String, externalSubject: String? = nil,
+    func create(id: UUID = UUID.random(), email: String?, passwordHash: String?, name: String?, tier: String, externalSubject: String? = nil,
                 now: Date) async throws -> User? {
         let row = try await db.first("""
             INSERT INTO users (id, email, password_hash, name, tier, external_subject, created_at, updated_at)

@@ -103,7 +103,7 @@ public struct Billing: Sendable {
         // Setting the flag is idempotent itself; a key per call keeps Stripe from replaying an earlier answer after
         // the subscription was resumed in the billing portal and is being cancelled again.
         _ = try await stripe("/v1/subscriptions/\(id.formEncoded)", form: [("cancel_at_period_end", "true")],
-                             idempotencyKey: "cancel-\(id)-\(UUID().lowercased)")
+                             idempotencyKey: "cancel-\(id)-\(UUID.random().lowercased)")
         try await db.run("""
             UPDATE subscriptions SET cancel_at_period_end = 1, updated_at = \(bind: clock.now.millis) WHERE user_id = \(bind: userID.lowercased)
             """)

@@ -18,7 +18,7 @@ public struct FileBlobStore: BlobStore {
 
     public func stage(_ chunks: some AsyncSequence<ByteBuffer, any Error> & Sendable, maxBytes: Int64) async throws -> StagedBlob {
         try await FileSystem.shared.createDirectory(at: FilePath(staging), withIntermediateDirectories: true, permissions: nil)
-        let location = staging + "/" + UUID().lowercased
+        let location = staging + "/" + UUID.random().lowercased
         var hasher = SHA256()
         var written: Int64 = 0
         do {

@@ -25,7 +25,7 @@ extension ClientStorage {
             throw Self.checksumMismatch()
         }
         let now = clock.now
-        let backup = StoredBackup(id: UUID(), version: version, timestamp: timestamp, checksum: staged.sha256.hexString, sizeBytes: staged.bytes,
+        let backup = StoredBackup(id: UUID.random(), version: version, timestamp: timestamp, checksum: staged.sha256.hexString, sizeBytes: staged.bytes,
                                   chunkCount: max(1, (staged.bytes + Self.chunkBytes - 1) / Self.chunkBytes), createdAt: now)
         let key = Self.backupKey(user: user.id, timestamp: timestamp)
         // The row first: its unique (user, timestamp) decides between two uploads of one timestamp before either's
@@ -102,7 +102,7 @@ extension ClientStorage {
     static let backupColumns = "id, version, timestamp, checksum, size_bytes, chunk_count, created_at"
 
     static func backup(_ row: any SQLRow) throws -> StoredBackup {
-        StoredBackup(id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+        StoredBackup(id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID.random(),
                      version: try row.decode(column: "version", as: Int64.self), timestamp: try row.decode(column: "timestamp", as: Int64.self),
                      checksum: try row.decode(column: "checksum", as: String.self), sizeBytes: try row.decode(column: "size_bytes", as: Int64.self),
                      chunkCount: try row.decode(column: "chunk_count", as: Int64.self),

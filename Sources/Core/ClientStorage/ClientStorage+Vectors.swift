@@ -93,7 +93,7 @@ extension ClientStorage {
         var ids: [String] = []
         for row in rows {
             ids.append(try row.decode(column: "id", as: String.self))
-            index.append(.init(id: UUID(), namespace: "", tags: [], folded: ""), vector: MemoryStore.decode(try row.decode(column: "vector", as: String.self)))
+            index.append(.init(id: UUID.random(), namespace: "", tags: [], folded: ""), vector: MemoryStore.decode(try row.decode(column: "vector", as: String.self)))
         }
         var results: [(id: String, score: Float, bytes: ByteBuffer)] = []
         for (row, score) in index.top(query, limit: limit) {

@@ -34,7 +34,7 @@ public struct ToolApproval: Sendable, Equatable {
     public let expiresAt: Date
     public var decidedAt: Date?
 
-    public init(id: UUID = UUID(), conversationID: UUID, userID: UUID, turnID: UUID, messageID: UUID, seq: Int, call: ToolCall, agent: String, model: String,
+    public init(id: UUID = UUID.random(), conversationID: UUID, userID: UUID, turnID: UUID, messageID: UUID, seq: Int, call: ToolCall, agent: String, model: String,
                 createdAt: Date, expiresAt: Date) {
         self.id = id
         self.conversationID = conversationID

@@ -42,7 +42,7 @@ public struct StoredMessage: Sendable, Equatable {
     public let createdAt: Date
     public var completedAt: Date?
 
-    public init(id: UUID = UUID(), conversationID: UUID, turnID: UUID, role: Role, parts: [Part], textSignature: String? = nil,
+    public init(id: UUID = UUID.random(), conversationID: UUID, turnID: UUID, role: Role, parts: [Part], textSignature: String? = nil,
                 model: String? = nil, provider: String? = nil, agent: String? = nil, status: MessageStatus = .complete, finishReason: String? = nil,
                 usage: Usage = .zero, error: MessageError? = nil, createdAt: Date, completedAt: Date? = nil) {
         self.id = id

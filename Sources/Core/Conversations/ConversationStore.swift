@@ -30,7 +30,7 @@ public struct ConversationStore: Sendable {
     }
 
     public func create(userID: UUID, title: String?, agent: String?, metadata: JSONValue, now: Date) async throws -> Conversation {
-        let conversation = Conversation(id: UUID(), userID: userID, title: title, agent: agent, metadata: metadata,
+        let conversation = Conversation(id: UUID.random(), userID: userID, title: title, agent: agent, metadata: metadata,
                                         createdAt: now, updatedAt: now)
         try await db.run("""
             INSERT INTO conversations (id, user_id, title, title_folded, agent, metadata, created_at, updated_at, last_seq)

@@ -90,7 +90,7 @@ public struct Integrations: Sendable {
         }
         guard errors.isEmpty else { throw AppError.validation(errors) }
 
-        let integration = Integration(id: UUID(), userID: userID, kind: kind, name: name.flatMap { $0.isEmpty ? nil : $0 } ?? defaultName,
+        let integration = Integration(id: UUID.random(), userID: userID, kind: kind, name: name.flatMap { $0.isEmpty ? nil : $0 } ?? defaultName,
                                       metadata: metadata, createdAt: clock.now)
         let sealed = try await vault.seal(Data(secret.utf8), context: Self.context(integration))
         try await store.insert(integration, sealed: sealed)

@@ -96,7 +96,7 @@ public final class Memories: Sendable {
                 continue
             }
             let now = clock.now
-            let memory = Memory(id: UUID(), userID: user.id, namespace: draft.namespace, text: draft.text, tags: draft.tags,
+            let memory = Memory(id: UUID.random(), userID: user.id, namespace: draft.namespace, text: draft.text, tags: draft.tags,
                                 metadata: draft.metadata, model: model, dimensions: dimensions, createdAt: now, updatedAt: now)
             try await store.insert(memory, vector: vector)
             saved.append((memory, false))
@@ -223,7 +223,7 @@ public final class Memories: Sendable {
         }
         if embeddings.usage.totalTokens > 0 {
             try await usage.record(userID: user.id, model: embedder.config.name, usage: embeddings.usage, at: clock.now)
-            try await quotas.debit(turnID: UUID(), userID: user.id, tokens: Int64(embeddings.usage.totalTokens))
+            try await quotas.debit(turnID: UUID.random(), userID: user.id, tokens: Int64(embeddings.usage.totalTokens))
         }
         return embeddings.vectors
     }

@@ -41,7 +41,7 @@ public struct Teams: Sendable {
 
     public func create(name rawName: String, userID: UUID) async throws -> Team {
         let name = try Self.name(rawName)
-        let id = UUID()
+        let id = UUID.random()
         let now = clock.now.millis
         let user = userID.lowercased
         try await db.transaction { sql in
@@ -180,7 +180,7 @@ public struct Teams: Sendable {
             throw AppError.validation([FieldError(field: "role", code: "invalid_role", message: "must be admin or member; make owners from members")])
         }
         let now = clock.now
-        let invitation = UUID()
+        let invitation = UUID.random()
         return try await changing(id, userID: userID, requires: .admin) { sql, _ in
             let team = id.lowercased
             let member = try await sql.raw("""

@@ -34,4 +34,27 @@ struct UUIDTextTests {
             if exact { #expect(UUID.parse(input) == UUID(uuidString: input), "\(input)") }
         }
     }
+
+    @Test("New ids are version 4 of the RFC 4122 variant, as Foundation's, and do not repeat")
+    func random() {
+        var seen = Set<UUID>()
+        var bits = [Int](repeating: 0, count: 128)
+        let count = 20_000
+        for _ in 0..<count {
+            let id = UUID.random()
+            let text = id.lowercased
+            #expect(Array(text)[14] == "4", "\(text)")
+            #expect("89ab".contains(Array(text)[19]), "\(text)")
+            seen.insert(id)
+            withUnsafeBytes(of: id.uuid) { bytes in
+                for bit in 0..<128 where bytes[bit / 8] & (1 << (bit % 8)) != 0 { bits[bit] += 1 }
+            }
+        }
+        #expect(seen.count == count)
+        // Every bit but the six fixed ones is set about half the time: the bytes are random, not a counter or zeros.
+        let fixed: Set<Int> = [52, 53, 54, 55, 70, 71]
+        for bit in 0..<128 where !fixed.contains(bit) {
+            #expect((count * 45 / 100...count * 55 / 100).contains(bits[bit]), "bit \(bit) set \(bits[bit]) times of \(count)")
+        }
+    }
 }
