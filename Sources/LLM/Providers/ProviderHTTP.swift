@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import OpenAPIRuntime
 
 /// The HTTP side every adapter shares: one POST with a JSON body, errors mapped to `ProviderError`, and the body
 /// read whole or as server-sent events. Connect and read timeouts are the client's (one client per model), so a
@@ -58,8 +57,7 @@ struct ProviderHTTP: Sendable {
     /// Decoded as the caller asks for each event, in the caller's task: a task of its own in between would add a
     /// hand-off from thread to thread for every piece of every answer.
     func modelEvents<Decoder: StreamDecoding>(_ response: HTTPClientResponse, decoder: Decoder) -> AsyncThrowingStream<ModelEvent, any Error> {
-        let reader = EventReader(events: response.body.map { ArraySlice($0.readableBytesView) }.asDecodedServerSentEvents(),
-                                 decoder: decoder, redactor: redactor)
+        let reader = EventReader(body: response.body, decoder: decoder, redactor: redactor)
         return AsyncThrowingStream {
             do {
                 return try await reader.next()
@@ -131,8 +129,9 @@ protocol StreamDecoding: Sendable {
 
 /// The state of one streamed answer between the caller's requests for its next event. `AsyncThrowingStream`'s
 /// unfolding closure is called once at a time, so nothing here is touched by two tasks at once.
-private final class EventReader<Events: AsyncSequence, Decoder: StreamDecoding>: @unchecked Sendable where Events.Element == ServerSentEvent {
-    private var events: Events.AsyncIterator
+private final class EventReader<Decoder: StreamDecoding>: @unchecked Sendable {
+    private var body: HTTPClientResponse.Body.AsyncIterator
+    private var parser = EventStreamParser()
     private var decoder: Decoder
     private let redactor: Redactor
     /// Decoded from the last server-sent event and not yet returned, from `position` on.
@@ -140,8 +139,8 @@ private final class EventReader<Events: AsyncSequence, Decoder: StreamDecoding>:
     private var position = 0
     private var ended = false
 
-    init(events: Events, decoder: Decoder, redactor: Redactor) {
-        self.events = events.makeAsyncIterator()
+    init(body: HTTPClientResponse.Body, decoder: Decoder, redactor: Redactor) {
+        self.body = body.makeAsyncIterator()
         self.decoder = decoder
         self.redactor = redactor
     }
@@ -155,12 +154,20 @@ private final class EventReader<Events: AsyncSequence, Decoder: StreamDecoding>:
             if ended { return nil }
             ready.removeAll(keepingCapacity: true)
             position = 0
-            if !decoder.isDone, let event = try await events.next() {
-                if let data = event.data { ready = try decoder.decode(data: data, redactor: redactor) }
+            if decoder.isDone {
+                try end()
+            } else if let data = try parser.next() {
+                ready = try decoder.decode(data: data, redactor: redactor)
+            } else if let bytes = try await body.next() {
+                parser.append(bytes)
             } else {
-                ready = try decoder.finish()
-                ended = true
+                try end()
             }
         }
+    }
+
+    private func end() throws {
+        ready = try decoder.finish()
+        ended = true
     }
 }
