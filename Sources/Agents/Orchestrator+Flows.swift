@@ -6,7 +6,7 @@ import Logging
 /// Routers and pipelines: a turn addressed to one runs its agents' loops within the one turn (one claim on the
 /// conversation, one budget debit), announcing each agent with `agent.selected`.
 extension Orchestrator {
-    func steps(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+    func steps(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: TurnEvents,
                logger: Logger) async -> Outcome {
         switch turn.flow {
         case nil:
@@ -31,7 +31,7 @@ extension Orchestrator {
     /// A pipeline's agents in turn, each building on the answers before it, then its synthesis when it has one.
     /// Out of line, as `route` is: inlined, their frames would swell that of every turn's `steps`.
     @inline(never)
-    func run(_ pipeline: AgentPipeline, turn: TurnContext, progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+    func run(_ pipeline: AgentPipeline, turn: TurnContext, progress: TurnProgress, emitter: TurnEvents,
              logger: Logger) async -> Outcome {
         var answered = false
         for name in pipeline.agents {

@@ -11,7 +11,7 @@ import Logging
 /// carries the loop's few locals and the one phase under way.
 extension Orchestrator {
     @inline(never)
-    func loop(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+    func loop(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: TurnEvents,
               logger: Logger) async -> Outcome {
         do {
             let toolContext = ToolContext(userID: turn.userID, tier: turn.user.tier, conversationID: turn.conversationID, app: environment,
@@ -106,7 +106,7 @@ extension Orchestrator {
     /// Before step `after + 1`: the outcome that ends the turn instead (the iteration limit, or the budget run out
     /// mid-turn), or nil to go on.
     @inline(never)
-    func admitStep(_ turn: TurnContext, after steps: Int, progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+    func admitStep(_ turn: TurnContext, after steps: Int, progress: TurnProgress, emitter: TurnEvents,
                    logger: Logger) async throws -> Outcome? {
         if steps >= turn.agent.maxIterations {
             let message = try await store(StoredMessage(
@@ -138,7 +138,7 @@ extension Orchestrator {
     /// failed call stores what it got as far as it got and ends the turn.
     @inline(never)
     func modelStep(_ turn: TurnContext, request: ChatRequest, guardRuns: GuardRuns?, progress: TurnProgress,
-                   emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> StepResult {
+                   emitter: TurnEvents, logger: Logger) async -> StepResult {
         let stepID = UUID.random()
         let startedAt = clock.now
         progress.begin(stepID, model: turn.model, at: startedAt)
@@ -181,7 +181,7 @@ extension Orchestrator {
     /// their results added to `history`. Returns the outcome that ends the turn, or nil for another step.
     @inline(never)
     func finishStep(_ answer: StepAnswer, turn: TurnContext, history: inout [ChatMessage], guardRuns: GuardRuns?, toolContext: ToolContext,
-                    progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async throws -> Outcome? {
+                    progress: TurnProgress, emitter: TurnEvents, logger: Logger) async throws -> Outcome? {
         let stepID = answer.id
         var response = answer.response
         if let outputGuard = answer.outputGuard, let guardRuns {
@@ -266,7 +266,7 @@ extension Orchestrator {
     }
 
     /// Stores a tool's result as the conversation's next message and passes it to the client.
-    func toolResultStorer(_ turn: TurnContext, emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) -> @Sendable (ToolResult) async -> Void {
+    func toolResultStorer(_ turn: TurnContext, emitter: TurnEvents, logger: Logger) -> @Sendable (ToolResult) async -> Void {
         { result in
             do {
                 let message = try await self.store(StoredMessage(

@@ -101,7 +101,7 @@ public final class Orchestrator: Sendable {
     public struct Turn: Sendable {
         public let id: UUID
         public let conversationID: UUID
-        public let events: AsyncStream<ChatEvent>
+        public let events: TurnEvents
     }
 
     /// Checks the request, claims the conversation (409 `turn_in_progress` while another turn runs on it), stores
@@ -222,15 +222,15 @@ public final class Orchestrator: Sendable {
 
     /// Runs the turn `context` (whose conversation is claimed) in a task of its own; `first` are its first events.
     func launch(_ context: TurnContext, first: [ChatEvent], resuming: [ToolApproval]) -> Turn {
-        let (events, emitter) = AsyncStream.makeStream(of: ChatEvent.self, bufferingPolicy: .unbounded)
-        for event in first { emitter.yield(event) }
+        let events = TurnEvents()
+        for event in first { events.yield(event) }
         var logger = self.logger
         logger[metadataKey: "turn_id"] = "\(context.id.lowercased)"
         let turnLogger = logger
         let task = Task {
             let progress = TurnProgress()
-            let outcome = await self.run(context, resuming: resuming, progress: progress, emitter: emitter, logger: turnLogger)
-            emitter.finish()
+            let outcome = await self.run(context, resuming: resuming, progress: progress, emitter: events, logger: turnLogger)
+            events.finish()
             // After the client has its answer, and before shutdown may stop the process: the turn's facts.
             if case .complete = outcome {
                 await self.rememberExchange(context, progress: progress, logger: turnLogger)
@@ -313,7 +313,7 @@ public final class Orchestrator: Sendable {
         case timedOut
     }
 
-    private func run(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: AsyncStream<ChatEvent>.Continuation,
+    private func run(_ turn: TurnContext, resuming: [ToolApproval], progress: TurnProgress, emitter: TurnEvents,
                      logger: Logger) async -> Outcome {
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask { await self.steps(turn, resuming: resuming, progress: progress, emitter: emitter, logger: logger) }
@@ -383,7 +383,7 @@ public final class Orchestrator: Sendable {
     /// Stores the step under way as far as it got: `incomplete` with its text when the model had written some,
     /// otherwise an `error` message. Returns whether anything of the answer was kept.
     func storeUnfinishedStep(_ turn: TurnContext, progress: TurnProgress, failure: TurnFailure,
-                                     emitter: AsyncStream<ChatEvent>.Continuation, logger: Logger) async -> Bool {
+                                     emitter: TurnEvents, logger: Logger) async -> Bool {
         guard let step = progress.state.withLock({ state -> TurnProgress.State? in
             defer { state = nil }
             return state

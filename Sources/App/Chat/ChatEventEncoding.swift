@@ -34,13 +34,12 @@ enum ChatEventEncoding {
         }
     }
 
-    /// `event: <name>`, `id: <n>`, `data: <json>`: one server-sent event. JSON has no raw newlines, so the data is
+    /// `event: <name>`, `id: <n>`, `data: <json>`: one server-sent event, appended to `bytes`. JSON has no raw newlines, so the data is
     /// one line.
-    static func serverSentEvent(_ event: ChatEvent, id: Int) -> ArraySlice<UInt8> {
-        var bytes = Array("event: \(event.name)\nid: \(id)\ndata: ".utf8)
+    static func serverSentEvent(_ event: ChatEvent, id: Int, into bytes: inout [UInt8]) {
+        bytes += "event: \(event.name)\nid: \(id)\ndata: ".utf8
         bytes += data(event)
-        bytes += Array("\n\n".utf8)
-        return bytes[...]
+        bytes += "\n\n".utf8
     }
 
     /// `{"event", "id", "data"}`: one WebSocket text frame.
