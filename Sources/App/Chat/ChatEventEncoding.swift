@@ -6,45 +6,57 @@ import LLM
 
 /// A chat event as it travels: its name and its JSON data, the same for server-sent events and WebSocket frames.
 enum ChatEventEncoding {
-    static func data(_ event: ChatEvent) -> Data {
+    /// `event: <name>`, `id: <n>`, `data: <json>`: one server-sent event, appended to `bytes`. JSON has no raw
+    /// newlines, so the data is one line.
+    static func serverSentEvent(_ event: ChatEvent, id: Int, into bytes: inout [UInt8]) {
+        bytes += "event: \(event.name)\nid: \(id)\ndata: ".utf8
+        write(event, into: &bytes)
+        bytes += "\n\n".utf8
+    }
+
+    /// An event's JSON data, appended to `bytes`. The events every turn sends are written member by member, without a
+    /// dictionary between (`JSONObjectWriter`); the others through `JSONValue`.
+    static func write(_ event: ChatEvent, into bytes: inout [UInt8]) {
         switch event {
         case .messageDelta(let messageID, let delta):
-            return JSONValue.object(["message_id": .string(messageID.lowercased), "delta": .string(delta)]).jsonData
+            var object = JSONObjectWriter(taking: &bytes)
+            object.string("delta", delta)
+            object.string("message_id", messageID.lowercased)
+            bytes = object.finished()
         case .messageCompleted(let message), .toolResult(let message):
-            return message.json.jsonData
+            message.write(into: &bytes)
+        case .done(let summary):
+            var object = JSONObjectWriter(taking: &bytes)
+            object.string("conversation_id", summary.conversationID.lowercased)
+            object.string("status", summary.status.rawValue)
+            object.string("turn_id", summary.turnID.lowercased)
+            object.member("usage", summary.usage.write(into:))
+            bytes = object.finished()
         case .toolCall(let messageID, let call):
-            return JSONValue.object(["message_id": .string(messageID.lowercased),
-                                     "tool_call": ["id": .string(call.id), "name": .string(call.name), "arguments": call.arguments]]).jsonData
+            bytes += JSONValue.object(["message_id": .string(messageID.lowercased),
+                                       "tool_call": ["id": .string(call.id), "name": .string(call.name), "arguments": call.arguments]]).jsonBytes
         case .agentSelected(let selection):
-            return JSONValue.object(["agent": .string(selection.agent), "reason": .string(selection.reason.rawValue),
-                                     "flow": .string(selection.flow)]).jsonData
+            bytes += JSONValue.object(["agent": .string(selection.agent), "reason": .string(selection.reason.rawValue),
+                                       "flow": .string(selection.flow)]).jsonBytes
         case .approvalRequired(let approval):
-            return encode(Components.Schemas.Approval(approval, now: approval.createdAt))
+            bytes += encode(Components.Schemas.Approval(approval, now: approval.createdAt))
         case .error(let failure):
-            return JSONValue.object([
+            bytes += JSONValue.object([
                 "status": .int(Int64(failure.status)), "code": .string(failure.code), "message": .string(failure.message),
                 "model": failure.model.map(JSONValue.string) ?? .null,
                 "message_id": failure.messageID.map { .string($0.lowercased) } ?? .null,
-            ]).jsonData
-        case .done(let summary):
-            return JSONValue.object(["turn_id": .string(summary.turnID.lowercased), "conversation_id": .string(summary.conversationID.lowercased),
-                                     "status": .string(summary.status.rawValue), "usage": summary.usage.json]).jsonData
+            ]).jsonBytes
         case .keepAlive:
-            return Data("{}".utf8) // never sent as an event: an event stream writes a comment, the others skip it
+            bytes += "{}".utf8 // never sent as an event: an event stream writes a comment, the others skip it
         }
-    }
-
-    /// `event: <name>`, `id: <n>`, `data: <json>`: one server-sent event, appended to `bytes`. JSON has no raw newlines, so the data is
-    /// one line.
-    static func serverSentEvent(_ event: ChatEvent, id: Int, into bytes: inout [UInt8]) {
-        bytes += "event: \(event.name)\nid: \(id)\ndata: ".utf8
-        bytes += data(event)
-        bytes += "\n\n".utf8
     }
 
     /// `{"event", "id", "data"}`: one WebSocket text frame.
     static func frame(_ event: ChatEvent, id: Int) -> String {
-        "{\"event\":\"\(event.name)\",\"id\":\(id),\"data\":" + String(decoding: data(event), as: UTF8.self) + "}"
+        var bytes = Array("{\"event\":\"\(event.name)\",\"id\":\(id),\"data\":".utf8)
+        write(event, into: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static let encoder: JSONEncoder = {
