@@ -8,6 +8,8 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext, We
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
     public let webSocket: WebSocketHandlerReference<AppRequestContext>
+    /// The connection's event loop, where its streamed responses wait for what they write (`EventLoopTaskExecutor`).
+    let eventLoop: any EventLoop
     /// The whole body, once `BodyLimit` has read it: the generated operations are handed it as bytes of
     /// known length, so nothing reads it through an async sequence again.
     var body: ByteBuffer?
@@ -16,5 +18,6 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext, We
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
         self.webSocket = .init()
+        self.eventLoop = source.channel.eventLoop
     }
 }

@@ -30,13 +30,13 @@ struct ChatRoutes: Sendable {
                 ChatSocket.registerFallback(blueprint.prefix + route.path, on: router)
                 continue
             }
-            router.on(RouterPath(blueprint.prefix + route.path), method: HTTPRequest.Method(route.method) ?? .post) { request, _ in
-                try await handle(route, request)
+            router.on(RouterPath(blueprint.prefix + route.path), method: HTTPRequest.Method(route.method) ?? .post) { request, context in
+                try await handle(route, request, eventLoop: context.eventLoop)
             }
         }
     }
 
-    private func handle(_ route: ChatRoute, _ request: Request) async throws -> Response {
+    private func handle(_ route: ChatRoute, _ request: Request, eventLoop: any EventLoop) async throws -> Response {
         let identity = try RequestScope.requireIdentity()
         let body = try await JSONBody.read(request, maxBytes: maxBodyBytes)
         let asked = try read(route, body: body, identity: identity)
@@ -50,10 +50,8 @@ struct ChatRoutes: Sendable {
         let accept = request.headers.value(.accept) ?? ""
         if asked.stream ?? (accept.contains("text/event-stream") && !accept.contains("application/json")) {
             let events = EventStream(turn.events)
-            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
-                for await chunk in events { try await writer.write(ByteBuffer(bytes: chunk)) }
-                try await writer.finish(nil)
-            })
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"],
+                            body: EventLoopTaskExecutor.streamed(events.map { ByteBuffer(bytes: $0) }, on: eventLoop))
         }
         return JSONBody.response(.ok, Self.answer(try await CollectedTurn.collect(turn), route: route, blueprint: blueprint))
     }

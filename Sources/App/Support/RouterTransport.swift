@@ -1,4 +1,5 @@
 import HTTPTypes
+import NIOCore
 import Hummingbird
 import OpenAPIRuntime
 
@@ -29,12 +30,12 @@ struct RouterTransport: ServerTransport {
                 parameters[String(name)] = value
             }
             let (response, responseBody) = try await handler(request.head, body, ServerRequestMetadata(pathParameters: parameters))
-            return Response(status: response.status, headers: response.headerFields, body: try await Self.body(responseBody))
+            return Response(status: response.status, headers: response.headerFields, body: try await Self.body(responseBody, eventLoop: context.eventLoop))
         }
     }
 
     /// A body in memory as one buffer; a stream as a stream.
-    static func body(_ body: HTTPBody?) async throws -> ResponseBody {
+    static func body(_ body: HTTPBody?, eventLoop: any EventLoop) async throws -> ResponseBody {
         guard let body else { return ResponseBody(byteBuffer: ByteBuffer()) }
         if case .known(let length) = body.length, body.iterationBehavior == .multiple {
             var buffer = ByteBuffer()
@@ -49,6 +50,6 @@ struct RouterTransport: ServerTransport {
                 try await writer.finish(nil)
             }
         }
-        return ResponseBody(asyncSequence: chunks)
+        return EventLoopTaskExecutor.streamed(chunks, on: eventLoop)
     }
 }

@@ -33,6 +33,22 @@ struct RobustnessTests {
         }
     }
 
+    @Test("A provider whose streamed event never ends fails the turn as model_error past 16 MiB; the next turn is answered")
+    func endlessProviderEvent() async throws {
+        let fake = try await FakeProvider.start(.openai, [.endless(megabytes: 40), .text("Back to normal.")])
+        try await TestApp.withFakes([fake], testing: .live, customize: { $0.retry.cooldownAfter = 100 }) { app in
+            let user = try await app.signup()
+            let id = try await app.conversation(user.access)
+            let failed = try await app.send(id, "Go on forever", token: user.access, extra: ["model": "model0"])
+            #expect(failed.status == 502, "\(failed.text.prefix(300))")
+            #expect(failed.code == "model_error")
+            #expect((failed["detail"] as? String)?.contains("16 MiB") == true, "\(failed.text.prefix(300))")
+            let next = try await app.send(id, "Again", token: user.access)
+            #expect(next.status == 200, "\(next.text.prefix(300))")
+            #expect(fake.requests.count == 2, "a malformed answer is not retried")
+        }
+    }
+
     @Test("One user can run only so many turns at once: 429 too_many_turns")
     func turnCap() async throws {
         let fake = try await FakeProvider.start(.openai, [.slow("a slow answer indeed", delay: .milliseconds(300)), .text("Afterwards.")])

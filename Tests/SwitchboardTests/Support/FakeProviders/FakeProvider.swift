@@ -21,6 +21,8 @@ enum FakeReply: Sendable {
     case inBandError(afterText: String)
     /// A text answer whose pieces come `delay` apart.
     case slow(String, delay: Duration)
+    /// A streamed answer whose first event never ends: one `data` line of `megabytes` MiB, then the body ends.
+    case endless(megabytes: Int)
 }
 
 struct FakeCall: Sendable {
@@ -135,6 +137,14 @@ final class FakeProvider: Sendable {
             return Response(status: .init(code: status), headers: fields,
                             body: .init(byteBuffer: ByteBuffer(string: wire.errorBody(status: status, message: message))))
         }
+        if case .endless(let megabytes) = reply {
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
+                let piece = ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20)
+                try await writer.write(ByteBuffer(string: "data: "))
+                for _ in 0..<megabytes { try await writer.write(piece) }
+                try await writer.finish(nil)
+            })
+        }
         guard streaming else {
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: wire.whole(reply).jsonString)))
@@ -180,7 +190,7 @@ extension FakeReply {
         case .text(let text), .cut(let text), .inBandError(let text): (Self.split(text), nil)
         case .toolCalls(_, let text): (Self.split(text), nil)
         case .slow(let text, let delay): (Self.split(text), delay)
-        case .status: ([], nil)
+        case .status, .endless: ([], nil)
         }
     }
 
