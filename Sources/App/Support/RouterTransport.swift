@@ -1,6 +1,6 @@
 import HTTPTypes
-import NIOCore
 import Hummingbird
+import NIOCore
 import OpenAPIRuntime
 
 /// Serves the generated operations on the Hummingbird router.
@@ -30,11 +30,12 @@ struct RouterTransport: ServerTransport {
                 parameters[String(name)] = value
             }
             let (response, responseBody) = try await handler(request.head, body, ServerRequestMetadata(pathParameters: parameters))
-            return Response(status: response.status, headers: response.headerFields, body: try await Self.body(responseBody, eventLoop: context.eventLoop))
+            return Response(status: response.status, headers: response.headerFields,
+                            body: try await Self.body(responseBody, eventLoop: context.eventLoop))
         }
     }
 
-    /// A body in memory as one buffer; a stream as a stream.
+    /// A body in memory as one buffer; a stream as a stream, written from `eventLoop` (`EventLoopTaskExecutor`).
     static func body(_ body: HTTPBody?, eventLoop: any EventLoop) async throws -> ResponseBody {
         guard let body else { return ResponseBody(byteBuffer: ByteBuffer()) }
         if case .known(let length) = body.length, body.iterationBehavior == .multiple {
