@@ -102,7 +102,7 @@ extension ClientStorage {
     static let backupColumns = "id, version, timestamp, checksum, size_bytes, chunk_count, created_at"
 
     static func backup(_ row: any SQLRow) throws -> StoredBackup {
-        StoredBackup(id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID.random(),
+        StoredBackup(id: UUID.parse(try row.decode(column: "id", as: String.self)) ?? UUID.random(),
                      version: try row.decode(column: "version", as: Int64.self), timestamp: try row.decode(column: "timestamp", as: Int64.self),
                      checksum: try row.decode(column: "checksum", as: String.self), sizeBytes: try row.decode(column: "size_bytes", as: Int64.self),
                      chunkCount: try row.decode(column: "chunk_count", as: Int64.self),

@@ -115,7 +115,7 @@ extension ClientStorage {
     static let recordColumns = "id, table_name, checksum, size_bytes, created_at, updated_at"
 
     static func record(_ row: any SQLRow) throws -> StoredRecord {
-        StoredRecord(id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID.random(),
+        StoredRecord(id: UUID.parse(try row.decode(column: "id", as: String.self)) ?? UUID.random(),
                      table: try row.decode(column: "table_name", as: String.self), checksum: try row.decode(column: "checksum", as: String.self),
                      sizeBytes: try row.decode(column: "size_bytes", as: Int64.self),
                      createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self)),

@@ -91,9 +91,11 @@ extension ClientStorage {
             """)
         var index = UserVectors(dimensions: query.count)
         var ids: [String] = []
+        // Results are found by their row (`ids`), so one entry stands for every vector: no new id for each.
+        let entry = UserVectors.Entry(id: UUID.random(), namespace: "", tags: [], folded: "")
         for row in rows {
             ids.append(try row.decode(column: "id", as: String.self))
-            index.append(.init(id: UUID.random(), namespace: "", tags: [], folded: ""), vector: MemoryStore.decode(try row.decode(column: "vector", as: String.self)))
+            index.append(entry, vector: MemoryStore.decode(try row.decode(column: "vector", as: String.self)))
         }
         var results: [(id: String, score: Float, bytes: ByteBuffer)] = []
         for (row, score) in index.top(query, limit: limit) {
