@@ -53,7 +53,7 @@ extension Usage {
 
 /// A JSON object written member by member: the caller gives the keys in sorted order.
 struct JSONObjectWriter {
-    private(set) var bytes: [UInt8]
+    private var bytes: [UInt8]
     private var empty = true
 
     /// Takes `bytes` over (moved, not copied) and writes after them; `finished()` gives them back.

@@ -61,9 +61,7 @@ struct EventStreamParser {
             }
             guard let end = pending[scanned...].firstIndex(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
                 scanned = pending.count
-                if data.count + (pending.count - start) > Self.maximumEventBytes {
-                    throw ProviderError(.malformed, message: "A streamed event is larger than \(Self.maximumEventBytes >> 20) MiB.")
-                }
+                try checkSize(adding: pending.count - start)
                 return nil
             }
             let lineStart = start
@@ -91,6 +89,13 @@ struct EventStreamParser {
         }
     }
 
+    /// Fails when the event, with `count` bytes more, would pass `maximumEventBytes`.
+    private func checkSize(adding count: Int) throws(ProviderError) {
+        if data.count + count > Self.maximumEventBytes {
+            throw ProviderError(.malformed, message: "A streamed event is larger than \(Self.maximumEventBytes >> 20) MiB.")
+        }
+    }
+
     /// One field line: only `data` is kept.
     private mutating func take(line: Range<Int>) throws(ProviderError) {
         let field = pending[line]
@@ -99,9 +104,7 @@ struct EventStreamParser {
         guard pending[line.lowerBound..<colon].elementsEqual("data".utf8) else { return }
         var value = colon < line.upperBound ? colon + 1 : colon
         if value < line.upperBound, pending[value] == UInt8(ascii: " ") { value += 1 }
-        if data.count + (line.upperBound - value) > Self.maximumEventBytes {
-            throw ProviderError(.malformed, message: "A streamed event is larger than \(Self.maximumEventBytes >> 20) MiB.")
-        }
+        try checkSize(adding: line.upperBound - value)
         data.append(contentsOf: pending[value..<line.upperBound])
         data.append(UInt8(ascii: "\n"))
         hasData = true
