@@ -21,7 +21,7 @@ after start-up, then opens --streams streams whose model holds the answer open a
 open. Targets: added p50 under 1 ms (plain) and 2 ms (tool) at concurrency 1; idle RSS under 40 MiB; 1,000 open
 streams under 150 MiB.
 
-Usage: bench/chat.py [--concurrency 1,8,32,128] [--plain-concurrency 1] [--seconds 5] [--streams 1000] [--no-build] [--smoke]
+Usage: bench/chat.py [--concurrency 1,8,32,128] [--plain-concurrency 1,32] [--seconds 5] [--streams 1000] [--no-build] [--smoke]
 """
 import argparse, asyncio, json, os, statistics, subprocess, sys, time
 
@@ -178,7 +178,7 @@ def model_flags(port, names):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--concurrency", default="1,8,32,128", help="levels for tool turns")
-    parser.add_argument("--plain-concurrency", default="1", help="levels for plain turns")
+    parser.add_argument("--plain-concurrency", default="1,32", help="levels for plain turns")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--streams", type=int, default=1000)
     add_common_arguments(parser)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A zero-latency fake of OpenAI's streaming Chat Completions, for bench/chat.py (not a test fixture).
 
-Every request gets its whole answer at once: a `current_time` tool call when the conversation has no tool result yet,
-otherwise a short text. Model `plain` always answers with the text (a turn without tools). Model `hold` answers with
-one piece of text and then keeps the stream open until the client goes away (for counting the memory of open streams).
+Every request gets its whole answer at once: a `current_time` tool call when the last message is not a tool result
+(a new turn), otherwise a short text (the turn's second call). The last message decides, not the whole history: a
+conversation's earlier turns leave tool results in it, and the turns after them must call the tool too. Model `plain`
+always answers with the text (a turn without tools). Model `hold` answers with one piece of text and then keeps the stream open until the client goes away (for counting the memory of open streams).
 
 Usage: bench/fake_openai.py PORT
 """
@@ -56,7 +57,7 @@ class Fake(asyncio.Protocol):
             request = json.loads(body or b"{}")
             if request.get("model") == "hold":
                 self.transport.write(HOLD)  # and never finish
-            elif request.get("model") == "plain" or any(message.get("role") == "tool" for message in request.get("messages", [])):
+            elif request.get("model") == "plain" or (request.get("messages") or [{}])[-1].get("role") == "tool":
                 self.transport.write(TEXT)
             else:
                 self.transport.write(TOOL_CALL)
