@@ -197,30 +197,61 @@ extension JSONValue {
     public static func quote(_ string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         guard needsEscaping(string) else {
-            out.append(contentsOf: string.utf8)
+            appendUTF8(string, into: &out)
             out.append(UInt8(ascii: "\""))
             return
         }
-        let bytes = Array(string.utf8)
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
-            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
-            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
-            case 0..<0x20:
-                let hex = String(byte, radix: 16)
-                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
-            case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
-                out.append(contentsOf: (bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
-                index += 2
-            default: out.append(byte)
-            }
-            index += 1
+        if string.utf8.withContiguousStorageIfAvailable({ appendEscaped($0, into: &out) }) == nil {
+            Array(string.utf8).withUnsafeBufferPointer { appendEscaped($0, into: &out) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// `string`'s bytes, copied whole: `append(contentsOf: string.utf8)` went through the generic sequence path, a
+    /// byte at a time.
+    @inline(__always)
+    static func appendUTF8(_ string: String, into out: inout [UInt8]) {
+        if string.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil { out.append(contentsOf: string.utf8) }
+    }
+
+    private static let lowerHex = Array("0123456789abcdef".utf8)
+
+    /// The escaped text of `bytes`: runs with nothing to escape are found eight bytes at a time (`ByteScan`) and
+    /// copied whole. A tool's result is JSON text, quotes throughout, and a turn's requests carry its history's
+    /// results again at every model call; appended byte by byte, they were a twentieth of a tool turn.
+    private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        let raw = UnsafeRawBufferPointer(bytes)
+        var plain = 0, index = 0
+        func escape(_ text: StaticString, skipping count: Int) {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plain..<index]))
+            out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+            index += count
+            plain = index
+        }
+        while index < bytes.count {
+            index = ByteScan.skipPlain(raw, from: index, alsoStop: 0xE2)
+            // The word that may hold something to escape (or the last few bytes), byte by byte.
+            let end = min(bytes.count, index + 8)
+            while index < end {
+                switch bytes[index] {
+                case UInt8(ascii: "\""): escape("\\\"", skipping: 1)
+                case UInt8(ascii: "\\"): escape("\\\\", skipping: 1)
+                case UInt8(ascii: "\n"): escape("\\n", skipping: 1)
+                case UInt8(ascii: "\r"): escape("\\r", skipping: 1)
+                case UInt8(ascii: "\t"): escape("\\t", skipping: 1)
+                case let byte where byte < 0x20:
+                    escape("\\u00", skipping: 1)
+                    out.append(Self.lowerHex[Int(byte >> 4)])
+                    out.append(Self.lowerHex[Int(byte & 0xF)])
+                case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80 && bytes[index + 2] == 0xA8:
+                    escape("\\u2028", skipping: 3)
+                case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80 && bytes[index + 2] == 0xA9:
+                    escape("\\u2029", skipping: 3)
+                default:
+                    index += 1
+                }
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plain..<bytes.count]))
     }
 }

@@ -62,7 +62,7 @@ struct OpenAIProvider: ModelProvider {
     func body(_ request: ChatRequest, stream: Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(4096)
-        func raw(_ text: String) { out.append(contentsOf: text.utf8) }
+        func raw(_ text: String) { JSONValue.appendUTF8(text, into: &out) }
         func string(_ text: String) { JSONValue.quote(text, into: &out) }
         var first = true
         func member(_ name: String) {

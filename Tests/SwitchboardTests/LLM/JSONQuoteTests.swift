@@ -21,6 +21,40 @@ struct JSONQuoteTests {
         }
     }
 
+    @Test("Long strings with runs of plain text between escapes are written byte for byte as escaping each byte in turn writes them")
+    func runsAgainstByteByByte() {
+        func byteByByte(_ text: String) -> [UInt8] {
+            let bytes = Array(text.utf8)
+            var out: [UInt8] = [UInt8(ascii: "\"")], index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                switch byte {
+                case UInt8(ascii: "\""): out += Array("\\\"".utf8)
+                case UInt8(ascii: "\\"): out += Array("\\\\".utf8)
+                case UInt8(ascii: "\n"): out += Array("\\n".utf8)
+                case UInt8(ascii: "\r"): out += Array("\\r".utf8)
+                case UInt8(ascii: "\t"): out += Array("\\t".utf8)
+                case 0..<0x20: out += Array(String(format: "\\u%04x", Int(byte)).utf8)
+                case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
+                    out += Array((bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                    index += 2
+                default: out.append(byte)
+                }
+                index += 1
+            }
+            return out + [UInt8(ascii: "\"")]
+        }
+        let alphabet: [String] = ["plain text ", "a", "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1B}", "\u{1F}", "é", "€", "\u{2028}",
+                                  "\u{2029}", "\u{2027}", "😀", "{\"utc\":\"2026-12-04T20:00:00Z\",\"unix\":1796500000}"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let text = (0..<Int.random(in: 0...40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined()
+            var bytes: [UInt8] = []
+            JSONValue.quote(text, into: &bytes)
+            #expect(bytes == byteByByte(text), "\(text.debugDescription)")
+        }
+    }
+
     @Test("One character that needs escaping anywhere in a long clean string is escaped, and read back (both eight bytes at a time)")
     func everyPosition() throws {
         let specials = ["\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{2028}", "\u{2029}"]
