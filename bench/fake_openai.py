@@ -4,7 +4,8 @@
 Every request gets its whole answer at once: a `current_time` tool call when the last message is not a tool result
 (a new turn), otherwise a short text (the turn's second call). The last message decides, not the whole history: a
 conversation's earlier turns leave tool results in it, and the turns after them must call the tool too. Model `plain`
-always answers with the text (a turn without tools). Model `hold` answers with one piece of text and then keeps the stream open until the client goes away (for counting the memory of open streams).
+always answers with the text (a turn without tools). Model `hold` answers with one piece of text and then keeps the
+stream open until the client goes away (for counting the memory of open streams).
 
 Usage: bench/fake_openai.py PORT
 """
