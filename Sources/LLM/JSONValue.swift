@@ -180,27 +180,10 @@ extension JSONValue {
         }
     }
 
-    /// Most strings (ids, paths, log messages) need no escaping: they are appended whole. U+2028 and U+2029 are the
-    /// bytes E2 80 A8 and E2 80 A9, so a string without E2 has neither.
-    /// Every string written is checked, so eight bytes at a time, in place (`contains(where:)` on the UTF-8 view was
-    /// 4% of a chat turn's instructions), with `ByteScan`.
-    private static func needsEscaping(_ string: String) -> Bool {
-        func escaped(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0xE2 }
-        return string.utf8.withContiguousStorageIfAvailable { bytes in
-            let offset = ByteScan.skipPlain(UnsafeRawBufferPointer(bytes), from: 0, alsoStop: 0xE2)
-            return bytes[offset...].contains(where: escaped)
-        } ?? string.utf8.contains(where: escaped)
-    }
-
     /// Appends `string` as a JSON string literal: quotes, backslashes and control characters escaped, and the line
     /// separators U+2028/2029 too, so no value can break a line of JSON (the log handler relies on it).
     public static func quote(_ string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        guard needsEscaping(string) else {
-            appendUTF8(string, into: &out)
-            out.append(UInt8(ascii: "\""))
-            return
-        }
         if string.utf8.withContiguousStorageIfAvailable({ appendEscaped($0, into: &out) }) == nil {
             Array(string.utf8).withUnsafeBufferPointer { appendEscaped($0, into: &out) }
         }
@@ -217,8 +200,11 @@ extension JSONValue {
     private static let lowerHex = Array("0123456789abcdef".utf8)
 
     /// The escaped text of `bytes`: runs with nothing to escape are found eight bytes at a time (`ByteScan`) and
-    /// copied whole. A tool's result is JSON text, quotes throughout, and a turn's requests carry its history's
-    /// results again at every model call: appended byte by byte, they cost about 3% of a tool turn's instructions.
+    /// copied whole, so most strings (ids, paths, log messages) are one copy. Every string written passes here: a
+    /// byte-by-byte look (`contains(where:)` on the UTF-8 view) was 4% of a chat turn's instructions. U+2028 and
+    /// U+2029 are the bytes E2 80 A8 and E2 80 A9, so only a word holding E2 can hold them. A tool's result is JSON
+    /// text, quotes throughout, and a turn's requests carry its history's results again at every model call:
+    /// appended byte by byte, they cost about 3% of a tool turn's instructions.
     private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         let raw = UnsafeRawBufferPointer(bytes)
         var plain = 0, index = 0
