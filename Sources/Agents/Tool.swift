@@ -9,7 +9,8 @@ public protocol Tool: Sendable {
     var name: String { get }
     /// What the tool does and when to use it: the model reads this.
     var description: String { get }
-    /// A JSON Schema for the arguments object. Arguments are checked against it before `execute` runs.
+    /// A JSON Schema for the arguments object. Arguments are checked against it before `execute` runs. Read once,
+    /// with the name and description, when the registry is made: what the model is told of a tool does not change.
     var parameters: JSONValue { get }
     /// Runs the tool for `context.userID`. A `ToolError` is shown to the model; any other error is logged and the
     /// model is told only that the tool failed.
@@ -72,6 +73,9 @@ public struct ToolError: Error, Sendable {
 /// Every tool the server knows, by name. Agents pick from it.
 public struct ToolRegistry: Sendable {
     private let tools: [String: any Tool]
+    /// Each tool's spec, made once: a spec keeps the form a provider's request writes it in (`WireForm`), which a
+    /// spec made afresh for each turn would have to write again.
+    private let specsByName: [String: ToolSpec]
 
     public init(_ tools: [any Tool]) {
         var byName: [String: any Tool] = [:]
@@ -80,6 +84,7 @@ public struct ToolRegistry: Sendable {
             byName[tool.name] = tool
         }
         self.tools = byName
+        self.specsByName = byName.mapValues { ToolSpec(name: $0.name, description: $0.description, parameters: $0.parameters) }
     }
 
     public func tool(named name: String) -> (any Tool)? { tools[name] }
@@ -88,6 +93,6 @@ public struct ToolRegistry: Sendable {
 
     /// The specs of the named tools, in the order given, for the model.
     public func specs(_ names: [String]) -> [ToolSpec] {
-        names.compactMap { tools[$0] }.map { ToolSpec(name: $0.name, description: $0.description, parameters: $0.parameters) }
+        names.compactMap { specsByName[$0] }
     }
 }

@@ -46,15 +46,27 @@ public enum Part: Sendable, Hashable {
 }
 
 public struct ChatMessage: Sendable, Hashable {
-    public var role: Role
-    public var parts: [Part]
+    public var role: Role { didSet { wireForm = WireForm() } }
+    public var parts: [Part] { didSet { wireForm = WireForm() } }
     /// Gemini's `thoughtSignature` on the message's text, echoed back like a tool call's.
-    public var textSignature: String?
+    public var textSignature: String? { didSet { wireForm = WireForm() } }
+    /// The message as a provider last wrote it, shared by its copies; not part of what the message is (equality).
+    private(set) var wireForm = WireForm()
 
     public init(role: Role, parts: [Part], textSignature: String? = nil) {
         self.role = role
         self.parts = parts
         self.textSignature = textSignature
+    }
+
+    public static func == (lhs: ChatMessage, rhs: ChatMessage) -> Bool {
+        lhs.role == rhs.role && lhs.parts == rhs.parts && lhs.textSignature == rhs.textSignature
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(role)
+        hasher.combine(parts)
+        hasher.combine(textSignature)
     }
 
     public static func user(_ text: String) -> ChatMessage { ChatMessage(role: .user, parts: [.text(text)]) }
@@ -80,14 +92,26 @@ public struct ChatMessage: Sendable, Hashable {
 
 /// A tool as the model is told about it: `parameters` is a JSON Schema for the arguments object.
 public struct ToolSpec: Sendable, Hashable {
-    public var name: String
-    public var description: String
-    public var parameters: JSONValue
+    public var name: String { didSet { wireForm = WireForm() } }
+    public var description: String { didSet { wireForm = WireForm() } }
+    public var parameters: JSONValue { didSet { wireForm = WireForm() } }
+    /// The tool as a provider last wrote it, shared by its copies; not part of what the tool is (equality).
+    private(set) var wireForm = WireForm()
 
     public init(name: String, description: String, parameters: JSONValue) {
         self.name = name
         self.description = description
         self.parameters = parameters
+    }
+
+    public static func == (lhs: ToolSpec, rhs: ToolSpec) -> Bool {
+        lhs.name == rhs.name && lhs.description == rhs.description && lhs.parameters == rhs.parameters
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(description)
+        hasher.combine(parameters)
     }
 }
 

@@ -267,7 +267,7 @@ public struct ConversationStore: Sendable {
             let (parts, signature) = PartsCoding.decode(JSONValue.parse(stored) ?? .array([]))
             let message = ChatMessage(role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user, parts: parts,
                                       textSignature: signature)
-            messages.append((message, stored.utf8.count + RecentHistory.overheadBytes))
+            messages.append((message, 2 * stored.utf8.count + RecentHistory.overheadBytes))
         }
         if messages.count > limit { messages.removeFirst(messages.count - limit) }
         let read = RecentHistory(lastSeq: try first.decode(column: "last_seq", as: Int64.self), limit: limit, messages: messages)

@@ -58,7 +58,8 @@ struct OpenAIProvider: ModelProvider {
 
     /// The request as JSON, written straight into bytes, byte for byte what the same members as a `JSONValue` would
     /// write (keys sorted): made as a value, a turn's history (up to 100 messages) became a dictionary for every message
-    /// and tool call, each hashed to build and sorted again to write, twice a tool turn.
+    /// and tool call, each hashed to build and sorted again to write, twice a tool turn. Each message's entries are
+    /// written once and kept with it (`WireForm`), so a request mostly copies the history's bytes; each tool's too.
     func body(_ request: ChatRequest, stream: Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(4096)
@@ -80,52 +81,20 @@ struct OpenAIProvider: ModelProvider {
         member("messages")
         raw("[")
         var firstMessage = true
-        func beginMessage() {
-            raw(firstMessage ? "{\"content\":" : ",{\"content\":")
-            firstMessage = false
-        }
         // OpenAI caches long prompt prefixes by itself: the blocks, stable ones first, make one system message.
         let system = request.system.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n\n")
         if !system.isEmpty {
-            beginMessage()
+            raw(#"{"content":"#)
             string(system)
             raw(#","role":"system"}"#)
+            firstMessage = false
         }
         for chat in request.messages {
-            switch chat.role {
-            case .user:
-                beginMessage()
-                string(chat.text)
-                raw(#","role":"user"}"#)
-            case .assistant:
-                beginMessage()
-                let text = chat.text
-                if text.isEmpty { raw("null") } else { string(text) }
-                raw(#","role":"assistant""#)
-                let calls = chat.toolCalls
-                if !calls.isEmpty {
-                    raw(#","tool_calls":["#)
-                    for (index, call) in calls.enumerated() {
-                        raw(index == 0 ? #"{"function":{"arguments":"# : #",{"function":{"arguments":"#)
-                        string(call.arguments.jsonString)
-                        raw(#","name":"#)
-                        string(call.name)
-                        raw(#"},"id":"#)
-                        string(call.id)
-                        raw(#","type":"function"}"#)
-                    }
-                    raw("]")
-                }
-                raw("}")
-            case .tool:
-                for result in chat.toolResults {
-                    beginMessage()
-                    string(result.content.textForModel)
-                    raw(#","role":"tool","tool_call_id":"#)
-                    string(result.callID)
-                    raw("}")
-                }
-            }
+            let entries = chat.wireForm.bytes(.openAIChat) { Self.entries(chat) }
+            if entries.isEmpty { continue }
+            if !firstMessage { out.append(UInt8(ascii: ",")) }
+            firstMessage = false
+            out.append(contentsOf: entries)
         }
         raw("]")
         member("model")
@@ -147,12 +116,58 @@ struct OpenAIProvider: ModelProvider {
         }
         if !request.tools.isEmpty {
             member("tools")
-            JSONValue.array(request.tools.map { tool in
-                ["type": "function", "function": ["name": .string(tool.name), "description": .string(tool.description),
-                                                  "parameters": tool.parameters]]
-            }).write(to: &out)
+            for (index, tool) in request.tools.enumerated() {
+                out.append(index == 0 ? UInt8(ascii: "[") : UInt8(ascii: ","))
+                out.append(contentsOf: tool.wireForm.bytes(.openAIChat) {
+                    JSONValue.object(["type": "function", "function": ["name": .string(tool.name), "description": .string(tool.description),
+                                                                       "parameters": tool.parameters]]).jsonBytes
+                })
+            }
+            raw("]")
         }
         raw("}")
+        return out
+    }
+
+    /// A message as `messages` entries, comma-separated: a tool message is an entry a result, and none without one.
+    static func entries(_ chat: ChatMessage) -> [UInt8] {
+        var out: [UInt8] = []
+        func raw(_ text: String) { JSONValue.appendUTF8(text, into: &out) }
+        func string(_ text: String) { JSONValue.quote(text, into: &out) }
+        switch chat.role {
+        case .user:
+            raw(#"{"content":"#)
+            string(chat.text)
+            raw(#","role":"user"}"#)
+        case .assistant:
+            raw(#"{"content":"#)
+            let text = chat.text
+            if text.isEmpty { raw("null") } else { string(text) }
+            raw(#","role":"assistant""#)
+            let calls = chat.toolCalls
+            if !calls.isEmpty {
+                raw(#","tool_calls":["#)
+                for (index, call) in calls.enumerated() {
+                    raw(index == 0 ? #"{"function":{"arguments":"# : #",{"function":{"arguments":"#)
+                    string(call.arguments.jsonString)
+                    raw(#","name":"#)
+                    string(call.name)
+                    raw(#"},"id":"#)
+                    string(call.id)
+                    raw(#","type":"function"}"#)
+                }
+                raw("]")
+            }
+            raw("}")
+        case .tool:
+            for (index, result) in chat.toolResults.enumerated() {
+                raw(index == 0 ? #"{"content":"# : #",{"content":"#)
+                string(result.content.textForModel)
+                raw(#","role":"tool","tool_call_id":"#)
+                string(result.callID)
+                raw("}")
+            }
+        }
         return out
     }
 

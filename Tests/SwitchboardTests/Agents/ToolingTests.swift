@@ -1,7 +1,7 @@
 @testable import Agents
 import Core
 import Foundation
-import LLM
+@testable import LLM
 import Testing
 
 @Suite("Tools, schemas and history")
@@ -91,6 +91,68 @@ struct ToolingTests {
         #expect(prepared[1].toolCalls.map(\.id) == ["a", "b"], "c was never answered")
         #expect(prepared[2].toolResults.map(\.callID) == ["a", "b"])
         #expect(prepared[4].text == "partial")
+    }
+
+    @Test("History prepares random histories as the rules say, and keeps a message it does not change as the same value")
+    func historyAgainstTheRules() {
+        /// The rules, written plainly: every assistant message's results gathered by id, its calls kept if answered,
+        /// and its results made into a new message in the order of the calls.
+        func rules(_ stored: [ChatMessage]) -> [ChatMessage] {
+            guard let start = stored.firstIndex(where: { $0.role == .user }) else { return [] }
+            let messages = Array(stored[start...])
+            var prepared: [ChatMessage] = []
+            var index = 0
+            while index < messages.count {
+                var message = messages[index]
+                index += 1
+                if message.role == .user, !message.parts.isEmpty { prepared.append(message) }
+                guard message.role == .assistant else { continue }
+                var results: [String: ToolResult] = [:]
+                while index < messages.count, messages[index].role == .tool {
+                    for result in messages[index].toolResults { results[result.callID] = result }
+                    index += 1
+                }
+                message.parts = message.parts.filter { if case .toolCall(let call) = $0 { results[call.id] != nil } else { true } }
+                guard !message.parts.isEmpty else { continue }
+                prepared.append(message)
+                let answered = message.toolCalls.compactMap { results[$0.id] }
+                if !answered.isEmpty { prepared.append(ChatMessage(role: .tool, parts: answered.map(Part.toolResult))) }
+            }
+            return prepared
+        }
+        var generator = SystemRandomNumberGenerator()
+        func id() -> String { ["a", "b", "c"].randomElement(using: &generator)! }
+        for _ in 0..<3000 {
+            var messages: [ChatMessage] = []
+            for _ in 0..<Int.random(in: 0...8, using: &generator) {
+                switch Int.random(in: 0..<4, using: &generator) {
+                case 0:
+                    messages.append(Bool.random(using: &generator) ? .user("u") : ChatMessage(role: .user, parts: []))
+                case 1:
+                    let text: [Part] = Bool.random(using: &generator) ? [.text("t")] : []
+                    let calls = (0..<Int.random(in: 0...3, using: &generator)).map { _ in Part.toolCall(ToolCall(id: id(), name: "t", arguments: [:])) }
+                    messages.append(ChatMessage(role: .assistant, parts: text + calls))
+                default:
+                    let results = (0..<Int.random(in: 0...3, using: &generator)).map { _ in
+                        Part.toolResult(ToolResult(callID: id(), name: "t", content: .int(Int64.random(in: 0...2, using: &generator))))
+                    }
+                    messages.append(ChatMessage(role: .tool, parts: results))
+                }
+            }
+            #expect(History.prepare(messages) == rules(messages), "\(messages)")
+        }
+
+        // The usual history: each message comes out as the same value, the form a provider wrote it in shared.
+        let call = ToolCall(id: "a", name: "t", arguments: [:])
+        let stored: [ChatMessage] = [.user("hi"), ChatMessage(role: .assistant, parts: [.text("looking"), .toolCall(call)]),
+                                     ChatMessage(role: .tool, parts: [.toolResult(ToolResult(callID: "a", name: "t", content: 1))]),
+                                     ChatMessage(role: .assistant, parts: [.text("done")])]
+        let prepared = History.prepare(stored)
+        #expect(prepared == stored)
+        #expect(zip(prepared, stored).allSatisfy { $0.wireForm === $1.wireForm })
+        var changed = stored[1]
+        changed.parts.append(.text("more"))
+        #expect(changed.wireForm !== stored[1].wireForm, "a changed message is written anew")
     }
 
     @Test("JSON values keep integers, booleans and strings apart, and print with sorted keys")

@@ -197,5 +197,21 @@ struct RobustnessTests {
             let written = OpenAIProvider(config: config, client: .shared).body(request, stream: stream)
             #expect(String(decoding: written, as: UTF8.self) == JSONValue.object(expected).jsonString)
         }
+
+        // The second request above wrote each message from the form the first kept with it; a message or a tool
+        // changed since is written anew, and the copies it was made from keep theirs.
+        var changed = ChatRequest(messages: history, tools: tools + [ToolSpec(name: "second", description: "", parameters: [:])])
+        changed.messages[0].parts = [.text("Changed")]
+        changed.messages[2].parts.removeLast()
+        changed.tools[0].description = "Looks again"
+        let again = JSONValue.parse(Data(OpenAIProvider(config: config, client: .shared).body(changed, stream: false)))
+        #expect(again?["messages"]?[0]?["content"] == "Changed")
+        #expect(again?["messages"]?.arrayValue?.count == 5, "user, assistant, the one result left, assistant, assistant")
+        #expect(again?["tools"]?[0]?["function"]?["description"] == "Looks again")
+        #expect(again?["tools"]?[1]?["function"]?["name"] == "second")
+        let original = JSONValue.parse(Data(OpenAIProvider(config: config, client: .shared).body(ChatRequest(messages: history, tools: tools), stream: false)))
+        #expect(original?["messages"]?[0]?["content"] == .string(history[0].text))
+        #expect(original?["messages"]?.arrayValue?.count == 6)
+        #expect(original?["tools"]?[0]?["function"]?["description"] == #"Looks "up""#)
     }
 }
