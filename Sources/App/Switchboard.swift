@@ -363,7 +363,8 @@ public struct Switchboard: Sendable {
         // Compact JSON: pretty-printing costs time and bytes on every response.
         try handler.registerHandlers(on: RouterTransport(router: router), configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
             OperationChecksMiddleware(publicOperations: document.publicOperations, access: AccessRules(plans: settings.plans),
-                                      query: QueryValidation(rules: document.queryRules), maxBytes: settings.maxBodyBytes),
+                                      query: QueryValidation(rules: document.queryRules), maxBytes: settings.maxBodyBytes,
+                                      orchestrator: handler.orchestrator),
         ])
 
         chatRoutes?.register(on: router)

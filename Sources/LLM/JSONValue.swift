@@ -132,6 +132,10 @@ extension JSONValue {
         JSONParser.parse(Array(data))
     }
 
+    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        JSONParser.parse(bytes)
+    }
+
     /// Compact JSON with sorted keys: the same value always gives the same text.
     public var jsonString: String {
         String(decoding: jsonBytes, as: UTF8.self)

@@ -61,7 +61,7 @@ extension APIHandler {
     /// over. A failed turn answers the problem (what was produced is stored all the same).
     func answer(_ turn: Orchestrator.Turn, streaming: Bool) async throws -> TurnAnswer {
         if streaming {
-            return .stream(HTTPBody(EventStream(turn.events), length: .unknown, iterationBehavior: .single))
+            return .stream(DirectTurns.streamed(turn))
         }
         let collected = try await CollectedTurn.collect(turn)
         return .json(.init(turnId: turn.id.lowercased, conversationId: turn.conversationID.lowercased,
