@@ -124,7 +124,8 @@ private struct SQLiteRows: SQLDatabase {
     let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
     static let encoder = SQLiteDataEncoder()
 
-    /// A bind's value. Text and integers, most binds, go straight to theirs, as the encoder would convert them:
+    /// A bind's value. Text and integers, most binds, go straight to theirs, as the encoder would convert them
+    /// (an `Int64` to `Int`, which is 64 bits on every platform Switchboard builds for):
     /// its cast to `SQLiteDataConvertible` looks the conformance up at run time, and was 1% of a chat turn.
     static func data(_ bind: any Encodable & Sendable) throws -> SQLiteData {
         try direct(bind) ?? encoder.encode(bind)
@@ -137,10 +138,12 @@ private struct SQLiteRows: SQLDatabase {
         if T.self == Int.self { return .integer(unsafeBitCast(value, to: Int.self)) }
         if T.self == String?.self { return unsafeBitCast(value, to: String?.self).map(SQLiteData.text) ?? .null }
         if T.self == Int?.self { return unsafeBitCast(value, to: Int?.self).map(SQLiteData.integer) ?? .null }
+        if T.self == Int64.self { return .integer(Int(unsafeBitCast(value, to: Int64.self))) }
+        if T.self == Int64?.self { return unsafeBitCast(value, to: Int64?.self).map { .integer(Int($0)) } ?? .null }
         return nil
     }
 
-    var dialect: any SQLDialect { SQLiteDialect() }
+    var dialect: any SQLDialect { SQLiteStatementDialect() }
     var queryLogLevel: Logger.Level? { nil }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
@@ -148,7 +151,12 @@ private struct SQLiteRows: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        let (sql, binds) = serialize(query)
+        // A statement's text is made of a few dozen pieces; grown from empty, it was copied to a larger buffer
+        // four or five times.
+        var serializer = SQLSerializer(database: self)
+        serializer.sql.reserveCapacity(512)
+        query.serialize(to: &serializer)
+        let (sql, binds) = (serializer.sql, serializer.binds)
         let values = try binds.map(Self.data)
         let connection = self.connection
         if try Self.runInPlace(sql, values, on: connection, gate: gate, onRow) { return }

@@ -36,6 +36,16 @@ struct StatementTests {
         #expect(try rows.allSatisfy { try $0.decode(column: "t", as: String.self) == text })
         #expect(try rows.map { try $0.decode(column: "d", as: Double.self) } == [1.1, 2.1, 3.1])
         #expect(try rows.allSatisfy { try $0.decodeNil(column: "b") })
+        // Optional integers, and a statement with more binds than SQLite's placeholders kept made (128).
+        let some: Int64? = 7, none: Int64? = nil
+        try await db.run("INSERT INTO kinds (id, t, i) VALUES (4, \(bind: text), \(bind: some)), (5, \(bind: text), \(bind: none))")
+        let optional = try await db.all("SELECT i FROM kinds WHERE id IN (4, 5) ORDER BY id")
+        #expect(try optional.map { try $0.decode(column: "i", as: Int64?.self) } == [7, nil])
+        let many: [any Encodable & Sendable] = (1...300).map { $0 }
+        let counted = try #require(try await db.first("SELECT COUNT(*) AS n FROM kinds WHERE id IN (\(binds: many))"))
+        #expect(try counted.decode(column: "n", as: Int.self) == 5)
+        let last = try #require(try await db.first("SELECT \(binds: many) AS n"))
+        #expect(try last.decode(column: "n", as: Int.self) == 300, "the 300th bind in the 300th place")
     }
 
     @Test("A plain statement sent while a transaction is open runs after it, never inside it, and a rollback undoes only the transaction")
