@@ -50,23 +50,13 @@ public struct ChatMessage: Sendable, Hashable {
     public var parts: [Part] { didSet { wireForm = WireForm() } }
     /// Gemini's `thoughtSignature` on the message's text, echoed back like a tool call's.
     public var textSignature: String? { didSet { wireForm = WireForm() } }
-    /// The message as a provider last wrote it, shared by its copies; not part of what the message is (equality).
+    /// The message as a provider last wrote it, shared by its copies; equal to any other (`WireForm`).
     private(set) var wireForm = WireForm()
 
     public init(role: Role, parts: [Part], textSignature: String? = nil) {
         self.role = role
         self.parts = parts
         self.textSignature = textSignature
-    }
-
-    public static func == (lhs: ChatMessage, rhs: ChatMessage) -> Bool {
-        lhs.role == rhs.role && lhs.parts == rhs.parts && lhs.textSignature == rhs.textSignature
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(role)
-        hasher.combine(parts)
-        hasher.combine(textSignature)
     }
 
     public static func user(_ text: String) -> ChatMessage { ChatMessage(role: .user, parts: [.text(text)]) }
@@ -95,23 +85,13 @@ public struct ToolSpec: Sendable, Hashable {
     public var name: String { didSet { wireForm = WireForm() } }
     public var description: String { didSet { wireForm = WireForm() } }
     public var parameters: JSONValue { didSet { wireForm = WireForm() } }
-    /// The tool as a provider last wrote it, shared by its copies; not part of what the tool is (equality).
+    /// The tool as a provider last wrote it, shared by its copies; equal to any other (`WireForm`).
     private(set) var wireForm = WireForm()
 
     public init(name: String, description: String, parameters: JSONValue) {
         self.name = name
         self.description = description
         self.parameters = parameters
-    }
-
-    public static func == (lhs: ToolSpec, rhs: ToolSpec) -> Bool {
-        lhs.name == rhs.name && lhs.description == rhs.description && lhs.parameters == rhs.parameters
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(name)
-        hasher.combine(description)
-        hasher.combine(parameters)
     }
 }
 
