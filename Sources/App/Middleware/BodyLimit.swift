@@ -23,11 +23,17 @@ struct BodyLimit: Sendable {
             }
         }
         guard let limit else { return }
-        if let length = request.headers.value(.contentLength).flatMap(Int.init), length > limit {
+        if let length = request.headers.value(.contentLength).flatMap(Self.length), length > limit {
             throw HTTPError(.contentTooLarge)
         }
         let body = try await request.collectBody(upTo: limit)
         context.body = body
         if rawBodyPaths.contains(request.uri.path) { scope.rawBody = body }
+    }
+
+    /// Digits past `Int.max` (NIO's parser lets a length through up to 2^64 - 1) are more than any limit: refused at
+    /// once, not after waiting for a body that will never come.
+    static func length(_ text: String) -> Int? {
+        Int(text) ?? (!text.isEmpty && text.utf8.allSatisfy { (48...57).contains($0) } ? .max : nil)
     }
 }

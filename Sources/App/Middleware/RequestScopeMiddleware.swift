@@ -45,7 +45,10 @@ struct RequestScopeMiddleware: RouterMiddleware {
         // The body is read and the token resolved before the scope is published, so that it is published once and
         // whole (nothing on that path logs); a failure is answered inside it, where its log line has the request id.
         var failure: (any Error)?
-        if let intake {
+        let unreadable = intake == nil ? nil : UnreadableHeads.problem(in: request)
+        if let unreadable {
+            failure = unreadable
+        } else if let intake {
             do {
                 try await intake.bodyLimit.read(&request, into: &context, scope: &scope)
                 try await intake.authentication.identify(request, scope: &scope)
@@ -69,6 +72,7 @@ struct RequestScopeMiddleware: RouterMiddleware {
             }
             // Appended: no route sets it, and the subscript's setter looks for fields to replace first.
             response.headers.append(HTTPField(name: .requestID, value: requestID))
+            if unreadable != nil { response.headers.append(HTTPField(name: .connection, value: "close")) }
             if response.headers.value(.contentType)?.hasPrefix("text/event-stream") == true {
                 response.headers[.cacheControl] = "no-cache"
                 response.headers[.xAccelBuffering] = "no"

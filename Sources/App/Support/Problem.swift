@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import OpenAPIRuntime
 
 /// Turns any error into the `AppError` a client sees. The one place where errors become responses: handlers,
@@ -27,6 +28,8 @@ enum Problem {
             default:
                 return internalError(error.underlyingError, logger: logger)
             }
+        case let error as HTTPParserError:
+            return UnreadableHeads.appError(for: error)
         case let error as HTTPError:
             switch error.status.code {
             case 404: return AppError.notFound("route")
