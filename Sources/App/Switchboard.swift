@@ -170,7 +170,7 @@ public struct Switchboard: Sendable {
                 }
                 let application = Application(
                     responder: responder,
-                    server: UnreadableHeads.server(webSocketRouter: webSocketRouter, configuration: .init(
+                    server: HeadWatch.server(webSocketRouter: webSocketRouter, socketPaths: Set(Self.socketPaths(blueprint).keys), configuration: .init(
                         http1: .init(idleTimeout: .seconds(Int64(settings.httpIdleTimeoutSeconds))),
                         // A ping every 30 s keeps idle sockets alive through proxies and finds dead peers.
                         ws: .init(maxFrameSize: ChatSocket.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30))))),

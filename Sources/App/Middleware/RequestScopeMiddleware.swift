@@ -45,7 +45,7 @@ struct RequestScopeMiddleware: RouterMiddleware {
         // The body is read and the token resolved before the scope is published, so that it is published once and
         // whole (nothing on that path logs); a failure is answered inside it, where its log line has the request id.
         var failure: (any Error)?
-        let unreadable = intake == nil ? nil : UnreadableHeads.problem(in: request)
+        let unreadable = intake == nil ? nil : HeadWatch.problem(in: request)
         if let unreadable {
             failure = unreadable
         } else if let intake {

@@ -29,7 +29,7 @@ enum Problem {
                 return internalError(error.underlyingError, logger: logger)
             }
         case let error as HTTPParserError:
-            return UnreadableHeads.appError(for: error)
+            return HeadWatch.appError(for: error)
         case let error as HTTPError:
             switch error.status.code {
             case 404: return AppError.notFound("route")

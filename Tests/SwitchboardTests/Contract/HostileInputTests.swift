@@ -110,6 +110,40 @@ struct HostileInputTests {
         }
     }
 
+    @Test("An Upgrade that is not a WebSocket handshake to a socket path is ignored: the request is served as HTTP/1.1")
+    func upgradesIgnored() async throws {
+        try await TestApp.run(.live) { app in
+            let user = try await app.signup()
+            let port = try #require(app.client.port)
+            func status(_ raw: String) async -> (Int?, String) {
+                let answer = await RawSocket.exchange(port: port, raw, timeout: 2)
+                return (answer.hasPrefix("HTTP/1.1 ") ? Int(answer.dropFirst(9).prefix(3)) : nil, String(answer.prefix(300)))
+            }
+            // What `curl --http2` sends to a plain http:// address: it was answered with nothing at all.
+            let h2c = await status("GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
+            #expect(h2c.0 == 200, "\(h2c.1)")
+            // A WebSocket upgrade without the handshake's key, to the socket's path: served as the plain GET it also is.
+            let keyless = await status("""
+                GET /api/v1/chat/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(user.access)\r\nConnection: Upgrade\r\n\
+                Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n
+                """)
+            #expect(keyless.0 == 426 && keyless.1.contains("websocket_required"), "\(keyless.1)")
+            // A complete handshake to a path that has no socket: the route answers.
+            let elsewhere = await status("""
+                GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n
+                """)
+            #expect(elsewhere.0 == 200, "\(elsewhere.1)")
+            // The real handshake still upgrades.
+            let socket = await status("""
+                GET /api/v1/chat/stream HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n
+                """)
+            #expect(socket.0 == 101, "\(socket.1)")
+            try await Self.stillServes(app, token: user.access)
+        }
+    }
+
     @Test("Malformed multipart uploads answer 400 with field errors, never 500")
     func multipart() async throws {
         try await TestApp.run(.live) { app in
