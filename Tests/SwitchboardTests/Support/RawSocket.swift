@@ -6,6 +6,24 @@ import Glibc
 /// Bytes sent as they are to a server on 127.0.0.1, for requests no HTTP client would send (a `Content-Length` past
 /// 64 bits, a request line that lies). Returns what came back before the server closed, or after `timeout`.
 enum RawSocket {
+    /// One HTTP/1.1 answer as it came off the wire: its status, its problem `code` when it has one, whether it closes
+    /// the connection, and its text (up to the next answer).
+    struct Answer {
+        let status: Int?
+        let code: String?
+        let closes: Bool
+        let text: Substring
+    }
+
+    /// The answers in what `exchange` returned, in order.
+    static func answers(_ text: String) -> [Answer] {
+        text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { answer in
+            let code = answer.range(of: #""code":"[a-z_]+""#, options: .regularExpression).map { String(answer[$0].dropFirst(8).dropLast()) }
+            return Answer(status: Int(answer.prefix(3)), code: code, closes: answer.lowercased().contains("\r\nconnection: close\r\n"),
+                          text: answer.prefix(300))
+        }
+    }
+
     static func exchange(port: Int, _ request: String, timeout: Int = 5) async -> String {
         await offThePool {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
