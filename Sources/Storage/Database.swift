@@ -10,7 +10,8 @@ public enum Engine: String, Sendable {
 /// One handle on the store, whatever the engine.
 ///
 /// `sql` runs single statements; `transaction` runs a body atomically. On SQLite both go through one serialized
-/// connection, so a transaction owns the connection for its whole body and no other query interleaves with it.
+/// connection, so a transaction owns the connection for its whole body and no other statement interleaves with it;
+/// a plain query may run beside it on a read connection, and sees what was committed before it, as on PostgreSQL.
 public protocol Database: Sendable {
     var engine: Engine { get }
     /// Runs single statements outside any explicit transaction.

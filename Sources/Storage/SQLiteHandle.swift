@@ -26,10 +26,13 @@ final class SQLiteHandle: @unchecked Sendable {
         var columns: SQLiteColumns
         /// How many times SQLite had prepared it again (after a change of schema) when `columns` were read.
         var preparedAgain: Int32 = 0
+        /// The statement changes nothing in the database.
+        let readOnly: Bool
 
         init(statement: OpaquePointer) {
             self.statement = statement
             self.columns = Self.columns(of: statement)
+            self.readOnly = sqlite_nio_sqlite3_stmt_readonly(statement) != 0
         }
 
         /// The columns as they are now: a change of schema (a column added by a migration) makes SQLite prepare the
@@ -50,9 +53,11 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    init(path: String) throws {
+    /// `reader`: a connection for reads alone (`SQLiteStore`'s read connections), which opens an existing file and
+    /// refuses any change to it (`PRAGMA query_only`), whatever it is given.
+    init(path: String, reader: Bool = false) throws {
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let flags = (reader ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let code = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
         guard code == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
@@ -64,6 +69,13 @@ final class SQLiteHandle: @unchecked Sendable {
         guard qpsg == SQLITE_OK else {
             sqlite_nio_sqlite3_close(handle)
             throw SQLiteFailure(code: qpsg, message: "cannot configure the SQLite connection")
+        }
+        if reader {
+            let code = sqlite_nio_sqlite3_exec(handle, "PRAGMA query_only = ON", nil, nil, nil)
+            guard code == SQLITE_OK else {
+                sqlite_nio_sqlite3_close(handle)
+                throw SQLiteFailure(code: code, message: "cannot make the SQLite connection read-only")
+            }
         }
         sqlite_nio_sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
         db = handle
@@ -96,6 +108,17 @@ final class SQLiteHandle: @unchecked Sendable {
     /// then answers busy at once, having changed nothing). Returns false, having run nothing, when it would wait.
     func runInPlace(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
         guard queued.load(ordering: .relaxed) == 0 else { return false }
+        return try runWithoutWaiting(sql, binds, onRow)
+    }
+
+    /// Runs `sql` as `runInPlace` does if SQLite says the statement only reads (`sqlite3_stmt_readonly`), for the
+    /// read connections, which have no thread of their own. Returns false, having run nothing, otherwise.
+    func runIfReadOnly(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
+        guard try prepare(sql).readOnly else { return false }
+        return try runWithoutWaiting(sql, binds, onRow)
+    }
+
+    private func runWithoutWaiting(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
         guard db != nil else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
         sqlite_nio_sqlite3_busy_timeout(db, 0)
         defer { sqlite_nio_sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds) }

@@ -8,13 +8,18 @@ import SQLiteNIO
 import Synchronization
 import VaporCSQLite
 
-/// SQLite: one connection in WAL mode with foreign keys on. A statement runs on the caller's thread when the
-/// connection is free, otherwise on the connection's own thread; transactions exclude other statements
-/// (`TransactionGate`).
+/// SQLite: one connection in WAL mode with foreign keys on, and read connections beside it. A statement runs on the
+/// caller's thread when the connection is free, otherwise on the connection's own thread; transactions exclude other
+/// statements (`TransactionGate`). A plain query (a `SELECT` outside any transaction) runs on a free read connection
+/// instead, on the caller's thread: WAL lets readers run beside the writer, and each sees the last commit, as a
+/// query on PostgreSQL sees every committed transaction and none that is under way.
 final class SQLiteStore: Database {
     let engine = Engine.sqlite
     let sql: any SQLDatabase
     private let connection: SQLiteHandle
+    private let readers: [SQLiteHandle]
+    /// As many as there are threads to run requests: the event loops, whose tasks then rarely find all of them taken.
+    private static let readerCount = max(2, System.coreCount)
     private let raw: SQLiteRows
     private let gate: TransactionGate
     private let closed = Atomic(false)
@@ -22,12 +27,13 @@ final class SQLiteStore: Database {
     /// pool, such as bcrypt hashing. One thread runs statements in the order they are handed to it.
     private let threadPool: NIOThreadPool
 
-    private init(connection: SQLiteHandle, threadPool: NIOThreadPool, logger: Logger) {
+    private init(connection: SQLiteHandle, readers: [SQLiteHandle], threadPool: NIOThreadPool, logger: Logger) {
         self.connection = connection
+        self.readers = readers
         self.threadPool = threadPool
         self.gate = TransactionGate()
-        self.raw = SQLiteRows(connection: connection, threadPool: threadPool, gate: nil, logger: logger)
-        self.sql = SQLiteRows(connection: connection, threadPool: threadPool, gate: gate, logger: logger)
+        self.raw = SQLiteRows(connection: connection, readers: [], threadPool: threadPool, gate: nil, logger: logger)
+        self.sql = SQLiteRows(connection: connection, readers: readers, threadPool: threadPool, gate: gate, logger: logger)
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteStore {
@@ -35,14 +41,25 @@ final class SQLiteStore: Database {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
-        let connection: SQLiteHandle
+        let connections: (SQLiteHandle, [SQLiteHandle])
         do {
-            connection = try await threadPool.runIfActive { try SQLiteHandle(path: path) }
+            // The read connections open the file the first one created; they take up WAL when it is switched on.
+            connections = try await threadPool.runIfActive {
+                let connection = try SQLiteHandle(path: path)
+                var readers: [SQLiteHandle] = []
+                do {
+                    for _ in 0..<readerCount { readers.append(try SQLiteHandle(path: path, reader: true)) }
+                } catch {
+                    (readers + [connection]).forEach { $0.close() }
+                    throw error
+                }
+                return (connection, readers)
+            }
         } catch {
             try? await threadPool.shutdownGracefully()
             throw error
         }
-        let store = SQLiteStore(connection: connection, threadPool: threadPool, logger: logger)
+        let store = SQLiteStore(connection: connections.0, readers: connections.1, threadPool: threadPool, logger: logger)
         // The connection waits for another process's lock (`SQLiteHandle.busyTimeoutMilliseconds`); within one
         // process writes queue at the gate and never wait for it.
         for pragma in [
@@ -87,24 +104,25 @@ final class SQLiteStore: Database {
 
     func close() async throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
-        let connection = self.connection
-        try await threadPool.runIfActive {
+        let connections = [connection] + readers
+        try await threadPool.runIfActive { Self.close(connections) }
+        try await threadPool.shutdownGracefully()
+    }
+
+    /// Closes each connection once nobody runs a statement on it; a statement after that fails.
+    private static func close(_ connections: [SQLiteHandle]) {
+        for connection in connections {
             connection.claim()
             defer { connection.release() }
             connection.close()
         }
-        try await threadPool.shutdownGracefully()
     }
 
     deinit {
         // A store dropped without `close` (an error path) still releases its file rather than leak it.
         if !closed.load(ordering: .relaxed) {
-            let (connection, threadPool) = (self.connection, self.threadPool)
-            threadPool.submit { _ in
-                connection.claim()
-                defer { connection.release() }
-                connection.close()
-            }
+            let (connections, threadPool) = ([connection] + readers, self.threadPool)
+            threadPool.submit { _ in Self.close(connections) }
             threadPool.shutdownGracefully { _ in }
         }
     }
@@ -118,6 +136,8 @@ final class SQLiteStore: Database {
 /// (the statements of the transaction itself). Either runs in place when it can (`runInPlace`).
 private struct SQLiteRows: SQLDatabase {
     let connection: SQLiteHandle
+    /// `SQLiteStore`'s read connections for plain statements; none for a transaction's.
+    let readers: [SQLiteHandle]
     let threadPool: NIOThreadPool
     let gate: TransactionGate?
     let logger: Logger
@@ -158,6 +178,7 @@ private struct SQLiteRows: SQLDatabase {
         query.serialize(to: &serializer)
         let (sql, binds) = (serializer.sql, serializer.binds)
         let values = try binds.map(Self.data)
+        if try Self.runOnReader(sql, values, readers, onRow) { return }
         let connection = self.connection
         if try Self.runInPlace(sql, values, on: connection, gate: gate, onRow) { return }
         let threadPool = self.threadPool
@@ -179,6 +200,25 @@ private struct SQLiteRows: SQLDatabase {
             }
             if let gate { gate.submit(handOver) } else { handOver() }
         }
+    }
+
+    /// Runs a query on the first free read connection, on the caller's thread, if SQLite says it only reads. Only
+    /// `SELECT` and `WITH` are tried: a `PRAGMA` that reads would answer for the read connection, not the store.
+    /// Returns false, having run nothing, when no read connection is free or the statement is not a query.
+    private static func runOnReader(_ sql: String, _ values: [SQLiteData], _ readers: [SQLiteHandle],
+                                    _ onRow: @Sendable (any SQLRow) -> Void) throws -> Bool {
+        guard !readers.isEmpty, isQuery(sql) else { return false }
+        for reader in readers where reader.tryClaim() {
+            defer { reader.release() }
+            return try reader.runIfReadOnly(sql, values) { onRow($0) }
+        }
+        return false
+    }
+
+    /// Whether `sql` begins, past any white space, with `SELECT` or `WITH` in any case.
+    static func isQuery(_ sql: String) -> Bool {
+        let head = sql.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }.prefix(7).map { $0 & 0xDF }
+        return head.starts(with: "SELECT".utf8) || head.starts(with: "WITH".utf8)
     }
 
     /// Runs the statement on the caller's own thread when the connection is free: no hand-off at all. A statement

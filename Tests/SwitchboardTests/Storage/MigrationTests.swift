@@ -120,3 +120,70 @@ struct StoreTests {
         try await db.close()
     }
 }
+
+@Suite("Plain queries beside writes")
+struct PlainQueryTests {
+    @Test("A plain query runs beside an open transaction and sees the last commit, not the transaction's rows")
+    func queryBesideTransaction() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        try await db.run("CREATE TABLE items (id TEXT PRIMARY KEY)")
+        try await db.run("INSERT INTO items (id) VALUES ('a')")
+        let (inside, entered) = AsyncStream<Void>.makeStream()
+        let (release, released) = AsyncStream<Void>.makeStream()
+        let writer = Task {
+            try await db.transaction { sql in
+                try await sql.raw("INSERT INTO items (id) VALUES ('b')").run()
+                entered.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in inside { break }
+        // Before read connections, this query waited for the transaction, which waits for this test: so it gets ten
+        // seconds, then the transaction is let go either way.
+        let during = try await withThrowingTaskGroup(of: [String]?.self) { group in
+            group.addTask { try await Self.ids(db) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            released.yield()
+            group.cancelAll()
+            return first
+        }
+        try await writer.value
+        #expect(during == ["a"])
+        #expect(try await Self.ids(db) == ["a", "b"])
+        try await db.close()
+    }
+
+    @Test("Each write is seen by the next query, whichever connection runs it; a write spelled WITH still writes")
+    func readYourWrites() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        try await db.run("CREATE TABLE items (id TEXT PRIMARY KEY)")
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let id = "item-\(index)"
+                    if index.isMultiple(of: 2) {
+                        try await db.run("INSERT INTO items (id) VALUES (\(bind: id))")
+                    } else {
+                        try await db.transaction { sql in try await sql.raw("INSERT INTO items (id) VALUES (\(bind: id))").run() }
+                    }
+                    // Lower case, and white space first: still a query.
+                    return try await db.first("\n  select id from items where id = \(bind: id)") != nil
+                }
+            }
+            for try await found in group { #expect(found) }
+        }
+        try await db.run("WITH n(v) AS (SELECT 'written') INSERT INTO items (id) SELECT v FROM n")
+        #expect(try await db.first("SELECT id FROM items WHERE id = 'written'") != nil)
+        #expect(try await db.all("SELECT id FROM items").count == 201)
+        try await db.close()
+        await #expect(throws: (any Error).self) { try await db.run("SELECT id FROM items") }
+    }
+
+    private static func ids(_ db: any Database) async throws -> [String] {
+        try await db.all("SELECT id FROM items ORDER BY id").map { try $0.decode(column: "id", as: String.self) }
+    }
+}
