@@ -48,7 +48,8 @@ final class SQLiteStore: Database {
                 let connection = try SQLiteHandle(path: path)
                 var readers: [SQLiteHandle] = []
                 do {
-                    for _ in 0..<readerCount { readers.append(try SQLiteHandle(path: path, reader: true)) }
+                    // An in-memory database is its connection's alone: another would open a database of its own.
+                    for _ in 0..<(path == ":memory:" ? 0 : readerCount) { readers.append(try SQLiteHandle(path: path, reader: true)) }
                 } catch {
                     (readers + [connection]).forEach { $0.close() }
                     throw error

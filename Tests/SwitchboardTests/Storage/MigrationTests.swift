@@ -183,6 +183,16 @@ struct PlainQueryTests {
         await #expect(throws: (any Error).self) { try await db.run("SELECT id FROM items") }
     }
 
+    @Test("An in-memory SQLite database has no read connections, which would each open an empty one",
+          .enabled(if: TestDatabase.engine == .sqlite))
+    func inMemory() async throws {
+        let db = try await openDatabase(url: nil, sqlitePath: ":memory:", logger: TestDatabase.logger)
+        try await db.run("CREATE TABLE items (id TEXT PRIMARY KEY)")
+        try await db.run("INSERT INTO items (id) VALUES ('a')")
+        #expect(try await Self.ids(db) == ["a"])
+        try await db.close()
+    }
+
     private static func ids(_ db: any Database) async throws -> [String] {
         try await db.all("SELECT id FROM items ORDER BY id").map { try $0.decode(column: "id", as: String.self) }
     }
