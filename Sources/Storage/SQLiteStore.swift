@@ -10,9 +10,9 @@ import VaporCSQLite
 
 /// SQLite: one connection in WAL mode with foreign keys on, and read connections beside it. A statement runs on the
 /// caller's thread when the connection is free, otherwise on the connection's own thread; transactions exclude other
-/// statements (`TransactionGate`). A plain query (a `SELECT` outside any transaction) runs on a free read connection
-/// instead, on the caller's thread: WAL lets readers run beside the writer, and each sees the last commit, as a
-/// query on PostgreSQL sees every committed transaction and none that is under way.
+/// statements (`TransactionGate`). A plain query (`SELECT` or `WITH` outside any transaction) runs on a free read
+/// connection instead, on the caller's thread: WAL lets readers run beside the writer, and each sees the last commit,
+/// as a query on PostgreSQL sees every committed transaction and none that is under way.
 final class SQLiteStore: Database {
     let engine = Engine.sqlite
     let sql: any SQLDatabase
@@ -217,7 +217,7 @@ private struct SQLiteRows: SQLDatabase {
     }
 
     /// Whether `sql` begins, past any white space, with `SELECT` or `WITH` in any case.
-    static func isQuery(_ sql: String) -> Bool {
+    private static func isQuery(_ sql: String) -> Bool {
         let head = sql.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }.prefix(7).map { $0 & 0xDF }
         return head.starts(with: "SELECT".utf8) || head.starts(with: "WITH".utf8)
     }

@@ -53,9 +53,10 @@ class Bearer:
 
 # ST302 (`ensure_resource_availability`: a resource just created answers 404) looks for a DELETE of it in the same
 # scenario, and in schemathesis 4.32.5 that look-up can miss one: CI failed on POST /api/v1/conversations, a DELETE
-# of it (204), then its approvals (404, as they should be). So the check runs as `created_resource_available`
-# instead (scripts/fuzz/run excludes the original), which first asks whether any request of the run removed that
-# URL or one above it with a 2xx DELETE. Ids are never reused, so a URL once deleted stays gone.
+# of it (204), then its approvals (404, as they should be). It cannot know an app's aliases either (Aterges'
+# /api/integrations/{id} is /api/v1/integrations/{id}). So the check runs as `created_resource_available` instead
+# (scripts/fuzz/run excludes the original), which first asks whether a 2xx DELETE of the run removed that URL, one
+# above it, or the resource whose id (a UUID: never reused) is one of its segments.
 _deleted, _deleted_lock = set(), threading.Lock()
 
 
@@ -63,18 +64,30 @@ def _path(response):
     return urllib.parse.urlsplit(response.request.url).path.rstrip("/")
 
 
+def _is_uuid(segment):
+    try:
+        return str(uuid.UUID(segment)) == segment.lower()
+    except ValueError:
+        return False
+
+
 @schemathesis.hook
 def after_call(context, case, response):
     if case.method.upper() == "DELETE" and 200 <= response.status_code < 300:
+        path = _path(response)
+        last = path.rsplit("/", 1)[-1]
         with _deleted_lock:
-            _deleted.add(_path(response))
+            _deleted.add(path)
+            if _is_uuid(last):
+                _deleted.add(last.lower())
 
 
 @schemathesis.check
 def created_resource_available(ctx, response, case):
     if response.status_code == 404:
         path = _path(response)
+        segments = {segment.lower() for segment in path.split("/")}
         with _deleted_lock:
-            if any(path == gone or path.startswith(gone + "/") for gone in _deleted):
+            if any(path == gone or path.startswith(gone + "/") or gone in segments for gone in _deleted):
                 return None
     return ensure_resource_availability(ctx, response, case)
