@@ -105,7 +105,9 @@ final class SQLiteStore: Database {
 
     func close() async throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
-        let connections = [connection] + readers
+        // The writer last: the last connection to close copies the WAL into the database and removes it, a write
+        // that belongs to the connection that writes.
+        let connections = readers + [connection]
         try await threadPool.runIfActive { Self.close(connections) }
         try await threadPool.shutdownGracefully()
     }
@@ -122,7 +124,7 @@ final class SQLiteStore: Database {
     deinit {
         // A store dropped without `close` (an error path) still releases its file rather than leak it.
         if !closed.load(ordering: .relaxed) {
-            let (connections, threadPool) = ([connection] + readers, self.threadPool)
+            let (connections, threadPool) = (readers + [connection], self.threadPool)
             threadPool.submit { _ in Self.close(connections) }
             threadPool.shutdownGracefully { _ in }
         }

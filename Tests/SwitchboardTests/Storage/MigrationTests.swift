@@ -159,7 +159,7 @@ struct PlainQueryTests {
 
     @Test("Each write is seen by the next query, whichever connection runs it; a write spelled WITH still writes")
     func readYourWrites() async throws {
-        let (db, _, _) = try await TestDatabase.open()
+        let (db, _, path) = try await TestDatabase.open()
         try await db.run("CREATE TABLE items (id TEXT PRIMARY KEY)")
         try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<200 {
@@ -181,6 +181,8 @@ struct PlainQueryTests {
         #expect(try await db.all("SELECT id FROM items").count == 201)
         try await db.close()
         await #expect(throws: (any Error).self) { try await db.run("SELECT id FROM items") }
+        // Closing put the WAL back into the database file: no connection was left open.
+        if db.engine == .sqlite { #expect(!FileManager.default.fileExists(atPath: path + "-wal")) }
     }
 
     @Test("An in-memory SQLite database has no read connections, which would each open an empty one",
