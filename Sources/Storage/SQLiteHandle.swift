@@ -108,23 +108,27 @@ final class SQLiteHandle: @unchecked Sendable {
     /// then answers busy at once, having changed nothing). Returns false, having run nothing, when it would wait.
     func runInPlace(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
         guard queued.load(ordering: .relaxed) == 0 else { return false }
-        return try runWithoutWaiting(sql, binds, onRow)
+        return try runWithoutWaiting(sql, onlyIfReadOnly: false, binds, onRow)
     }
 
     /// Runs `sql` as `runInPlace` does if SQLite says the statement only reads (`sqlite3_stmt_readonly`), for the
     /// read connections, which have no thread of their own. Returns false, having run nothing, otherwise.
     func runIfReadOnly(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
-        guard try prepare(sql).readOnly else { return false }
-        return try runWithoutWaiting(sql, binds, onRow)
+        try runWithoutWaiting(sql, onlyIfReadOnly: true, binds, onRow)
     }
 
-    private func runWithoutWaiting(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
+    /// The statement is prepared inside the no-wait window too: preparing one may read the schema, which can wait
+    /// for another process's lock like any read.
+    private func runWithoutWaiting(_ sql: String, onlyIfReadOnly: Bool, _ binds: [SQLiteData],
+                                   _ onRow: (SQLiteFastRow) -> Void) throws -> Bool {
         guard db != nil else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
         sqlite_nio_sqlite3_busy_timeout(db, 0)
         defer { sqlite_nio_sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds) }
         var rows = 0
         do {
-            try run(sql, binds) { row in
+            let prepared = try prepare(sql)
+            if onlyIfReadOnly && !prepared.readOnly { return false }
+            try run(prepared, binds) { row in
                 rows += 1
                 onRow(row)
             }
@@ -140,7 +144,10 @@ final class SQLiteHandle: @unchecked Sendable {
 
     /// Runs `sql` with `binds`, handing each row to `onRow`.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws {
-        let prepared = try prepare(sql)
+        try run(prepare(sql), binds, onRow)
+    }
+
+    private func run(_ prepared: Prepared, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws {
         let statement = prepared.statement
         // Reset, not cleared: every parameter is bound again on the next run.
         defer { sqlite_nio_sqlite3_reset(statement) }

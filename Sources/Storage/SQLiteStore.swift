@@ -220,7 +220,8 @@ private struct SQLiteRows: SQLDatabase {
 
     /// Whether `sql` begins, past any white space, with `SELECT` or `WITH` in any case.
     private static func isQuery(_ sql: String) -> Bool {
-        let head = sql.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }.prefix(7).map { $0 & 0xDF }
+        // Lazy: this runs for every statement, and an array of its first bytes would be an allocation each time.
+        let head = sql.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }.lazy.map { $0 & 0xDF }
         return head.starts(with: "SELECT".utf8) || head.starts(with: "WITH".utf8)
     }
 
