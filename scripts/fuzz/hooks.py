@@ -57,7 +57,7 @@ class Bearer:
 # /api/integrations/{id} is /api/v1/integrations/{id}). So the check runs as `created_resource_available` instead
 # (scripts/fuzz/run excludes the original), which first asks whether a 2xx DELETE of the run removed that URL, one
 # above it, or the resource whose id (a UUID: never reused) is one of its segments.
-_deleted, _deleted_lock = set(), threading.Lock()
+_deleted_paths, _deleted_ids, _deleted_lock = set(), set(), threading.Lock()
 
 
 def _path(response):
@@ -77,9 +77,9 @@ def after_call(context, case, response):
         path = _path(response)
         last = path.rsplit("/", 1)[-1]
         with _deleted_lock:
-            _deleted.add(path)
+            _deleted_paths.add(path)
             if _is_uuid(last):
-                _deleted.add(last.lower())
+                _deleted_ids.add(last.lower())
 
 
 @schemathesis.check
@@ -88,6 +88,6 @@ def created_resource_available(ctx, response, case):
         path = _path(response)
         segments = {segment.lower() for segment in path.split("/")}
         with _deleted_lock:
-            if any(path == gone or path.startswith(gone + "/") or gone in segments for gone in _deleted):
+            if not segments.isdisjoint(_deleted_ids) or any(path == gone or path.startswith(gone + "/") for gone in _deleted_paths):
                 return None
     return ensure_resource_availability(ctx, response, case)
