@@ -5,7 +5,7 @@ called with (logout, password change, session deletion, and a blueprint's aliase
 "METHOD /path" a line) get a brand-new account's token on every call, so they can never blind the rest of the run,
 and whatever they change (a password, say) touches no other case. Without FUZZ_TOKEN no case carries a token.
 """
-import ast, json, os, threading, urllib.parse, urllib.request, uuid
+import ast, json, os, re, threading, urllib.parse, urllib.request, uuid
 
 import schemathesis
 from schemathesis.specs.openapi.checks import ensure_resource_availability
@@ -53,41 +53,59 @@ class Bearer:
 
 # ST302 (`ensure_resource_availability`: a resource just created answers 404) looks for a DELETE of it in the same
 # scenario, and in schemathesis 4.32.5 that look-up can miss one: CI failed on POST /api/v1/conversations, a DELETE
-# of it (204), then its approvals (404, as they should be). It cannot know an app's aliases either (Aterges'
-# /api/integrations/{id} is /api/v1/integrations/{id}). So the check runs as `created_resource_available` instead
-# (scripts/fuzz/run excludes the original), which first asks whether a 2xx DELETE of the run removed that URL, one
-# above it, or the resource whose id (a UUID: never reused) is one of its segments.
+# of it (204), then its approvals (404, as they should be). Nor can it know an app's aliases (Aterges'
+# /api/integrations/{id} is /api/v1/integrations/{id}), or a delete that takes the resource with it: CI failed again
+# on POST /api/v1/projects in a team, DELETE of that team (204), then PUT of the project (404, as it should be). So
+# the check runs as `created_resource_available` instead (scripts/fuzz/run excludes the original), which first asks
+# whether a 2xx DELETE of the run removed that URL or one above it, or a resource whose id (a UUID: never reused) is
+# in the 404's URL or in what created the resource: its request (the team it was made in) and the `id` it was given.
+# Not every UUID of the answer: it names the owner, and removing a member (the account itself) from a team is a
+# DELETE ending in the account's id, which would then excuse every 404 of the run.
 _deleted_paths, _deleted_ids, _deleted_lock = set(), set(), threading.Lock()
+_UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _path(response):
     return urllib.parse.urlsplit(response.request.url).path.rstrip("/")
 
 
-def _is_uuid(segment):
+def _uuids(*texts):
+    """The UUIDs in each text (str or bytes), lower-cased."""
+    found = set()
+    for text in texts:
+        if text:
+            found.update(match.decode().lower() for match in _UUID.findall(text.encode() if isinstance(text, str) else text))
+    return found
+
+
+def _own_id(response):
+    """The `id` member of a JSON object answer, if it has one."""
     try:
-        return str(uuid.UUID(segment)) == segment.lower()
+        body = json.loads(response.content)
     except ValueError:
-        return False
+        return None
+    return body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), str) else None
 
 
 @schemathesis.hook
 def after_call(context, case, response):
     if case.method.upper() == "DELETE" and 200 <= response.status_code < 300:
         path = _path(response)
-        last = path.rsplit("/", 1)[-1]
         with _deleted_lock:
             _deleted_paths.add(path)
-            if _is_uuid(last):
-                _deleted_ids.add(last.lower())
+            _deleted_ids.update(_uuids(path.rsplit("/", 1)[-1]))
 
 
 @schemathesis.check
 def created_resource_available(ctx, response, case):
     if response.status_code == 404:
         path = _path(response)
-        segments = {segment.lower() for segment in path.split("/")}
+        ids = _uuids(path)
+        parent = ctx.internals.find_parent(case_id=case.id)
+        created = parent and ctx.internals.find_response(case_id=parent.id)
+        if created is not None:
+            ids |= _uuids(created.request.url, created.request.body, _own_id(created))
         with _deleted_lock:
-            if not segments.isdisjoint(_deleted_ids) or any(path == gone or path.startswith(gone + "/") for gone in _deleted_paths):
+            if not ids.isdisjoint(_deleted_ids) or any(path == gone or path.startswith(gone + "/") for gone in _deleted_paths):
                 return None
     return ensure_resource_availability(ctx, response, case)
