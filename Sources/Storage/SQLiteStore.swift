@@ -176,10 +176,15 @@ private struct SQLiteRows: SQLDatabase {
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         // A statement's text is made of a few dozen pieces; grown from empty, it was copied to a larger buffer
         // four or five times.
-        var serializer = SQLSerializer(database: self)
-        serializer.sql.reserveCapacity(512)
-        query.serialize(to: &serializer)
-        let (sql, binds) = (serializer.sql, serializer.binds)
+        let sql: String, binds: [any Encodable & Sendable]
+        if let fixed = query as? FixedStatement {
+            (sql, binds) = (fixed.text.sqlite, fixed.binds)
+        } else {
+            var serializer = SQLSerializer(database: self)
+            serializer.sql.reserveCapacity(512)
+            query.serialize(to: &serializer)
+            (sql, binds) = (serializer.sql, serializer.binds)
+        }
         let values = try binds.map(Self.data)
         if try Self.runOnReader(sql, values, readers, onRow) { return }
         let connection = self.connection

@@ -22,30 +22,33 @@ enum DirectBodies {
 
     static let health: JSONValue = ["status": "ok", "version": .string(Switchboard.version)]
 
+    /// The contract's `User`, as `Components.Schemas.User` encodes it (a nil email or name left out), its members in
+    /// `JSONValue`'s sorted order. Written member by member: a `JSONValue` object of the user (a dictionary, sorted,
+    /// then written) cost 12,000 instructions a `/me`.
+    static func user(_ user: User) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        var object = JSONObjectWriter(taking: &bytes)
+        object.string("created_at", RFC3339.format(user.createdAt, fractionalDigits: 0))
+        object.string("email", user.email)
+        object.string("id", user.id.lowercased)
+        object.string("name", user.name)
+        object.string("tier", user.tier)
+        return object.finished()
+    }
+
     /// The 200 answer to `operationID` when it is written here and the request accepts it as is; nil leaves the
     /// request to the operation's handler.
     static func response(_ request: HTTPRequest, operationID: String) throws -> (HTTPResponse, HTTPBody?)? {
-        let body: JSONValue
+        let body: [UInt8]
         switch operationID {
-        case Operations.GetHealth.id: body = health
-        case Operations.GetMe.id: body = try RequestScope.requireIdentity().user.json
+        case Operations.GetHealth.id: body = health.jsonBytes
+        case Operations.GetMe.id: body = user(try RequestScope.requireIdentity().user)
         default: return nil
         }
         if let accept = request.headerFields.value(.accept), !acceptedAsIs.contains(accept) { return nil }
         var response = HTTPResponse(status: .ok)
         response.headerFields.append(HTTPField(name: .contentType, value: "application/json; charset=utf-8"))
-        return (response, HTTPBody(body.jsonBytes))
-    }
-}
-
-extension User {
-    /// The contract's `User`, as `Components.Schemas.User` encodes it: a nil email or name is left out.
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .string(id.lowercased), "tier": .string(tier), "created_at": .string(RFC3339.format(createdAt, fractionalDigits: 0)),
-        ]
-        if let email { object["email"] = .string(email) }
-        if let name { object["name"] = .string(name) }
-        return .object(object)
+        return (response, HTTPBody(body))
     }
 }

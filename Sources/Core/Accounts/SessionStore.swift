@@ -24,8 +24,12 @@ struct SessionStore: Sendable {
 
     /// SQL that is true for a live session `s` at `now`.
     private func live(_ now: Date) -> SQLQueryString {
-        "s.revoked_at IS NULL AND s.expires_at > \(bind: now.millis) AND s.refreshed_at > \(bind: now.millis - inactivityMillis)"
+        "\(Self.liveCondition(now.millis, now.millis - inactivityMillis))"
     }
+
+    /// `live`'s condition: binds `now`, then the oldest refresh that keeps a session alive.
+    private static let liveCondition = FixedStatement.Text(
+        "s.revoked_at IS NULL AND s.expires_at > ? AND s.refreshed_at > ?")
 
     func create(userID: UUID, refreshTokenHash: String, lifetime: TimeInterval, client: ClientInfo, now: Date) async throws -> Session {
         let session = Session(id: UUID.random(), userID: userID, createdAt: now, refreshedAt: now,
@@ -46,11 +50,15 @@ struct SessionStore: Sendable {
 
     /// The user of a live session, in one query: this runs on every authenticated request.
     func identity(sessionID: UUID, userID: UUID, now: Date) async throws -> User? {
-        try await db.first("""
-            SELECT \(unsafeRaw: UserStore.columns) FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.id = \(bind: sessionID.lowercased) AND s.user_id = \(bind: userID.lowercased) AND \(live(now))
-            """).map(UserStore.user(from:))
+        try await db.first(Self.identityQuery(sessionID.lowercased, userID.lowercased, now.millis, now.millis - inactivityMillis))
+            .map(UserStore.user(from:))
     }
+
+    /// `identity`'s query: the session by its id and user, if live.
+    private static let identityQuery = FixedStatement.Text("""
+        SELECT \(UserStore.columns) FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = ? AND s.user_id = ? AND \(liveCondition.text)
+        """)
 
     enum Rotation: Sendable {
         case rotated(Session)

@@ -25,13 +25,20 @@ extension UUID {
                         text[position] = UInt8(ascii: "-")
                         position += 1
                     }
-                    text[position] = hexDigits[Int(bytes[index] >> 4)]
-                    text[position + 1] = hexDigits[Int(bytes[index] & 0x0F)]
+                    text[position] = Self.hexDigit(bytes[index] >> 4)
+                    text[position + 1] = Self.hexDigit(bytes[index] & 0x0F)
                     position += 2
                 }
                 return 36
             }
         }
+    }
+
+    /// The lowercase hex digit of `nibble` (0 to 15), computed: the table it was read from is a global array, loaded
+    /// and bounds-checked for each of an id's 32 digits.
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble &+ (nibble < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10)
     }
 
     /// A UUID in `8-4-4-4-12` form, either case; nil for anything else.

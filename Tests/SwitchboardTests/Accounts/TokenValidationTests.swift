@@ -51,6 +51,21 @@ struct TokenValidationTests {
         }
     }
 
+    @Test("The Authorization header: the Bearer scheme in any case, spaces before the token; anything else is invalid_token")
+    func headerForms() async throws {
+        try await TestApp.run { app in
+            let token = try await app.signup().access
+            for accepted in ["Bearer \(token)", "bearer \(token)", "BEARER   \(token)"] {
+                let reply = try await app.request(.get, "/api/v1/auth/me", headers: [.authorization: accepted])
+                #expect(reply.status == 200, "\(accepted.prefix(12)): \(reply.text)")
+            }
+            for refused in ["Bearer", "Bearer ", "Bearerx \(token)", "Bear \(token)", "Token \(token)", token, "Bearer\t\(token)"] {
+                let reply = try await app.request(.get, "/api/v1/auth/me", headers: [.authorization: refused])
+                #expect(reply.status == 401 && reply.code == "invalid_token", "\(refused.prefix(12)): \(reply.text)")
+            }
+        }
+    }
+
     @Test("Tampered, alg:none, wrong-audience, wrong-issuer, foreign-key and expired tokens are rejected")
     func rejected() async throws {
         try await TestApp.run { app in

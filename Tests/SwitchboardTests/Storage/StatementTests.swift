@@ -21,6 +21,29 @@ struct StatementTests {
         #expect(try after.decode(column: "label", as: String.self) == "added")
     }
 
+    @Test("A fixed statement binds in order, alone and inside another statement, in a transaction too, on either engine")
+    func fixedStatement() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        defer { Task { try? await db.close() } }
+        try await db.run("CREATE TABLE fixed (id INTEGER PRIMARY KEY, label TEXT, n BIGINT)")
+        for (id, label, n) in [(1, "one", Int64(10)), (2, "two", 20), (3, "three", 30)] {
+            try await db.run("INSERT INTO fixed (id, label, n) VALUES (\(bind: id), \(bind: label), \(bind: n))")
+        }
+        let byLabel = FixedStatement.Text("SELECT id FROM fixed WHERE label = ? AND n > ?")
+        // Run twice with other binds: the second run must not see the first run's values.
+        #expect(try await db.first(byLabel("two", Int64(15)))?.decode(column: "id", as: Int.self) == 2)
+        #expect(try await db.first(byLabel("two", Int64(25))) == nil)
+        #expect(try await db.first(byLabel("three", Int64(25)))?.decode(column: "id", as: Int.self) == 3)
+        // Inside a statement with binds of its own before and after it, whose placeholders number on from them.
+        let range = FixedStatement.Text("n >= ? AND n <= ?")
+        let rows = try await db.all("SELECT id FROM fixed WHERE id <> \(bind: 1) AND \(range(Int64(10), Int64(30))) AND label <> \(bind: "three") ORDER BY id")
+        #expect(try rows.map { try $0.decode(column: "id", as: Int.self) } == [2])
+        let inside = try await db.transaction { sql in
+            try await sql.raw("SELECT COUNT(*) AS c FROM fixed WHERE \(range(Int64(15), Int64(35)))").first()?.decode(column: "c", as: Int.self)
+        }
+        #expect(inside == 2)
+    }
+
     @Test("Values come back as they were bound: text in any script, integers at the 64-bit edges, doubles, null")
     func roundTrip() async throws {
         let (db, _, _) = try await TestDatabase.open()
