@@ -349,7 +349,7 @@ public struct Switchboard: Sendable {
                           clock: clock)
         }
         // Public routes need no identity and are never rate limited.
-        let publicPaths = document.publicPaths.union(["/openapi.json", "/docs"])
+        let publicPaths = NameSet(document.publicPaths.union(["/openapi.json", "/docs"]))
         router.add(middleware: RequestScopeMiddleware(addresses: addresses, logger: logger, intake: .init(
             allowedMethods: AllowedMethods(paths: document.methodsByPath.merging(
                 ["/openapi.json": ["get"], "/docs": ["get"]].merging(Self.socketPaths(blueprint)) { $0 + $1 }
@@ -361,8 +361,9 @@ public struct Switchboard: Sendable {
             rateLimit: limiter.map { RateLimit(limiter: $0, plans: settings.plans, clock: clock) })))
 
         // Compact JSON: pretty-printing costs time and bytes on every response.
-        try handler.registerHandlers(on: RouterTransport(router: router), configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
-            OperationChecksMiddleware(publicOperations: document.publicOperations, access: AccessRules(plans: settings.plans),
+        let transport = RouterTransport(router: router)
+        try handler.registerHandlers(on: transport, configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [
+            OperationChecksMiddleware(publicOperations: NameSet(document.publicOperations), access: AccessRules(plans: settings.plans),
                                       query: QueryValidation(rules: document.queryRules), maxBytes: settings.maxBodyBytes,
                                       orchestrator: handler.orchestrator),
         ])
@@ -383,7 +384,8 @@ public struct Switchboard: Sendable {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
         }
-        return PathAliasResponder(router: router.buildResponder(), aliases: document.aliases, epochExpiry: blueprint?.epochTokenExpiry ?? false)
+        return PathAliasResponder(router: router.buildResponder(), staticRoutes: transport.staticRoutes.routes, aliases: document.aliases,
+                                  epochExpiry: blueprint?.epochTokenExpiry ?? false)
     }
 }
 

@@ -12,8 +12,8 @@ public struct FixedStatement: SQLExpression {
         /// As given, to be part of another fixed statement's text.
         public let text: String
         let pieces: [String]
-        /// SQLite's text, with numbered placeholders as SQLiteKit writes them (`?1`, `?2`...).
-        let sqlite: String
+        /// SQLite's text, with numbered placeholders as SQLiteKit writes them (`?1`, `?2`...), and its hash.
+        let sqlite: SQLiteText
 
         public init(_ text: String) {
             self.text = text
@@ -22,7 +22,7 @@ public struct FixedStatement: SQLExpression {
             for (index, piece) in pieces.dropFirst().enumerated() {
                 sqlite += "?\(index + 1)" + piece
             }
-            self.sqlite = sqlite
+            self.sqlite = SQLiteText(sqlite)
         }
 
         /// The statement with these binds, one for each `?` in order.

@@ -176,14 +176,14 @@ private struct SQLiteRows: SQLDatabase {
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         // A statement's text is made of a few dozen pieces; grown from empty, it was copied to a larger buffer
         // four or five times.
-        let sql: String, binds: [any Encodable & Sendable]
+        let sql: SQLiteText, binds: [any Encodable & Sendable]
         if let fixed = query as? FixedStatement {
             (sql, binds) = (fixed.text.sqlite, fixed.binds)
         } else {
             var serializer = SQLSerializer(database: self)
             serializer.sql.reserveCapacity(512)
             query.serialize(to: &serializer)
-            (sql, binds) = (serializer.sql, serializer.binds)
+            (sql, binds) = (SQLiteText(serializer.sql), serializer.binds)
         }
         let values = try binds.map(Self.data)
         if try Self.runOnReader(sql, values, readers, onRow) { return }
@@ -213,21 +213,14 @@ private struct SQLiteRows: SQLDatabase {
     /// Runs a query on the first free read connection, on the caller's thread, if SQLite says it only reads. Only
     /// `SELECT` and `WITH` are tried: a `PRAGMA` that reads would answer for the read connection, not the store.
     /// Returns false, having run nothing, when no read connection is free or the statement is not a query.
-    private static func runOnReader(_ sql: String, _ values: [SQLiteData], _ readers: [SQLiteHandle],
+    private static func runOnReader(_ sql: SQLiteText, _ values: [SQLiteData], _ readers: [SQLiteHandle],
                                     _ onRow: @Sendable (any SQLRow) -> Void) throws -> Bool {
-        guard !readers.isEmpty, isQuery(sql) else { return false }
+        guard !readers.isEmpty, sql.isQuery else { return false }
         for reader in readers where reader.tryClaim() {
             defer { reader.release() }
             return try reader.runIfReadOnly(sql, values) { onRow($0) }
         }
         return false
-    }
-
-    /// Whether `sql` begins, past any white space, with `SELECT` or `WITH` in any case.
-    private static func isQuery(_ sql: String) -> Bool {
-        // Lazy: this runs for every statement, and an array of its first bytes would be an allocation each time.
-        let head = sql.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }.lazy.map { $0 & 0xDF }
-        return head.starts(with: "SELECT".utf8) || head.starts(with: "WITH".utf8)
     }
 
     /// Runs the statement on the caller's own thread when the connection is free: no hand-off at all. A statement
@@ -237,7 +230,7 @@ private struct SQLiteRows: SQLDatabase {
     /// A plain statement (one with a `gate`) checks for an open transaction after the claim: a transaction's `BEGIN`
     /// needs the claim to run, and the gate marks the transaction open before its `BEGIN` and closed only after its
     /// `COMMIT`, so a closed gate seen while holding the claim means no transaction is under way on the connection.
-    private static func runInPlace(_ sql: String, _ values: [SQLiteData], on connection: SQLiteHandle, gate: TransactionGate?,
+    private static func runInPlace(_ sql: SQLiteText, _ values: [SQLiteData], on connection: SQLiteHandle, gate: TransactionGate?,
                                    _ onRow: @Sendable (any SQLRow) -> Void) throws -> Bool {
         guard connection.tryClaim() else { return false }
         defer { connection.release() }

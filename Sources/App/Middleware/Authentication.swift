@@ -8,18 +8,19 @@ import Hummingbird
 /// never rate limited (`RateLimit` applies to an identity).
 struct Authentication: Sendable {
     let accounts: Accounts
-    let publicPaths: Set<String>
+    let publicPaths: NameSet
 
-    func identify(_ request: Request, scope: inout RequestScope) async throws {
-        guard let header = request.headers.value(.authorization), !publicPaths.contains(request.uri.path) else { return }
+    /// The identity of the request's bearer token, or why the token was refused; neither without a token, or on a
+    /// public path. Throws only what is no answer about the token (the database failing, say).
+    func identify(_ request: Request) async throws -> (identity: Identity?, refusal: AppError?) {
+        guard let header = request.headers.value(.authorization), !publicPaths.contains(request.uri.path) else { return (nil, nil) }
         guard let token = Self.bearerToken(header) else {
-            scope.authError = AppError.unauthorized("invalid_token", "Use the Authorization header as 'Bearer <access_token>'.")
-            return
+            return (nil, AppError.unauthorized("invalid_token", "Use the Authorization header as 'Bearer <access_token>'."))
         }
         do {
-            scope.identity = try await accounts.authenticate(bearer: token)
+            return (try await accounts.authenticate(bearer: token), nil)
         } catch let error as AppError {
-            scope.authError = error
+            return (nil, error)
         }
     }
 

@@ -9,10 +9,11 @@ import Hummingbird
 struct BodyLimit: Sendable {
     let maxBytes: Int
     var overrides: [String: Int?] = [:]
-    var rawBodyPaths: Set<String> = []
+    var rawBodyPaths: NameSet = []
 
-    /// Reads the body into `context.body` (and `scope.rawBody` on a raw-body path), unless the route streams it.
-    func read(_ request: inout Request, into context: inout AppRequestContext, scope: inout RequestScope) async throws {
+    /// Reads the body into `context.body`, unless the route streams it; returns it on a raw-body path (for
+    /// `RequestScope.rawBody`).
+    func read(_ request: inout Request, into context: inout AppRequestContext) async throws -> ByteBuffer? {
         var limit: Int? = maxBytes
         if !overrides.isEmpty {
             let route = request.method.rawValue + " " + request.uri.path
@@ -22,13 +23,13 @@ struct BodyLimit: Sendable {
                 limit = own
             }
         }
-        guard let limit else { return }
+        guard let limit else { return nil }
         if let length = request.headers.value(.contentLength).flatMap(Self.length), length > limit {
             throw HTTPError(.contentTooLarge)
         }
         let body = try await request.collectBody(upTo: limit)
         context.body = body
-        if rawBodyPaths.contains(request.uri.path) { scope.rawBody = body }
+        return rawBodyPaths.contains(request.uri.path) ? body : nil
     }
 
     /// Digits past `Int.max` (NIO's parser lets a length through up to 2^64 - 1) are more than any limit: refused at

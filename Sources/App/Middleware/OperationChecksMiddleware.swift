@@ -16,7 +16,7 @@ import OpenAPIRuntime
 /// One middleware rather than one for each: every layer of OpenAPIRuntime's middleware chain costs a closure, async
 /// frames and error mapping on every request, and these checks need none of it.
 struct OperationChecksMiddleware: ServerMiddleware {
-    let publicOperations: Set<String>
+    let publicOperations: NameSet
     let access: AccessRules
     let query: QueryValidation
     let maxBytes: Int

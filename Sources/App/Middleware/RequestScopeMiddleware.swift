@@ -40,28 +40,29 @@ struct RequestScopeMiddleware: RouterMiddleware {
             address: addresses.resolve(peer: ClientAddressResolver.text(of: context.remoteAddress), forwardedFor: request.headers.value(.xForwardedFor)),
             userAgent: request.headers.value(.userAgent)
         )
-        var scope = RequestScope(requestID: requestID, client: client)
         var request = request, context = context
         // The body is read and the token resolved before the scope is published, so that it is published once and
         // whole (nothing on that path logs); a failure is answered inside it, where its log line has the request id.
         var failure: (any Error)?
+        var rawBody: ByteBuffer?, identity: Identity?, refusal: AppError?
         let unreadable = intake == nil ? nil : HeadWatch.problem(in: request)
         if let unreadable {
             failure = unreadable
         } else if let intake {
             do {
-                try await intake.bodyLimit.read(&request, into: &context, scope: &scope)
-                try await intake.authentication.identify(request, scope: &scope)
+                rawBody = try await intake.bodyLimit.read(&request, into: &context)
+                (identity, refusal) = try await intake.authentication.identify(request)
             } catch {
                 failure = error
             }
         }
-        let (admitted, admittedContext, identity) = (request, context, scope.identity)
+        let scope = RequestScope(requestID: requestID, client: client, identity: identity, authError: refusal, rawBody: rawBody)
+        let (admitted, admittedContext) = (request, context)
         return await RequestScope.$current.withValue(scope) {
             var response: Response
             do {
                 if let failure { throw failure }
-                if let rateLimit = intake?.rateLimit, let identity {
+                if let rateLimit = intake?.rateLimit, let identity = scope.identity {
                     response = try await rateLimit.respond(identity, requestID: requestID) { try await next(admitted, admittedContext) }
                 } else {
                     response = try await next(admitted, admittedContext)

@@ -7,6 +7,8 @@ import Hummingbird
 public struct PathAliasResponder: HTTPResponder {
     public typealias Context = AppRequestContext
     let router: RouterResponder<AppRequestContext>
+    /// The contract's operations without path parameters, found before the router is asked.
+    var staticRoutes = StaticRoutes()
     let aliases: PathAliases
     /// The token routes answer `expires_at` in epoch seconds (`app.token_expiry: epoch_seconds`).
     var epochExpiry = false
@@ -28,7 +30,12 @@ public struct PathAliasResponder: HTTPResponder {
             head.path = target
             request = Request(head: head, body: request.body)
         }
-        let response = try await router.respond(to: request, context: context)
+        let response: Response
+        if let found = try await staticRoutes.respond(to: request, context: context) {
+            response = found
+        } else {
+            response = try await router.respond(to: request, context: context)
+        }
         guard epochExpiry, EpochExpiry.paths.contains(request.uri.path) else { return response }
         return try await EpochExpiry.rewrite(response)
     }

@@ -9,15 +9,19 @@ import OpenAPIRuntime
 /// every body through an async sequence and a writer closure, even the JSON document the generated code has already
 /// encoded into memory, which is nearly every response. Here a body of known length that may be read more than once
 /// (one in memory) goes out as one buffer; only a real stream (server-sent events) is streamed.
+///
+/// An operation whose path has no parameter is also collected in `staticRoutes`, wrapped in the router's middleware,
+/// for `PathAliasResponder` to find without walking the trie.
 struct RouterTransport: ServerTransport {
     let router: Router<AppRequestContext>
+    let staticRoutes = StaticRoutesBuilder()
 
     func register(
         _ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
         method: HTTPRequest.Method,
         path: String
     ) throws {
-        router.on(RouterPath(path), method: method) { request, context in
+        let endpoint = CallbackResponder<AppRequestContext> { request, context in
             let body: HTTPBody?
             if let buffer = context.body {
                 body = buffer.readableBytes == 0 ? nil : HTTPBody([UInt8](buffer: buffer))
@@ -33,6 +37,8 @@ struct RouterTransport: ServerTransport {
             return Response(status: response.status, headers: response.headerFields,
                             body: try await Self.body(responseBody, eventLoop: context.eventLoop))
         }
+        router.on(RouterPath(path), method: method, responder: endpoint)
+        staticRoutes.routes.add(path, method: method, responder: router.middlewares.constructResponder(finalResponder: endpoint))
     }
 
     /// A body in memory as one buffer; a stream as a stream, written from `eventLoop` (`EventLoopTaskExecutor`).

@@ -17,6 +17,18 @@ struct AccessClaims: JWTPayload, Equatable {
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
+/// What a verified access token grants: its user and session, parsed once and kept with the token
+/// (`TokenCache`), with the ids as the database stores them, so that a request presenting it again neither parses
+/// nor writes an id before the session look-up.
+struct AccessGrant: Sendable {
+    let userID: UUID
+    let sessionID: UUID
+    /// `userID` and `sessionID` as stored (`UUID.lowercased`).
+    let userIDText: String
+    let sessionIDText: String
+    let exp: Int64
+}
+
 /// Mints and verifies access tokens: short-lived EdDSA JWTs.
 public final class AccessTokens: Sendable {
     private let keys: JWTKeyCollection
@@ -25,7 +37,7 @@ public final class AccessTokens: Sendable {
     let audience: String
     let ttlSeconds: Int
     let clock: WallClock
-    private let cache = TokenCache<AccessClaims>()
+    private let cache = TokenCache<AccessGrant>()
 
     public init(signingKey: SigningKey, issuer: String, audience: String, ttlSeconds: Int, clock: WallClock) async {
         self.signingKey = signingKey
@@ -48,16 +60,17 @@ public final class AccessTokens: Sendable {
         return (token, expiresAt)
     }
 
-    /// The verified claims, or 401 `invalid_token` / `token_expired`.
-    func verify(_ token: String) async throws -> AccessClaims {
+    /// What the token grants, or 401 `invalid_token` / `token_expired`.
+    func verify(_ token: String) async throws -> AccessGrant {
         let now = clock.now
-        let claims: AccessClaims
+        let grant: AccessGrant
         if let cached = cache.get(token, now: now) {
-            claims = cached
+            grant = cached
         } else {
             guard let header = JOSEHeader(token: token), header.alg == "EdDSA", header.kid == signingKey.kid else {
                 throw AppError.unauthorized("invalid_token", "The access token is malformed or not signed by this server.")
             }
+            let claims: AccessClaims
             do {
                 claims = try await keys.verify(token, as: AccessClaims.self)
             } catch {
@@ -66,14 +79,19 @@ public final class AccessTokens: Sendable {
             guard claims.iss == issuer, claims.aud == audience else {
                 throw AppError.unauthorized("invalid_token", "The access token was issued for another issuer or audience.")
             }
+            guard let userID = UUID.parse(claims.sub), let sessionID = UUID.parse(claims.sid) else {
+                throw AppError.unauthorized("invalid_token", "The access token's claims are invalid.")
+            }
+            grant = AccessGrant(userID: userID, sessionID: sessionID, userIDText: userID.lowercased, sessionIDText: sessionID.lowercased,
+                                exp: claims.exp)
             if Double(claims.exp) > now.timeIntervalSince1970 {
-                cache.put(token, claims, expiresAt: Date(timeIntervalSince1970: Double(claims.exp)), now: now)
+                cache.put(token, grant, expiresAt: Date(timeIntervalSince1970: Double(claims.exp)), now: now)
             }
         }
-        guard Double(claims.exp) > now.timeIntervalSince1970 else {
+        guard Double(grant.exp) > now.timeIntervalSince1970 else {
             throw AppError.unauthorized("token_expired", "The access token has expired; refresh it.")
         }
-        return claims
+        return grant
     }
 
     /// The public keys, as served at `/.well-known/jwks.json`.

@@ -47,14 +47,11 @@ public final class Accounts: Sendable {
             let user = try await externalUser(subject: subject, email: claims.email)
             return Identity(user: user, sessionID: nil)
         }
-        let claims = try await tokens.verify(token)
-        guard let userID = UUID.parse(claims.sub), let sessionID = UUID.parse(claims.sid) else {
-            throw AppError.unauthorized("invalid_token", "The access token's claims are invalid.")
-        }
-        guard let user = try await sessions.identity(sessionID: sessionID, userID: userID, now: clock.now) else {
+        let grant = try await tokens.verify(token)
+        guard let user = try await sessions.identity(of: grant, now: clock.now) else {
             throw AppError.unauthorized("session_revoked", "The session of this token has ended; log in again.")
         }
-        return Identity(user: user, sessionID: sessionID)
+        return Identity(user: user, sessionID: grant.sessionID)
     }
 
     /// The user for an external subject, created on first sight. A subject that is a UUID (as Supabase's are)

@@ -49,8 +49,8 @@ struct SessionStore: Sendable {
     }
 
     /// The user of a live session, in one query: this runs on every authenticated request.
-    func identity(sessionID: UUID, userID: UUID, now: Date) async throws -> User? {
-        try await db.first(Self.identityQuery(sessionID.lowercased, userID.lowercased, now.millis, now.millis - inactivityMillis))
+    func identity(of grant: AccessGrant, now: Date) async throws -> User? {
+        try await db.first(Self.identityQuery(grant.sessionIDText, grant.userIDText, now.millis, now.millis - inactivityMillis))
             .map(UserStore.user(from:))
     }
 

@@ -61,8 +61,12 @@ public final class LocalRateLimiter: RateLimiter {
     public func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision {
         let micros = now.micros
         return state.withLock { tats in
-            let (decision, newTAT) = GCRA.decide(tat: tats[key], now: micros, rate: rate)
-            if let newTAT { tats[key] = newTAT }
+            // The key is hashed once: its entry is found, then changed in place.
+            let entry = tats.index(forKey: key)
+            let (decision, newTAT) = GCRA.decide(tat: entry.map { tats.values[$0] }, now: micros, rate: rate)
+            if let newTAT {
+                if let entry { tats.values[entry] = newTAT } else { tats[key] = newTAT }
+            }
             // Keys whose allowance is full again carry no information: drop them now and then.
             if tats.count > 50_000 { tats = tats.filter { $0.value > micros } }
             return decision

@@ -66,6 +66,34 @@ struct TokenValidationTests {
         }
     }
 
+    @Test("Signed ids that are no UUIDs are refused; upper-case ids name the same session; a token kept verified still ends with its session")
+    func claimIDs() async throws {
+        try await TestApp.run { app in
+            let tokens = try await app.signup()
+            let claims = JWT.claims(of: tokens.access)
+            let head = header(app, tokens.access)
+            for (claim, value) in [("sub", "not-a-uuid"), ("sid", "not-a-uuid"), ("sub", ""), ("sid", String(repeating: "g", count: 36))] {
+                var bad = claims
+                bad[claim] = value
+                let reply = try await app.me(try JWT.eddsa(bad, key: app.signingKey, header: head))
+                #expect(reply.status == 401, "\(claim) = \(value)")
+                #expect(reply.code == "invalid_token", "\(claim) = \(value)")
+            }
+            var upper = claims
+            upper["sub"] = (claims["sub"] as? String)?.uppercased()
+            upper["sid"] = (claims["sid"] as? String)?.uppercased()
+            let upperToken = try JWT.eddsa(upper, key: app.signingKey, header: head)
+            for _ in 0..<2 {  // verified, then found among the verified tokens
+                let reply = try await app.me(upperToken)
+                #expect(reply.status == 200)
+                #expect(reply["id"] as? String == tokens.userID)
+            }
+            #expect(try await app.request(.post, "/api/v1/auth/logout", token: tokens.access).status == 204)
+            #expect(try await app.me(upperToken).code == "session_revoked")
+            #expect(try await app.me(tokens.access).code == "session_revoked")
+        }
+    }
+
     @Test("Tampered, alg:none, wrong-audience, wrong-issuer, foreign-key and expired tokens are rejected")
     func rejected() async throws {
         try await TestApp.run { app in

@@ -44,6 +44,19 @@ struct StatementTests {
         #expect(inside == 2)
     }
 
+    @Test("Queries in any case and after any white space read; a WITH that writes still writes")
+    func queryForms() async throws {
+        let (db, _, _) = try await TestDatabase.open()
+        defer { Task { try? await db.close() } }
+        try await db.run("CREATE TABLE forms (v INTEGER)")
+        // Begins like a query (a read connection is tried first) but writes: it must run where writes run.
+        try await db.run("\n\t  with source AS (SELECT 7 AS v) INSERT INTO forms (v) SELECT v FROM source")
+        for sql in ["select v from forms", " \n\tSeLeCt v FROM forms", "WITH s AS (SELECT v FROM forms) SELECT v FROM s",
+                    "\r\nwith s as (select v from forms) select v from s"] {
+            #expect(try await db.first(SQLQueryString(sql))?.decode(column: "v", as: Int.self) == 7, "\(sql)")
+        }
+    }
+
     @Test("Values come back as they were bound: text in any script, integers at the 64-bit edges, doubles, null")
     func roundTrip() async throws {
         let (db, _, _) = try await TestDatabase.open()
