@@ -60,11 +60,11 @@ struct ChatSocket: Sendable {
         router.ws(RouterPath(path), shouldUpgrade: { request, _ in
             // A header that is there must be good; without one the first frame authenticates.
             if let header = request.headers.value(.authorization) {
-                guard let token = Self.bearer(header), (try? await accounts.authenticate(bearer: token)) != nil else { return .dontUpgrade }
+                guard let token = Authentication.bearerToken(header), (try? await accounts.authenticate(bearer: token)) != nil else { return .dontUpgrade }
             }
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, context in
-            try await serve(inbound, outbound, token: context.request.headers.value(.authorization).flatMap(Self.bearer))
+            try await serve(inbound, outbound, token: context.request.headers.value(.authorization).flatMap(Authentication.bearerToken))
         })
     }
 
@@ -227,12 +227,6 @@ struct ChatSocket: Sendable {
             data["errors"] = .array(error.fieldErrors.map { ["field": .string($0.field), "code": .string($0.code), "message": .string($0.message)] })
         }
         return JSONValue.object(["event": "error", "id": 0, "data": .object(data)]).jsonString
-    }
-
-    static func bearer(_ header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1].drop { $0 == " " })
     }
 }
 

@@ -21,9 +21,8 @@ struct AccessClaims: JWTPayload, Equatable {
 /// (`TokenCache`), with the ids as the database stores them, so that a request presenting it again neither parses
 /// nor writes an id before the session look-up.
 struct AccessGrant: Sendable {
-    let userID: UUID
     let sessionID: UUID
-    /// `userID` and `sessionID` as stored (`UUID.lowercased`).
+    /// The user's id and `sessionID` as stored (`UUID.lowercased`), for the session look-up's binds.
     let userIDText: String
     let sessionIDText: String
     let exp: Int64
@@ -82,8 +81,7 @@ public final class AccessTokens: Sendable {
             guard let userID = UUID.parse(claims.sub), let sessionID = UUID.parse(claims.sid) else {
                 throw AppError.unauthorized("invalid_token", "The access token's claims are invalid.")
             }
-            grant = AccessGrant(userID: userID, sessionID: sessionID, userIDText: userID.lowercased, sessionIDText: sessionID.lowercased,
-                                exp: claims.exp)
+            grant = AccessGrant(sessionID: sessionID, userIDText: userID.lowercased, sessionIDText: sessionID.lowercased, exp: claims.exp)
             if Double(claims.exp) > now.timeIntervalSince1970 {
                 cache.put(token, grant, expiresAt: Date(timeIntervalSince1970: Double(claims.exp)), now: now)
             }
