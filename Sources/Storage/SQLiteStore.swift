@@ -253,7 +253,12 @@ struct SQLiteFastRow: SQLRow {
 
     func contains(column: String) -> Bool { columns.index(of: column) != nil }
 
-    func decodeNil(column: String) throws -> Bool { (columns.index(of: column).map { values[$0] } ?? .null) == .null }
+    /// A pattern, not `== .null`: the derived equality copied and destroyed the value (200 instructions a column).
+    func decodeNil(column: String) throws -> Bool {
+        guard let index = columns.index(of: column) else { return true }
+        if case .null = values[index] { return true }
+        return false
+    }
 
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
         guard let index = columns.index(of: column) else { throw MissingColumn(column: column) }

@@ -21,15 +21,15 @@ enum ChatEventEncoding {
         case .messageDelta(let messageID, let delta):
             var object = JSONObjectWriter(taking: &bytes)
             object.string("delta", delta)
-            object.string("message_id", messageID.lowercased)
+            object.id("message_id", messageID)
             bytes = object.finished()
         case .messageCompleted(let message), .toolResult(let message):
             message.write(into: &bytes)
         case .done(let summary):
             var object = JSONObjectWriter(taking: &bytes)
-            object.string("conversation_id", summary.conversationID.lowercased)
+            object.id("conversation_id", summary.conversationID)
             object.string("status", summary.status.rawValue)
-            object.string("turn_id", summary.turnID.lowercased)
+            object.id("turn_id", summary.turnID)
             object.member("usage", summary.usage.write(into:))
             bytes = object.finished()
         case .toolCall(let messageID, let call):

@@ -29,9 +29,9 @@ enum DirectBodies {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         var object = JSONObjectWriter(taking: &bytes)
-        object.string("created_at", RFC3339.format(user.createdAt, fractionalDigits: 0))
+        object.date("created_at", user.createdAt)
         object.string("email", user.email)
-        object.string("id", user.id.lowercased)
+        object.id("id", user.id)
         object.string("name", user.name)
         object.string("tier", user.tier)
         return object.finished()

@@ -29,7 +29,7 @@ struct RateLimit: Sendable {
 
     /// One request (or WebSocket chat frame) of `user` against their tier's rate.
     static func acquire(_ limiter: any RateLimiter, for user: User, plans: Plans, clock: WallClock) async throws -> RateLimitDecision {
-        try await limiter.acquire(key: "user:" + user.id.lowercased, rate: plans.tier(user.tier).requestsPerMinute(seats: user.seats), now: clock.now)
+        try await limiter.acquire(user: user.id, rate: plans.tier(user.tier).requestsPerMinute(seats: user.seats), now: clock.now)
     }
 
     /// 429 `rate_limited`, saying when to come back.

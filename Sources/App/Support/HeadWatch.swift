@@ -25,10 +25,15 @@ import NIOHTTP1
 /// one of the socket paths has the header taken out, and is served as the plain HTTP/1.1 request it also is (a
 /// server may ignore `Upgrade`): on a socket path, that is 401 or 426 `websocket_required`.
 enum HeadWatch {
-    /// Hummingbird's HTTP/1 server with WebSocket upgrade, with `Watch` after the HTTP decoder.
+    /// Hummingbird's HTTP/1 server with WebSocket upgrade, with `Watch` after the HTTP decoder and `RequestHeadCodec`
+    /// in place of the HTTP/1-to-HTTPTypes codec.
     static func server(webSocketRouter: Router<AppRequestContext>, socketPaths: Set<String>,
                        configuration: HTTP1WebSocketUpgradeChannel.Configuration) -> HTTPServerBuilder {
         let webSocketResponder = webSocketRouter.buildResponder()
+        var http1 = configuration.http1
+        let additional = http1.additionalChannelHandlers
+        http1.additionalChannelHandlers = { [RequestHeadCodec()] + additional() }
+        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(http1: http1, ws: configuration.ws)
         return HTTPServerBuilder { responder in
             Watched(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
                     socketPaths: socketPaths)

@@ -6,13 +6,10 @@ import Foundation
 /// carries a date; this is the one formatter the API, the logs and the tools share.
 public enum RFC3339 {
     public static func format(_ date: Date, fractionalDigits: Int = 3) -> String {
-        let seconds = date.timeIntervalSince1970.rounded(.down)
-        // Whole seconds and milliseconds, the API's and the logs' formats, are written by `civil` (a chat turn formats
-        // about a hundred dates, and building them from parts here was half a percent of its instructions).
-        if fractionalDigits == 0 || fractionalDigits == 3, seconds >= -62_135_596_800, seconds < 253_402_300_800 {
-            let fraction = fractionalDigits == 0 ? nil : min(999, Int(((date.timeIntervalSince1970 - seconds) * 1000).rounded(.down)))
-            if let text = civil(Int64(seconds), milliseconds: fraction) { return text }
+        if let civil = civil(date, fractionalDigits: fractionalDigits) {
+            return String(unsafeUninitializedCapacity: 24) { civil.time.write(milliseconds: civil.milliseconds, into: $0) }
         }
+        let seconds = date.timeIntervalSince1970.rounded(.down)
         var whole = time_t(seconds)
         var parts = tm()
         gmtime_r(&whole, &parts)
@@ -23,6 +20,27 @@ public enum RFC3339 {
             text += "." + pad(min(scale - 1, Int(((date.timeIntervalSince1970 - seconds) * Double(scale)).rounded(.down))), fractionalDigits)
         }
         return text + "Z"
+    }
+
+    /// `format`'s bytes appended to `out`, without making the string: a JSON body writes a date this way.
+    public static func append(_ date: Date, fractionalDigits: Int = 3, to out: inout [UInt8]) {
+        guard let civil = civil(date, fractionalDigits: fractionalDigits) else {
+            return out.append(contentsOf: format(date, fractionalDigits: fractionalDigits).utf8)
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            let count = civil.time.write(milliseconds: civil.milliseconds, into: buffer)
+            out.append(contentsOf: UnsafeMutableBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// Whole seconds and milliseconds, the API's and the logs' formats, are written from `CivilTime` (a chat turn
+    /// formats about a hundred dates, and building them from parts was half a percent of its instructions); nil for
+    /// other precisions and years outside 0000...9999.
+    private static func civil(_ date: Date, fractionalDigits: Int) -> (time: CivilTime, milliseconds: Int?)? {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        guard fractionalDigits == 0 || fractionalDigits == 3, seconds >= -62_135_596_800, seconds < 253_402_300_800,
+              let time = CivilTime(Int64(seconds)) else { return nil }
+        return (time, fractionalDigits == 0 ? nil : min(999, Int(((date.timeIntervalSince1970 - seconds) * 1000).rounded(.down))))
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nil for anything else.
@@ -87,29 +105,38 @@ public enum RFC3339 {
         let (seconds, remainder) = millis.quotientAndRemainder(dividingBy: 1000)
         let whole = remainder < 0 ? seconds - 1 : seconds
         let fraction = Int(remainder < 0 ? remainder + 1000 : remainder)
-        if let text = civil(whole, milliseconds: fraction) { return text }
+        if let time = CivilTime(whole) {
+            return String(unsafeUninitializedCapacity: 24) { time.write(milliseconds: fraction, into: $0) }
+        }
         let text = format(Date(timeIntervalSince1970: Double(whole)), fractionalDigits: 0)
         return text.dropLast() + "." + pad(fraction, 3) + "Z"
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS[.sss]Z` for `whole` seconds since 1970, written straight into its 20 or 24 bytes from the
-    /// civil calendar computed by arithmetic; nil for years outside 0000...9999.
-    private static func civil(_ whole: Int64, milliseconds fraction: Int?) -> String? {
-        let (quotient, rest) = whole.quotientAndRemainder(dividingBy: 86_400)
-        let days = rest < 0 ? quotient - 1 : quotient
-        let secondOfDay = Int(rest < 0 ? rest + 86_400 : rest)
-        // Days since 1970-01-01 to year, month, day, counting eras of 400 years from 0000-03-01.
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
-        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
-        let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
-        guard (0...9999).contains(year) else { return nil }
-        return String(unsafeUninitializedCapacity: fraction == nil ? 20 : 24) { buffer in
+    /// A time in whole seconds since 1970 as the civil calendar's day and second, computed by arithmetic (Howard
+    /// Hinnant's days-to-civil), and written straight into the 20 or 24 bytes of `YYYY-MM-DDTHH:MM:SS[.sss]Z`.
+    private struct CivilTime {
+        let year: Int, month: Int, day: Int, secondOfDay: Int
+
+        /// nil for years outside 0000...9999.
+        init?(_ whole: Int64) {
+            let (quotient, rest) = whole.quotientAndRemainder(dividingBy: 86_400)
+            let days = rest < 0 ? quotient - 1 : quotient
+            secondOfDay = Int(rest < 0 ? rest + 86_400 : rest)
+            // Days since 1970-01-01 to year, month, day, counting eras of 400 years from 0000-03-01.
+            let shifted = days + 719_468
+            let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+            let dayOfEra = shifted - era * 146_097
+            let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+            let monthIndex = (5 * dayOfYear + 2) / 153
+            day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+            month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
+            year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+            guard (0...9999).contains(year) else { return nil }
+        }
+
+        /// The text into `buffer` (24 bytes or more), with `.sss` when `fraction` is given; its length.
+        func write(milliseconds fraction: Int?, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
             func put(_ value: Int, _ width: Int, at start: Int) {
                 var value = value
                 for index in stride(from: start + width - 1, through: start, by: -1) {

@@ -17,19 +17,32 @@ extension UUID {
 
     /// How ids are stored and shown: lowercase, `8-4-4-4-12`.
     public var lowercased: String {
+        String(unsafeUninitializedCapacity: 36) { text in
+            write(into: text)
+            return 36
+        }
+    }
+
+    /// `lowercased`'s 36 bytes appended to `out`, without making the string: a JSON body writes an id this way.
+    public func appendLowercased(to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { text in
+            write(into: text)
+            out.append(contentsOf: text)
+        }
+    }
+
+    /// The text into `text`'s first 36 bytes.
+    private func write(into text: UnsafeMutableBufferPointer<UInt8>) {
         withUnsafeBytes(of: uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { text in
-                var position = 0
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        text[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    text[position] = Self.hexDigit(bytes[index] >> 4)
-                    text[position + 1] = Self.hexDigit(bytes[index] & 0x0F)
-                    position += 2
+            var position = 0
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
                 }
-                return 36
+                text[position] = Self.hexDigit(bytes[index] >> 4)
+                text[position + 1] = Self.hexDigit(bytes[index] & 0x0F)
+                position += 2
             }
         }
     }

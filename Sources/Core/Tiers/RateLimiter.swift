@@ -47,18 +47,19 @@ enum GCRA {
     static func seconds(_ micros: Int64) -> Int { Int((max(0, micros) + 999_999) / 1_000_000) }
 }
 
-/// Limits requests per key (a user) to `rate` a minute.
+/// Limits each user's requests to `rate` a minute.
 public protocol RateLimiter: Sendable {
-    func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision
+    func acquire(user: UUID, rate: Int, now: Date) async throws -> RateLimitDecision
 }
 
 /// In this process only: the limiter for SQLite, where there is one process.
 public final class LocalRateLimiter: RateLimiter {
-    private let state = Mutex<[String: Int64]>([:])
+    /// Keyed by the id itself: a text key cost a formatted id, a concatenation and 41 bytes hashed a request.
+    private let state = Mutex<[UUID: Int64]>([:])
 
     public init() {}
 
-    public func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision {
+    public func acquire(user key: UUID, rate: Int, now: Date) async throws -> RateLimitDecision {
         let micros = now.micros
         return state.withLock { tats in
             // The key is hashed once: its entry is found, then changed in place.
@@ -86,7 +87,8 @@ public struct DatabaseRateLimiter: RateLimiter {
         self.databaseClock = databaseClock && db.engine == .postgres
     }
 
-    public func acquire(key: String, rate: Int, now: Date) async throws -> RateLimitDecision {
+    public func acquire(user: UUID, rate: Int, now: Date) async throws -> RateLimitDecision {
+        let key = Self.key(user)
         let interval = GCRA.interval(rate: rate), tolerance = GCRA.tolerance(rate: rate)
         // statement_timestamp() is one value for the whole statement, however often it is named.
         let clock: SQLQueryString = databaseClock ? "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT" : "\(bind: now.micros)"
@@ -105,4 +107,7 @@ public struct DatabaseRateLimiter: RateLimiter {
         let stored = try row.flatMap { try $0.decodeNil(column: "tat") ? nil : try $0.decode(column: "tat", as: Int64.self) }
         return GCRA.decide(tat: stored, now: try row?.decode(column: "now", as: Int64.self) ?? now.micros, rate: rate).decision
     }
+
+    /// A user's row in `rate_limits`.
+    static func key(_ user: UUID) -> String { "user:" + user.lowercased }
 }

@@ -44,6 +44,12 @@ struct RFC3339Tests {
             let stem = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
                               Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
             let millis = min(999, Int(((seconds - seconds.rounded(.down)) * 1000).rounded(.down)))
+            // Appended bytes are the formatted text's, after what was there, for every date and precision.
+            for digits in [0, 3, 6] {
+                var bytes = Array("x".utf8)
+                RFC3339.append(date, fractionalDigits: digits, to: &bytes)
+                #expect(bytes == Array(("x" + RFC3339.format(date, fractionalDigits: digits)).utf8), "\(seconds), \(digits) digits")
+            }
             guard (0...9999).contains(Int(parts.tm_year) + 1900) else { continue }
             #expect(RFC3339.format(date, fractionalDigits: 0) == stem + "Z", "\(seconds)")
             #expect(RFC3339.format(date, fractionalDigits: 3) == stem + String(format: ".%03dZ", millis), "\(seconds)")

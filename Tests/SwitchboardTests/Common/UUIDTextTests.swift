@@ -10,6 +10,9 @@ struct UUIDTextTests {
         for _ in 0..<2_000 {
             let id = UUID()
             #expect(id.lowercased == id.uuidString.lowercased())
+            var bytes = Array("x".utf8)
+            id.appendLowercased(to: &bytes)
+            #expect(bytes == Array(("x" + id.uuidString.lowercased()).utf8))
             #expect(UUID.parse(id.uuidString) == id)
             #expect(UUID.parse(id.lowercased) == id)
         }

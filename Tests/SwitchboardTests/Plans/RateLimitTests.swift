@@ -13,17 +13,18 @@ struct RateLimitTests {
         let (database, _, _) = try await TestDatabase.open()
         try await Migrator(database: database, migrations: Schema.migrations, logger: TestDatabase.logger).migrate()
         for limiter in [LocalRateLimiter() as any RateLimiter, DatabaseRateLimiter(db: database, databaseClock: false)] {
+            let user = UUID()
             var decisions: [RateLimitDecision] = []
-            for _ in 0..<21 { decisions.append(try await limiter.acquire(key: "u", rate: 20, now: start)) }
+            for _ in 0..<21 { decisions.append(try await limiter.acquire(user: user, rate: 20, now: start)) }
             #expect(decisions.prefix(20).allSatisfy { $0.allowed })
             #expect(decisions.first?.remaining == 19)
             #expect(decisions[19].remaining == 0)
             #expect(decisions[20].allowed == false)
             #expect(decisions[20].retryAfterSeconds == 3, "one request every 3 s at 20 a minute")
-            #expect(try await limiter.acquire(key: "u", rate: 20, now: start.addingTimeInterval(2.9)).allowed == false)
-            #expect(try await limiter.acquire(key: "u", rate: 20, now: start.addingTimeInterval(3)).allowed)
-            #expect(try await limiter.acquire(key: "someone else", rate: 20, now: start).allowed, "limits are per key")
-            let later = try await limiter.acquire(key: "u", rate: 20, now: start.addingTimeInterval(120))
+            #expect(try await limiter.acquire(user: user, rate: 20, now: start.addingTimeInterval(2.9)).allowed == false)
+            #expect(try await limiter.acquire(user: user, rate: 20, now: start.addingTimeInterval(3)).allowed)
+            #expect(try await limiter.acquire(user: UUID(), rate: 20, now: start).allowed, "limits are per key")
+            let later = try await limiter.acquire(user: user, rate: 20, now: start.addingTimeInterval(120))
             #expect(later.remaining == 19, "a quiet minute refills the allowance")
         }
         try await database.close()
@@ -32,12 +33,12 @@ struct RateLimitTests {
     @Test("High rates keep their spacing: 120,000 a minute is two a millisecond once the burst is spent")
     func highRates() async throws {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let limiter = LocalRateLimiter()
-        for _ in 0..<120_000 { _ = try await limiter.acquire(key: "team", rate: 120_000, now: start) }
-        #expect(try await limiter.acquire(key: "team", rate: 120_000, now: start).allowed == false, "the burst is a minute's worth")
+        let limiter = LocalRateLimiter(), team = UUID()
+        for _ in 0..<120_000 { _ = try await limiter.acquire(user: team, rate: 120_000, now: start) }
+        #expect(try await limiter.acquire(user: team, rate: 120_000, now: start).allowed == false, "the burst is a minute's worth")
         let later = start.addingTimeInterval(0.001)
-        let decisions = [try await limiter.acquire(key: "team", rate: 120_000, now: later), try await limiter.acquire(key: "team", rate: 120_000, now: later),
-                         try await limiter.acquire(key: "team", rate: 120_000, now: later)]
+        let decisions = [try await limiter.acquire(user: team, rate: 120_000, now: later), try await limiter.acquire(user: team, rate: 120_000, now: later),
+                         try await limiter.acquire(user: team, rate: 120_000, now: later)]
         #expect(decisions.map(\.allowed) == [true, true, false])
     }
 
@@ -47,15 +48,15 @@ struct RateLimitTests {
         try await Migrator(database: database, migrations: Schema.migrations, logger: TestDatabase.logger).migrate()
         let limiter = DatabaseRateLimiter(db: database, databaseClock: true)
         // The time passed in is a process's clock an hour off: it must not matter.
-        let skewed = Date().addingTimeInterval(-3600)
+        let skewed = Date().addingTimeInterval(-3600), user = UUID()
         var decisions: [RateLimitDecision] = []
         // Two a minute: the third request comes long before the 30 s spacing, however loaded the machine.
-        for _ in 0..<3 { decisions.append(try await limiter.acquire(key: "clock", rate: 2, now: skewed)) }
+        for _ in 0..<3 { decisions.append(try await limiter.acquire(user: user, rate: 2, now: skewed)) }
         #expect(decisions.prefix(2).allSatisfy { $0.allowed })
         #expect(decisions[0].remaining == 1)
         #expect(decisions[2].allowed == false)
         #expect((1...30).contains(decisions[2].retryAfterSeconds ?? 0), "30 s apart at 2 a minute, less the time the requests took")
-        let tat = try await database.first("SELECT tat FROM rate_limits WHERE key = 'clock'")?.decode(column: "tat", as: Int64.self) ?? 0
+        let tat = try await database.first("SELECT tat FROM rate_limits WHERE key = \(bind: "user:" + user.lowercased)")?.decode(column: "tat", as: Int64.self) ?? 0
         #expect(abs(Double(tat) / 1_000_000 - Date().timeIntervalSince1970) < 120, "stored by the database's clock, not the skewed one")
         try await database.close()
     }
