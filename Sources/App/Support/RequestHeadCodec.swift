@@ -32,6 +32,9 @@ final class RequestHeadCodec: ChannelDuplexHandler, RemovableChannelHandler {
         let operations = context.pipeline.syncOperations
         if let replaced = try? operations.handler(type: HTTP1ToHTTPServerCodec.self) {
             operations.removeHandler(replaced, promise: nil)
+        } else {
+            // A pipeline built some other way, with nothing here to stand in for: it is left as it was built.
+            operations.removeHandler(context: context, promise: nil)
         }
     }
 
