@@ -29,7 +29,9 @@ struct RateLimit: Sendable {
 
     /// One request (or WebSocket chat frame) of `user` against their tier's rate.
     static func acquire(_ limiter: any RateLimiter, for user: User, plans: Plans, clock: WallClock) async throws -> RateLimitDecision {
-        try await limiter.acquire(user: user.id, rate: plans.tier(user.tier).requestsPerMinute(seats: user.seats), now: clock.now)
+        let rate = plans.requestsPerMinute(tier: user.tier, seats: user.seats), now = clock.now
+        if let decision = limiter.acquireInProcess(user: user.id, rate: rate, now: now) { return decision }
+        return try await limiter.acquire(user: user.id, rate: rate, now: now)
     }
 
     /// 429 `rate_limited`, saying when to come back.

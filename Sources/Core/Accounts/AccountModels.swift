@@ -38,7 +38,10 @@ public struct Session: Sendable, Equatable {
 
 /// Who is calling. `sessionID` is nil for identities from an external identity provider and for API keys; `scopes`
 /// is set for API keys only (a session may do everything its user may).
-public struct Identity: Sendable, Equatable {
+///
+/// A class, immutable: a request hands its identity on several times (its scope, the rate limit, the handler), and
+/// each copy of a struct retained and released every string of the user (20 retains a `/me`).
+public final class Identity: Sendable, Equatable {
     public let user: User
     public let sessionID: UUID?
     public let apiKeyID: UUID?
@@ -49,6 +52,10 @@ public struct Identity: Sendable, Equatable {
         self.sessionID = sessionID
         self.apiKeyID = apiKeyID
         self.scopes = scopes
+    }
+
+    public static func == (lhs: Identity, rhs: Identity) -> Bool {
+        lhs.user == rhs.user && lhs.sessionID == rhs.sessionID && lhs.apiKeyID == rhs.apiKeyID && lhs.scopes == rhs.scopes
     }
 }
 

@@ -47,7 +47,12 @@ public final class Accounts: Sendable {
             let user = try await externalUser(subject: subject, email: claims.email)
             return Identity(user: user, sessionID: nil)
         }
-        let grant = try await tokens.verify(token)
+        let grant: AccessGrant
+        if let verified = try tokens.verifiedBefore(token) {
+            grant = verified
+        } else {
+            grant = try await tokens.verify(token)
+        }
         guard let user = try await sessions.identity(of: grant, now: clock.now) else {
             throw AppError.unauthorized("session_revoked", "The session of this token has ended; log in again.")
         }

@@ -51,7 +51,7 @@ struct SessionStore: Sendable {
     /// The user of a live session, in one query: this runs on every authenticated request.
     func identity(of grant: AccessGrant, now: Date) async throws -> User? {
         try await db.first(Self.identityQuery(grant.sessionIDText, grant.userIDText, now.millis, now.millis - inactivityMillis))
-            .map(UserStore.user(from:))
+            .map { try UserStore.user(from: $0, id: grant.userID) }
     }
 
     /// `identity`'s query: the session by its id and user, if live.

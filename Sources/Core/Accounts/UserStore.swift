@@ -8,9 +8,10 @@ struct UserStore: Sendable {
 
     static let columns = "u.id, u.email, u.name, u.tier, u.seats, u.role, u.created_at"
 
-    static func user(from row: any SQLRow) throws -> User {
+    /// The user of `row`; `id` is its id when the query matched it already (the row's is then not parsed).
+    static func user(from row: any SQLRow, id: UUID? = nil) throws -> User {
         User(
-            id: try uuid(row, "id"),
+            id: try id ?? uuid(row, "id"),
             email: try row.decodeNil(column: "email") ? nil : row.decode(column: "email", as: String.self),
             name: try row.decodeNil(column: "name") ? nil : row.decode(column: "name", as: String.self),
             tier: try row.decode(column: "tier", as: String.self),
@@ -36,7 +37,7 @@ struct UserStore: Sendable {
 
     func find(id: UUID) async throws -> User? {
         try await db.first("SELECT \(unsafeRaw: Self.columns) FROM users u WHERE u.id = \(bind: id.lowercased)")
-            .map(Self.user(from:))
+            .map { try Self.user(from: $0) }
     }
 
     /// The user and their password hash, for login.
@@ -56,7 +57,7 @@ struct UserStore: Sendable {
 
     func findExternal(subject: String) async throws -> User? {
         try await db.first("SELECT \(unsafeRaw: Self.columns) FROM users u WHERE u.external_subject = \(bind: subject)")
-            .map(Self.user(from:))
+            .map { try Self.user(from: $0) }
     }
 
     func updateName(userID: UUID, name: String?, now: Date) async throws -> User? {

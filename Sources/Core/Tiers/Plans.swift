@@ -58,6 +58,12 @@ public struct Plans: Sendable {
     /// The tier of that name; the default tier for a name no longer configured (a user keeps working).
     public func tier(_ name: String) -> Tier { tiers[name] ?? tiers[defaultTier]! }
 
+    /// `tier(name).requestsPerMinute(seats:)`, read in place: every authenticated request asks, and a copy of the
+    /// tier retained and released each of its strings and sets.
+    public func requestsPerMinute(tier name: String, seats: Int) -> Int {
+        tiers[name]?.requestsPerMinute(seats: seats) ?? tier(defaultTier).requestsPerMinute(seats: seats)
+    }
+
     public static let megabyte: Int64 = 1024 * 1024
     static let everything: Set<String> = ["chat", "integrations", "api_keys", "agent:*", "tool:*"]
 
@@ -86,6 +92,9 @@ extension Plans {
     /// `feature` (for the plan)? An API key also needs a plan that still includes API keys: a downgrade stops every
     /// key at once, without revoking it (an upgrade brings them back).
     public func authorize(_ identity: Identity, scope: String?, feature: String?) throws {
+        // A session's request to an operation without a feature, the usual case, has nothing to check: no tier is
+        // looked up and copied.
+        guard identity.scopes != nil || feature != nil else { return }
         let tier = tier(identity.user.tier)
         if let scopes = identity.scopes {
             guard tier.includes("api_keys") else { throw AppError.featureNotInPlan("api_keys", tier: tier.name) }

@@ -50,6 +50,14 @@ enum GCRA {
 /// Limits each user's requests to `rate` a minute.
 public protocol RateLimiter: Sendable {
     func acquire(user: UUID, rate: Int, now: Date) async throws -> RateLimitDecision
+    /// `acquire`'s decision made without suspending, by a limiter that keeps its state in this process; nil from one
+    /// that must be asked with `acquire`. A request then makes no async call down to the limiter (each an allocated
+    /// frame and an executor check).
+    func acquireInProcess(user: UUID, rate: Int, now: Date) -> RateLimitDecision?
+}
+
+extension RateLimiter {
+    public func acquireInProcess(user: UUID, rate: Int, now: Date) -> RateLimitDecision? { nil }
 }
 
 /// In this process only: the limiter for SQLite, where there is one process.
@@ -59,7 +67,15 @@ public final class LocalRateLimiter: RateLimiter {
 
     public init() {}
 
-    public func acquire(user key: UUID, rate: Int, now: Date) async throws -> RateLimitDecision {
+    public func acquire(user: UUID, rate: Int, now: Date) async throws -> RateLimitDecision {
+        decide(user: user, rate: rate, now: now)
+    }
+
+    public func acquireInProcess(user: UUID, rate: Int, now: Date) -> RateLimitDecision? {
+        decide(user: user, rate: rate, now: now)
+    }
+
+    private func decide(user key: UUID, rate: Int, now: Date) -> RateLimitDecision {
         let micros = now.micros
         return state.withLock { tats in
             // The key is hashed once: its entry is found, then changed in place.

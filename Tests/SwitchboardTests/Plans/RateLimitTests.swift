@@ -26,6 +26,15 @@ struct RateLimitTests {
             #expect(try await limiter.acquire(user: UUID(), rate: 20, now: start).allowed, "limits are per key")
             let later = try await limiter.acquire(user: user, rate: 20, now: start.addingTimeInterval(120))
             #expect(later.remaining == 19, "a quiet minute refills the allowance")
+            // Only the local limiter decides without suspending, and against the same allowance as `acquire`.
+            if let local = limiter as? LocalRateLimiter {
+                let other = UUID()
+                for _ in 0..<19 { #expect(local.acquireInProcess(user: other, rate: 20, now: start)?.allowed == true) }
+                #expect(try await limiter.acquire(user: other, rate: 20, now: start).remaining == 0)
+                #expect(local.acquireInProcess(user: other, rate: 20, now: start)?.allowed == false)
+            } else {
+                #expect(limiter.acquireInProcess(user: UUID(), rate: 20, now: start) == nil)
+            }
         }
         try await database.close()
     }
