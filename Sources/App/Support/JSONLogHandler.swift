@@ -76,7 +76,7 @@ public struct JSONLogHandler: LogHandler {
         var line: [UInt8] = []
         line.reserveCapacity(320)
         line.append(contentsOf: #"{"ts":""#.utf8)
-        line.append(contentsOf: RFC3339.format(Date()).utf8)
+        RFC3339.append(Date(), to: &line)
         line.append(contentsOf: #"","level":""#.utf8)
         line.append(contentsOf: level.rawValue.utf8)
         line.append(contentsOf: #"","msg":"#.utf8)

@@ -61,7 +61,7 @@ public struct Plans: Sendable {
     /// `tier(name).requestsPerMinute(seats:)`, read in place: every authenticated request asks, and a copy of the
     /// tier retained and released each of its strings and sets.
     public func requestsPerMinute(tier name: String, seats: Int) -> Int {
-        tiers[name]?.requestsPerMinute(seats: seats) ?? tier(defaultTier).requestsPerMinute(seats: seats)
+        tiers[name]?.requestsPerMinute(seats: seats) ?? tier(name).requestsPerMinute(seats: seats)
     }
 
     public static let megabyte: Int64 = 1024 * 1024
