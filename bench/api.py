@@ -7,15 +7,19 @@ server with one hello route (its own package, bench/hello), starts both on 127.0
 data directory, the access log on at `info` as shipped), and prints:
   * start-up time: process launch to the first 200 from /health
   * idle RSS after start-up
-  * for the hello route, /health and /me: requests/s, p50, p99 (wrk, 2 threads, 64 connections)
+  * for the hello route, /health and /me: requests/s, p50, p99 (wrk, 2 threads, 64 connections; the median slice)
   * peak RSS over the whole run
   * /health relative to hello (target: 0.60 or more) and /me relative to /health (target: 0.80 or more)
   * /me with the per-user rate limiter on (a rate so high nothing is refused: every request pays for the check) and
     off, on SQLite and on PostgreSQL (a throwaway cluster, when PostgreSQL is installed): the limiter's cost
     (target: under 10% on SQLite), for one user (the worst case: every request updates the same limiter row) and for
     --users users taking turns (the usual case)
-Each route is measured --runs times, alternating, and the median run is reported: single runs on a 2-core machine
-that also runs wrk vary by 15% or more.
+Routes compared are loaded in turn in one-second slices, --duration x --runs slices each, their order turned round
+from one round of slices to the next (hello, /health, /me, then /me, /health, hello), and each ratio is the median of
+its rounds' ratios, printed with its quartiles. This machine's speed changes by a third from one few-second phase to
+the next: with three runs of 8 s, one route after the other, a run's /me ÷ /health was anywhere from 0.59 to 1.04;
+over rounds of one-second slices, the rounds' ratios gather around one value, and the phases that fall between two
+slices of a round are outliers the median leaves out.
 
 Usage: bench/api.py [--duration 10] [--connections 64] [--threads 2] [--runs 3] [--engines sqlite,postgres] [--users 64]
        [--no-build] [--smoke]
@@ -32,10 +36,40 @@ LIMITED = SETUP + ["--tiers-free-requests-per-minute", "1000000"]  # the most al
 UNLIMITED = SETUP + ["--rate-limit-enabled", "false"]
 
 
+SLICE = 1  # seconds of load a route takes in each round
+
+
+def interleaved(targets, args):
+    """wrk's figures for each of `targets` ((url, token) pairs), one one-second slice each per round, over
+    --duration x --runs rounds (one, for a smoke run), the order turned round from one round to the next so that a
+    machine speeding up or slowing down weighs on both sides of each ratio alike. Returns each target's list of
+    slices, round by round."""
+    slice_args = argparse.Namespace(**{**vars(args), "duration": SLICE})
+    rounds = max(1, args.duration * args.runs // SLICE)
+    slices = [[] for _ in targets]
+    for round_ in range(rounds):
+        order = range(len(targets)) if round_ % 2 == 0 else reversed(range(len(targets)))
+        for index in order:
+            url, token = targets[index]
+            slices[index].append(wrk(url, slice_args, token))
+    return slices
+
+
+def quartiles(values):
+    """The 25th, 50th and 75th percentiles of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return tuple(ordered[min(len(ordered) - 1, len(ordered) * q // 4)] for q in (1, 2, 3))
+
+
+def ratio_line(label, numerators, denominators, target):
+    """`label`: the median of the rounds' ratios, with their quartiles and count."""
+    low, middle, high = quartiles([a["rps"] / b["rps"] for a, b in zip(numerators, denominators)])
+    return f"{label}: median {middle:.2f}, quartiles {low:.2f} to {high:.2f} over {len(numerators)} rounds ({target})"
+
+
 def measure_limiter(env, args, users):
     """/me with the limiter on and off, as one user (every request on one limiter row) or as `users` users in turn.
-    Both servers run side by side and the runs alternate between them (on, off, then off, on, ...), so the machine's
-    drift falls on both alike; each run's on/off ratio is kept."""
+    Both servers run side by side and are loaded in turn (`interleaved`); each round's on/off ratio is kept."""
     servers = {"on": Server(LIMITED, env), "off": Server(UNLIMITED, env)}
     try:
         tokens = {}
@@ -43,11 +77,7 @@ def measure_limiter(env, args, users):
             signed = [server.signup(f"bench-{time.time_ns()}-{n}@example.com") for n in range(users)]
             tokens[name] = signed if users > 1 else signed[0]
             wrk(server.base + "/api/v1/auth/me", argparse.Namespace(**{**vars(args), "duration": 2}), tokens[name])  # warm-up
-        runs = {"on": [], "off": []}
-        for run in range(args.runs):
-            for name in (("on", "off") if run % 2 == 0 else ("off", "on")):
-                runs[name].append(wrk(servers[name].base + "/api/v1/auth/me", args, tokens[name]))
-        return runs["on"], runs["off"]
+        return interleaved([(servers[name].base + "/api/v1/auth/me", tokens[name]) for name in ("on", "off")], args)
     finally:
         for server in servers.values():
             server.stop()
@@ -114,9 +144,8 @@ def main():
         warm = argparse.Namespace(**{**vars(args), "duration": 2 if not args.smoke else 1})
         wrk(base + "/health", warm)  # warm-up
         wrk(hello.base + "/hello", warm)
-        runs = []
-        for _ in range(args.runs):
-            runs.append((wrk(hello.base + "/hello", args), wrk(base + "/health", args), wrk(base + "/api/v1/auth/me", args, token)))
+        ceilings, healths, mes = interleaved([(hello.base + "/hello", None), (base + "/health", None),
+                                              (base + "/api/v1/auth/me", token)], args)
         peak_rss = server.rss_mib("VmHWM") * 1024
     finally:
         server.stop()
@@ -139,31 +168,25 @@ def main():
                 cluster.stop()
 
     build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
-    print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per route and run; {build}")
-    health_ratios = [health["rps"] / ceiling["rps"] for ceiling, health, _ in runs]
-    me_ratios = [me["rps"] / health["rps"] for _, health, me in runs]
-    ceiling, health, me = sorted(runs, key=lambda run: run[1]["rps"] / run[0]["rps"])[len(runs) // 2]
-    print(f"{'route (SQLite, median run)':<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    for name, result in (("GET /hello (bare Hummingbird)", ceiling), ("GET /health", health), ("GET /api/v1/auth/me", me)):
-        print(f"{name:<30}{result['rps']:>12.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}{result['errors']:>10}")
-    print(f"/health relative to bare Hummingbird: median {sorted(health_ratios)[len(runs) // 2]:.2f}, runs "
-          + ", ".join(f"{r:.2f}" for r in health_ratios) + " (target >= 0.60)")
-    print(f"/me relative to /health: median {sorted(me_ratios)[len(runs) // 2]:.2f}, runs "
-          + ", ".join(f"{r:.2f}" for r in me_ratios) + " (target >= 0.80)")
+    print(f"wrk: {args.threads} threads, {args.connections} connections, {len(healths)} rounds of a {SLICE} s slice per route; {build}")
+    print(f"{'route (SQLite, median slice)':<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    for name, slices in (("GET /hello (bare Hummingbird)", ceilings), ("GET /health", healths), ("GET /api/v1/auth/me", mes)):
+        print(f"{name:<30}{median(slices)['rps']:>12.0f}{median(slices, 'p50')['p50']:>10.2f}{median(slices, 'p99')['p99']:>10.2f}"
+              f"{sum(s['errors'] for s in slices):>10}")
+    print(ratio_line("/health relative to bare Hummingbird", healths, ceilings, "target >= 0.60"))
+    print(ratio_line("/me relative to /health", mes, healths, "target >= 0.80"))
     print(f"start-up to first 200: {startup_ms:.0f} ms (target < 300)")
     print(f"idle RSS: {idle_rss / 1024:.1f} MiB (target < 40), of which {idle_anon / 1024:.1f} MiB anonymous (the rest are clean,"
           f" shared pages of the binary's code); peak RSS: {peak_rss / 1024:.1f} MiB")
     print()
     print(f"{'GET /api/v1/auth/me (median)':<30}{'limiter on':>12}{'off':>12}{'on/off':>10}{'cost':>8}{'p99 on':>10}{'p99 off':>10}"
-          "  on/off by run")
+          "  on/off quartiles")
     for name, on, off in limiter:
-        a, b = median(on), median(off)
-        ratios = [x["rps"] / y["rps"] for x, y in zip(on, off)]
-        ratio = sorted(ratios)[len(ratios) // 2]
-        print(f"{name:<30}{a['rps']:>12.0f}{b['rps']:>12.0f}{ratio:>10.2f}{(1 - ratio) * 100:>7.1f}%"
-              f"{a['p99']:>10.2f}{b['p99']:>10.2f}  " + ", ".join(f"{r:.2f}" for r in ratios))
+        low, ratio, high = quartiles([x["rps"] / y["rps"] for x, y in zip(on, off)])
+        print(f"{name:<30}{median(on)['rps']:>12.0f}{median(off)['rps']:>12.0f}{ratio:>10.2f}{(1 - ratio) * 100:>7.1f}%"
+              f"{median(on, 'p99')['p99']:>10.2f}{median(off, 'p99')['p99']:>10.2f}  {low:.2f} to {high:.2f}")
     print("(target: the limiter costs under 10% on SQLite)")
-    errors = [r for run in runs for r in run if r["errors"]] + [r for _, on, off in limiter for r in on + off if r["errors"]]
+    errors = [r for r in ceilings + healths + mes if r["errors"]] + [r for _, on, off in limiter for r in on + off if r["errors"]]
     if errors:
         sys.exit("some responses were not 2xx: the figures are not valid")
 
