@@ -18,6 +18,9 @@ public protocol Database: Sendable {
     var sql: any SQLDatabase { get }
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// A number that grows whenever a commit changes one of `tables`, in any process that can open this database: nil
+    /// when the engine cannot tell without asking the database itself (PostgreSQL, which other machines write too).
+    func version(of tables: [String]) -> TableVersion?
     /// Closes every connection. Queries after this fail.
     func close() async throws
 }

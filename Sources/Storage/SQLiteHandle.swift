@@ -28,9 +28,12 @@ final class SQLiteHandle: @unchecked Sendable {
         var preparedAgain: Int32 = 0
         /// The statement changes nothing in the database.
         let readOnly: Bool
+        /// The counters (`ChangeCounters`) of the tables it deletes from, on a connection that counts changes.
+        let deletes: UInt64
 
-        init(statement: OpaquePointer) {
+        init(statement: OpaquePointer, deletes: UInt64) {
             self.statement = statement
+            self.deletes = deletes
             self.columns = Self.columns(of: statement)
             self.readOnly = sqlite_nio_sqlite3_stmt_readonly(statement) != 0
         }
@@ -53,9 +56,16 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
+    /// Where the connection announces the tables its commits changed (`ChangeCounters`); nil for a reader.
+    private let changes: ChangeCounters?
+    /// The counters of the tables changed since the last commit or rollback, one bit each, set by SQLite's update hook.
+    private var changed: UInt64 = 0
+
     /// `reader`: a connection for reads alone (`SQLiteStore`'s read connections), which opens an existing file and
-    /// refuses any change to it (`PRAGMA query_only`), whatever it is given.
-    init(path: String, reader: Bool = false) throws {
+    /// refuses any change to it (`PRAGMA query_only`), whatever it is given. `changes`: the counters a connection that
+    /// writes moves for every table it changes.
+    init(path: String, reader: Bool = false, changes: ChangeCounters? = nil) throws {
+        self.changes = reader ? nil : changes
         var handle: OpaquePointer?
         let flags = (reader ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let code = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
@@ -79,6 +89,36 @@ final class SQLiteHandle: @unchecked Sendable {
         }
         sqlite_nio_sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
         db = handle
+        if self.changes != nil {
+            // SQLite calls the hook for every row a statement inserts, updates or deletes, cascades included, in a
+            // table with a rowid (every table of the schema).
+            sqlite_nio_sqlite3_update_hook(handle, { context, _, _, table, _ in
+                guard let context, let table else { return }
+                let handle = Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue()
+                handle.changed |= 1 << UInt64(ChangeCounters.index(of: table))
+            }, Unmanaged.passUnretained(self).toOpaque())
+            // Except for a `DELETE` without `WHERE`, which SQLite runs by emptying the table at once: the tables a
+            // statement deletes from are noted as it is prepared (`Prepared.deletes`), from the authorizer's
+            // questions, and count as changed when it has changed rows.
+            sqlite_nio_sqlite3_set_authorizer(handle, { context, action, table, _, _, _ in
+                if action == SQLITE_DELETE, let context, let table {
+                    let handle = Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue()
+                    handle.preparingDeletes |= 1 << UInt64(ChangeCounters.index(of: table))
+                }
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(self).toOpaque())
+        }
+    }
+
+    /// The tables the statement being prepared deletes from, one bit each (`Prepared.deletes`).
+    private var preparingDeletes: UInt64 = 0
+
+    /// Moves the counters of the tables changed, once what changed them is committed (or rolled back: a count moved
+    /// for nothing only makes a cache read again). Inside a transaction it waits for the transaction's end.
+    private func announceChanges() {
+        guard changed != 0, sqlite_nio_sqlite3_get_autocommit(db) != 0 else { return }
+        changes?.bump(changed)
+        changed = 0
     }
 
     /// Takes the connection if nobody holds it.
@@ -149,8 +189,13 @@ final class SQLiteHandle: @unchecked Sendable {
 
     private func run(_ prepared: Prepared, _ binds: [SQLiteData], _ onRow: (SQLiteFastRow) -> Void) throws {
         let statement = prepared.statement
-        // Reset, not cleared: every parameter is bound again on the next run.
-        defer { sqlite_nio_sqlite3_reset(statement) }
+        // Reset, not cleared: every parameter is bound again on the next run. A statement outside a transaction
+        // commits as it ends, and `COMMIT` as it runs: then the counters move.
+        defer {
+            sqlite_nio_sqlite3_reset(statement)
+            if prepared.deletes != 0, sqlite_nio_sqlite3_changes64(db) > 0 { changed |= prepared.deletes }
+            announceChanges()
+        }
         for (offset, bind) in binds.enumerated() {
             try check(Self.bind(bind, at: Int32(offset + 1), to: statement))
         }
@@ -181,6 +226,7 @@ final class SQLiteHandle: @unchecked Sendable {
         if let prepared = statements[sql] { return prepared }
         guard db != nil else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
         var statement: OpaquePointer?
+        preparingDeletes = 0
         let code = sqlite_nio_sqlite3_prepare_v3(db, sql.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard code == SQLITE_OK else { throw failure(code) }
         // An empty statement (only a comment, say) prepares to nothing; it runs as one that has no rows.
@@ -189,7 +235,7 @@ final class SQLiteHandle: @unchecked Sendable {
             for prepared in statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
             statements.removeAll(keepingCapacity: true)
         }
-        let prepared = Prepared(statement: statement)
+        let prepared = Prepared(statement: statement, deletes: preparingDeletes)
         statements[sql] = prepared
         return prepared
     }

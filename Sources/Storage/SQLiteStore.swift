@@ -26,8 +26,11 @@ final class SQLiteStore: Database {
     /// The connection's own thread: SQLite calls block, and must not wait behind (or stall) other work on the shared
     /// pool, such as bcrypt hashing. One thread runs statements in the order they are handed to it.
     private let threadPool: NIOThreadPool
+    /// Moved by the connection that writes, in this process and every other one that has the file open.
+    private let changes: ChangeCounters
 
-    private init(connection: SQLiteHandle, readers: [SQLiteHandle], threadPool: NIOThreadPool, logger: Logger) {
+    private init(connection: SQLiteHandle, readers: [SQLiteHandle], threadPool: NIOThreadPool, changes: ChangeCounters, logger: Logger) {
+        self.changes = changes
         self.connection = connection
         self.readers = readers
         self.threadPool = threadPool
@@ -39,13 +42,14 @@ final class SQLiteStore: Database {
     static func open(path: String, logger: Logger) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let changes = try ChangeCounters(beside: path)
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
         let connections: (SQLiteHandle, [SQLiteHandle])
         do {
             // The read connections open the file the first one created; they take up WAL when it is switched on.
             connections = try await threadPool.runIfActive {
-                let connection = try SQLiteHandle(path: path)
+                let connection = try SQLiteHandle(path: path, changes: changes)
                 var readers: [SQLiteHandle] = []
                 do {
                     // An in-memory database is its connection's alone: another would open a database of its own.
@@ -60,7 +64,8 @@ final class SQLiteStore: Database {
             try? await threadPool.shutdownGracefully()
             throw error
         }
-        let store = SQLiteStore(connection: connections.0, readers: connections.1, threadPool: threadPool, logger: logger)
+        let store = SQLiteStore(connection: connections.0, readers: connections.1, threadPool: threadPool, changes: changes,
+                                logger: logger)
         // The connection waits for another process's lock (`SQLiteHandle.busyTimeoutMilliseconds`); within one
         // process writes queue at the gate and never wait for it.
         for pragma in [
@@ -101,6 +106,10 @@ final class SQLiteStore: Database {
                 throw error
             }
         }
+    }
+
+    func version(of tables: [String]) -> TableVersion? {
+        TableVersion(counters: changes, indexes: Array(Set(tables.map(ChangeCounters.index(of:)))))
     }
 
     func close() async throws {

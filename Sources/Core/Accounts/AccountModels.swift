@@ -4,7 +4,8 @@ public struct User: Sendable, Equatable {
     public let id: UUID
     public let email: String?
     public let name: String?
-    /// Read from the database with every request: a change of plan applies to the next request.
+    /// Read with every request (from the database, or `SessionCache` while nothing has changed): a change of plan
+    /// applies to the next request.
     public let tier: String
     /// Seats of a per-seat tier (team).
     public let seats: Int

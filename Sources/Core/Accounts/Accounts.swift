@@ -53,10 +53,10 @@ public final class Accounts: Sendable {
         } else {
             grant = try await tokens.verify(token)
         }
-        guard let user = try await sessions.identity(of: grant, now: clock.now) else {
+        guard let identity = try await sessions.identity(of: grant, now: clock.now) else {
             throw AppError.unauthorized("session_revoked", "The session of this token has ended; log in again.")
         }
-        return Identity(user: user, sessionID: grant.sessionID)
+        return identity
     }
 
     /// The user for an external subject, created on first sight. A subject that is a UUID (as Supabase's are)

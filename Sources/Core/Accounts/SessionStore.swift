@@ -7,6 +7,14 @@ import Storage
 struct SessionStore: Sendable {
     let db: any Database
     let inactivityMillis: Int64
+    /// Identities read before and unchanged since; nil on PostgreSQL.
+    private let cache: SessionCache?
+
+    init(db: any Database, inactivityMillis: Int64) {
+        self.db = db
+        self.inactivityMillis = inactivityMillis
+        self.cache = SessionCache(database: db)
+    }
 
     static let columns = "s.id, s.user_id, s.created_at, s.refreshed_at, s.expires_at, s.user_agent, s.ip_address"
 
@@ -48,15 +56,28 @@ struct SessionStore: Sendable {
         return session
     }
 
-    /// The user of a live session, in one query: this runs on every authenticated request.
-    func identity(of grant: AccessGrant, now: Date) async throws -> User? {
-        try await db.first(Self.identityQuery(grant.sessionIDText, grant.userIDText, now.millis, now.millis - inactivityMillis))
-            .map { try UserStore.user(from: $0, id: grant.userID) }
+    /// The identity of a live session, in one query or from the cache: this runs on every authenticated request.
+    func identity(of grant: AccessGrant, now: Date) async throws -> Identity? {
+        let (millis, oldestRefresh) = (now.millis, now.millis - inactivityMillis)
+        if let identity = cache?.identity(session: grant.sessionID, user: grant.userID, now: millis, oldestRefresh: oldestRefresh) {
+            return identity
+        }
+        let version = cache?.currentVersion()
+        guard let row = try await db.first(Self.identityQuery(grant.sessionIDText, grant.userIDText, millis, oldestRefresh)) else {
+            return nil
+        }
+        let identity = Identity(user: try UserStore.user(from: row, id: grant.userID), sessionID: grant.sessionID)
+        if let cache, let version {
+            cache.keep(identity, session: grant.sessionID, expiresAt: try row.decode(column: "session_expires_at", as: Int64.self),
+                       refreshedAt: try row.decode(column: "session_refreshed_at", as: Int64.self), version: version, now: millis)
+        }
+        return identity
     }
 
-    /// `identity`'s query: the session by its id and user, if live.
+    /// `identity`'s query: the session by its id and user, if live, with what says how long it stays live.
     private static let identityQuery = FixedStatement.Text("""
-        SELECT \(UserStore.columns) FROM sessions s JOIN users u ON u.id = s.user_id
+        SELECT \(UserStore.columns), s.expires_at AS session_expires_at, s.refreshed_at AS session_refreshed_at
+        FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.id = ? AND s.user_id = ? AND \(liveCondition.text)
         """)
 

@@ -1,0 +1,53 @@
+import Foundation
+import SQLiteNIO
+import Testing
+
+/// On SQLite the session look-up is answered from memory while nothing it read has changed (`SessionCache`). These run
+/// two server processes on one database and change the session and the user through one of them, or the command
+/// line, and check the other's very next request.
+@Suite("Session look-ups kept between requests", .serialized)
+struct SessionCacheTests {
+    @Test("A rename, a tier change by the command line and a logout in one process are seen by the next request to another")
+    func changesSeenAcrossProcesses() async throws {
+        let (directory, shared) = try await CLI.sharedEnvironment()
+        let first = try await ServerProcess.start(directory: directory, environment: shared)
+        let second = try await ServerProcess.start(directory: directory, environment: shared)
+        defer { first.stop(); second.stop() }
+        let signup = try await first.post("/api/v1/auth/signup", json: ["email": "cached@example.com", "password": "correct horse battery"])
+        let token = try #require(signup.json["access_token"] as? String)
+        // Read twice: the second answer comes from what the first one read, where there is a cache.
+        for _ in 0..<2 { #expect(try await second.get("/api/v1/auth/me", token: token).json["name"] == nil) }
+
+        let renamed = try await first.request(.PUT, "/api/v1/user/profile", json: ["name": "Renamed"], token: token)
+        #expect(renamed.status == 200)
+        #expect(try await second.get("/api/v1/auth/me", token: token).json["name"] as? String == "Renamed")
+
+        let moved = try await CLI.run(["users", "set-tier", "--email", "cached@example.com", "--tier", "team"], in: directory, environment: shared)
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(try await second.get("/api/v1/auth/me", token: token).json["tier"] as? String == "team")
+
+        #expect(try await first.request(.POST, "/api/v1/auth/logout", token: token).status == 204)
+        let after = try await second.get("/api/v1/auth/me", token: token)
+        #expect(after.status == 401)
+        #expect(after.json["code"] as? String == "session_revoked")
+    }
+
+    @Test("An edit made to the SQLite file outside Switchboard is seen within a second", .enabled(if: TestDatabase.engine == .sqlite))
+    func editOutsideSwitchboard() async throws {
+        let (directory, shared) = try await CLI.sharedEnvironment()
+        let server = try await ServerProcess.start(directory: directory, environment: shared)
+        defer { server.stop() }
+        let signup = try await server.post("/api/v1/auth/signup", json: ["email": "shell@example.com", "password": "correct horse battery"])
+        let token = try #require(signup.json["access_token"] as? String)
+        #expect(try await server.get("/api/v1/auth/me", token: token).status == 200)
+
+        // As the `sqlite3` shell would: a connection of its own, which moves none of Switchboard's counts.
+        let shell = try await SQLiteConnection.open(storage: .file(path: directory + "/data/switchboard.sqlite"))
+        _ = try await shell.query("UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL")
+        try await shell.close()
+        try await Task.sleep(for: .milliseconds(1_100))
+        let after = try await server.get("/api/v1/auth/me", token: token)
+        #expect(after.status == 401)
+        #expect(after.json["code"] as? String == "session_revoked")
+    }
+}
