@@ -27,44 +27,13 @@ Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the servers, clus
 """
 import argparse, os, shutil, subprocess, sys, time
 
-from common import (ROOT, PostgresCluster, Server, add_common_arguments, add_load_arguments, free_port, http, median,
-                    postgres_installed, prepare, wrk)
+from common import (ROOT, SLICE, PostgresCluster, Server, add_common_arguments, add_load_arguments, free_port, http,
+                    interleaved, median, postgres_installed, prepare, quartiles, ratio_line, wrk)
 
 # Signing up many users is not what is measured: cheap password hashing, and no cap on signups from 127.0.0.1.
 SETUP = ["--auth-bcrypt-cost", "4", "--auth-rate-limit-max-signups", "100000"]
 LIMITED = SETUP + ["--tiers-free-requests-per-minute", "1000000"]  # the most allowed: nothing is refused
 UNLIMITED = SETUP + ["--rate-limit-enabled", "false"]
-
-
-SLICE = 1  # seconds of load a route takes in each round
-
-
-def interleaved(targets, args):
-    """wrk's figures for each of `targets` ((url, token) pairs), one one-second slice each per round, over
-    --duration x --runs rounds (one, for a smoke run), the order turned round from one round to the next so that a
-    machine speeding up or slowing down weighs on both sides of each ratio alike. Returns each target's list of
-    slices, round by round."""
-    slice_args = argparse.Namespace(**{**vars(args), "duration": SLICE})
-    rounds = max(1, args.duration * args.runs // SLICE)
-    slices = [[] for _ in targets]
-    for round_ in range(rounds):
-        order = range(len(targets)) if round_ % 2 == 0 else reversed(range(len(targets)))
-        for index in order:
-            url, token = targets[index]
-            slices[index].append(wrk(url, slice_args, token))
-    return slices
-
-
-def quartiles(values):
-    """The 25th, 50th and 75th percentiles of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return tuple(ordered[min(len(ordered) - 1, len(ordered) * q // 4)] for q in (1, 2, 3))
-
-
-def ratio_line(label, numerators, denominators, target):
-    """`label`: the median of the rounds' ratios, with their quartiles and count."""
-    low, middle, high = quartiles([a["rps"] / b["rps"] for a, b in zip(numerators, denominators)])
-    return f"{label}: median {middle:.2f}, quartiles {low:.2f} to {high:.2f} over {len(numerators)} rounds ({target})"
 
 
 def measure_limiter(env, args, users):
@@ -168,7 +137,7 @@ def main():
                 cluster.stop()
 
     build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
-    print(f"wrk: {args.threads} threads, {args.connections} connections, {len(healths)} rounds of a {SLICE} s slice per route; {build}")
+    print(f"wrk: {args.threads} threads, {args.connections} connections, {len(healths)} round{'s' * (len(healths) != 1)} of a {SLICE} s slice per route; {build}")
     print(f"{'route (SQLite, median slice)':<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, slices in (("GET /hello (bare Hummingbird)", ceilings), ("GET /health", healths), ("GET /api/v1/auth/me", mes)):
         print(f"{name:<30}{median(slices)['rps']:>12.0f}{median(slices, 'p50')['p50']:>10.2f}{median(slices, 'p99')['p99']:>10.2f}"

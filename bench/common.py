@@ -1,5 +1,5 @@
 """What the benchmarks share: building the release binary, starting it on a fresh data directory, reading RSS."""
-import glob, json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, glob, json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release", "switchboard")
@@ -177,3 +177,35 @@ class PostgresCluster:
 
 def median(runs, key="rps"):
     return sorted(runs, key=lambda run: run[key])[len(runs) // 2]
+
+
+SLICE = 1  # seconds of load a route takes in each round of `interleaved`
+
+
+def interleaved(targets, args):
+    """wrk's figures for each of `targets` ((url, token) pairs, or (url, token, lua) with a wrk script of its own), one
+    one-second slice each per round, over --duration x --runs rounds (one, for a smoke run), the order turned round
+    from one round to the next so that a machine speeding up or slowing down weighs on both sides of each ratio
+    alike. Returns each target's list of slices, round by round."""
+    slice_args = argparse.Namespace(**{**vars(args), "duration": SLICE})
+    rounds = max(1, args.duration * args.runs // SLICE)
+    slices = [[] for _ in targets]
+    for round_ in range(rounds):
+        order = range(len(targets)) if round_ % 2 == 0 else reversed(range(len(targets)))
+        for index in order:
+            url, token, *lua = targets[index]
+            slices[index].append(wrk(url, slice_args, token, *lua))
+    return slices
+
+
+def quartiles(values):
+    """The 25th, 50th and 75th percentiles of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return tuple(ordered[min(len(ordered) - 1, len(ordered) * q // 4)] for q in (1, 2, 3))
+
+
+def ratio_line(label, numerators, denominators, target):
+    """`label`: the median of the rounds' ratios, with their quartiles and count."""
+    low, middle, high = quartiles([a["rps"] / b["rps"] for a, b in zip(numerators, denominators)])
+    rounds = f"{len(numerators)} round" + ("s" if len(numerators) != 1 else "")
+    return f"{label}: median {middle:.2f}, quartiles {low:.2f} to {high:.2f} over {rounds} ({target})"
