@@ -112,6 +112,7 @@ public struct Settings: Sendable {
         accounts.accessTokenSeconds = int("auth.access_token_ttl_seconds", accounts.accessTokenSeconds, 30...86_400)
         accounts.sessionLifetimeSeconds = int("auth.session_lifetime_seconds", accounts.sessionLifetimeSeconds, 60...(400 * 86_400))
         accounts.sessionInactivitySeconds = int("auth.session_inactivity_seconds", accounts.sessionInactivitySeconds, 60...(400 * 86_400))
+        accounts.sessionCacheMillis = int("auth.session_cache_ms", accounts.sessionCacheMillis, 0...3_600_000)
         accounts.maxFailures = int("auth.rate_limit.max_failures", accounts.maxFailures, 1...1_000_000)
         accounts.maxSignups = int("auth.rate_limit.max_signups", accounts.maxSignups, 1...1_000_000)
         accounts.throttleWindowSeconds = int("auth.rate_limit.window_seconds", accounts.throttleWindowSeconds, 1...86_400)

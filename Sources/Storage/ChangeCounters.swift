@@ -18,7 +18,10 @@ final class ChangeCounters: @unchecked Sendable {
     private static let length = count * MemoryLayout<UInt64>.stride
     private let counters: UnsafeMutablePointer<UInt64>
 
-    /// The counters for the database at `path`; an in-memory database (`:memory:`) has counters of its own.
+    /// The counters for the database file at `path`, which must exist; an in-memory database (`:memory:`) has counters
+    /// of its own. The file is named after the database's real path, as SQLite names its `-wal` and `-shm` files, so
+    /// that a process opening it through a symbolic link counts with the others; it takes the database's mode and, for
+    /// a process running as root (a command run by an operator), its owner, so that the server can still open it.
     init(beside path: String) throws {
         guard path != ":memory:" else {
             counters = .allocate(capacity: Self.count)
@@ -26,12 +29,22 @@ final class ChangeCounters: @unchecked Sendable {
             mapped = false
             return
         }
-        let file = path + "-changes"
-        let descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard let real = realpath(path, nil) else { throw Self.failure("cannot resolve \(path)") }
+        let file = String(cString: real) + "-changes"
+        free(real)
+        var database = stat()
+        guard stat(path, &database) == 0 else { throw Self.failure("cannot read \(path)") }
+        let descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC, database.st_mode & 0o777)
         guard descriptor >= 0 else { throw Self.failure("cannot open \(file)") }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw Self.failure("cannot read \(file)") }
+        if status.st_size == 0 {
+            // New: the mode as given (not narrowed by the umask) and the database's owner. Failing either leaves
+            // the file as it is, which this process can use.
+            _ = fchmod(descriptor, database.st_mode & 0o777)
+            if geteuid() == 0 { _ = fchown(descriptor, database.st_uid, database.st_gid) }
+        }
         // Only ever grown, and to the same size by every process: a second process's truncate changes nothing.
         if status.st_size < Self.length, ftruncate(descriptor, off_t(Self.length)) != 0 {
             throw Self.failure("cannot size \(file)")
@@ -66,6 +79,9 @@ final class ChangeCounters: @unchecked Sendable {
     static func index(of name: String) -> Int {
         name.withCString { index(of: $0) }
     }
+
+    /// Every counter's bit: a change of schema (a table dropped, renamed or altered) may change any table's rows.
+    static let all = UInt64.max
 
     /// Adds one to each counter whose bit is set in `changed`.
     func bump(_ changed: UInt64) {

@@ -28,12 +28,12 @@ final class SQLiteHandle: @unchecked Sendable {
         var preparedAgain: Int32 = 0
         /// The statement changes nothing in the database.
         let readOnly: Bool
-        /// The counters (`ChangeCounters`) of the tables it deletes from, on a connection that counts changes.
-        let deletes: UInt64
+        /// On a connection that counts changes: what it writes (`Writes`).
+        let writes: Writes
 
-        init(statement: OpaquePointer, deletes: UInt64) {
+        init(statement: OpaquePointer, writes: Writes) {
             self.statement = statement
-            self.deletes = deletes
+            self.writes = writes
             self.columns = Self.columns(of: statement)
             self.readOnly = sqlite_nio_sqlite3_stmt_readonly(statement) != 0
         }
@@ -56,16 +56,25 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    /// Where the connection announces the tables its commits changed (`ChangeCounters`); nil for a reader.
-    private let changes: ChangeCounters?
-    /// The counters of the tables changed since the last commit or rollback, one bit each, set by SQLite's update hook.
+    /// Where the connection announces the tables its commits changed (`countChanges`); nil until then.
+    private var changes: ChangeCounters?
+    /// The counters of the tables changed since the last commit or rollback, one bit each.
     private var changed: UInt64 = 0
 
+    /// What a statement writes, as the authorizer tells it while the statement is prepared.
+    struct Writes {
+        /// The counters of the tables it inserts into, updates or deletes from: they move when it changes rows.
+        var tables: UInt64 = 0
+        /// It drops or alters a table: every counter moves when it runs.
+        var schema = false
+    }
+
+    /// What the statement being prepared writes (`Prepared.writes`).
+    private var preparing = Writes()
+
     /// `reader`: a connection for reads alone (`SQLiteStore`'s read connections), which opens an existing file and
-    /// refuses any change to it (`PRAGMA query_only`), whatever it is given. `changes`: the counters a connection that
-    /// writes moves for every table it changes.
-    init(path: String, reader: Bool = false, changes: ChangeCounters? = nil) throws {
-        self.changes = reader ? nil : changes
+    /// refuses any change to it (`PRAGMA query_only`), whatever it is given.
+    init(path: String, reader: Bool = false) throws {
         var handle: OpaquePointer?
         let flags = (reader ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let code = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
@@ -89,29 +98,47 @@ final class SQLiteHandle: @unchecked Sendable {
         }
         sqlite_nio_sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
         db = handle
-        if self.changes != nil {
-            // SQLite calls the hook for every row a statement inserts, updates or deletes, cascades included, in a
-            // table with a rowid (every table of the schema).
-            sqlite_nio_sqlite3_update_hook(handle, { context, _, _, table, _ in
-                guard let context, let table else { return }
-                let handle = Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue()
-                handle.changed |= 1 << UInt64(ChangeCounters.index(of: table))
-            }, Unmanaged.passUnretained(self).toOpaque())
-            // Except for a `DELETE` without `WHERE`, which SQLite runs by emptying the table at once: the tables a
-            // statement deletes from are noted as it is prepared (`Prepared.deletes`), from the authorizer's
-            // questions, and count as changed when it has changed rows.
-            sqlite_nio_sqlite3_set_authorizer(handle, { context, action, table, _, _, _ in
-                if action == SQLITE_DELETE, let context, let table {
-                    let handle = Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue()
-                    handle.preparingDeletes |= 1 << UInt64(ChangeCounters.index(of: table))
-                }
-                return SQLITE_OK
-            }, Unmanaged.passUnretained(self).toOpaque())
-        }
     }
 
-    /// The tables the statement being prepared deletes from, one bit each (`Prepared.deletes`).
-    private var preparingDeletes: UInt64 = 0
+    /// Makes the connection, the one that writes, move `counters` for every table its commits change. Called once,
+    /// before the connection runs any statement.
+    ///
+    /// SQLite's update hook sees every row a statement inserts, updates or deletes, cascades and triggers included,
+    /// in a table with a rowid; the authorizer's questions as a statement is prepared name the tables it writes,
+    /// which also covers a `DELETE` without `WHERE` (SQLite empties the table without visiting its rows) and a table
+    /// without a rowid; and a statement that drops or alters a table moves every counter.
+    func countChanges(in counters: ChangeCounters) {
+        changes = counters
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite_nio_sqlite3_update_hook(db, { context, _, _, table, _ in
+            guard let context, let table else { return }
+            let handle = Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue()
+            handle.changed |= 1 << UInt64(ChangeCounters.index(of: table))
+        }, context)
+        sqlite_nio_sqlite3_set_authorizer(db, { context, action, table, _, _, _ in
+            guard let context else { return SQLITE_OK }
+            let handle = Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue()
+            switch action {
+            case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE:
+                if let table { handle.preparing.tables |= 1 << UInt64(ChangeCounters.index(of: table)) }
+            case SQLITE_DROP_TABLE, SQLITE_ALTER_TABLE:
+                handle.preparing.schema = true
+            default:
+                break
+            }
+            return SQLITE_OK
+        }, context)
+    }
+
+    /// Adds what `prepared`, just run, may have changed to what the next commit announces.
+    private func noteWrites(of prepared: Prepared) {
+        guard changes != nil else { return }
+        if prepared.writes.schema {
+            changed = ChangeCounters.all
+        } else if prepared.writes.tables != 0, sqlite_nio_sqlite3_changes64(db) > 0 {
+            changed |= prepared.writes.tables
+        }
+    }
 
     /// Moves the counters of the tables changed, once what changed them is committed (or rolled back: a count moved
     /// for nothing only makes a cache read again). Inside a transaction it waits for the transaction's end.
@@ -193,7 +220,7 @@ final class SQLiteHandle: @unchecked Sendable {
         // commits as it ends, and `COMMIT` as it runs: then the counters move.
         defer {
             sqlite_nio_sqlite3_reset(statement)
-            if prepared.deletes != 0, sqlite_nio_sqlite3_changes64(db) > 0 { changed |= prepared.deletes }
+            noteWrites(of: prepared)
             announceChanges()
         }
         for (offset, bind) in binds.enumerated() {
@@ -226,7 +253,7 @@ final class SQLiteHandle: @unchecked Sendable {
         if let prepared = statements[sql] { return prepared }
         guard db != nil else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
         var statement: OpaquePointer?
-        preparingDeletes = 0
+        preparing = Writes()
         let code = sqlite_nio_sqlite3_prepare_v3(db, sql.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard code == SQLITE_OK else { throw failure(code) }
         // An empty statement (only a comment, say) prepares to nothing; it runs as one that has no rows.
@@ -235,7 +262,7 @@ final class SQLiteHandle: @unchecked Sendable {
             for prepared in statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
             statements.removeAll(keepingCapacity: true)
         }
-        let prepared = Prepared(statement: statement, deletes: preparingDeletes)
+        let prepared = Prepared(statement: statement, writes: preparing)
         statements[sql] = prepared
         return prepared
     }

@@ -42,29 +42,31 @@ final class SQLiteStore: Database {
     static func open(path: String, logger: Logger) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let changes = try ChangeCounters(beside: path)
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
-        let connections: (SQLiteHandle, [SQLiteHandle])
+        let connections: (SQLiteHandle, [SQLiteHandle], ChangeCounters)
         do {
             // The read connections open the file the first one created; they take up WAL when it is switched on.
             connections = try await threadPool.runIfActive {
-                let connection = try SQLiteHandle(path: path, changes: changes)
+                let connection = try SQLiteHandle(path: path)
                 var readers: [SQLiteHandle] = []
                 do {
+                    // Beside the file the connection has just opened (or created).
+                    let changes = try ChangeCounters(beside: path)
+                    connection.countChanges(in: changes)
                     // An in-memory database is its connection's alone: another would open a database of its own.
                     for _ in 0..<(path == ":memory:" ? 0 : readerCount) { readers.append(try SQLiteHandle(path: path, reader: true)) }
+                    return (connection, readers, changes)
                 } catch {
                     (readers + [connection]).forEach { $0.close() }
                     throw error
                 }
-                return (connection, readers)
             }
         } catch {
             try? await threadPool.shutdownGracefully()
             throw error
         }
-        let store = SQLiteStore(connection: connections.0, readers: connections.1, threadPool: threadPool, changes: changes,
+        let store = SQLiteStore(connection: connections.0, readers: connections.1, threadPool: threadPool, changes: connections.2,
                                 logger: logger)
         // The connection waits for another process's lock (`SQLiteHandle.busyTimeoutMilliseconds`); within one
         // process writes queue at the gate and never wait for it.

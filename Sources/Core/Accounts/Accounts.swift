@@ -26,7 +26,8 @@ public final class Accounts: Sendable {
         self.clock = clock
         self.logger = logger
         self.users = UserStore(db: database)
-        self.sessions = SessionStore(db: database, inactivityMillis: Int64(settings.sessionInactivitySeconds) * 1000)
+        self.sessions = SessionStore(db: database, inactivityMillis: Int64(settings.sessionInactivitySeconds) * 1000,
+                                     cacheMillis: Int64(settings.sessionCacheMillis))
         self.throttle = AuthThrottle(db: database, windowSeconds: settings.throttleWindowSeconds)
         self.apiKeys = ApiKeys(db: database, clock: clock)
         self.hasher = PasswordHasher(cost: settings.bcryptCost)

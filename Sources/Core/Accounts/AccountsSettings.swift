@@ -38,6 +38,10 @@ public struct AccountsSettings: Sendable {
     public var sessionLifetimeSeconds: Int = 30 * 24 * 3600
     /// A session ends when it has not been refreshed for this long.
     public var sessionInactivitySeconds: Int = 7 * 24 * 3600
+    /// On SQLite, how long a session check answered from memory may be reused while no Switchboard process has
+    /// changed the session or its user (`SessionCache`): the longest an edit made outside Switchboard takes to be
+    /// seen. 0 reads the session from the database on every request.
+    public var sessionCacheMillis: Int = 1_000
     /// Failed logins (and signups) allowed per client address and per account within the window.
     public var maxFailures: Int = 10
     /// Signup attempts allowed per client address within the window, successful or not.

@@ -10,6 +10,10 @@ import Synchronization
 /// within its expiry and its inactivity limit now; and the entry is younger than `maxAgeMillis`. So a session is
 /// still checked on every request, and a logout in any process takes effect on the next request in every other one.
 ///
+/// What moves no count is seen only when an entry grows too old (`auth.session_cache_ms`, a second by default): an
+/// edit made outside Switchboard (in the `sqlite3` shell, say), a commit by a Switchboard too old to count, and a
+/// commit whose process was killed between the commit and the count.
+///
 /// Only SQLite keeps such counts (a file that every process on the machine maps); on PostgreSQL, which processes on
 /// other machines write, there is no cache and every request reads the session.
 final class SessionCache: Sendable {
@@ -17,8 +21,8 @@ final class SessionCache: Sendable {
     static let tables = ["sessions", "users"]
     /// Entries kept at most; past this the cache starts again, so a flood of distinct sessions cannot grow it.
     static let limit = 10_000
-    /// An edit made outside Switchboard (in the `sqlite3` shell, say) moves no count: it is seen within this long.
-    static let maxAgeMillis: Int64 = 1_000
+    /// How long an entry answers at most, whatever the counts say.
+    private let maxAgeMillis: Int64
 
     private struct Entry {
         let identity: Identity
@@ -33,9 +37,10 @@ final class SessionCache: Sendable {
     private let entries = Mutex<[UUID: Entry]>([:])
 
     /// A cache for `database`, or nil when its engine keeps no counts of changes.
-    init?(database: any Database) {
+    init?(database: any Database, maxAgeMillis: Int64) {
         guard let version = database.version(of: Self.tables) else { return nil }
         self.version = version
+        self.maxAgeMillis = maxAgeMillis
     }
 
     /// The count to read the session under: taken before the read, so a change committed during it makes the entry
@@ -51,7 +56,7 @@ final class SessionCache: Sendable {
         return entries.withLock { entries in
             guard let entry = entries[session], entry.version == current, entry.identity.user.id == user,
                   entry.expiresAt > now, entry.refreshedAt > oldestRefresh,
-                  now >= entry.readAt, now - entry.readAt < Self.maxAgeMillis else { return nil }
+                  now >= entry.readAt, now - entry.readAt < maxAgeMillis else { return nil }
             return entry.identity
         }
     }

@@ -7,13 +7,13 @@ import Storage
 struct SessionStore: Sendable {
     let db: any Database
     let inactivityMillis: Int64
-    /// Identities read before and unchanged since; nil on PostgreSQL.
+    /// Identities read before and unchanged since; nil on PostgreSQL, and when `cacheMillis` is 0.
     private let cache: SessionCache?
 
-    init(db: any Database, inactivityMillis: Int64) {
+    init(db: any Database, inactivityMillis: Int64, cacheMillis: Int64) {
         self.db = db
         self.inactivityMillis = inactivityMillis
-        self.cache = SessionCache(database: db)
+        self.cache = cacheMillis > 0 ? SessionCache(database: db, maxAgeMillis: cacheMillis) : nil
     }
 
     static let columns = "s.id, s.user_id, s.created_at, s.refreshed_at, s.expires_at, s.user_agent, s.ip_address"

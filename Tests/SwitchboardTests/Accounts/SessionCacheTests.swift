@@ -9,14 +9,20 @@ import Testing
 struct SessionCacheTests {
     @Test("A rename, a tier change by the command line and a logout in one process are seen by the next request to another")
     func changesSeenAcrossProcesses() async throws {
-        let (directory, shared) = try await CLI.sharedEnvironment()
+        var (directory, shared) = try await CLI.sharedEnvironment()
+        // An hour: only the counts can make the second process read again, not the age of what it kept.
+        shared["AUTH_SESSION_CACHE_MS"] = "3600000"
         let first = try await ServerProcess.start(directory: directory, environment: shared)
         let second = try await ServerProcess.start(directory: directory, environment: shared)
         defer { first.stop(); second.stop() }
         let signup = try await first.post("/api/v1/auth/signup", json: ["email": "cached@example.com", "password": "correct horse battery"])
         let token = try #require(signup.json["access_token"] as? String)
-        // Read twice: the second answer comes from what the first one read, where there is a cache.
-        for _ in 0..<2 { #expect(try await second.get("/api/v1/auth/me", token: token).json["name"] == nil) }
+        #expect(try await second.get("/api/v1/auth/me", token: token).json["name"] == nil)
+        if TestDatabase.engine == .sqlite {
+            // The cache is in use: a name written behind Switchboard's back is not seen while the counts stand still.
+            try await Self.outsideSwitchboard(directory, "UPDATE users SET name = 'Behind its back'")
+            #expect(try await second.get("/api/v1/auth/me", token: token).json["name"] == nil)
+        }
 
         let renamed = try await first.request(.PUT, "/api/v1/user/profile", json: ["name": "Renamed"], token: token)
         #expect(renamed.status == 200)
@@ -41,13 +47,37 @@ struct SessionCacheTests {
         let token = try #require(signup.json["access_token"] as? String)
         #expect(try await server.get("/api/v1/auth/me", token: token).status == 200)
 
-        // As the `sqlite3` shell would: a connection of its own, which moves none of Switchboard's counts.
-        let shell = try await SQLiteConnection.open(storage: .file(path: directory + "/data/switchboard.sqlite"))
-        _ = try await shell.query("UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL")
-        try await shell.close()
+        try await Self.outsideSwitchboard(directory, "UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL")
         try await Task.sleep(for: .milliseconds(1_100))
         let after = try await server.get("/api/v1/auth/me", token: token)
         #expect(after.status == 401)
         #expect(after.json["code"] as? String == "session_revoked")
+    }
+
+    @Test("With auth.session_cache_ms 0 every request reads its session: an edit made outside Switchboard is seen at once",
+          .enabled(if: TestDatabase.engine == .sqlite))
+    func cacheOff() async throws {
+        var (directory, shared) = try await CLI.sharedEnvironment()
+        shared["AUTH_SESSION_CACHE_MS"] = "0"
+        let server = try await ServerProcess.start(directory: directory, environment: shared)
+        defer { server.stop() }
+        let signup = try await server.post("/api/v1/auth/signup", json: ["email": "uncached@example.com", "password": "correct horse battery"])
+        let token = try #require(signup.json["access_token"] as? String)
+        #expect(try await server.get("/api/v1/auth/me", token: token).status == 200)
+        try await Self.outsideSwitchboard(directory, "UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL")
+        #expect(try await server.get("/api/v1/auth/me", token: token).status == 401)
+    }
+
+    /// Runs `sql` on the database in `directory` as the `sqlite3` shell would: a connection of its own, which moves
+    /// none of Switchboard's counts.
+    static func outsideSwitchboard(_ directory: String, _ sql: String) async throws {
+        let shell = try await SQLiteConnection.open(storage: .file(path: directory + "/data/switchboard.sqlite"))
+        do {
+            _ = try await shell.query(sql)
+        } catch {
+            try? await shell.close()
+            throw error
+        }
+        try await shell.close()
     }
 }

@@ -15,8 +15,11 @@ struct ChangeCountTests {
             #expect(db.version(of: ["watched"]) == nil, "PostgreSQL keeps no counts: other machines write it")
             return
         }
-        // A second store on the file, as a second process opens it: its own connections, its own mapping of the counts.
-        let other = try await openDatabase(url: nil, sqlitePath: path, logger: TestDatabase.logger)
+        // A second store on the file, as a second process opens it: its own connections, its own mapping of the counts,
+        // and the file reached through a symbolic link, which must not make it count apart.
+        let link = path + "-link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        let other = try await openDatabase(url: nil, sqlitePath: link, logger: TestDatabase.logger)
         defer { Task { try? await other.close() } }
         try await db.run("CREATE TABLE watched (id INTEGER PRIMARY KEY, v TEXT)")
         let version = try #require(other.version(of: ["watched"]))
@@ -46,6 +49,17 @@ struct ChangeCountTests {
         try await db.run("DELETE FROM watched")
         expected += 1
         #expect(version.current() == expected, "emptying the table is a change too")
+
+        try await db.run("ALTER TABLE watched ADD COLUMN w TEXT")
+        #expect(version.current() > expected, "a change of schema may change any table's rows")
+        expected = version.current()
+
+        // A table without a rowid, which SQLite's update hook does not see.
+        try await db.run("CREATE TABLE keyed (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+        let keyed = try #require(other.version(of: ["keyed"]))
+        let before = keyed.current()
+        try await db.run("INSERT INTO keyed (k, v) VALUES ('a', 'b')")
+        #expect(keyed.current() > before)
     }
 
     @Test("A change that reaches a table by a foreign key's cascade moves that table's count")
