@@ -28,7 +28,7 @@ Needs wrk (apt-get install wrk). Everything runs on 127.0.0.1; the servers, clus
 import argparse, os, shutil, subprocess, sys, time
 
 from common import (ROOT, SLICE, PostgresCluster, Server, add_common_arguments, add_load_arguments, free_port, http,
-                    interleaved, median, postgres_installed, prepare, quartiles, ratio_line, wrk)
+                    interleaved, median, postgres_installed, prepare, quartiles, ratio_line, rounds, wrk)
 
 # Signing up many users is not what is measured: cheap password hashing, and no cap on signups from 127.0.0.1.
 SETUP = ["--auth-bcrypt-cost", "4", "--auth-rate-limit-max-signups", "100000"]
@@ -137,7 +137,7 @@ def main():
                 cluster.stop()
 
     build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
-    print(f"wrk: {args.threads} threads, {args.connections} connections, {len(healths)} round{'s' * (len(healths) != 1)} of a {SLICE} s slice per route; {build}")
+    print(f"wrk: {args.threads} threads, {args.connections} connections, {rounds(len(healths))} of a {SLICE} s slice per route; {build}")
     print(f"{'route (SQLite, median slice)':<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, slices in (("GET /hello (bare Hummingbird)", ceilings), ("GET /health", healths), ("GET /api/v1/auth/me", mes)):
         print(f"{name:<30}{median(slices)['rps']:>12.0f}{median(slices, 'p50')['p50']:>10.2f}{median(slices, 'p99')['p99']:>10.2f}"

@@ -23,7 +23,7 @@ Needs wrk. Everything runs on 127.0.0.1; the servers, clusters and data are remo
 import argparse, json, os, shutil, sqlite3, subprocess, sys, uuid
 
 from common import (ROOT, SLICE, PostgresCluster, Server, add_common_arguments, add_load_arguments, http, interleaved, median,
-                    postgres_installed, prepare, ratio_line, wrk)
+                    postgres_installed, prepare, ratio_line, rounds, wrk)
 
 BLUEPRINT = os.path.join(ROOT, "bench", "blueprint")
 FLAGS = ["--blueprint", BLUEPRINT, "--tiers-free-requests-per-minute", "1000000", "--auth-bcrypt-cost", "4"]
@@ -104,9 +104,9 @@ def main():
                 cluster.stop()
 
     build = "debug build (smoke run: the figures mean nothing)" if args.smoke else "release build"
-    rounds = len(results[0][1][0][1]) if results else 0  # the first engine's /me slices
+    measured = len(results[0][1][0][1]) if results else 0  # rounds: the first engine's /me slices
     print(f"{args.records} records of one user; wrk: {args.threads} threads, {args.connections} connections, "
-          f"{rounds} round{'s' * (rounds != 1)} of a {SLICE} s slice per route; {build}")
+          f"{rounds(measured)} of a {SLICE} s slice per route; {build}")
     failed = False
     for engine, rows in results:
         print(f"{engine + ' (median slice)':<30}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")

@@ -188,9 +188,9 @@ def interleaved(targets, args):
     from one round to the next so that a machine speeding up or slowing down weighs on both sides of each ratio
     alike. Returns each target's list of slices, round by round."""
     slice_args = argparse.Namespace(**{**vars(args), "duration": SLICE})
-    rounds = max(1, args.duration * args.runs // SLICE)
+    count = max(1, args.duration * args.runs // SLICE)
     slices = [[] for _ in targets]
-    for round_ in range(rounds):
+    for round_ in range(count):
         order = range(len(targets)) if round_ % 2 == 0 else reversed(range(len(targets)))
         for index in order:
             url, token, *lua = targets[index]
@@ -204,8 +204,12 @@ def quartiles(values):
     return tuple(ordered[min(len(ordered) - 1, len(ordered) * q // 4)] for q in (1, 2, 3))
 
 
+def rounds(count):
+    """`count` rounds of `interleaved`, as a smoke run's single one reads too: "1 round", "30 rounds"."""
+    return f"{count} round" + ("s" if count != 1 else "")
+
+
 def ratio_line(label, numerators, denominators, target):
     """`label`: the median of the rounds' ratios, with their quartiles and count."""
     low, middle, high = quartiles([a["rps"] / b["rps"] for a, b in zip(numerators, denominators)])
-    rounds = f"{len(numerators)} round" + ("s" if len(numerators) != 1 else "")
-    return f"{label}: median {middle:.2f}, quartiles {low:.2f} to {high:.2f} over {rounds} ({target})"
+    return f"{label}: median {middle:.2f}, quartiles {low:.2f} to {high:.2f} over {rounds(len(numerators))} ({target})"
